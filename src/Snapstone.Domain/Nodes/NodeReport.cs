@@ -1,0 +1,60 @@
+namespace Snapstone.Domain.Nodes;
+
+public enum ApplyStatus
+{
+    Ok,
+    /// <summary>The node refused the package and kept its old one (fail stale).</summary>
+    Rejected,
+}
+
+/// <summary>What a node says it runs for one unit.</summary>
+[GenerateSerializer, Immutable, Alias("snapstone.AppliedPackage")]
+public sealed record AppliedPackage
+{
+    [Id(0)] public required long Version { get; init; }
+    [Id(1)] public string? Sha256 { get; init; }
+    [Id(2)] public ApplyStatus Status { get; init; } = ApplyStatus.Ok;
+    [Id(3)] public string? Error { get; init; }
+}
+
+/// <summary>Traffic a node served during one report interval.</summary>
+[GenerateSerializer, Immutable, Alias("snapstone.NodeMetrics")]
+public sealed record NodeMetrics
+{
+    [Id(0)] public long Requests { get; init; }
+    [Id(1)] public long Errors { get; init; }
+    [Id(2)] public double P99LatencyMs { get; init; }
+    [Id(3)] public int Crashes { get; init; }
+}
+
+/// <summary>Who a node is: where it sits and what it carries.</summary>
+[GenerateSerializer, Immutable, Alias("snapstone.NodeIdentity")]
+public sealed record NodeIdentity(
+    [property: Id(0)] string Pop,
+    [property: Id(1)] string Region,
+    [property: Id(2)] string Tier,
+    [property: Id(3)] IReadOnlyDictionary<string, string> Labels)
+{
+    public bool SameAs(NodeIdentity other) =>
+        Pop == other.Pop && Region == other.Region && Tier == other.Tier &&
+        Labels.Count == other.Labels.Count && Labels.All(l => other.Labels.TryGetValue(l.Key, out var v) && v == l.Value);
+}
+
+/// <summary>One report from an edge agent about one node.</summary>
+[GenerateSerializer, Immutable, Alias("snapstone.NodeReport")]
+public sealed record NodeReport
+{
+    [Id(0)] public string? Node { get; init; }
+    [Id(1)] public string? Pop { get; init; }
+    [Id(2)] public string? Region { get; init; }
+    [Id(3)] public string? Tier { get; init; }
+    [Id(4)] public IReadOnlyDictionary<string, string>? Labels { get; init; }
+    [Id(5)] public IReadOnlyDictionary<string, AppliedPackage>? Applied { get; init; }
+    [Id(6)] public NodeMetrics? Metrics { get; init; }
+    [Id(7)] public double IntervalSeconds { get; init; } = 1;
+
+    public const string DefaultRegion = "default";
+    public const string DefaultTier = "standard";
+
+    public NodeIdentity Identity => new(Pop!, Region ?? DefaultRegion, Tier ?? DefaultTier, Labels ?? new Dictionary<string, string>());
+}

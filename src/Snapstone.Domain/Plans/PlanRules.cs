@@ -1,0 +1,108 @@
+namespace Snapstone.Domain.Plans;
+
+/// <summary>Bounds on a plan definition; each message names the field and the limit.</summary>
+public static class PlanRules
+{
+    public const int MaxWaves = 20;
+    public const int MaxBakeSeconds = 7 * 24 * 3600;
+    public const int MaxPops = 1000;
+
+    public static IReadOnlyList<string> Check(Plan plan)
+    {
+        var errors = new List<string>();
+        if (plan.Waves is null || plan.Waves.Count == 0)
+        {
+            errors.Add("waves must hold at least one wave");
+            return errors;
+        }
+        if (plan.Waves.Count > MaxWaves)
+        {
+            errors.Add($"waves may hold at most {MaxWaves} waves (got {plan.Waves.Count})");
+            return errors;
+        }
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        double lastPercent = 0;
+        for (var i = 0; i < plan.Waves.Count; i++)
+        {
+            var wave = plan.Waves[i];
+            var at = $"waves[{i}]";
+            if (wave is null)
+            {
+                errors.Add($"{at} must be an object");
+                continue;
+            }
+            if (Names.Check($"{at}.name", wave.Name) is { } nameError)
+                errors.Add(nameError);
+            else if (!names.Add(wave.Name))
+                errors.Add($"{at}.name '{wave.Name}' is used by an earlier wave");
+            if (wave.BakeSeconds < 0 || wave.BakeSeconds > MaxBakeSeconds)
+                errors.Add($"{at}.bakeSeconds must be between 0 and {MaxBakeSeconds} (got {wave.BakeSeconds})");
+            CheckSelect($"{at}.select", wave.Select, ref lastPercent, errors);
+            CheckGates($"{at}.gates", wave.Gates, errors);
+        }
+        if (plan.Waves[^1]?.Select?.Percent != 100)
+            errors.Add($"waves[{plan.Waves.Count - 1}] (the last wave) must select percent 100 so a completed rollout reaches every consumer");
+        return errors;
+    }
+
+    private static void CheckSelect(string at, WaveSelect? select, ref double lastPercent, List<string> errors)
+    {
+        if (select is null)
+        {
+            errors.Add($"{at} is required (one of tier, pops, region, percent)");
+            return;
+        }
+        var set = (select.Tier is not null ? 1 : 0) + (select.Pops is not null ? 1 : 0) + (select.Region is not null ? 1 : 0) + (select.Percent is not null ? 1 : 0);
+        if (set != 1)
+        {
+            errors.Add($"{at} must set exactly one of tier, pops, region, percent (got {set})");
+            return;
+        }
+        if (select.Tier is not null && Names.Check($"{at}.tier", select.Tier) is { } tierError)
+            errors.Add(tierError);
+        if (select.Region is not null && Names.Check($"{at}.region", select.Region) is { } regionError)
+            errors.Add(regionError);
+        if (select.Pops is { } pops)
+        {
+            if (pops.Count == 0 || pops.Count > MaxPops)
+                errors.Add($"{at}.pops must list 1 to {MaxPops} PoPs (got {pops.Count})");
+            foreach (var pop in pops.Take(MaxPops))
+            {
+                if (Names.Check($"{at}.pops entry", pop) is { } popError)
+                    errors.Add(popError);
+            }
+        }
+        if (select.Percent is { } percent)
+        {
+            if (double.IsNaN(percent) || percent <= 0 || percent > 100)
+                errors.Add($"{at}.percent must be greater than 0 and at most 100 (got {percent})");
+            else if (percent < lastPercent)
+                errors.Add($"{at}.percent must not be below an earlier wave's ({percent} < {lastPercent}); percentages are cumulative");
+            else
+                lastPercent = percent;
+        }
+    }
+
+    private static void CheckGates(string at, Gates? gates, List<string> errors)
+    {
+        if (gates is null)
+        {
+            errors.Add($"{at} must be an object");
+            return;
+        }
+        Range(errors, $"{at}.maxErrorRate", gates.MaxErrorRate, 0, 1);
+        Range(errors, $"{at}.maxErrorRateRatio", gates.MaxErrorRateRatio, 1, 1000);
+        Range(errors, $"{at}.maxP99LatencyRatio", gates.MaxP99LatencyRatio, 1, 1000);
+        Range(errors, $"{at}.minReportingFraction", gates.MinReportingFraction, 0, 1);
+        if (gates.MaxCrashes < 0)
+            errors.Add($"{at}.maxCrashes must be 0 or more (got {gates.MaxCrashes})");
+        if (gates.MaxRejected < 0)
+            errors.Add($"{at}.maxRejected must be 0 or more (got {gates.MaxRejected})");
+    }
+
+    private static void Range(List<string> errors, string field, double value, double min, double max)
+    {
+        if (double.IsNaN(value) || value < min || value > max)
+            errors.Add($"{field} must be between {min} and {max} (got {value})");
+    }
+}

@@ -1,0 +1,16 @@
+namespace Snapstone.Domain;
+
+/// <summary>What kind of refusal a command met; the gateway maps each kind to one HTTP status.</summary>
+public enum ProblemKind
+{
+    /// <summary>The request itself is malformed or out of bounds (400).</summary>
+    Invalid,
+    /// <summary>A named thing does not exist (404).</summary>
+    NotFound,
+    /// <summary>The request conflicts with current state (409).</summary>
+    Conflict,
+    /// <summary>Well-formed but refused on its content, e.g. a package failing validation (422).</summary>
+    Unprocessable,
+    /// <summary>The caller may not do this, whatever their scopes (403).</summary>
+    Forbidden,
+}
