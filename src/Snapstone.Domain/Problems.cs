@@ -13,4 +13,6 @@ public enum ProblemKind
     Unprocessable,
     /// <summary>The caller may not do this, whatever their scopes (403).</summary>
     Forbidden,
+    /// <summary>The request body is larger than the configured limit (413).</summary>
+    TooLarge,
 }

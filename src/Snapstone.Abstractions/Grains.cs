@@ -1,0 +1,125 @@
+using Snapstone.Domain.Nodes;
+using Snapstone.Domain.Plans;
+using Snapstone.Domain.Units;
+
+namespace Snapstone;
+
+/// <summary>One unit: its definition, its package index, LKG and quarantine list. Keyed by unit name.</summary>
+[Alias("snapstone.IUnitGrain")]
+public interface IUnitGrain : IGrainWithStringKey
+{
+    [Alias("Define")]
+    Task<UnitView> Define(UnitDefinition definition, string actor);
+
+    /// <summary>The unit, or null when it was never defined.</summary>
+    [Alias("Get")]
+    Task<UnitView?> Get();
+
+    /// <summary>Validates, assigns the next version and stores the package, passed or not.</summary>
+    [Alias("CreatePackage")]
+    Task<PackageView> CreatePackage(PackageDraft draft, string actor);
+
+    /// <summary>Runs every check <see cref="CreatePackage"/> runs and stores nothing.</summary>
+    [Alias("ValidatePackage")]
+    Task<PackageView> ValidatePackage(PackageDraft draft, string actor);
+
+    [Alias("GetPackage")]
+    Task<PackageView?> GetPackage(long version);
+
+    /// <summary>Packages from newest to oldest, starting below <paramref name="before"/> (null: from the newest).</summary>
+    [Alias("ListPackages")]
+    Task<IReadOnlyList<PackageView>> ListPackages(long? before, int limit);
+}
+
+/// <summary>The index of all units and their LKGs. Singleton, key <see cref="Key"/>.</summary>
+[Alias("snapstone.ICatalogGrain")]
+public interface ICatalogGrain : IGrainWithStringKey
+{
+    public const string Key = "catalog";
+
+    [Alias("Upsert")]
+    Task Upsert(CatalogEntry entry);
+
+    [Alias("Get"), Orleans.Concurrency.ReadOnly]
+    Task<Catalog> Get();
+}
+
+/// <summary>
+/// A per-silo copy of the catalog so that node reports do not all call one grain. It refreshes after
+/// <c>Snapstone:Catalog:CacheMilliseconds</c> (default 250 ms) and at once when asked for a unit it does not know.
+/// </summary>
+[Alias("snapstone.ICatalogCacheGrain")]
+public interface ICatalogCacheGrain : IGrainWithIntegerKey
+{
+    [Alias("Get")]
+    Task<Catalog> Get(IReadOnlyCollection<string>? mustKnow);
+}
+
+/// <summary>Serves package content; immutable, so each silo caches it. Keyed by unit name.</summary>
+[Alias("snapstone.IPackageContentGrain")]
+public interface IPackageContentGrain : IGrainWithStringKey
+{
+    /// <summary>The exact bytes of a version, or null when there is no such package.</summary>
+    [Alias("Get")]
+    Task<byte[]?> Get(long version);
+}
+
+/// <summary>A named plan. Built-in plans are not grains. Keyed by plan name.</summary>
+[Alias("snapstone.IPlanGrain")]
+public interface IPlanGrain : IGrainWithStringKey
+{
+    [Alias("Define")]
+    Task<PlanView> Define(Plan plan, string actor);
+
+    [Alias("Get")]
+    Task<PlanView?> Get();
+}
+
+/// <summary>One edge node: identity, desired and applied packages, recent health. Keyed by node id.</summary>
+[Alias("snapstone.INodeHealthGrain")]
+public interface INodeHealthGrain : IGrainWithStringKey
+{
+    /// <summary>Ingests a report (already checked by <see cref="Domain.Nodes.ReportRules"/>) and answers the desired state.</summary>
+    [Alias("Report")]
+    Task<DesiredState> Report(NodeReport report);
+
+    [Alias("GetView")]
+    Task<NodeView?> GetView();
+
+    /// <summary>
+    /// Waits until the desired state differs from <paramref name="stamp"/> or <paramref name="wait"/> passes,
+    /// then answers the current desired state.
+    /// </summary>
+    [Alias("WaitForDesired"), Orleans.Concurrency.AlwaysInterleave]
+    Task<DesiredState?> WaitForDesired(long stamp, TimeSpan wait);
+}
+
+/// <summary>The nodes of one PoP with their identities; fan-out point for waves and scans. Keyed by PoP id.</summary>
+[Alias("snapstone.IPopGrain")]
+public interface IPopGrain : IGrainWithStringKey
+{
+    [Alias("Register")]
+    Task Register(string node, NodeIdentity identity);
+
+    [Alias("Unregister")]
+    Task Unregister(string node);
+
+    [Alias("Summary")]
+    Task<PopSummary> Summary();
+}
+
+/// <summary>The PoP index and fleet totals. Singleton, key <see cref="Key"/>.</summary>
+[Alias("snapstone.IFleetGrain")]
+public interface IFleetGrain : IGrainWithStringKey
+{
+    public const string Key = "fleet";
+
+    [Alias("RegisterPop")]
+    Task RegisterPop(string pop, string region);
+
+    [Alias("Pops")]
+    Task<IReadOnlyList<string>> Pops();
+
+    [Alias("Summary")]
+    Task<FleetSummary> Summary();
+}

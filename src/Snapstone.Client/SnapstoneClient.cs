@@ -1,0 +1,204 @@
+using Snapstone.Domain;
+using Snapstone.Domain.Nodes;
+using Snapstone.Domain.Plans;
+using Snapstone.Domain.Units;
+
+namespace Snapstone.Client;
+
+/// <summary>
+/// Every Snapstone operation, typed. Internal services use it through the embedded Orleans client; the HTTP
+/// gateway uses this same class, so both paths run the same checks. Refusals are <see cref="SnapstoneException"/>s.
+/// </summary>
+public sealed class SnapstoneClient(IGrainFactory grains)
+{
+    public const int MaxListLimit = 200;
+    public const int MaxBatchReports = 5000;
+    public static readonly TimeSpan MaxDesiredWait = TimeSpan.FromSeconds(25);
+
+    // ---- units ----
+
+    public async Task<UnitView> DefineUnitAsync(string unit, UnitDefinition definition, string actor)
+    {
+        SnapstoneException.ThrowIfBadName("unit", unit);
+        if (UnitRules.Check(definition) is { Count: > 0 } errors)
+        {
+            throw SnapstoneException.Invalid(errors);
+        }
+        if (BuiltInPlans.Find(definition.Plan) is null && await grains.GetGrain<IPlanGrain>(definition.Plan).Get() is null)
+        {
+            throw SnapstoneException.Invalid($"plan '{definition.Plan}' is not defined (built-in plans: {BuiltInPlans.StandardName}, {BuiltInPlans.HighRiskName}; define others with PUT /v1/plans/{definition.Plan})");
+        }
+        return await grains.GetGrain<IUnitGrain>(unit).Define(definition, actor);
+    }
+
+    public async Task<UnitView> GetUnitAsync(string unit)
+    {
+        SnapstoneException.ThrowIfBadName("unit", unit);
+        return await grains.GetGrain<IUnitGrain>(unit).Get() ?? throw UnitNotFound(unit);
+    }
+
+    public async Task<IReadOnlyList<UnitView>> ListUnitsAsync()
+    {
+        var catalog = await grains.GetGrain<ICatalogGrain>(ICatalogGrain.Key).Get();
+        var units = await Task.WhenAll(catalog.Units.Keys.Order(StringComparer.Ordinal).Select(u => grains.GetGrain<IUnitGrain>(u).Get()));
+        return [.. units.OfType<UnitView>()];
+    }
+
+    // ---- plans ----
+
+    public async Task<PlanView> DefinePlanAsync(string plan, Plan definition, string actor)
+    {
+        SnapstoneException.ThrowIfBadName("plan", plan);
+        if (BuiltInPlans.Find(plan) is not null)
+        {
+            throw SnapstoneException.Conflict($"plan '{plan}' is built in and cannot be redefined; define a plan under another name");
+        }
+        return await grains.GetGrain<IPlanGrain>(plan).Define(definition, actor);
+    }
+
+    public async Task<PlanView> GetPlanAsync(string plan)
+    {
+        SnapstoneException.ThrowIfBadName("plan", plan);
+        if (BuiltInPlans.Find(plan) is { } builtIn)
+        {
+            return new PlanView(plan, builtIn, true, "snapstone", null);
+        }
+        return await grains.GetGrain<IPlanGrain>(plan).Get()
+            ?? throw SnapstoneException.NotFound($"plan '{plan}' is not defined");
+    }
+
+    // ---- packages ----
+
+    /// <summary>Creates a package. A package that fails validation is stored too and comes back with state <see cref="PackageState.Rejected"/>.</summary>
+    public async Task<PackageView> CreatePackageAsync(string unit, PackageDraft draft, string actor)
+    {
+        CheckDraft(unit, draft);
+        return await grains.GetGrain<IUnitGrain>(unit).CreatePackage(draft, actor);
+    }
+
+    /// <summary>The checks of <see cref="CreatePackageAsync"/> without storing anything; the version is 0.</summary>
+    public async Task<PackageView> ValidatePackageAsync(string unit, PackageDraft draft, string actor)
+    {
+        CheckDraft(unit, draft);
+        return await grains.GetGrain<IUnitGrain>(unit).ValidatePackage(draft, actor);
+    }
+
+    public async Task<PackageView> GetPackageAsync(string unit, long version)
+    {
+        SnapstoneException.ThrowIfBadName("unit", unit);
+        var grain = grains.GetGrain<IUnitGrain>(unit);
+        return await grain.GetPackage(version) ?? throw await PackageNotFound(grain, unit, version);
+    }
+
+    public async Task<byte[]> GetPackageContentAsync(string unit, long version)
+    {
+        SnapstoneException.ThrowIfBadName("unit", unit);
+        return await grains.GetGrain<IPackageContentGrain>(unit).Get(version)
+            ?? throw await PackageNotFound(grains.GetGrain<IUnitGrain>(unit), unit, version);
+    }
+
+    public async Task<IReadOnlyList<PackageView>> ListPackagesAsync(string unit, long? before = null, int limit = 50)
+    {
+        SnapstoneException.ThrowIfBadName("unit", unit);
+        if (limit < 1 || limit > MaxListLimit)
+        {
+            throw SnapstoneException.Invalid($"limit must be between 1 and {MaxListLimit} (got {limit})");
+        }
+        var grain = grains.GetGrain<IUnitGrain>(unit);
+        _ = await grain.Get() ?? throw UnitNotFound(unit);
+        return await grain.ListPackages(before, limit);
+    }
+
+    // ---- nodes ----
+
+    /// <summary>Ingests one report and answers the node's desired state.</summary>
+    public async Task<DesiredState> ReportAsync(NodeReport report)
+    {
+        if (ReportRules.Check(report) is { } error)
+        {
+            throw SnapstoneException.Invalid(error);
+        }
+        return await grains.GetGrain<INodeHealthGrain>(report.Node!).Report(report);
+    }
+
+    /// <summary>Ingests many reports at once; each slot holds the desired state or the reason that report was refused.</summary>
+    public async Task<IReadOnlyList<ReportResult>> ReportBatchAsync(IReadOnlyList<NodeReport?> reports)
+    {
+        if (reports.Count > MaxBatchReports)
+        {
+            throw SnapstoneException.Invalid($"reports may hold at most {MaxBatchReports} reports (got {reports.Count})");
+        }
+        var duplicate = reports.Where(r => r?.Node is not null).GroupBy(r => r!.Node).FirstOrDefault(g => g.Count() > 1);
+        return await Task.WhenAll(reports.Select(async report =>
+        {
+            if (report is null)
+            {
+                return new ReportResult(null, null, "report must be an object");
+            }
+            if (duplicate is not null && report.Node == duplicate.Key)
+            {
+                return new ReportResult(report.Node, null, $"node '{report.Node}' appears more than once in this batch");
+            }
+            try
+            {
+                return new ReportResult(report.Node, await ReportAsync(report), null);
+            }
+            catch (SnapstoneException e)
+            {
+                return new ReportResult(report.Node, null, e.Message);
+            }
+        }));
+    }
+
+    public async Task<NodeView> GetNodeAsync(string node)
+    {
+        SnapstoneException.ThrowIfBadName("node", node);
+        return await grains.GetGrain<INodeHealthGrain>(node).GetView() ?? throw NodeNotFound(node);
+    }
+
+    /// <summary>
+    /// Long-polls: answers as soon as the desired state differs from the one stamped <paramref name="stamp"/>,
+    /// or after <paramref name="wait"/> (at most <see cref="MaxDesiredWait"/>). A null stamp answers at once.
+    /// </summary>
+    public async Task<DesiredState> WaitForDesiredAsync(string node, long? stamp, TimeSpan wait)
+    {
+        SnapstoneException.ThrowIfBadName("node", node);
+        if (wait < TimeSpan.Zero || wait > MaxDesiredWait)
+        {
+            throw SnapstoneException.Invalid($"waitSeconds must be between 0 and {MaxDesiredWait.TotalSeconds} (got {wait.TotalSeconds})");
+        }
+        return await grains.GetGrain<INodeHealthGrain>(node).WaitForDesired(stamp ?? -1, stamp is null ? TimeSpan.Zero : wait)
+            ?? throw NodeNotFound(node);
+    }
+
+    public Task<FleetSummary> GetFleetAsync() => grains.GetGrain<IFleetGrain>(IFleetGrain.Key).Summary();
+
+    private static void CheckDraft(string unit, PackageDraft draft)
+    {
+        SnapstoneException.ThrowIfBadName("unit", unit);
+        var errors = new List<string>();
+        if (draft.Content is null)
+            errors.Add("content (or contentBase64) is required");
+        else if (draft.Content.LongLength > UnitRules.MaxPackageBytes)
+            errors.Add($"content must be at most {UnitRules.MaxPackageBytes} bytes (got {draft.Content.LongLength})");
+        if (draft.Message is { Length: > PackageDraft.MaxMessageLength })
+            errors.Add($"message must be at most {PackageDraft.MaxMessageLength} characters (got {draft.Message.Length})");
+        if (draft.Source is { Length: > PackageDraft.MaxSourceLength })
+            errors.Add($"source must be at most {PackageDraft.MaxSourceLength} characters (got {draft.Source.Length})");
+        if (errors.Count > 0)
+        {
+            throw SnapstoneException.Invalid(errors);
+        }
+    }
+
+    private static SnapstoneException UnitNotFound(string unit) =>
+        SnapstoneException.NotFound($"unit '{unit}' is not defined");
+
+    private static SnapstoneException NodeNotFound(string node) =>
+        SnapstoneException.NotFound($"node '{node}' has never reported");
+
+    private static async Task<SnapstoneException> PackageNotFound(IUnitGrain grain, string unit, long version) =>
+        await grain.Get() is null
+            ? UnitNotFound(unit)
+            : SnapstoneException.NotFound($"unit '{unit}' has no package version {version}");
+}

@@ -1,0 +1,181 @@
+using System.Security.Cryptography;
+using Microsoft.Extensions.Logging;
+using Snapstone.Domain;
+using Snapstone.Domain.Packages;
+using Snapstone.Domain.Units;
+using Snapstone.Grains.Storage;
+
+namespace Snapstone.Grains.Units;
+
+[GenerateSerializer, Alias("snapstone.UnitState")]
+public sealed class UnitState
+{
+    [Id(0)] public UnitDefinition? Definition { get; set; }
+    [Id(1)] public DateTimeOffset CreatedAt { get; set; }
+    [Id(2)] public DateTimeOffset UpdatedAt { get; set; }
+    [Id(3)] public string UpdatedBy { get; set; } = "";
+    [Id(4)] public long LatestVersion { get; set; }
+    [Id(5)] public long? LkgVersion { get; set; }
+    [Id(6)] public string? LkgSha256 { get; set; }
+    [Id(7)] public ContentShape? LkgShape { get; set; }
+    [Id(8)] public List<long> Quarantined { get; set; } = [];
+    [Id(9)] public string? ActiveRollout { get; set; }
+    /// <summary>Keys seen in any package, capped at <see cref="UnitGrain.MaxKnownKeys"/>.</summary>
+    [Id(10)] public HashSet<string> KnownKeys { get; set; } = [];
+    [Id(11)] public List<DateTimeOffset> Rollbacks { get; set; } = [];
+}
+
+public sealed class UnitGrain(
+    [PersistentState("unit", StorageNames.Grains)] IPersistentState<UnitState> state,
+    IPackageStore store,
+    TimeProvider time,
+    ILogger<UnitGrain> logger) : Grain, IUnitGrain
+{
+    internal const int MaxKnownKeys = 2000;
+
+    private string Name => this.GetPrimaryKeyString();
+
+    public async Task<UnitView> Define(UnitDefinition definition, string actor)
+    {
+        if (UnitRules.Check(definition) is { Count: > 0 } errors)
+        {
+            throw SnapstoneException.Invalid(errors);
+        }
+        var now = time.GetUtcNow();
+        var created = state.State.Definition is null;
+        state.State.Definition = definition;
+        if (created)
+        {
+            state.State.CreatedAt = now;
+        }
+        state.State.UpdatedAt = now;
+        state.State.UpdatedBy = actor;
+        await state.WriteStateAsync();
+        await PublishToCatalog();
+        logger.LogInformation("Unit {Unit} {Change} by {Actor}", Name, created ? "defined" : "redefined", actor);
+        return View();
+    }
+
+    public Task<UnitView?> Get() => Task.FromResult(state.State.Definition is null ? null : View());
+
+    public async Task<PackageView> CreatePackage(PackageDraft draft, string actor)
+    {
+        var definition = RequireDefinition();
+        var (record, assessment) = Assess(draft, definition, actor, state.State.LatestVersion + 1);
+
+        await store.PutContentAsync(Name, record.Sha256, draft.Content);
+        await store.PutRecordAsync(record);
+
+        state.State.LatestVersion = record.Version;
+        var passed = assessment.Validation.Passed;
+        if (passed && state.State.LkgVersion is null)
+        {
+            // Until a rollout completes, the first valid package is the unit's LKG.
+            SetLkg(record);
+        }
+        if (passed)
+        {
+            foreach (var key in assessment.Shape.Keys)
+            {
+                if (state.State.KnownKeys.Count >= MaxKnownKeys) break;
+                state.State.KnownKeys.Add(key);
+            }
+        }
+        await state.WriteStateAsync();
+        await PublishToCatalog();
+        logger.LogInformation("Unit {Unit} package {Version} ({Sha256}, {Size} bytes) created by {Actor}: {Outcome}, risk {Risk} {Score}",
+            Name, record.Version, record.Sha256, record.SizeBytes, actor, passed ? "passed" : "rejected", record.Risk.Level, record.Risk.Score);
+        return ViewOf(record);
+    }
+
+    public Task<PackageView> ValidatePackage(PackageDraft draft, string actor)
+    {
+        var (record, _) = Assess(draft, RequireDefinition(), actor, version: 0);
+        return Task.FromResult(ViewOf(record));
+    }
+
+    public async Task<PackageView?> GetPackage(long version)
+    {
+        if (state.State.Definition is null || version < 1 || version > state.State.LatestVersion)
+        {
+            return null;
+        }
+        var record = await store.GetRecordAsync(Name, version);
+        return record is null ? null : ViewOf(record);
+    }
+
+    public async Task<IReadOnlyList<PackageView>> ListPackages(long? before, int limit)
+    {
+        var top = Math.Min(before is { } b ? b - 1 : state.State.LatestVersion, state.State.LatestVersion);
+        var versions = new List<long>();
+        for (var v = top; v >= 1 && versions.Count < limit; v--)
+        {
+            versions.Add(v);
+        }
+        var records = await Task.WhenAll(versions.Select(v => store.GetRecordAsync(Name, v)));
+        return [.. records.OfType<PackageRecord>().Select(ViewOf)];
+    }
+
+    private (PackageRecord Record, PackageAssessment Assessment) Assess(PackageDraft draft, UnitDefinition definition, string actor, long version)
+    {
+        var history = new PackageHistory
+        {
+            LkgShape = state.State.LkgShape,
+            KnownKeys = state.State.KnownKeys.Count > 0 ? state.State.KnownKeys : null,
+            RollbacksLast30Days = state.State.Rollbacks.Count(at => at > time.GetUtcNow().AddDays(-30)),
+        };
+        var assessment = PackageAssessment.Of(draft.Content, definition, history);
+        var record = new PackageRecord
+        {
+            Unit = Name,
+            Version = version,
+            Sha256 = Convert.ToHexStringLower(SHA256.HashData(draft.Content)),
+            SizeBytes = draft.Content.LongLength,
+            CreatedAt = time.GetUtcNow(),
+            Author = actor,
+            Message = draft.Message,
+            Source = draft.Source,
+            Validation = assessment.Validation,
+            Risk = assessment.Risk,
+            Shape = assessment.Shape,
+        };
+        return (record, assessment);
+    }
+
+    private void SetLkg(PackageRecord record)
+    {
+        state.State.LkgVersion = record.Version;
+        state.State.LkgSha256 = record.Sha256;
+        state.State.LkgShape = record.Shape;
+    }
+
+    private UnitDefinition RequireDefinition() =>
+        state.State.Definition ?? throw SnapstoneException.NotFound($"unit '{Name}' is not defined (define it with PUT /v1/units/{Name})");
+
+    // Always re-published after a write, so a catalog update lost to a crash is repaired by the next one.
+    private Task PublishToCatalog() =>
+        GrainFactory.GetGrain<ICatalogGrain>(ICatalogGrain.Key).Upsert(new CatalogEntry(
+            Name,
+            state.State.Definition!.Targets,
+            state.State.LkgVersion is { } v ? new DesiredPackage(v, state.State.LkgSha256!) : null));
+
+    private PackageView ViewOf(PackageRecord record) => new(
+        record,
+        !record.Validation.Passed ? PackageState.Rejected
+            : state.State.Quarantined.Contains(record.Version) ? PackageState.Quarantined
+            : PackageState.Valid,
+        record.Version != 0 && record.Version == state.State.LkgVersion);
+
+    private UnitView View() => new()
+    {
+        Name = Name,
+        Definition = state.State.Definition!,
+        LkgVersion = state.State.LkgVersion,
+        LatestVersion = state.State.LatestVersion == 0 ? null : state.State.LatestVersion,
+        Quarantined = [.. state.State.Quarantined],
+        ActiveRollout = state.State.ActiveRollout,
+        CreatedAt = state.State.CreatedAt,
+        UpdatedAt = state.State.UpdatedAt,
+        UpdatedBy = state.State.UpdatedBy,
+    };
+}

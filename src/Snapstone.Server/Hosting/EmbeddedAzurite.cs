@@ -1,0 +1,159 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+
+namespace Snapstone.Server.Hosting;
+
+/// <summary>
+/// The embedded default storage: an Azurite process on loopback, installed from npm at a pinned version on
+/// first use, keeping its data in a folder of ours and stopped with us. A watchdog shell ends Azurite if
+/// this process dies without stopping it (a crash or <c>kill -9</c>), so no emulator outlives its server.
+/// </summary>
+public sealed class EmbeddedAzurite : IAsyncDisposable
+{
+    private const string AccountKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+    private readonly Process _process;
+
+    private EmbeddedAzurite(Process process, int blobPort, int queuePort, int tablePort, string dataDirectory)
+    {
+        _process = process;
+        DataDirectory = dataDirectory;
+        ConnectionString =
+            $"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AccountKey};" +
+            $"BlobEndpoint=http://127.0.0.1:{blobPort}/devstoreaccount1;" +
+            $"QueueEndpoint=http://127.0.0.1:{queuePort}/devstoreaccount1;" +
+            $"TableEndpoint=http://127.0.0.1:{tablePort}/devstoreaccount1;";
+    }
+
+    public string ConnectionString { get; }
+
+    public string DataDirectory { get; }
+
+    /// <summary>Where pinned Azurite versions are installed: <c>SNAPSTONE_AZURITE_HOME</c>, else <c>~/.cache/snapstone</c>.</summary>
+    public static string InstallRoot =>
+        Environment.GetEnvironmentVariable("SNAPSTONE_AZURITE_HOME") is { Length: > 0 } home
+            ? home
+            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "snapstone");
+
+    public static async Task<EmbeddedAzurite> StartAsync(string dataDirectory, string version, ILogger logger, CancellationToken ct = default)
+    {
+        var script = await EnsureInstalledAsync(version, logger, ct);
+        Directory.CreateDirectory(dataDirectory);
+        var (blob, queue, table) = (FreePort(), FreePort(), FreePort());
+        var azurite = $"exec node '{script}' --silent --disableTelemetry --skipApiVersionCheck --location '{dataDirectory}' " +
+                      $"--blobHost 127.0.0.1 --blobPort {blob} --queueHost 127.0.0.1 --queuePort {queue} --tableHost 127.0.0.1 --tablePort {table}";
+        // The shell runs Azurite and watches us: when our pid is gone it stops Azurite.
+        var watchdog = $"({azurite}) & child=$!; trap 'kill $child 2>/dev/null' TERM INT; " +
+                       $"while kill -0 {Environment.ProcessId} 2>/dev/null && kill -0 $child 2>/dev/null; do sleep 1; done; kill $child 2>/dev/null; wait $child";
+        var start = new ProcessStartInfo("/bin/sh") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        start.ArgumentList.Add("-c");
+        start.ArgumentList.Add(watchdog);
+        var process = Process.Start(start) ?? throw new InvalidOperationException("could not start /bin/sh for Azurite");
+        var stderr = new System.Text.StringBuilder();
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (stderr) stderr.AppendLine(e.Data); };
+        process.OutputDataReceived += (_, _) => { };
+        process.BeginErrorReadLine();
+        process.BeginOutputReadLine();
+
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        foreach (var port in new[] { blob, queue, table })
+        {
+            while (!await ListensAsync(port, ct))
+            {
+                if (process.HasExited)
+                {
+                    throw new InvalidOperationException($"Azurite exited with code {process.ExitCode} before listening: {stderr}");
+                }
+                if (DateTime.UtcNow > deadline)
+                {
+                    process.Kill(entireProcessTree: true);
+                    throw new TimeoutException($"Azurite did not listen on 127.0.0.1:{port} within 30 s: {stderr}");
+                }
+                await Task.Delay(50, ct);
+            }
+        }
+        logger.LogInformation("Embedded Azurite {Version} listening on 127.0.0.1 (blob {Blob}, queue {Queue}, table {Table}); data in {DataDirectory}",
+            version, blob, queue, table, dataDirectory);
+        return new EmbeddedAzurite(process, blob, queue, table, dataDirectory);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+        _process.Dispose();
+    }
+
+    /// <summary>Installs <c>azurite@version</c> with npm into the install root unless it is there; returns its entry script.</summary>
+    public static async Task<string> EnsureInstalledAsync(string version, ILogger logger, CancellationToken ct = default)
+    {
+        var prefix = Path.Combine(InstallRoot, $"azurite-{version}");
+        var script = Path.Combine(prefix, "node_modules", "azurite", "dist", "src", "azurite.js");
+        if (File.Exists(script))
+        {
+            return script;
+        }
+        Directory.CreateDirectory(prefix);
+        // Parallel test processes may race to install: one installs, the others wait on the lock.
+        await using var gate = await LockAsync(Path.Combine(prefix, ".install.lock"), ct);
+        if (File.Exists(script))
+        {
+            return script;
+        }
+        logger.LogInformation("Installing azurite@{Version} from npm into {Prefix} (first use only)", version, prefix);
+        var npm = new ProcessStartInfo("npm") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        foreach (var arg in new[] { "install", "--prefix", prefix, "--no-audit", "--no-fund", "--loglevel=error", "--no-save", $"azurite@{version}" })
+        {
+            npm.ArgumentList.Add(arg);
+        }
+        using var install = Process.Start(npm) ?? throw new InvalidOperationException("npm is not on PATH; install Node.js 20 and npm");
+        var errors = install.StandardError.ReadToEndAsync(ct);
+        _ = install.StandardOutput.ReadToEndAsync(ct);
+        await install.WaitForExitAsync(ct);
+        if (install.ExitCode != 0 || !File.Exists(script))
+        {
+            throw new InvalidOperationException($"npm install azurite@{version} failed with code {install.ExitCode}: {await errors}");
+        }
+        return script;
+    }
+
+    private static async Task<FileStream> LockAsync(string path, CancellationToken ct)
+    {
+        while (true)
+        {
+            try
+            {
+                return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.DeleteOnClose);
+            }
+            catch (IOException)
+            {
+                await Task.Delay(200, ct);
+            }
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static async Task<bool> ListensAsync(int port, CancellationToken ct)
+    {
+        using var client = new TcpClient();
+        try
+        {
+            await client.ConnectAsync(IPAddress.Loopback, port, ct);
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+}

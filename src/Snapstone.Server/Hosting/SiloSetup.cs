@@ -1,0 +1,60 @@
+using Azure.Data.Tables;
+using Azure.Storage.Blobs;
+using Orleans.Configuration;
+using Orleans.Dashboard;
+using Snapstone.Grains;
+using Snapstone.Grains.Storage;
+using Snapstone.Grains.Units;
+
+namespace Snapstone.Server.Hosting;
+
+/// <summary>The silo as Snapstone runs it: storage, clustering, reminders. Test clusters use the same storage setup.</summary>
+public static class SiloSetup
+{
+    /// <summary>Grain state and reminders in Azure Tables, package content in Azure Blobs.</summary>
+    public static ISiloBuilder AddSnapstoneStorage(this ISiloBuilder silo, string connectionString, StorageOptions storage)
+    {
+        silo.AddAzureTableGrainStorage(StorageNames.Grains, o =>
+        {
+            o.TableServiceClient = new TableServiceClient(connectionString);
+            o.TableName = storage.GrainTable;
+        });
+        silo.UseAzureTableReminderService(o => o.TableServiceClient = new TableServiceClient(connectionString));
+        silo.Services.AddSnapstoneGrainServices(connectionString, storage);
+        return silo;
+    }
+
+    public static IServiceCollection AddSnapstoneGrainServices(this IServiceCollection services, string connectionString, StorageOptions storage)
+    {
+        services.AddSingleton<IPackageStore>(_ => new BlobPackageStore(new BlobContainerClient(connectionString, storage.PackageContainer)));
+        services.AddSingleton(TimeProvider.System);
+        services.AddOptions<CatalogOptions>().BindConfiguration("Snapstone:Catalog");
+        return services;
+    }
+
+    public static ISiloBuilder AddSnapstoneClustering(this ISiloBuilder silo, string connectionString, ClusterSettings cluster)
+    {
+        silo.Configure<ClusterOptions>(o =>
+        {
+            o.ClusterId = cluster.ClusterId;
+            o.ServiceId = cluster.ServiceId;
+        });
+        if (cluster.Clustering == ClusteringMode.AzureTable)
+        {
+            silo.UseAzureStorageClustering(o => o.TableServiceClient = new TableServiceClient(connectionString));
+            silo.ConfigureEndpoints(System.Net.IPAddress.Loopback, cluster.SiloPort, cluster.GatewayPort, listenOnAnyHostAddress: false);
+        }
+        else
+        {
+            var primary = cluster.PrimarySiloPort is { } port ? new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, port) : null;
+            silo.UseLocalhostClustering(cluster.SiloPort, cluster.GatewayPort, primary, cluster.ServiceId, cluster.ClusterId);
+        }
+        return silo;
+    }
+
+    public static ISiloBuilder AddSnapstoneDashboard(this ISiloBuilder silo)
+    {
+        silo.AddDashboard();
+        return silo;
+    }
+}

@@ -1,0 +1,144 @@
+using System.Security.Claims;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Encodings.Web;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.Extensions.Options;
+
+namespace Snapstone.Server.Http;
+
+/// <summary>One configured bearer token (<c>Snapstone:Auth:Tokens</c>). In production give <see cref="TokenSha256"/>, not <see cref="Token"/>.</summary>
+public sealed class TokenOptions
+{
+    public string Name { get; set; } = "";
+    public string? Token { get; set; }
+    /// <summary>Lower-case hex SHA-256 of the token.</summary>
+    public string? TokenSha256 { get; set; }
+    public List<string> Scopes { get; set; } = [];
+}
+
+public sealed class AuthOptions
+{
+    public List<TokenOptions> Tokens { get; set; } = [];
+}
+
+public static class Scopes
+{
+    public const string Read = "read";
+    public const string Deploy = "deploy";
+    public const string Approve = "approve";
+    public const string Agent = "agent";
+    public const string BreakGlass = "breakglass";
+    public const string Admin = "admin";
+
+    public static readonly string[] All = [Read, Deploy, Approve, Agent, BreakGlass, Admin];
+
+    /// <summary>Agents read their own desired state and package content; readers may too.</summary>
+    public const string ReadOrAgent = "read-or-agent";
+
+    public const string ClaimType = "scope";
+}
+
+/// <summary>
+/// Bearer tokens from configuration. A missing or unknown token is 401; a known token without the
+/// endpoint's scope is 403. Tokens are compared by SHA-256 in constant time; the token's name becomes the actor.
+/// </summary>
+public sealed class BearerTokenHandler(
+    IOptionsMonitor<AuthenticationSchemeOptions> options,
+    ILoggerFactory logger,
+    UrlEncoder encoder,
+    IOptions<AuthOptions> auth) : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+{
+    public const string SchemeName = "Bearer";
+
+    protected override Task<AuthenticateResult> HandleAuthenticateAsync()
+    {
+        var header = Request.Headers.Authorization.ToString();
+        if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        {
+            return Task.FromResult(AuthenticateResult.NoResult());
+        }
+        var presented = SHA256.HashData(Encoding.UTF8.GetBytes(header["Bearer ".Length..].Trim()));
+        foreach (var token in auth.Value.Tokens)
+        {
+            if (Hash(token) is { } expected && CryptographicOperations.FixedTimeEquals(presented, expected))
+            {
+                var claims = new List<Claim> { new(ClaimTypes.Name, token.Name) };
+                claims.AddRange(token.Scopes.Select(s => new Claim(Scopes.ClaimType, s)));
+                var principal = new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName));
+                return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(principal, SchemeName)));
+            }
+        }
+        return Task.FromResult(AuthenticateResult.Fail("unknown token"));
+    }
+
+    protected override Task HandleChallengeAsync(AuthenticationProperties properties)
+    {
+        Response.Headers.WWWAuthenticate = "Bearer";
+        return Problems.WriteAsync(Context, StatusCodes.Status401Unauthorized,
+            "missing or unknown bearer token (send Authorization: Bearer <token>)");
+    }
+
+    protected override Task HandleForbiddenAsync(AuthenticationProperties properties)
+    {
+        var endpoint = Context.GetEndpoint();
+        var needed = endpoint?.Metadata.GetOrderedMetadata<Microsoft.AspNetCore.Authorization.IAuthorizeData>()
+            .Select(a => a.Policy).FirstOrDefault(p => p is not null) ?? "another";
+        return Problems.WriteAsync(Context, StatusCodes.Status403Forbidden,
+            $"token '{Context.User.Identity?.Name}' lacks the '{needed}' scope this endpoint needs");
+    }
+
+    private static byte[]? Hash(TokenOptions token) =>
+        token.TokenSha256 is { Length: 64 } hex ? Convert.FromHexString(hex)
+        : token.Token is { Length: > 0 } plain ? SHA256.HashData(Encoding.UTF8.GetBytes(plain))
+        : null;
+}
+
+public static class AuthSetup
+{
+    public static IServiceCollection AddSnapstoneAuth(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.Configure<AuthOptions>(configuration.GetSection("Snapstone:Auth"));
+        services.AddAuthentication(BearerTokenHandler.SchemeName)
+            .AddScheme<AuthenticationSchemeOptions, BearerTokenHandler>(BearerTokenHandler.SchemeName, null);
+        services.AddAuthorization(o =>
+        {
+            foreach (var scope in Scopes.All)
+            {
+                o.AddPolicy(scope, p => p.RequireAuthenticatedUser().RequireAssertion(c => Has(c.User, scope)));
+            }
+            o.AddPolicy(Scopes.ReadOrAgent, p => p.RequireAuthenticatedUser().RequireAssertion(c => Has(c.User, Scopes.Read) || Has(c.User, Scopes.Agent)));
+        });
+        return services;
+    }
+
+    /// <summary>Admin may do everything.</summary>
+    public static bool Has(ClaimsPrincipal user, string scope) =>
+        user.HasClaim(Scopes.ClaimType, scope) || user.HasClaim(Scopes.ClaimType, Scopes.Admin);
+
+    /// <summary>The name of the token that made the request; recorded as the actor of every write.</summary>
+    public static string Actor(this HttpContext context) => context.User.Identity?.Name ?? "anonymous";
+
+    /// <summary>Checks the configured tokens: names unique and valid, scopes known, a secret on each.</summary>
+    public static IReadOnlyList<string> Check(AuthOptions options)
+    {
+        var errors = new List<string>();
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < options.Tokens.Count; i++)
+        {
+            var token = options.Tokens[i];
+            var at = $"Snapstone:Auth:Tokens:{i}";
+            if (string.IsNullOrWhiteSpace(token.Name) || !names.Add(token.Name))
+                errors.Add($"{at}:Name must be set and unique");
+            if (string.IsNullOrEmpty(token.Token) && token.TokenSha256 is not { Length: 64 })
+                errors.Add($"{at} needs Token or a 64-character TokenSha256");
+            if (token.TokenSha256 is { Length: 64 } hex && !Domain.Nodes.ReportRules.IsSha256(hex))
+                errors.Add($"{at}:TokenSha256 must be lower-case hex");
+            if (token.Token is { Length: > 0 and < 16 })
+                errors.Add($"{at}:Token must be at least 16 characters");
+            foreach (var scope in token.Scopes.Where(s => !Scopes.All.Contains(s)))
+                errors.Add($"{at}:Scopes has unknown scope '{scope}' (known: {string.Join(", ", Scopes.All)})");
+        }
+        return errors;
+    }
+}

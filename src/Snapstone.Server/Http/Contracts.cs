@@ -1,0 +1,167 @@
+using System.Text.Json;
+using Snapstone.Domain.Nodes;
+using Snapstone.Domain.Packages;
+using Snapstone.Domain.Units;
+
+namespace Snapstone.Server.Http;
+
+// The wire shapes of API.md. Requests translate into domain records; responses are built from views.
+
+public sealed record MaxItemsBody(string Path, int Max);
+
+public sealed record ValidatorsBody
+{
+    public long? MaxBytes { get; init; }
+    public ContentFormat? Format { get; init; }
+    public MaxItemsBody? MaxItems { get; init; }
+    public double? MaxGrowthPercent { get; init; }
+    public JsonElement? JsonSchema { get; init; }
+
+    public ValidatorSpec ToSpec()
+    {
+        if (JsonSchema is { ValueKind: not (JsonValueKind.Object or JsonValueKind.True or JsonValueKind.False or JsonValueKind.Null) })
+        {
+            throw SnapstoneException.Invalid("validators.jsonSchema must be a JSON Schema object");
+        }
+        return new ValidatorSpec
+        {
+            MaxBytes = MaxBytes,
+            Format = Format,
+            MaxItems = MaxItems is null ? null : new MaxItemsRule(MaxItems.Path, MaxItems.Max),
+            MaxGrowthPercent = MaxGrowthPercent,
+            JsonSchema = JsonSchema is { ValueKind: not JsonValueKind.Null } schema ? schema.GetRawText() : null,
+        };
+    }
+
+    public static ValidatorsBody From(ValidatorSpec spec) => new()
+    {
+        MaxBytes = spec.MaxBytes,
+        Format = spec.Format,
+        MaxItems = spec.MaxItems is { } m ? new MaxItemsBody(m.Path, m.Max) : null,
+        MaxGrowthPercent = spec.MaxGrowthPercent,
+        JsonSchema = spec.JsonSchema is { } text ? JsonDocument.Parse(text).RootElement.Clone() : null,
+    };
+}
+
+public sealed record TargetsBody(IReadOnlyDictionary<string, string>? Labels);
+
+public sealed record UnitBody
+{
+    public required string Owner { get; init; }
+    public string? Description { get; init; }
+    public UnitKind? Kind { get; init; }
+    public RiskTier? RiskTier { get; init; }
+    public FailureMode? FailureMode { get; init; }
+    public string? Plan { get; init; }
+    public ValidatorsBody? Validators { get; init; }
+    public TargetsBody? Targets { get; init; }
+
+    public UnitDefinition ToDefinition()
+    {
+        var defaults = new UnitDefinition { Owner = Owner };
+        return defaults with
+        {
+            Description = Description ?? "",
+            Kind = Kind ?? defaults.Kind,
+            RiskTier = RiskTier,
+            FailureMode = FailureMode ?? defaults.FailureMode,
+            Plan = Plan ?? defaults.Plan,
+            Validators = Validators?.ToSpec() ?? ValidatorSpec.None,
+            Targets = Targets?.Labels is { } labels ? new UnitTargets(labels) : UnitTargets.Everyone,
+        };
+    }
+}
+
+public sealed record UnitResponse(
+    string Name, string Owner, string Description, UnitKind Kind, RiskTier? RiskTier, FailureMode FailureMode,
+    string Plan, ValidatorsBody Validators, TargetsBody Targets,
+    long? LkgVersion, long? LatestVersion, IReadOnlyList<long> Quarantined, string? ActiveRollout,
+    DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, string UpdatedBy)
+{
+    public static UnitResponse From(UnitView v) => new(
+        v.Name, v.Definition.Owner, v.Definition.Description, v.Definition.Kind, v.Definition.RiskTier, v.Definition.FailureMode,
+        v.Definition.Plan, ValidatorsBody.From(v.Definition.Validators), new TargetsBody(v.Definition.Targets.Labels),
+        v.LkgVersion, v.LatestVersion, v.Quarantined, v.ActiveRollout, v.CreatedAt, v.UpdatedAt, v.UpdatedBy);
+}
+
+public sealed record PackageBody
+{
+    public string? Content { get; init; }
+    public string? ContentBase64 { get; init; }
+    public string? Message { get; init; }
+    public string? Source { get; init; }
+
+    public PackageDraft ToDraft()
+    {
+        if ((Content is null) == (ContentBase64 is null))
+        {
+            throw SnapstoneException.Invalid("exactly one of content and contentBase64 is required");
+        }
+        byte[] bytes;
+        if (ContentBase64 is not null)
+        {
+            try
+            {
+                bytes = Convert.FromBase64String(ContentBase64);
+            }
+            catch (FormatException)
+            {
+                throw SnapstoneException.Invalid("contentBase64 is not valid base64");
+            }
+        }
+        else
+        {
+            bytes = System.Text.Encoding.UTF8.GetBytes(Content!);
+        }
+        return new PackageDraft { Content = bytes, Message = Message ?? "", Source = Source };
+    }
+}
+
+public sealed record ValidationResponse(bool Passed, IReadOnlyList<Finding> Findings);
+
+public sealed record RiskResponse(string Level, int Score, IReadOnlyList<string> Reasons, bool Critical);
+
+public sealed record PackageResponse(
+    string Unit, long Version, string Sha256, long SizeBytes, DateTimeOffset CreatedAt, string Author,
+    string Message, string? Source, PackageState State, bool Lkg, ValidationResponse Validation, RiskResponse Risk,
+    string? ContentUrl)
+{
+    public static PackageResponse From(PackageView v)
+    {
+        var r = v.Record;
+        return new PackageResponse(r.Unit, r.Version, r.Sha256, r.SizeBytes, r.CreatedAt, r.Author, r.Message, r.Source,
+            v.State, v.IsLkg, new ValidationResponse(r.Validation.Passed, r.Validation.Findings),
+            new RiskResponse(JsonNamingPolicy.KebabCaseLower.ConvertName(r.Risk.Level.ToString()), r.Risk.Score, r.Risk.Reasons, r.Risk.Critical),
+            r.Version > 0 ? ContentUrlOf(r.Unit, r.Version) : null);
+    }
+
+    public static string ContentUrlOf(string unit, long version) => $"/v1/units/{unit}/packages/{version}/content";
+}
+
+public sealed record DesiredEntry(long Version, string Sha256, string ContentUrl);
+
+public sealed record DesiredResponse(IReadOnlyDictionary<string, DesiredEntry> Desired, string Stamp)
+{
+    public static DesiredResponse From(DesiredState state) => new(Map(state.Units), StampOf(state.Stamp));
+
+    public static IReadOnlyDictionary<string, DesiredEntry> Map(IReadOnlyDictionary<string, DesiredPackage> units) =>
+        units.ToDictionary(u => u.Key, u => new DesiredEntry(u.Value.Version, u.Value.Sha256, PackageResponse.ContentUrlOf(u.Key, u.Value.Version)));
+
+    public static string StampOf(long stamp) => stamp.ToString("x", System.Globalization.CultureInfo.InvariantCulture);
+}
+
+public sealed record BatchReportBody(IReadOnlyList<JsonElement>? Reports);
+
+public sealed record BatchResult(string? Node, IReadOnlyDictionary<string, DesiredEntry>? Desired, string? Error);
+
+public sealed record BatchResponse(IReadOnlyList<BatchResult> Results);
+
+public sealed record NodeResponse(
+    string Node, string Pop, string Region, string Tier, IReadOnlyDictionary<string, string> Labels,
+    IReadOnlyDictionary<string, DesiredEntry> Desired, IReadOnlyDictionary<string, AppliedPackage> Applied,
+    DateTimeOffset FirstSeenAt, DateTimeOffset? LastReportAt, NodeMetrics? LastMetrics, long ReportsReceived)
+{
+    public static NodeResponse From(NodeView v) => new(
+        v.Node, v.Identity.Pop, v.Identity.Region, v.Identity.Tier, v.Identity.Labels,
+        DesiredResponse.Map(v.Desired), v.Applied, v.FirstSeenAt, v.LastReportAt, v.LastMetrics, v.ReportsReceived);
+}

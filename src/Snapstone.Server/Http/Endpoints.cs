@@ -1,0 +1,167 @@
+using System.Text.Json;
+using Snapstone.Client;
+using Snapstone.Domain.Nodes;
+using Snapstone.Domain.Plans;
+
+namespace Snapstone.Server.Http;
+
+/// <summary>
+/// The HTTP gateway of API.md. Each handler only translates HTTP to a <see cref="SnapstoneClient"/> operation
+/// and back; no decision is made here.
+/// </summary>
+public static class Endpoints
+{
+    public static void MapSnapstoneApi(this IEndpointRouteBuilder app)
+    {
+        var v1 = app.MapGroup("/v1").AddEndpointFilter(RefusalsAsProblems);
+        MapUnits(v1.MapGroup("/units").WithTags("Units"));
+        MapPlans(v1.MapGroup("/plans").WithTags("Plans"));
+        MapNodes(v1);
+    }
+
+    /// <summary>A <see cref="SnapstoneException"/> is the user's doing: answer with its problem, log nothing alarming.</summary>
+    private static async ValueTask<object?> RefusalsAsProblems(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        try
+        {
+            return await next(context);
+        }
+        catch (SnapstoneException e)
+        {
+            return Problems.From(e);
+        }
+    }
+
+    private static void MapUnits(RouteGroupBuilder units)
+    {
+        units.MapPut("/{unit}", async (string unit, HttpContext http, SnapstoneClient client) =>
+        {
+            var body = await JsonBody.ReadAsync<UnitBody>(http.Request, JsonBody.Strict);
+            return TypedResults.Ok(UnitResponse.From(await client.DefineUnitAsync(unit, body.ToDefinition(), http.Actor())));
+        }).RequireAuthorization(Scopes.Deploy).Accepts<UnitBody>("application/json").Produces<UnitResponse>();
+
+        units.MapGet("/", async (SnapstoneClient client) =>
+            TypedResults.Ok(new { units = (await client.ListUnitsAsync()).Select(UnitResponse.From) }))
+            .RequireAuthorization(Scopes.Read);
+
+        units.MapGet("/{unit}", async (string unit, SnapstoneClient client) =>
+            TypedResults.Ok(UnitResponse.From(await client.GetUnitAsync(unit))))
+            .RequireAuthorization(Scopes.Read).Produces<UnitResponse>();
+
+        units.MapPost("/{unit}/packages", async (string unit, HttpContext http, SnapstoneClient client) =>
+        {
+            var body = await JsonBody.ReadAsync<PackageBody>(http.Request, JsonBody.Strict);
+            var package = PackageResponse.From(await client.CreatePackageAsync(unit, body.ToDraft(), http.Actor()));
+            return package.Validation.Passed
+                ? Results.Created($"/v1/units/{unit}/packages/{package.Version}", package)
+                : Results.Json(package, statusCode: StatusCodes.Status422UnprocessableEntity);
+        }).RequireAuthorization(Scopes.Deploy).Accepts<PackageBody>("application/json")
+          .Produces<PackageResponse>(StatusCodes.Status201Created).Produces<PackageResponse>(StatusCodes.Status422UnprocessableEntity);
+
+        units.MapPost("/{unit}/packages:validate", async (string unit, HttpContext http, SnapstoneClient client) =>
+        {
+            var body = await JsonBody.ReadAsync<PackageBody>(http.Request, JsonBody.Strict);
+            var package = PackageResponse.From(await client.ValidatePackageAsync(unit, body.ToDraft(), http.Actor()));
+            return Results.Json(package, statusCode: package.Validation.Passed ? StatusCodes.Status200OK : StatusCodes.Status422UnprocessableEntity);
+        }).RequireAuthorization(Scopes.Deploy).Accepts<PackageBody>("application/json")
+          .Produces<PackageResponse>().Produces<PackageResponse>(StatusCodes.Status422UnprocessableEntity);
+
+        units.MapGet("/{unit}/packages", async (string unit, long? before, int? limit, SnapstoneClient client) =>
+            TypedResults.Ok(new { packages = (await client.ListPackagesAsync(unit, before, limit ?? 50)).Select(PackageResponse.From) }))
+            .RequireAuthorization(Scopes.Read);
+
+        units.MapGet("/{unit}/packages/{version}", async (string unit, string version, SnapstoneClient client) =>
+            TypedResults.Ok(PackageResponse.From(await client.GetPackageAsync(unit, ParseVersion(version)))))
+            .RequireAuthorization(Scopes.Read).Produces<PackageResponse>();
+
+        units.MapGet("/{unit}/packages/{version}/content", async (string unit, string version, SnapstoneClient client) =>
+        {
+            var number = ParseVersion(version);
+            var content = await client.GetPackageContentAsync(unit, number);
+            return Results.Bytes(content, "application/octet-stream", $"{unit}-{number}");
+        }).RequireAuthorization(Scopes.ReadOrAgent);
+    }
+
+    private static void MapPlans(RouteGroupBuilder plans)
+    {
+        plans.MapPut("/{plan}", async (string plan, HttpContext http, SnapstoneClient client) =>
+        {
+            var body = await JsonBody.ReadAsync<Plan>(http.Request, JsonBody.Strict);
+            return TypedResults.Ok(PlanResponse(await client.DefinePlanAsync(plan, body, http.Actor())));
+        }).RequireAuthorization(Scopes.Deploy).Accepts<Plan>("application/json");
+
+        plans.MapGet("/{plan}", async (string plan, SnapstoneClient client) =>
+            TypedResults.Ok(PlanResponse(await client.GetPlanAsync(plan))))
+            .RequireAuthorization(Scopes.Read);
+    }
+
+    private static object PlanResponse(PlanView view) =>
+        new { name = view.Name, waves = view.Plan.Waves, builtIn = view.BuiltIn, updatedBy = view.UpdatedBy, updatedAt = view.UpdatedAt };
+
+    private static void MapNodes(RouteGroupBuilder v1)
+    {
+        v1.MapPost("/nodes/{node}/report", async (string node, HttpContext http, SnapstoneClient client) =>
+        {
+            var report = await JsonBody.ReadAsync<NodeReport>(http.Request, JsonBody.Lenient);
+            if (report.Node is { } named && named != node)
+            {
+                throw SnapstoneException.Invalid($"node '{named}' in the body does not match '{node}' in the path");
+            }
+            return TypedResults.Ok(DesiredResponse.From(await client.ReportAsync(report with { Node = node })));
+        }).RequireAuthorization(Scopes.Agent).Accepts<NodeReport>("application/json").Produces<DesiredResponse>().WithTags("Nodes");
+
+        v1.MapPost("/reports", async (HttpContext http, SnapstoneClient client) =>
+        {
+            var batch = await JsonBody.ReadAsync<BatchReportBody>(http.Request, JsonBody.Lenient);
+            var elements = batch.Reports ?? throw SnapstoneException.Invalid("reports is required (an array of reports)");
+            var parsed = new NodeReport?[elements.Count];
+            var errors = new string?[elements.Count];
+            for (var i = 0; i < elements.Count; i++)
+            {
+                try
+                {
+                    parsed[i] = elements[i].ValueKind == JsonValueKind.Object ? JsonBody.Parse<NodeReport>(elements[i], JsonBody.Lenient) : null;
+                    errors[i] = parsed[i] is null ? "report must be an object" : null;
+                }
+                catch (SnapstoneException e)
+                {
+                    errors[i] = e.Message;
+                }
+            }
+            var outcomes = await client.ReportBatchAsync(parsed);
+            var results = outcomes.Select((o, i) => errors[i] is { } error
+                ? new BatchResult(NodeOf(elements[i]), null, error)
+                : new BatchResult(o.Node, o.Desired is null ? null : DesiredResponse.Map(o.Desired.Units), o.Error));
+            return TypedResults.Ok(new BatchResponse([.. results]));
+        }).RequireAuthorization(Scopes.Agent).Accepts<BatchReportBody>("application/json").Produces<BatchResponse>().WithTags("Nodes");
+
+        v1.MapGet("/nodes/{node}/desired", async (string node, double? waitSeconds, string? stamp, SnapstoneClient client) =>
+        {
+            long? known = null;
+            if (stamp is not null)
+            {
+                known = long.TryParse(stamp, System.Globalization.NumberStyles.HexNumber, null, out var s) ? s
+                    : throw SnapstoneException.Invalid("stamp must be the hex stamp of an earlier desired-state answer");
+            }
+            var wait = TimeSpan.FromSeconds(waitSeconds ?? 0);
+            return TypedResults.Ok(DesiredResponse.From(await client.WaitForDesiredAsync(node, known, wait)));
+        }).RequireAuthorization(Scopes.ReadOrAgent).Produces<DesiredResponse>().WithTags("Nodes");
+
+        v1.MapGet("/nodes/{node}", async (string node, SnapstoneClient client) =>
+            TypedResults.Ok(NodeResponse.From(await client.GetNodeAsync(node))))
+            .RequireAuthorization(Scopes.Read).Produces<NodeResponse>().WithTags("Nodes");
+
+        v1.MapGet("/fleet", async (SnapstoneClient client) => TypedResults.Ok(await client.GetFleetAsync()))
+            .RequireAuthorization(Scopes.Read).Produces<FleetSummary>().WithTags("Fleet");
+    }
+
+    private static string? NodeOf(JsonElement element) =>
+        element.ValueKind == JsonValueKind.Object && element.TryGetProperty("node", out var node) && node.ValueKind == JsonValueKind.String
+            ? node.GetString()
+            : null;
+
+    private static long ParseVersion(string version) =>
+        long.TryParse(version, out var number) && number >= 1
+            ? number
+            : throw SnapstoneException.Invalid($"version must be a whole number of 1 or more (got '{(version.Length > 40 ? version[..40] : version)}')");
+}
