@@ -15,7 +15,7 @@ public static class SchemaCheck
             schema = JsonSchema.FromText(schemaText, new BuildOptions { SchemaRegistry = new SchemaRegistry() });
             return null;
         }
-        catch (Exception e) when (e is JsonException or ArgumentException or InvalidOperationException or FormatException or NotSupportedException)
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
             return e.Message;
         }
@@ -24,7 +24,15 @@ public static class SchemaCheck
     /// <summary>Up to <paramref name="limit"/> messages like <c>$.features[3]: Value should be at most 1</c>; empty when valid.</summary>
     public static IReadOnlyList<string> Evaluate(JsonSchema schema, JsonElement instance, int limit = 10)
     {
-        var results = schema.Evaluate(instance, new EvaluationOptions { OutputFormat = OutputFormat.List });
+        EvaluationResults results;
+        try
+        {
+            results = schema.Evaluate(instance, new EvaluationOptions { OutputFormat = OutputFormat.List });
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            return [$"the schema could not be evaluated: {e.Message}"];
+        }
         if (results.IsValid)
         {
             return [];

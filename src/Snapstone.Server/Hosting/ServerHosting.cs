@@ -8,6 +8,9 @@ namespace Snapstone.Server.Hosting;
 
 public static class ServerHosting
 {
+    /// <summary>Where the gateway listens unless <c>ASPNETCORE_URLS</c> or <c>--urls</c> says otherwise.</summary>
+    public const string DefaultUrl = "http://127.0.0.1:5080";
+
     /// <summary>
     /// Resolves storage: the configured connection string, or an embedded Azurite started now (the caller
     /// disposes it on shutdown). With embedded storage and no tokens configured, a local admin token is
@@ -46,6 +49,10 @@ public static class ServerHosting
             throw new InvalidOperationException("Snapstone:Auth:Tokens is empty: configure at least one token (see README, Configuration)");
         }
 
+        if (string.IsNullOrEmpty(builder.Configuration["urls"]))
+        {
+            builder.WebHost.UseUrls(DefaultUrl);
+        }
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = options.Gateway.MaxRequestBytes);
         builder.UseOrleans(silo => silo
             .AddSnapstoneClustering(connectionString, options.Cluster)

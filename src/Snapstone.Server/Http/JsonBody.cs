@@ -85,7 +85,8 @@ public static partial class JsonBody
         if (message.Contains("could not be converted to", StringComparison.Ordinal))
         {
             var target = ConvertTarget().Match(message).Groups[1].Value;
-            return Type.GetType(target + ", Snapstone.Domain") is { IsEnum: true } enumType
+            var domainType = DomainType().Match(message) is { Success: true } m ? Type.GetType(m.Value + ", Snapstone.Domain") : null;
+            return domainType is { IsEnum: true } enumType
                 ? $"{path} must be one of {string.Join(", ", Enum.GetNames(enumType).Select(n => JsonNamingPolicy.KebabCaseLower.ConvertName(n)))}"
                 : $"{path} has the wrong type (expected {Friendly(target)})";
         }
@@ -122,6 +123,9 @@ public static partial class JsonBody
 
     [GeneratedRegex(@"missing required properties including: (.*)\.")]
     private static partial Regex RequiredMissing();
+
+    [GeneratedRegex(@"Snapstone\.Domain\.[A-Za-z.]+[A-Za-z]")]
+    private static partial Regex DomainType();
 
     [GeneratedRegex(@"could not be converted to ([^ ]+?)\. ")]
     private static partial Regex ConvertTarget();

@@ -1,0 +1,155 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Snapstone.Testing;
+
+/// <summary>
+/// The real Snapstone server as a child process on loopback ports, against the test Azurite. It can be
+/// killed (SIGKILL, no goodbye) and started again on the same storage and service id.
+/// </summary>
+public sealed class ServerProcess : IAsyncDisposable
+{
+    public static readonly IReadOnlyDictionary<string, (string Token, string[] Scopes)> Tokens = new Dictionary<string, (string, string[])>
+    {
+        ["admin"] = ("test-admin-token-0001", ["admin"]),
+        ["ci"] = ("test-ci-token-000002", ["deploy", "read"]),
+        ["reviewer"] = ("test-reviewer-token3", ["approve", "read"]),
+        ["agent"] = ("test-agent-token-0004", ["agent"]),
+        ["reader"] = ("test-reader-token-005", ["read"]),
+        ["oncall"] = ("test-oncall-token-006", ["breakglass", "read"]),
+    };
+
+    private readonly Dictionary<string, string> _environment;
+    private readonly StringBuilder _log = new();
+    private Process? _process;
+
+    private ServerProcess(Dictionary<string, string> environment, int httpPort)
+    {
+        _environment = environment;
+        BaseAddress = new Uri($"http://127.0.0.1:{httpPort}");
+    }
+
+    public Uri BaseAddress { get; }
+
+    public string Log
+    {
+        get { lock (_log) return _log.ToString(); }
+    }
+
+    /// <summary>Starts a server on fresh ports with its own service id, and waits until /readyz says ready.</summary>
+    public static async Task<ServerProcess> StartAsync(IDictionary<string, string>? settings = null, bool withTokens = true)
+    {
+        var connection = await TestStorage.ConnectionStringAsync();
+        var http = FreePort();
+        var environment = new Dictionary<string, string>
+        {
+            ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{http}",
+            ["ASPNETCORE_ENVIRONMENT"] = "Development",
+            ["Snapstone__Storage__ConnectionString"] = connection,
+            ["Snapstone__Cluster__ServiceId"] = TestStorage.Unique("svc"),
+            ["Snapstone__Cluster__ClusterId"] = TestStorage.Unique("cluster"),
+            ["Snapstone__Cluster__SiloPort"] = FreePort().ToString(),
+            ["Snapstone__Cluster__GatewayPort"] = FreePort().ToString(),
+            ["Logging__LogLevel__Default"] = "Warning",
+            ["Logging__LogLevel__Snapstone"] = "Information",
+        };
+        var i = 0;
+        foreach (var (name, (token, scopes)) in withTokens ? Tokens : new Dictionary<string, (string Token, string[] Scopes)>())
+        {
+            environment[$"Snapstone__Auth__Tokens__{i}__Name"] = name;
+            environment[$"Snapstone__Auth__Tokens__{i}__Token"] = token;
+            for (var s = 0; s < scopes.Length; s++)
+            {
+                environment[$"Snapstone__Auth__Tokens__{i}__Scopes__{s}"] = scopes[s];
+            }
+            i++;
+        }
+        foreach (var (key, value) in settings ?? new Dictionary<string, string>())
+        {
+            environment[key] = value;
+        }
+        var server = new ServerProcess(environment, http);
+        await server.StartAgainAsync();
+        return server;
+    }
+
+    /// <summary>Starts the process (again, after a kill) with the same settings and waits for readiness.</summary>
+    public async Task StartAgainAsync()
+    {
+        var start = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(ServerAssembly());
+        foreach (var (key, value) in _environment)
+        {
+            start.Environment[key] = value;
+        }
+        _process = Process.Start(start)!;
+        _process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (_log) _log.AppendLine(e.Data); };
+        _process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (_log) _log.AppendLine(e.Data); };
+        _process.BeginOutputReadLine();
+        _process.BeginErrorReadLine();
+        using var probe = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(5) };
+        await Eventually.Until(async () =>
+        {
+            if (_process.HasExited)
+            {
+                throw new InvalidOperationException($"server exited with {_process.ExitCode}:\n{Log}");
+            }
+            try
+            {
+                return (await probe.GetAsync("/readyz")).StatusCode == HttpStatusCode.OK;
+            }
+            catch (HttpRequestException)
+            {
+                return false;
+            }
+        }, $"the server at {BaseAddress} to be ready", TimeSpan.FromSeconds(90));
+    }
+
+    /// <summary>Kills the process at once, as a crash would.</summary>
+    public async Task KillAsync()
+    {
+        if (_process is { HasExited: false } process)
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+        }
+    }
+
+    /// <summary>An HTTP client for the server carrying the named test token (none for null).</summary>
+    public HttpClient Client(string? token = "admin")
+    {
+        var client = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(60) };
+        if (token is not null)
+        {
+            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", Tokens.TryGetValue(token, out var t) ? t.Token : token);
+        }
+        return client;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await KillAsync();
+        _process?.Dispose();
+    }
+
+    private static string ServerAssembly()
+    {
+        // tests/X/bin/<Configuration>/net10.0 → src/Snapstone.Server/bin/<Configuration>/net10.0
+        var here = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
+        var framework = here.Name;
+        var configuration = here.Parent!.Name;
+        var root = here.Parent.Parent!.Parent!.Parent!.Parent!.FullName;
+        var path = Path.Combine(root, "src", "Snapstone.Server", "bin", configuration, framework, "Snapstone.Server.dll");
+        return File.Exists(path) ? path : throw new FileNotFoundException($"build the server first: {path} is missing");
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
