@@ -42,17 +42,25 @@ public interface ICatalogGrain : IGrainWithStringKey
 
     [Alias("Get"), Orleans.Concurrency.ReadOnly]
     Task<Catalog> Get();
+
+    /// <summary>Registers a silo's cache for pushed updates and answers the current catalog.</summary>
+    [Alias("Subscribe")]
+    Task<Catalog> Subscribe(string cache);
 }
 
 /// <summary>
-/// A per-silo copy of the catalog so that node reports do not all call one grain. It refreshes after
-/// <c>Snapstone:Catalog:CacheMilliseconds</c> (default 250 ms) and at once when asked for a unit it does not know.
+/// A per-silo copy of the catalog (keyed by the silo's address, placed on it) so node reports never all call
+/// one grain. The catalog pushes every change to each cache before the change is acknowledged, so a unit or
+/// LKG is visible to every node's next report; a periodic refresh repairs a cache that missed a push.
 /// </summary>
 [Alias("snapstone.ICatalogCacheGrain")]
-public interface ICatalogCacheGrain : IGrainWithIntegerKey
+public interface ICatalogCacheGrain : IGrainWithStringKey
 {
     [Alias("Get")]
     Task<Catalog> Get(IReadOnlyCollection<string>? mustKnow);
+
+    [Alias("Update")]
+    Task Update(Catalog catalog);
 }
 
 /// <summary>Serves package content; immutable, so each silo caches it. Keyed by unit name.</summary>

@@ -27,8 +27,6 @@ public sealed record Gates
     [Id(4)] public int MaxRejected { get; init; }
     /// <summary>Share of the wave's nodes that must have reported on the new package for a verdict.</summary>
     [Id(5)] public double MinReportingFraction { get; init; } = 0.9;
-
-    public static readonly Gates Default = new();
 }
 
 /// <summary>One wave of a plan: a cohort, a bake time and its gates.</summary>
@@ -38,7 +36,7 @@ public sealed record WaveSpec
     [Id(0)] public required string Name { get; init; }
     [Id(1)] public required WaveSelect Select { get; init; }
     [Id(2)] public int BakeSeconds { get; init; } = 60;
-    [Id(3)] public Gates Gates { get; init; } = Gates.Default;
+    [Id(3)] public Gates Gates { get; init; } = new();
     [Id(4)] public bool RequiresApproval { get; init; }
 }
 

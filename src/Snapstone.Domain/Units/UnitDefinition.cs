@@ -35,14 +35,12 @@ public sealed record ValidatorSpec
     /// <summary>A JSON Schema document as JSON text.</summary>
     [Id(4)] public string? JsonSchema { get; init; }
 
-    public static readonly ValidatorSpec None = new();
 }
 
 /// <summary>Which nodes consume a unit: those carrying every listed label value. Empty means every node.</summary>
 [GenerateSerializer, Immutable, Alias("snapstone.UnitTargets")]
 public sealed record UnitTargets([property: Id(0)] IReadOnlyDictionary<string, string> Labels)
 {
-    public static readonly UnitTargets Everyone = new(new Dictionary<string, string>());
 
     public bool Matches(IReadOnlyDictionary<string, string> nodeLabels)
     {
@@ -57,7 +55,10 @@ public sealed record UnitTargets([property: Id(0)] IReadOnlyDictionary<string, s
     }
 }
 
-/// <summary>A unit as its owning team defines it.</summary>
+/// <summary>
+/// A unit as its owning team defines it. Defaults are fresh instances, never shared statics: Orleans'
+/// deserializer fills the instance a property already holds, so a shared default would be overwritten.
+/// </summary>
 [GenerateSerializer, Immutable, Alias("snapstone.UnitDefinition")]
 public sealed record UnitDefinition
 {
@@ -68,6 +69,6 @@ public sealed record UnitDefinition
     [Id(3)] public RiskTier? RiskTier { get; init; }
     [Id(4)] public FailureMode FailureMode { get; init; } = FailureMode.FailStale;
     [Id(5)] public string Plan { get; init; } = Plans.BuiltInPlans.StandardName;
-    [Id(6)] public ValidatorSpec Validators { get; init; } = ValidatorSpec.None;
-    [Id(7)] public UnitTargets Targets { get; init; } = UnitTargets.Everyone;
+    [Id(6)] public ValidatorSpec Validators { get; init; } = new();
+    [Id(7)] public UnitTargets Targets { get; init; } = new(new Dictionary<string, string>());
 }

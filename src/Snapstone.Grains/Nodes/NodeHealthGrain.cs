@@ -26,6 +26,7 @@ public sealed class NodeState
 public sealed class NodeHealthGrain(
     [PersistentState("node", StorageNames.Grains)] IPersistentState<NodeState> state,
     TimeProvider time,
+    ILocalSiloDetails silo,
     ILogger<NodeHealthGrain> logger) : Grain, INodeHealthGrain
 {
     private static readonly TimeSpan DesiredPollInterval = TimeSpan.FromMilliseconds(200);
@@ -130,7 +131,7 @@ public sealed class NodeHealthGrain(
     }
 
     private Task<Catalog> Catalog(IReadOnlyCollection<string>? mustKnow) =>
-        GrainFactory.GetGrain<ICatalogCacheGrain>(0).Get(mustKnow);
+        GrainFactory.GetGrain<ICatalogCacheGrain>(silo.SiloAddress.ToParsableString()).Get(mustKnow);
 
     /// <summary>
     /// For every unit whose targets match the node: its explicit assignment, else the unit's LKG.

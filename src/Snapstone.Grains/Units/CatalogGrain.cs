@@ -1,5 +1,7 @@
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
+using Orleans.Placement;
 
 namespace Snapstone.Grains.Units;
 
@@ -11,8 +13,11 @@ public sealed class CatalogState
 }
 
 public sealed class CatalogGrain(
-    [PersistentState("catalog", StorageNames.Grains)] IPersistentState<CatalogState> state) : Grain, ICatalogGrain
+    [PersistentState("catalog", StorageNames.Grains)] IPersistentState<CatalogState> state,
+    ILogger<CatalogGrain> logger) : Grain, ICatalogGrain
 {
+    private static readonly TimeSpan PushTimeout = TimeSpan.FromSeconds(5);
+    private readonly HashSet<string> _caches = [];
     private Catalog? _snapshot;
 
     public async Task Upsert(CatalogEntry entry)
@@ -25,10 +30,39 @@ public sealed class CatalogGrain(
         state.State.Version++;
         await state.WriteStateAsync();
         _snapshot = null;
+        await Push(await Get());
     }
 
     public Task<Catalog> Get() =>
         Task.FromResult(_snapshot ??= new Catalog(new Dictionary<string, CatalogEntry>(state.State.Units), state.State.Version));
+
+    public Task<Catalog> Subscribe(string cache)
+    {
+        _caches.Add(cache);
+        return Get();
+    }
+
+    /// <summary>Every silo's cache gets the change before the writer is answered; a cache that fails is dropped until it subscribes again.</summary>
+    private async Task Push(Catalog catalog)
+    {
+        var pushes = _caches.Select(async cache =>
+        {
+            try
+            {
+                await GrainFactory.GetGrain<ICatalogCacheGrain>(cache).Update(catalog).WaitAsync(PushTimeout);
+                return null;
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                logger.LogWarning("Catalog version {Version} did not reach cache {Cache}: {Error}", catalog.Version, cache, e.Message);
+                return cache;
+            }
+        }).ToList();
+        foreach (var failed in await Task.WhenAll(pushes))
+        {
+            if (failed is not null) _caches.Remove(failed);
+        }
+    }
 
     private static bool Same(CatalogEntry a, CatalogEntry b) =>
         a.Lkg == b.Lkg && a.Targets.Labels.Count == b.Targets.Labels.Count &&
@@ -37,26 +71,44 @@ public sealed class CatalogGrain(
 
 public sealed class CatalogOptions
 {
-    /// <summary>How long a silo trusts its copy of the catalog before asking again.</summary>
-    public int CacheMilliseconds { get; set; } = 250;
+    /// <summary>Backstop: how long a silo's cache trusts its copy when no push arrived (pushes normally keep it current).</summary>
+    public int RefreshSeconds { get; set; } = 5;
 }
 
-[StatelessWorker]
+[Reentrant, PreferLocalPlacement]
 public sealed class CatalogCacheGrain(IOptions<CatalogOptions> options, TimeProvider time) : Grain, ICatalogCacheGrain
 {
     private Catalog _catalog = Catalog.Empty;
     private DateTimeOffset _fetchedAt = DateTimeOffset.MinValue;
 
+    public override Task OnActivateAsync(CancellationToken cancellationToken) => Refresh();
+
     public async Task<Catalog> Get(IReadOnlyCollection<string>? mustKnow)
     {
-        var age = time.GetUtcNow() - _fetchedAt;
-        var stale = age > TimeSpan.FromMilliseconds(options.Value.CacheMilliseconds);
+        var stale = time.GetUtcNow() - _fetchedAt > TimeSpan.FromSeconds(options.Value.RefreshSeconds);
         var missing = mustKnow is not null && mustKnow.Any(u => !_catalog.Units.ContainsKey(u));
         if (stale || missing)
         {
-            _catalog = await GrainFactory.GetGrain<ICatalogGrain>(ICatalogGrain.Key).Get();
-            _fetchedAt = time.GetUtcNow();
+            await Refresh();
         }
         return _catalog;
+    }
+
+    public Task Update(Catalog catalog)
+    {
+        Take(catalog);
+        return Task.CompletedTask;
+    }
+
+    private async Task Refresh() =>
+        Take(await GrainFactory.GetGrain<ICatalogGrain>(ICatalogGrain.Key).Subscribe(this.GetPrimaryKeyString()));
+
+    private void Take(Catalog catalog)
+    {
+        if (catalog.Version >= _catalog.Version)
+        {
+            _catalog = catalog;
+        }
+        _fetchedAt = time.GetUtcNow();
     }
 }

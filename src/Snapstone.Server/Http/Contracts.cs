@@ -66,8 +66,8 @@ public sealed record UnitBody
             RiskTier = RiskTier,
             FailureMode = FailureMode ?? defaults.FailureMode,
             Plan = Plan ?? defaults.Plan,
-            Validators = Validators?.ToSpec() ?? ValidatorSpec.None,
-            Targets = Targets?.Labels is { } labels ? new UnitTargets(labels) : UnitTargets.Everyone,
+            Validators = Validators?.ToSpec() ?? new ValidatorSpec(),
+            Targets = Targets?.Labels is { } labels ? new UnitTargets(labels) : new UnitTargets(new Dictionary<string, string>()),
         };
     }
 }
