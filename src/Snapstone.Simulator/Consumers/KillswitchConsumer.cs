@@ -16,7 +16,7 @@ public sealed class KillswitchConsumer(LabelMatch affected, double errorShare = 
     public double ErrorShare { get; } = errorShare is >= 0 and <= 1 ? errorShare : throw new ArgumentOutOfRangeException(nameof(errorShare));
     public string Flag { get; } = flag;
 
-    public string Describe() => $"killswitch({Affected} fails {ErrorShare:P0})";
+    public string Describe() => $"killswitch({Affected} fails {ErrorShare * 100:0.#}%)";
 
     public ConsumerOutcome Consume(ReadOnlySpan<byte> content)
     {
