@@ -1,6 +1,5 @@
 using Microsoft.Extensions.Logging;
 using Snapstone.Simulator.Consumers;
-using Snapstone.Simulator.Shape;
 
 namespace Snapstone.Simulator.Cli;
 
@@ -29,13 +28,21 @@ internal static class RunCommand
     public static async Task<int> ExecuteAsync(Arguments args, CancellationToken cancellationToken)
     {
         var server = new Uri(args.RequiredText("server"), UriKind.Absolute);
-        var options = Options(args);
+        var options = FleetArguments.Read(args) with
+        {
+            Consumers = args.All("consumer") is { Count: > 0 } specs ? specs.Select(Consumer).ToDictionary() : DefaultConsumers,
+            OtherUnits = args.Text("other-units") switch
+            {
+                null or "plain" => new PlainConsumer(),
+                "ignore" => null,
+                var text => throw new UsageException($"--other-units must be plain or ignore (got '{text}')"),
+            },
+        };
+        FleetArguments.Check(options);
         var duration = args.Number("duration", 0.0);
-        var interval = TimeSpan.FromSeconds(args.Number("interval", 1.0));
+        var interval = options.ReportInterval;
         var summaryEvery = TimeSpan.FromSeconds(args.Number("summary-every", 5.0));
-        var logLevel = Enum.TryParse<LogLevel>(args.Text("log") ?? "warning", ignoreCase: true, out var level)
-            ? level
-            : throw new UsageException("--log must be trace, debug, information, warning, error or none");
+        var logLevel = FleetArguments.LogLevel(args);
         args.RejectUnknown();
 
         var time = TimeProvider.System;
@@ -80,64 +87,6 @@ internal static class RunCommand
         await running;
         Console.WriteLine(FleetSummary.Line(fleet, time.GetElapsedTime(started)));
         return 0;
-    }
-
-    internal static FleetOptions Options(Arguments args)
-    {
-        var shape = new FleetShape
-        {
-            Nodes = args.Number("nodes", 2000),
-            Pops = args.Number("pops", 20),
-            Seed = args.Number("seed", 1),
-            CanaryShare = args.Number("canary-share", 0.01),
-            FlakyNodeShare = args.Number("flaky-share", 0.005),
-            LowTrafficPopShare = args.Number("low-traffic-pop-share", 0.15),
-        };
-        if (args.Text("regions") is { } regions)
-        {
-            shape = shape with { Regions = regions.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) };
-        }
-        if (args.All("label") is { Count: > 0 } labels)
-        {
-            shape = shape with { Labels = labels.Select(Label).ToArray() };
-        }
-        var consumers = args.All("consumer") is { Count: > 0 } specs
-            ? specs.Select(Consumer).ToDictionary()
-            : DefaultConsumers;
-        var other = args.Text("other-units") switch
-        {
-            null or "plain" => new PlainConsumer(),
-            "ignore" => (IConsumer?)null,
-            var text => throw new UsageException($"--other-units must be plain or ignore (got '{text}')"),
-        };
-        var options = new FleetOptions
-        {
-            Shape = shape,
-            Consumers = consumers,
-            OtherUnits = other,
-            Token = args.Text("token"),
-            MaxReportsPerBatch = args.Number("batch", 500),
-            MaxConcurrentRequests = args.Number("concurrency", 8),
-        };
-        try
-        {
-            options.Check();
-        }
-        catch (ArgumentException e)
-        {
-            throw new UsageException(e.Message);
-        }
-        return options;
-    }
-
-    private static LabelSplit Label(string text)
-    {
-        var at = text.IndexOf('=');
-        if (at <= 0 || at == text.Length - 1)
-        {
-            throw new UsageException($"--label '{text}' must look like KEY=VALUE1,VALUE2");
-        }
-        return LabelSplit.Even(text[..at], text[(at + 1)..].Split(','));
     }
 
     private static KeyValuePair<string, IConsumer> Consumer(string text)
