@@ -28,6 +28,7 @@ internal static class SimulatorCommands
             return parsed.Command switch
             {
                 "run" => await RunCommand.ExecuteAsync(parsed, cancel.Token),
+                "demo" => await DemoCommand.ExecuteAsync(parsed, cancel.Token),
                 _ => throw new UsageException($"unknown command '{parsed.Command}'"),
             };
         }
@@ -40,7 +41,7 @@ internal static class SimulatorCommands
 
     private static int Help(TextWriter writer, int exitCode)
     {
-        writer.WriteLine(Usage + RunCommand.Usage);
+        writer.WriteLine(Usage + RunCommand.Usage + Environment.NewLine + DemoCommand.Usage);
         return exitCode;
     }
 }
