@@ -169,7 +169,15 @@ public sealed class SimulatedNode
                     _units[unit] = new UnitSlot(package, outcome.Effect, Crashing: false, Refused: null);
                     if (_crashingOn?.Unit == unit)
                     {
-                        _crashingOn = _units.Where(u => u.Value.Crashing).Select(u => ((string, PackageRef)?)(u.Key, u.Value.Running!)).FirstOrDefault();
+                        // Leaving the package it crashed on ends the loop, unless another unit's package crashes it too.
+                        _crashingOn = null;
+                        foreach (var (other, otherSlot) in _units)
+                        {
+                            if (otherSlot is { Crashing: true, Running: { } crashing })
+                            {
+                                _crashingOn = (other, crashing);
+                            }
+                        }
                     }
                     return new NodeChange(now, Id, unit, NodeChangeKind.Applied, package.Version, package.Sha256, previous);
             }
