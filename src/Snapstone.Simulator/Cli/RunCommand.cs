@@ -1,0 +1,103 @@
+using Microsoft.Extensions.Logging;
+using Snapstone.Simulator.Consumers;
+
+namespace Snapstone.Simulator.Cli;
+
+/// <summary><c>run</c>: a fleet reporting to a running Snapstone until stopped or for a duration.</summary>
+internal static class RunCommand
+{
+    public const string Usage = """
+          run --server URL --token TOKEN [--nodes 2000] [--pops 20] [--seed 1] [--duration SECONDS]
+              [--interval SECONDS] [--summary-every 5] [--regions eu-west,us-east,...]
+              [--canary-share 0.01] [--flaky-share 0.005] [--low-traffic-pop-share 0.15]
+              [--label proxy=fl1,fl2] [--consumer UNIT=CONSUMER ...] [--other-units plain|ignore]
+              [--batch 500] [--concurrency 8] [--log warning]
+            CONSUMER: plain | latency | features:fail-closed|fail-stale|fail-open[:MAX]
+                      | killswitch[:KEY=VALUE[:SHARE]]
+            Without --consumer: bot-features=features:fail-closed, global-flags=killswitch:proxy=fl1:0.28,
+            edge-latency=latency; other units plain.
+        """;
+
+    public static readonly IReadOnlyDictionary<string, IConsumer> DefaultConsumers = new Dictionary<string, IConsumer>
+    {
+        ["bot-features"] = new FeatureFileConsumer(FailureMode.FailClosed),
+        ["global-flags"] = new KillswitchConsumer(new LabelMatch("proxy", "fl1")),
+        ["edge-latency"] = new LatencyConsumer(),
+    };
+
+    public static async Task<int> ExecuteAsync(Arguments args, CancellationToken cancellationToken)
+    {
+        var server = new Uri(args.RequiredText("server"), UriKind.Absolute);
+        var options = FleetArguments.Read(args) with
+        {
+            Consumers = args.All("consumer") is { Count: > 0 } specs ? specs.Select(Consumer).ToDictionary() : DefaultConsumers,
+            OtherUnits = args.Text("other-units") switch
+            {
+                null or "plain" => new PlainConsumer(),
+                "ignore" => null,
+                var text => throw new UsageException($"--other-units must be plain or ignore (got '{text}')"),
+            },
+        };
+        FleetArguments.Check(options);
+        var duration = args.Number("duration", 0.0);
+        var interval = options.ReportInterval;
+        var summaryEvery = TimeSpan.FromSeconds(args.Number("summary-every", 5.0));
+        var logLevel = FleetArguments.LogLevel(args);
+        args.RejectUnknown();
+
+        var time = TimeProvider.System;
+        using var http = new HttpClient(new SocketsHttpHandler
+        {
+            MaxConnectionsPerServer = options.MaxConcurrentRequests,
+            PooledConnectionLifetime = TimeSpan.FromMinutes(2),
+        })
+        {
+            BaseAddress = server,
+            Timeout = Timeout.InfiniteTimeSpan, // the fleet bounds each request itself
+        };
+        var fleet = new Fleet(options, http, time, new ConsoleLogger(logLevel, time));
+        Console.WriteLine($"{fleet.Nodes.Count} nodes in {fleet.Pops.Count} PoPs, {options.Shape.Regions.Count} regions, " +
+                          $"{fleet.Nodes.Count(n => n.Profile.IsCanary)} canaries, {fleet.Nodes.Count(n => n.Profile.Flaky)} flaky; " +
+                          $"reporting to {server} every {interval.TotalSeconds:0.###} s");
+        foreach (var (unit, consumer) in options.Consumers)
+        {
+            Console.WriteLine($"  {unit}: {consumer.Describe()}");
+        }
+
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        if (duration > 0)
+        {
+            stop.CancelAfter(TimeSpan.FromSeconds(duration));
+        }
+        var started = time.GetTimestamp();
+        var running = fleet.RunAsync(interval, stop.Token);
+        using (var summary = new PeriodicTimer(summaryEvery, time))
+        {
+            try
+            {
+                while (await summary.WaitForNextTickAsync(stop.Token))
+                {
+                    Console.WriteLine(FleetSummary.Line(fleet, time.GetElapsedTime(started)));
+                }
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+            }
+        }
+        await running;
+        Console.WriteLine(FleetSummary.Line(fleet, time.GetElapsedTime(started)));
+        return 0;
+    }
+
+    private static KeyValuePair<string, IConsumer> Consumer(string text)
+    {
+        try
+        {
+            return ConsumerSpec.ParseForUnit(text);
+        }
+        catch (Exception e) when (e is FormatException or ArgumentException)
+        {
+            throw new UsageException($"--consumer {e.Message}");
+        }
+    }
+}

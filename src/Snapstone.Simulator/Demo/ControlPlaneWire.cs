@@ -1,0 +1,65 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+
+namespace Snapstone.Simulator.Demo;
+
+// The CI side of docs/API.md ("Units", "Plans", "Packages", "Rollouts"), only as far as the demo needs it.
+// Unit and plan definitions are sent as JSON objects so the demo can say exactly what it defines.
+
+/// <summary>Body of <c>POST /v1/units/{unit}/packages</c>.</summary>
+public sealed record NewPackage(string Content, string Message, string Source);
+
+/// <summary>A stored package: its version, hash and whether validation let it through.</summary>
+public sealed record PackageView(string Unit, long Version, string Sha256, long SizeBytes, PackageValidation? Validation);
+
+public sealed record PackageValidation(bool Passed, IReadOnlyList<ValidationFinding>? Findings);
+
+public sealed record ValidationFinding(string? Rule, string? Severity, string? Message);
+
+/// <summary>Body of <c>POST /v1/rollouts</c>.</summary>
+public sealed record NewRollout(string Unit, long Version, string Reason, string? Plan = null);
+
+/// <summary>What <c>GET /v1/rollouts/{id}</c> says about a rollout.</summary>
+public sealed record RolloutView(
+    string Id,
+    string Unit,
+    long Version,
+    long? PreviousVersion,
+    string State,
+    int? CurrentWave,
+    IReadOnlyList<WaveView>? Waves,
+    RollbackView? Rollback,
+    IReadOnlyList<TimelineEntry>? Timeline)
+{
+    /// <summary>States in which the rollout will not move again without someone acting on it.</summary>
+    public bool Settled => State is "completed" or "rolled-back" or "aborted" or "paused" or "awaiting-approval";
+}
+
+public sealed record WaveView(
+    string Name,
+    string State,
+    int Targeted,
+    int Applied,
+    int Rejected,
+    int Healthy,
+    int Unhealthy,
+    VerdictView? Verdict);
+
+public sealed record VerdictView(string Result, IReadOnlyList<string>? Reasons);
+
+public sealed record RollbackView(string? Reason, int Targeted, int Confirmed, DateTimeOffset? StartedAt, DateTimeOffset? CompletedAt);
+
+public sealed record TimelineEntry(DateTimeOffset At, string Type, string? Message);
+
+/// <summary>An RFC 9457 problem, as far as the demo reads it.</summary>
+public sealed record Problem(string? Title, string? Detail, int? Status);
+
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(JsonObject))]
+[JsonSerializable(typeof(NewPackage))]
+[JsonSerializable(typeof(PackageView))]
+[JsonSerializable(typeof(NewRollout))]
+[JsonSerializable(typeof(RolloutView))]
+[JsonSerializable(typeof(Problem))]
+public sealed partial class ControlPlaneJson : JsonSerializerContext;

@@ -1,0 +1,86 @@
+using System.Text.Json.Nodes;
+using Snapstone.Simulator.Consumers;
+
+namespace Snapstone.Simulator.Demo;
+
+/// <summary>
+/// One unit, how the fleet consumes it, and a good then a bad package of it. The bad packages are the
+/// two shapes Snapstone exists for, plus a slow one: each must die in the canary wave.
+/// </summary>
+public sealed record DemoScenario(
+    string Name,
+    string Unit,
+    IConsumer Consumer,
+    JsonObject Definition,
+    string GoodContent,
+    string GoodMessage,
+    string BadContent,
+    string BadMessage)
+{
+    public static IReadOnlyList<string> Names => ["features", "killswitch", "latency"];
+
+    public static DemoScenario Named(string name, string plan) => name switch
+    {
+        "features" => new DemoScenario(
+            name,
+            "bot-features",
+            new FeatureFileConsumer(FailureMode.FailClosed),
+            // No maxItems validator on purpose: with one, the bad file would be refused before wave 0 and
+            // the demo would show validation, not health-mediated rollback.
+            UnitDefinition("bot-management", "ML feature file for the bot score", "file", "fail-closed", plan),
+            FeatureFile(120),
+            "Regenerate the bot features (120)",
+            FeatureFile(240),
+            "Regenerate the bot features after a permissions change (240: duplicated rows)"),
+        "killswitch" => new DemoScenario(
+            name,
+            "global-flags",
+            new KillswitchConsumer(new LabelMatch("proxy", "fl1")),
+            UnitDefinition("edge-platform", "Global control flags", "flag", "fail-open", plan),
+            """{"killswitch": false}""",
+            "Keep the rules killswitch off",
+            """{"killswitch": true}""",
+            "Switch off the rules engine for the incident (killswitch on)"),
+        "latency" => new DemoScenario(
+            name,
+            "edge-latency",
+            new LatencyConsumer(),
+            UnitDefinition("edge-platform", "Request inspection settings", "file", "fail-stale", plan),
+            """{"extraLatencyMs": 0}""",
+            "Baseline inspection settings",
+            """{"extraLatencyMs": 80}""",
+            "Inspect every request body (adds 80 ms)"),
+        _ => throw new ArgumentException($"scenario '{name}' must be one of {string.Join(", ", Names)}"),
+    };
+
+    /// <summary>A plan of three waves: the canary tier, 10% of the fleet, everyone; each baking <paramref name="bakeSeconds"/>.</summary>
+    public static JsonObject Plan(int bakeSeconds) => new()
+    {
+        ["waves"] = new JsonArray(
+            new JsonObject { ["name"] = "canary", ["select"] = new JsonObject { ["tier"] = "canary" }, ["bakeSeconds"] = bakeSeconds },
+            new JsonObject { ["name"] = "ten-percent", ["select"] = new JsonObject { ["percent"] = 10 }, ["bakeSeconds"] = bakeSeconds },
+            new JsonObject { ["name"] = "all", ["select"] = new JsonObject { ["percent"] = 100 }, ["bakeSeconds"] = bakeSeconds }),
+    };
+
+    private static JsonObject UnitDefinition(string owner, string description, string kind, string failureMode, string plan) => new()
+    {
+        ["owner"] = owner,
+        ["description"] = description,
+        ["kind"] = kind,
+        ["riskTier"] = "standard",
+        ["failureMode"] = failureMode,
+        ["plan"] = plan,
+        ["validators"] = new JsonObject { ["maxBytes"] = 1_048_576, ["format"] = "json" },
+    };
+
+    private static string FeatureFile(int count) =>
+        new JsonObject
+        {
+            ["generatedBy"] = "bot-score-pipeline",
+            ["features"] = new JsonArray(Enumerable.Range(0, count).Select(i => (JsonNode)new JsonObject
+            {
+                ["name"] = $"feature_{i % 120:000}",
+                ["weight"] = Math.Round(Math.Sin(i) * 0.5 + 0.5, 3),
+            }).ToArray()),
+        }.ToJsonString();
+}

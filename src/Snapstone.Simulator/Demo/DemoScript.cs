@@ -1,0 +1,147 @@
+using System.Globalization;
+
+namespace Snapstone.Simulator.Demo;
+
+/// <summary>
+/// The story the demo tells against a running Snapstone: a fleet reports, a unit and a plan are
+/// defined, a good package rolls through every wave, then a bad one is stopped and rolled back. It
+/// prints the waves and verdicts as they happen, then the blast radius and the time to safe as the
+/// fleet itself measured them.
+/// </summary>
+public sealed class DemoScript(Fleet fleet, ControlPlane controlPlane, DemoScenario scenario, TimeProvider time, TextWriter output)
+{
+    public const string PlanName = "demo-waves";
+
+    public TimeSpan Baseline { get; init; } = TimeSpan.FromSeconds(10);
+    public TimeSpan PollEvery { get; init; } = TimeSpan.FromSeconds(1);
+    public TimeSpan RolloutTimeout { get; init; } = TimeSpan.FromMinutes(15);
+    public int BakeSeconds { get; init; } = 20;
+
+    /// <summary>Runs the story; 0 when the bad package was rolled back and the good one completed.</summary>
+    public async Task<int> RunAsync(CancellationToken cancellationToken)
+    {
+        var started = time.GetTimestamp();
+        using var stopFleet = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var reporting = fleet.RunAsync(fleet.Options.ReportInterval, stopFleet.Token);
+        try
+        {
+            Say($"fleet: {fleet.Nodes.Count} nodes in {fleet.Pops.Count} PoPs, {fleet.Nodes.Count(n => n.Profile.IsCanary)} canaries, " +
+                $"{fleet.Nodes.Count(n => n.Profile.Flaky)} flaky; {scenario.Unit} consumed as {scenario.Consumer.Describe()}");
+            Say($"letting the fleet report for {Baseline.TotalSeconds:0} s to build a baseline");
+            await Task.Delay(Baseline, time, cancellationToken);
+
+            await controlPlane.PutPlanAsync(PlanName, DemoScenario.Plan(BakeSeconds), cancellationToken);
+            await controlPlane.PutUnitAsync(scenario.Unit, scenario.Definition, cancellationToken);
+            Say($"defined plan {PlanName} (canary → 10% → all, {BakeSeconds} s bake each) and unit {scenario.Unit}");
+
+            var good = await RollOutAsync(scenario.GoodContent, scenario.GoodMessage, "good", cancellationToken);
+            var bad = await RollOutAsync(scenario.BadContent, scenario.BadMessage, "bad", cancellationToken);
+
+            var goodCompleted = good?.Rollout.State == "completed";
+            var badRolledBack = bad?.Rollout.State == "rolled-back";
+            if (bad is { } b)
+            {
+                Measure(b.Rollout, good?.Package.Version);
+            }
+            Say(goodCompleted && badRolledBack
+                ? "outcome: the good package reached every node; the bad one failed small and was rolled back"
+                : $"outcome: good rollout {good?.Rollout.State ?? "not started"}, bad rollout {bad?.Rollout.State ?? "not started"}");
+            return goodCompleted && badRolledBack ? 0 : 1;
+        }
+        finally
+        {
+            await stopFleet.CancelAsync();
+            await reporting;
+            Say(FleetSummary.Line(fleet, time.GetElapsedTime(started)));
+        }
+    }
+
+    private async Task<(PackageView Package, RolloutView Rollout)?> RollOutAsync(string content, string message, string label, CancellationToken cancellationToken)
+    {
+        var package = await controlPlane.CreatePackageAsync(scenario.Unit,
+            new NewPackage(content, message, $"snapstone-simulator demo ({scenario.Name})"), cancellationToken);
+        Say($"{label} package: {scenario.Unit} v{package.Version} sha256 {package.Sha256[..12]} {package.SizeBytes} bytes — \"{message}\"");
+        if (package.Validation is { Passed: false } validation)
+        {
+            foreach (var finding in validation.Findings ?? [])
+            {
+                Say($"  validation {finding.Severity} {finding.Rule}: {finding.Message}");
+            }
+            Say("  refused by validation: it can never be rolled out");
+            return null;
+        }
+
+        var rollout = await controlPlane.StartRolloutAsync(
+            new NewRollout(scenario.Unit, package.Version, $"demo: {message}", PlanName),
+            $"demo-{scenario.Unit}-{package.Sha256[..16]}", cancellationToken);
+        Say($"rollout {rollout.Id} of v{package.Version} started ({rollout.State})");
+        rollout = await WatchAsync(rollout, cancellationToken);
+        Say($"rollout {rollout.Id} of v{package.Version}: {rollout.State}");
+        foreach (var wave in rollout.Waves ?? [])
+        {
+            Say($"  {Describe(wave)}");
+        }
+        if (rollout.Rollback is { Reason: not null } rollback)
+        {
+            Say($"  rollback: {rollback.Reason}; confirmed {rollback.Confirmed}/{rollback.Targeted}");
+        }
+        return (package, rollout);
+    }
+
+    /// <summary>Polls the rollout, printing its timeline as it grows, until it settles or times out.</summary>
+    private async Task<RolloutView> WatchAsync(RolloutView rollout, CancellationToken cancellationToken)
+    {
+        var printed = 0;
+        var deadline = time.GetUtcNow() + RolloutTimeout;
+        while (true)
+        {
+            var timeline = rollout.Timeline ?? [];
+            foreach (var entry in timeline.Skip(printed))
+            {
+                Say($"  {entry.At.ToUniversalTime():HH:mm:ss} {entry.Type,-16} {entry.Message}");
+            }
+            printed = Math.Max(printed, timeline.Count);
+            if (rollout.Settled)
+            {
+                return rollout;
+            }
+            if (time.GetUtcNow() >= deadline)
+            {
+                Say($"  gave up watching after {RolloutTimeout.TotalMinutes:0} min");
+                return rollout;
+            }
+            await Task.Delay(PollEvery, time, cancellationToken);
+            rollout = await controlPlane.GetRolloutAsync(rollout.Id, cancellationToken);
+        }
+    }
+
+    private void Measure(RolloutView bad, long? goodVersion)
+    {
+        var consumers = fleet.Nodes.Count;
+        var touched = fleet.NodesEverApplied(scenario.Unit, bad.Version);
+        var refused = fleet.History.NodesEverRejected(scenario.Unit, bad.Version);
+        var canaries = fleet.Nodes.Count(n => n.Profile.IsCanary);
+        Say(string.Create(CultureInfo.InvariantCulture,
+            $"blast radius: {touched.Count} of {consumers} nodes ({100.0 * touched.Count / consumers:0.##}%) ever ran v{bad.Version}" +
+            $" (canary tier: {canaries}); {refused.Count} refused it"));
+        var safeVersion = bad.PreviousVersion ?? goodVersion;
+        if (safeVersion is { } lkg)
+        {
+            var timeToSafe = fleet.History.TimeToSafe(scenario.Unit, bad.Version, lkg);
+            Say(timeToSafe is { } t
+                ? $"time to safe: {t.TotalSeconds:0.#} s from the first node touching v{bad.Version} to the last one back on v{lkg}"
+                : $"time to safe: not reached — {fleet.NodesOn(scenario.Unit, bad.Version).Count} nodes still run v{bad.Version}");
+        }
+    }
+
+    private static string Describe(WaveView wave)
+    {
+        var verdict = wave.Verdict is { } v
+            ? $" verdict {v.Result}{(v.Reasons is { Count: > 0 } reasons ? ": " + string.Join("; ", reasons) : "")}"
+            : "";
+        return $"{wave.Name,-12} {wave.State,-8} targeted {wave.Targeted} applied {wave.Applied} rejected {wave.Rejected} " +
+               $"healthy {wave.Healthy} unhealthy {wave.Unhealthy}{verdict}";
+    }
+
+    private void Say(string line) => output.WriteLine($"{time.GetUtcNow():HH:mm:ss} {line}");
+}

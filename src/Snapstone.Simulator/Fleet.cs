@@ -1,0 +1,403 @@
+using System.Collections.Concurrent;
+using System.Net.Http.Json;
+using System.Security.Cryptography;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Snapstone.Simulator.Consumers;
+using Snapstone.Simulator.Shape;
+using Snapstone.Simulator.Wire;
+
+namespace Snapstone.Simulator;
+
+/// <summary>
+/// A fleet of simulated edge nodes that report to Snapstone over HTTP, learn their desired packages from
+/// the answers, fetch and consume them, and report what they now run.
+/// <para>
+/// One <see cref="TickAsync(CancellationToken)"/> is one report round: every node reports the interval
+/// that just ended (its first report carries identity and metrics only), the reports go one batch per
+/// PoP in chunks of at most <see cref="FleetOptions.MaxReportsPerBatch"/>, concurrently over the given
+/// HttpClient; every node whose desired package differs from its own fetches the content (once per hash
+/// for the whole fleet), consumes it, and says what happened in its next report. HTTP failures are
+/// logged and counted, never thrown: a node that learnt nothing this tick simply tries again next tick.
+/// </para>
+/// </summary>
+public sealed class Fleet
+{
+    private readonly FleetOptions _options;
+    private readonly HttpClient _http;
+    private readonly TimeProvider _time;
+    private readonly ILogger _log;
+    private readonly SimulatedNode[] _nodes;
+    private readonly Dictionary<string, SimulatedNode> _byId;
+    private readonly SimulatedNode[][] _batches;
+    private readonly ConcurrentDictionary<string, byte[]> _content = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<(string Unit, string Sha256), ConsumerOutcome> _outcomes = new();
+    private readonly ConcurrentDictionary<string, bool> _units = new(StringComparer.Ordinal);
+    private readonly SemaphoreSlim _oneTickAtATime = new(1, 1);
+    private TickTotals? _lastTick;
+
+    public Fleet(FleetOptions options, HttpClient http, TimeProvider time, ILogger? logger = null)
+    {
+        options.Check();
+        _options = options;
+        _http = http;
+        _time = time;
+        _log = logger ?? NullLogger.Instance;
+        Layout = FleetLayout.Lay(options.Shape);
+        _nodes = Layout.Nodes
+            .Select((profile, i) => new SimulatedNode(profile, unchecked(options.Shape.Seed * 1_000_003 + i), options.Shape.LatencyJitter))
+            .ToArray();
+        _byId = _nodes.ToDictionary(n => n.Id, StringComparer.Ordinal);
+        _batches = _nodes.GroupBy(n => n.Pop).SelectMany(pop => pop.Chunk(options.MaxReportsPerBatch)).ToArray();
+        foreach (var unit in options.Consumers.Keys)
+        {
+            _units[unit] = true;
+        }
+    }
+
+    public FleetOptions Options => _options;
+    public FleetLayout Layout { get; }
+    public IReadOnlyList<Pop> Pops => Layout.Pops;
+    public IReadOnlyList<SimulatedNode> Nodes => _nodes;
+    public FleetHistory History { get; } = new();
+    public FleetCounters Counters { get; } = new();
+
+    /// <summary>Totals of the reports sent in the last tick; null before the first.</summary>
+    public TickTotals? LastTick => Volatile.Read(ref _lastTick);
+
+    /// <summary>Units the fleet has a consumer for or has been asked to run, in name order.</summary>
+    public IReadOnlyList<string> Units => _units.Keys.Order(StringComparer.Ordinal).ToArray();
+
+    /// <summary>Raised, on the ticking thread, for every apply, rejection and reported crash.</summary>
+    public event Action<NodeChange>? Changed;
+
+    public SimulatedNode Node(string id) =>
+        _byId.TryGetValue(id, out var node) ? node : throw new KeyNotFoundException($"no node '{id}' in this fleet");
+
+    /// <summary>Nodes that ever ran (or crashed on) this version: the blast radius.</summary>
+    public IReadOnlySet<string> NodesEverApplied(string unit, long version) => History.NodesEverApplied(unit, version);
+
+    /// <summary>Nodes running this version now.</summary>
+    public IReadOnlyList<SimulatedNode> NodesOn(string unit, long version) =>
+        _nodes.Where(n => n.Running(unit)?.Version == version).ToArray();
+
+    /// <summary>Nodes that refused this version and are still asked to run it.</summary>
+    public IReadOnlyList<SimulatedNode> NodesRefusing(string unit, long version) =>
+        _nodes.Where(n => n.Refused(unit)?.Package.Version == version).ToArray();
+
+    /// <summary>How many nodes run each version of <paramref name="unit"/> now (version 0: none).</summary>
+    public IReadOnlyDictionary<long, int> VersionCounts(string unit) =>
+        _nodes.GroupBy(n => n.Running(unit)?.Version ?? 0).OrderBy(g => g.Key).ToDictionary(g => g.Key, g => g.Count());
+
+    /// <summary>One report round with <see cref="FleetOptions.ReportInterval"/> as the interval.</summary>
+    public Task TickAsync(CancellationToken cancellationToken = default) => TickAsync(_options.ReportInterval, cancellationToken);
+
+    /// <summary>One report round for an interval of <paramref name="interval"/>; rounds never overlap.</summary>
+    public async Task TickAsync(TimeSpan interval, CancellationToken cancellationToken)
+    {
+        await _oneTickAtATime.WaitAsync(cancellationToken);
+        try
+        {
+            Counters.Tick();
+            var reports = Report(_time.GetUtcNow(), interval.TotalSeconds);
+            var answers = new ReportBatchAnswer?[_batches.Length];
+            var failures = new ConcurrentQueue<string>();
+            await Parallel.ForEachAsync(Enumerable.Range(0, _batches.Length), Bounded(cancellationToken),
+                async (b, ct) => answers[b] = await SendAsync(_batches[b], reports[b], failures, ct));
+            if (failures.TryPeek(out var firstFailure))
+            {
+                // One line per tick: a server that is down must not bury everything else in the log.
+                FleetLog.BatchesFailed(_log, failures.Count, _batches.Length, firstFailure);
+            }
+            var wants = Learn(answers);
+            await Parallel.ForEachAsync(wants.Where(w => !_content.ContainsKey(w.Package.Sha256)).DistinctBy(w => w.Package.Sha256),
+                Bounded(cancellationToken), FetchAsync);
+            Take(wants, _time.GetUtcNow());
+        }
+        finally
+        {
+            _oneTickAtATime.Release();
+        }
+    }
+
+    /// <summary>
+    /// Ticks now and then every <paramref name="interval"/> of the fleet's <see cref="TimeProvider"/> until
+    /// <paramref name="cancellationToken"/> is cancelled, then returns. A tick that fails is logged and
+    /// the next one runs as usual; ticks that overrun the interval are not queued up.
+    /// </summary>
+    public async Task RunAsync(TimeSpan interval, CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(interval, _time);
+        try
+        {
+            do
+            {
+                try
+                {
+                    await TickAsync(interval, cancellationToken);
+                }
+                catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+                {
+                    FleetLog.TickFailed(_log, e);
+                }
+            }
+            while (await timer.WaitForNextTickAsync(cancellationToken));
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    private ParallelOptions Bounded(CancellationToken cancellationToken) =>
+        new() { MaxDegreeOfParallelism = _options.MaxConcurrentRequests, CancellationToken = cancellationToken };
+
+    private NodeReport[][] Report(DateTimeOffset now, double seconds)
+    {
+        var reports = new NodeReport[_batches.Length][];
+        long requests = 0, errors = 0;
+        var crashes = 0;
+        var latencies = new List<double>(_nodes.Length);
+        for (var b = 0; b < _batches.Length; b++)
+        {
+            var batch = _batches[b];
+            reports[b] = new NodeReport[batch.Length];
+            for (var i = 0; i < batch.Length; i++)
+            {
+                var report = reports[b][i] = batch[i].Report(now, seconds, _options.CrashLoopPeriod, out var crashedOn);
+                requests += report.Metrics.Requests;
+                errors += report.Metrics.Errors;
+                if (report.Metrics.Requests > 0)
+                {
+                    latencies.Add(report.Metrics.P99LatencyMs);
+                }
+                if (report.Metrics.Crashes > 0 && crashedOn is var (unit, package))
+                {
+                    crashes += report.Metrics.Crashes;
+                    Counters.Crashed(report.Metrics.Crashes);
+                    Record(new NodeChange(now, batch[i].Id, unit, NodeChangeKind.Crashed, package.Version, package.Sha256, null));
+                }
+            }
+        }
+        latencies.Sort();
+        Volatile.Write(ref _lastTick, new TickTotals(now, _nodes.Length, requests, errors, crashes,
+            latencies.Count == 0 ? 0 : latencies[latencies.Count / 2]));
+        return reports;
+    }
+
+    private async Task<ReportBatchAnswer?> SendAsync(
+        SimulatedNode[] batch, NodeReport[] reports, ConcurrentQueue<string> failures, CancellationToken cancellationToken)
+    {
+        var pop = batch[0].Pop;
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_options.RequestTimeout);
+        Counters.BatchSent(reports.Length);
+        try
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, _options.ReportsPath)
+            {
+                Content = JsonContent.Create(new ReportBatch(reports), WireJson.Default.ReportBatch),
+            };
+            Authorize(request);
+            using var response = await _http.SendAsync(request, timeout.Token);
+            if (!response.IsSuccessStatusCode)
+            {
+                return Failed(failures, pop, reports.Length, $"HTTP {(int)response.StatusCode} {await ShortBodyAsync(response, timeout.Token)}");
+            }
+            var answer = await response.Content.ReadFromJsonAsync(WireJson.Default.ReportBatchAnswer, timeout.Token);
+            return answer?.Results is null ? Failed(failures, pop, reports.Length, "the answer has no results") : answer;
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return Failed(failures, pop, reports.Length, $"no answer within {_options.RequestTimeout.TotalSeconds:0.#} s");
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            return Failed(failures, pop, reports.Length, $"{e.GetType().Name}: {e.Message}");
+        }
+    }
+
+    private ReportBatchAnswer? Failed(ConcurrentQueue<string> failures, string pop, int reports, string reason)
+    {
+        Counters.BatchFailed();
+        FleetLog.BatchFailed(_log, pop, reports, reason);
+        failures.Enqueue($"{pop} ({reports} reports): {reason}");
+        return null;
+    }
+
+    /// <summary>Reads the answers: who must fetch which package of which unit.</summary>
+    private List<Want> Learn(ReportBatchAnswer?[] answers)
+    {
+        var wants = new List<Want>();
+        var refused = 0;
+        (string Node, string Error)? firstRefusal = null;
+        var ignored = 0;
+        for (var b = 0; b < answers.Length; b++)
+        {
+            if (answers[b]?.Results is not { } results)
+            {
+                continue;
+            }
+            var batch = _batches[b];
+            for (var i = 0; i < results.Count; i++)
+            {
+                var result = results[i];
+                var node = result.Node is null || (i < batch.Length && result.Node == batch[i].Id)
+                    ? i < batch.Length ? batch[i] : null
+                    : _byId.GetValueOrDefault(result.Node);
+                if (node is null)
+                {
+                    continue;
+                }
+                if (result.Error is { } error)
+                {
+                    refused++;
+                    firstRefusal ??= (node.Id, error);
+                    Counters.ReportRefused();
+                }
+                foreach (var (unit, desired) in result.Desired ?? new Dictionary<string, DesiredPackage>())
+                {
+                    if (_options.ConsumerOf(unit) is null)
+                    {
+                        continue;
+                    }
+                    _units.TryAdd(unit, true);
+                    if (Problem(desired) is { } problem)
+                    {
+                        if (ignored++ == 0)
+                        {
+                            FleetLog.DesiredIgnored(_log, node.Id, unit, problem);
+                        }
+                        continue;
+                    }
+                    var package = new PackageRef(desired.Version, desired.Sha256.ToLowerInvariant());
+                    if (node.Wants(unit, package))
+                    {
+                        wants.Add(new Want(node, unit, package, desired.ContentUrl));
+                    }
+                }
+            }
+        }
+        if (firstRefusal is var (refusedNode, refusal))
+        {
+            FleetLog.ReportsRefused(_log, refused, refusedNode, refusal);
+        }
+        return wants;
+    }
+
+    private static string? Problem(DesiredPackage desired)
+    {
+        if (desired.Version < 1)
+        {
+            return $"version must be 1 or more (got {desired.Version})";
+        }
+        if (desired.Sha256 is not { Length: 64 } sha || !sha.All(char.IsAsciiHexDigit))
+        {
+            return "sha256 must be 64 hex characters";
+        }
+        return string.IsNullOrWhiteSpace(desired.ContentUrl) ? "contentUrl is missing" : null;
+    }
+
+    private async ValueTask FetchAsync(Want want, CancellationToken cancellationToken)
+    {
+        var (_, unit, package, url) = want;
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_options.RequestTimeout);
+        Counters.ContentFetched();
+        string reason;
+        try
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, url);
+            Authorize(request);
+            using var response = await _http.SendAsync(request, timeout.Token);
+            if (response.IsSuccessStatusCode)
+            {
+                var bytes = await response.Content.ReadAsByteArrayAsync(timeout.Token);
+                var actual = Convert.ToHexStringLower(SHA256.HashData(bytes));
+                if (actual == package.Sha256)
+                {
+                    _content[package.Sha256] = bytes;
+                    FleetLog.ContentFetched(_log, unit, package.Version, bytes.Length, package.Sha256);
+                    return;
+                }
+                reason = $"content hashes to {actual}, not the desired {package.Sha256}";
+            }
+            else
+            {
+                reason = $"HTTP {(int)response.StatusCode} {await ShortBodyAsync(response, timeout.Token)}";
+            }
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            reason = $"no answer within {_options.RequestTimeout.TotalSeconds:0.#} s";
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            reason = $"{e.GetType().Name}: {e.Message}";
+        }
+        Counters.ContentFetchFailed();
+        FleetLog.ContentFailed(_log, unit, package.Version, url, reason);
+    }
+
+    /// <summary>Every node with content at hand consumes its package; the rest try again next tick.</summary>
+    private void Take(List<Want> wants, DateTimeOffset now)
+    {
+        foreach (var group in wants.GroupBy(w => (w.Unit, w.Package)))
+        {
+            var (unit, package) = group.Key;
+            if (!_content.TryGetValue(package.Sha256, out var content))
+            {
+                continue;
+            }
+            var consumer = _options.ConsumerOf(unit)!;
+            var outcome = _outcomes.GetOrAdd((unit, package.Sha256), _ => consumer.Consume(content));
+            var count = 0;
+            foreach (var want in group)
+            {
+                Record(want.Node.Take(unit, package, outcome, now, _options.CrashLoopPeriod));
+                count++;
+                if (outcome.Verdict == ConsumerVerdict.Rejected)
+                {
+                    Counters.Rejected();
+                }
+                else
+                {
+                    Counters.Applied();
+                }
+            }
+            FleetLog.Consumed(_log, count, outcome.Verdict switch
+            {
+                ConsumerVerdict.Rejected => "rejected",
+                ConsumerVerdict.Crashed => "crashed on",
+                _ => "applied",
+            }, unit, package.Version, outcome.Error ?? consumer.Describe());
+        }
+    }
+
+    private void Record(NodeChange change)
+    {
+        History.Record(change);
+        Changed?.Invoke(change);
+    }
+
+    private void Authorize(HttpRequestMessage request)
+    {
+        if (_options.Token is { } token)
+        {
+            request.Headers.Authorization = new("Bearer", token);
+        }
+    }
+
+    private static async Task<string> ShortBodyAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        var body = await response.Content.ReadAsStringAsync(cancellationToken);
+        return body.Length <= 300 ? body : body[..300] + "...";
+    }
+
+    private sealed record Want(SimulatedNode Node, string Unit, PackageRef Package, string Url);
+}
+
+/// <summary>What the whole fleet reported in one tick. <see cref="MedianP99LatencyMs"/> is over nodes that served traffic.</summary>
+public sealed record TickTotals(DateTimeOffset At, int Reports, long Requests, long Errors, int Crashes, double MedianP99LatencyMs)
+{
+    public double ErrorRate => Requests == 0 ? 0 : (double)Errors / Requests;
+}

@@ -1,0 +1,67 @@
+using Snapstone.Simulator.Consumers;
+using Snapstone.Simulator.Shape;
+
+namespace Snapstone.Simulator;
+
+/// <summary>How a <see cref="Fleet"/> is laid out, what its nodes consume, and how it talks to Snapstone.</summary>
+public sealed record FleetOptions
+{
+    public FleetShape Shape { get; init; } = new();
+
+    /// <summary>How nodes consume each unit, e.g. <c>bot-features</c> → fail-closed feature file.</summary>
+    public IReadOnlyDictionary<string, IConsumer> Consumers { get; init; } = new Dictionary<string, IConsumer>();
+
+    /// <summary>The consumer for units not in <see cref="Consumers"/>; null makes nodes ignore such units.</summary>
+    public IConsumer? OtherUnits { get; init; } = new PlainConsumer();
+
+    /// <summary>Bearer token with the <c>agent</c> scope; null sends no Authorization header.</summary>
+    public string? Token { get; init; }
+
+    /// <summary>The batch report endpoint, relative to the HttpClient's base address.</summary>
+    public string ReportsPath { get; init; } = "/v1/reports";
+
+    /// <summary>The interval one <see cref="Fleet.TickAsync(CancellationToken)"/> reports for.</summary>
+    public TimeSpan ReportInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Reports go one batch per PoP, split into chunks of at most this many.</summary>
+    public int MaxReportsPerBatch { get; init; } = 500;
+
+    /// <summary>HTTP requests in flight at once, for reports and for content.</summary>
+    public int MaxConcurrentRequests { get; init; } = 8;
+
+    /// <summary>A batch or content fetch that takes longer is abandoned for this tick.</summary>
+    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How often a node that crashes on its package crashes again after restarting.</summary>
+    public TimeSpan CrashLoopPeriod { get; init; } = TimeSpan.FromSeconds(5);
+
+    public IConsumer? ConsumerOf(string unit) => Consumers.TryGetValue(unit, out var consumer) ? consumer : OtherUnits;
+
+    internal void Check()
+    {
+        Shape.Check();
+        foreach (var unit in Consumers.Keys)
+        {
+            if (!FleetShape.IsName(unit))
+            {
+                throw new ArgumentException($"consumer unit '{unit}' must match {FleetShape.NamePattern}");
+            }
+        }
+        if (ReportInterval <= TimeSpan.Zero)
+        {
+            throw new ArgumentException($"reportInterval must be positive (got {ReportInterval})");
+        }
+        if (MaxReportsPerBatch is < 1 or > 10_000)
+        {
+            throw new ArgumentException($"maxReportsPerBatch must be between 1 and 10000 (got {MaxReportsPerBatch})");
+        }
+        if (MaxConcurrentRequests < 1)
+        {
+            throw new ArgumentException($"maxConcurrentRequests must be 1 or more (got {MaxConcurrentRequests})");
+        }
+        if (RequestTimeout <= TimeSpan.Zero || CrashLoopPeriod <= TimeSpan.Zero)
+        {
+            throw new ArgumentException("requestTimeout and crashLoopPeriod must be positive");
+        }
+    }
+}

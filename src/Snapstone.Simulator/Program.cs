@@ -1,0 +1,1 @@
+return await Snapstone.Simulator.Cli.SimulatorCommands.RunAsync(args);
