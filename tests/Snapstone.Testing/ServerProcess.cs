@@ -34,6 +34,13 @@ public sealed class ServerProcess : IAsyncDisposable
 
     public Uri BaseAddress { get; }
 
+    /// <summary>The Orleans gateway port, for embedded clients.</summary>
+    public int GatewayPort => int.Parse(_environment["Snapstone__Cluster__GatewayPort"]);
+
+    public string ServiceId => _environment["Snapstone__Cluster__ServiceId"];
+
+    public string ClusterId => _environment["Snapstone__Cluster__ClusterId"];
+
     public string Log
     {
         get { lock (_log) return _log.ToString(); }
