@@ -34,6 +34,8 @@ public sealed class ClusterSettings
     public string ServiceId { get; set; } = "snapstone";
     public int SiloPort { get; set; } = 11111;
     public int GatewayPort { get; set; } = 30000;
+    /// <summary>AzureTable clustering: the address other silos reach this one on. Empty: loopback (one host).</summary>
+    public string? AdvertisedAddress { get; set; }
     /// <summary>Localhost clustering only: the first silo's port, for a second process on the same machine.</summary>
     public int? PrimarySiloPort { get; set; }
 }

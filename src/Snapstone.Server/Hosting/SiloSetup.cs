@@ -42,7 +42,8 @@ public static class SiloSetup
         if (cluster.Clustering == ClusteringMode.AzureTable)
         {
             silo.UseAzureStorageClustering(o => o.TableServiceClient = new TableServiceClient(connectionString));
-            silo.ConfigureEndpoints(System.Net.IPAddress.Loopback, cluster.SiloPort, cluster.GatewayPort, listenOnAnyHostAddress: false);
+            var advertised = string.IsNullOrEmpty(cluster.AdvertisedAddress) ? System.Net.IPAddress.Loopback : System.Net.IPAddress.Parse(cluster.AdvertisedAddress);
+            silo.ConfigureEndpoints(advertised, cluster.SiloPort, cluster.GatewayPort, listenOnAnyHostAddress: !System.Net.IPAddress.IsLoopback(advertised));
         }
         else
         {
