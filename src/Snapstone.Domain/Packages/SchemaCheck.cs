@@ -15,7 +15,7 @@ public static class SchemaCheck
             schema = JsonSchema.FromText(schemaText, new BuildOptions { SchemaRegistry = new SchemaRegistry() });
             return null;
         }
-        catch (Exception e) when (e is JsonException or ArgumentException or InvalidOperationException or FormatException or NotSupportedException)
+        catch (Exception e) when (e is JsonException or JsonSchemaException or ArgumentException or InvalidOperationException or FormatException or NotSupportedException)
         {
             return e.Message;
         }
@@ -24,7 +24,16 @@ public static class SchemaCheck
     /// <summary>Up to <paramref name="limit"/> messages like <c>$.features[3]: Value should be at most 1</c>; empty when valid.</summary>
     public static IReadOnlyList<string> Evaluate(JsonSchema schema, JsonElement instance, int limit = 10)
     {
-        var results = schema.Evaluate(instance, new EvaluationOptions { OutputFormat = OutputFormat.List });
+        EvaluationResults results;
+        try
+        {
+            results = schema.Evaluate(instance, new EvaluationOptions { OutputFormat = OutputFormat.List });
+        }
+        catch (Exception e) when (e is JsonSchemaException or RefResolutionException)
+        {
+            // A schema can parse yet fail here, e.g. a $ref to a document that is never fetched.
+            return [$"the unit's schema cannot be evaluated: {e.Message}"];
+        }
         if (results.IsValid)
         {
             return [];
