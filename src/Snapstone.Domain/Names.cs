@@ -7,7 +7,8 @@ public static partial class Names
 {
     public const string Pattern = "^[a-z0-9][a-z0-9._-]{0,99}$";
 
-    [GeneratedRegex(Pattern, RegexOptions.CultureInvariant)]
+    // Same rule as Pattern, but anchored with \z: in .NET '$' also matches before a final '\n', so "abc\n" would pass.
+    [GeneratedRegex(@"^[a-z0-9][a-z0-9._-]{0,99}\z", RegexOptions.CultureInvariant)]
     private static partial Regex Rule();
 
     public static bool IsValid(string? name) => name is not null && Rule().IsMatch(name);

@@ -163,10 +163,18 @@ public static class PackageValidator
         }
     }
 
+    /// <summary>The reader's message without its own position suffix, which counts from 0 and would contradict ours.</summary>
     private static string FirstSentence(string message)
     {
-        var cut = message.IndexOf(" Path:", StringComparison.Ordinal);
-        return cut > 0 ? message[..cut] : message;
+        foreach (var marker in (ReadOnlySpan<string>)[" LineNumber:", " Path:"])
+        {
+            var cut = message.IndexOf(marker, StringComparison.Ordinal);
+            if (cut > 0)
+            {
+                message = message[..cut];
+            }
+        }
+        return message;
     }
 
     private static string Format(double value) =>

@@ -31,7 +31,8 @@ public static class SchemaCheck
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            return [$"the schema could not be evaluated: {e.Message}"];
+            // A schema can parse yet fail here, e.g. a $ref to a document that is never fetched.
+            return [$"the unit's schema cannot be evaluated: {e.Message}"];
         }
         if (results.IsValid)
         {

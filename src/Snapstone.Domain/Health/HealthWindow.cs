@@ -1,0 +1,161 @@
+using Snapstone.Domain.Nodes;
+
+namespace Snapstone.Domain.Health;
+
+/// <summary>A node's traffic summed over a stretch of time.</summary>
+[GenerateSerializer, Immutable, Alias("snapstone.HealthTotals")]
+public sealed record HealthTotals
+{
+    [Id(0)] public long Requests { get; init; }
+    [Id(1)] public long Errors { get; init; }
+    /// <summary>The worst reported p99 in the stretch; 0 when nothing was served.</summary>
+    [Id(2)] public double P99LatencyMs { get; init; }
+    [Id(3)] public int Crashes { get; init; }
+    /// <summary>How many reports were summed.</summary>
+    [Id(4)] public int Reports { get; init; }
+
+    public double ErrorRate => Requests > 0 ? (double)Errors / Requests : 0;
+
+    public static readonly HealthTotals Empty = new();
+}
+
+/// <summary>
+/// The last <see cref="Span"/> of one node's reports, in memory only (a node grain holds one per node, so it
+/// must stay small): a fixed wheel of <see cref="Slots"/> time slots, each <c>Span / 64</c> long, where
+/// reports landing in the same slot are summed. Memory is constant however often a node reports.
+/// </summary>
+/// <example>
+/// With the default 60 s span a slot is 60 / 64 = 0.9375 s. Reports at 10:00:00.2 (100 requests, 1 error,
+/// p99 40 ms) and 10:00:00.5 (80 requests, 0 errors, p99 55 ms) share a slot; the totals at 10:00:30 are
+/// 180 requests, 1 error, p99 55 ms. At 10:01:01 that slot has left the window and the totals are empty.
+/// </example>
+public sealed class HealthWindow
+{
+    public const int Slots = 64;
+    public static readonly TimeSpan DefaultSpan = TimeSpan.FromSeconds(60);
+    /// <summary>A baseline with fewer requests than this gives no baseline rate: 1 error in 20 is not a node's "normal" 5%.</summary>
+    public const long MinBaselineRequests = 100;
+
+    private readonly long _slotTicks;
+    private readonly Slot[] _slots = new Slot[Slots];
+
+    public HealthWindow(TimeSpan? span = null)
+    {
+        var chosen = span ?? DefaultSpan;
+        if (chosen < TimeSpan.FromTicks(Slots))
+        {
+            throw new ArgumentOutOfRangeException(nameof(span), chosen, $"a health window spans at least {Slots} ticks");
+        }
+        Span = chosen;
+        _slotTicks = chosen.Ticks / Slots;
+    }
+
+    public TimeSpan Span { get; }
+
+    /// <summary>The window's totals when the node was last assigned a new package: its "before the change".</summary>
+    public HealthTotals? Baseline { get; private set; }
+
+    /// <summary>The baseline's error rate, or null when there is none or it rests on fewer than <see cref="MinBaselineRequests"/> requests.</summary>
+    public double? BaselineErrorRate => Baseline is { Requests: >= MinBaselineRequests } b ? b.ErrorRate : null;
+
+    /// <summary>The baseline's p99, on the same terms as <see cref="BaselineErrorRate"/>.</summary>
+    public double? BaselineP99LatencyMs => Baseline is { Requests: >= MinBaselineRequests } b ? b.P99LatencyMs : null;
+
+    /// <summary>
+    /// Adds one report's metrics at <paramref name="at"/>. A report older than what its slot already holds
+    /// (more than a window late) is dropped; negative or impossible numbers are clamped, never trusted.
+    /// </summary>
+    public void Add(DateTimeOffset at, NodeMetrics metrics)
+    {
+        var index = at.UtcTicks / _slotTicks;
+        ref var slot = ref _slots[index % Slots];
+        if (slot.Reports > 0 && slot.Index > index)
+        {
+            return;
+        }
+        if (slot.Reports == 0 || slot.Index != index)
+        {
+            slot = new Slot { Index = index };
+        }
+        var requests = Math.Max(0, metrics.Requests);
+        slot.Requests += requests;
+        slot.Errors += Math.Clamp(metrics.Errors, 0, requests);
+        if (requests > 0 && double.IsFinite(metrics.P99LatencyMs) && metrics.P99LatencyMs > slot.P99LatencyMs)
+        {
+            slot.P99LatencyMs = metrics.P99LatencyMs;
+        }
+        slot.Crashes += Math.Max(0, metrics.Crashes);
+        slot.Reports++;
+    }
+
+    /// <summary>
+    /// Totals of the slots inside the window ending at <paramref name="now"/>; with <paramref name="since"/>,
+    /// only from the slot holding that moment on (e.g. since the node first reported the new package, so the
+    /// old package's traffic is not judged as the new one's).
+    /// </summary>
+    public HealthTotals Totals(DateTimeOffset now, DateTimeOffset? since = null)
+    {
+        var last = now.UtcTicks / _slotTicks;
+        var first = last - Slots + 1;
+        if (since is { } from)
+        {
+            first = Math.Max(first, from.UtcTicks / _slotTicks);
+        }
+        long requests = 0, errors = 0;
+        var crashes = 0;
+        var reports = 0;
+        double p99 = 0;
+        foreach (var slot in _slots)
+        {
+            if (slot.Reports == 0 || slot.Index < first || slot.Index > last)
+            {
+                continue;
+            }
+            requests += slot.Requests;
+            errors += slot.Errors;
+            crashes += slot.Crashes;
+            reports += slot.Reports;
+            p99 = Math.Max(p99, slot.P99LatencyMs);
+        }
+        return reports == 0
+            ? HealthTotals.Empty
+            : new HealthTotals { Requests = requests, Errors = errors, P99LatencyMs = p99, Crashes = crashes, Reports = reports };
+    }
+
+    /// <summary>Records the window's totals at <paramref name="now"/> as the baseline; call when a new package is assigned.</summary>
+    public HealthTotals CaptureBaseline(DateTimeOffset now)
+    {
+        Baseline = Totals(now);
+        return Baseline;
+    }
+
+    /// <summary>The node's <see cref="NodeSample"/> for a verdict: totals since <paramref name="since"/> plus the baseline.</summary>
+    public NodeSample Sample(string nodeId, DateTimeOffset now, DateTimeOffset? since, bool reported, bool rejected,
+        IReadOnlyDictionary<string, string> labels)
+    {
+        var totals = Totals(now, since);
+        return new NodeSample
+        {
+            NodeId = nodeId,
+            Requests = totals.Requests,
+            Errors = totals.Errors,
+            P99LatencyMs = totals.P99LatencyMs,
+            Crashes = totals.Crashes,
+            Rejected = rejected,
+            Reported = reported,
+            Labels = labels,
+            BaselineErrorRate = BaselineErrorRate,
+            BaselineP99LatencyMs = BaselineP99LatencyMs,
+        };
+    }
+
+    private struct Slot
+    {
+        public long Index;
+        public long Requests;
+        public long Errors;
+        public double P99LatencyMs;
+        public int Crashes;
+        public int Reports;
+    }
+}

@@ -1,0 +1,124 @@
+namespace Snapstone.Domain.Rollouts;
+
+/// <summary>Why a command was refused; the gateway maps <see cref="Kind"/> to an HTTP status.</summary>
+[GenerateSerializer, Immutable, Alias("snapstone.Refusal")]
+public sealed record Refusal([property: Id(0)] ProblemKind Kind, [property: Id(1)] string Message);
+
+/// <summary>A command's outcome: the new status to persist, or the unchanged status and why not.</summary>
+[GenerateSerializer, Immutable, Alias("snapstone.CommandResult")]
+public sealed record CommandResult([property: Id(0)] RolloutStatus Status, [property: Id(1)] Refusal? Refusal = null)
+{
+    public bool Accepted => Refusal is null;
+}
+
+/// <summary>
+/// What people (and freezes) may do to a rollout, each guarded against the current state. Accepted commands
+/// return a status with exactly one new timeline entry; the grain persists it, then ticks so Decide acts on it.
+/// </summary>
+public static class RolloutCommands
+{
+    public const int MaxReasonLength = 2000;
+
+    /// <summary>Stops a pending, awaiting or running rollout until <see cref="Resume"/>. A reason is required.</summary>
+    public static CommandResult Pause(RolloutStatus status, string actor, string? reason, DateTimeOffset now)
+    {
+        if ((CheckActor(status, actor) ?? CheckReason(status, reason, required: true)) is { } invalid)
+        {
+            return invalid;
+        }
+        return status.State switch
+        {
+            RolloutState.Pending or RolloutState.AwaitingApproval or RolloutState.Running =>
+                new CommandResult(status.Paused(reason!.Trim(), actor, now)),
+            RolloutState.Paused => Conflict(status, "the rollout is already paused"),
+            RolloutState.RollingBack => Conflict(status, "the rollout is rolling back; a rollback cannot be paused"),
+            _ => Conflict(status, $"the rollout is {Describe(status.State)}; there is nothing to pause"),
+        };
+    }
+
+    /// <summary>Moves a paused rollout again; the apply deadline and the inconclusive grace start afresh.</summary>
+    public static CommandResult Resume(RolloutStatus status, string actor, string? reason, DateTimeOffset now)
+    {
+        if ((CheckActor(status, actor) ?? CheckReason(status, reason, required: false)) is { } invalid)
+        {
+            return invalid;
+        }
+        return status.State == RolloutState.Paused
+            ? new CommandResult(status.Resumed(actor, reason?.Trim(), now))
+            : Conflict(status, $"only a paused rollout can be resumed; this one is {Describe(status.State)}");
+    }
+
+    /// <summary>
+    /// Stops the rollout for good: sends every touched node back (rolling-back, then aborted), or ends it at once
+    /// when no node was touched. A reason is required.
+    /// </summary>
+    public static CommandResult Abort(RolloutStatus status, string actor, string? reason, DateTimeOffset now)
+    {
+        if ((CheckActor(status, actor) ?? CheckReason(status, reason, required: true)) is { } invalid)
+        {
+            return invalid;
+        }
+        if (status.State == RolloutState.RollingBack)
+        {
+            return Conflict(status, "the rollout is already rolling back");
+        }
+        if (status.IsTerminal)
+        {
+            return Conflict(status, $"the rollout is {Describe(status.State)}; there is nothing to abort");
+        }
+        var why = reason!.Trim();
+        return new CommandResult(status.TouchedThrough < 0
+            ? status.AbortedUntouched(actor, why, now)
+            : status.RollbackStarted($"aborted by {actor}: {why}", actor, aborted: true, verdict: null, now));
+    }
+
+    /// <summary>
+    /// Approves the wave awaiting approval. The rollout's creator may not approve it (<see cref="ProblemKind.Forbidden"/>).
+    /// </summary>
+    public static CommandResult Approve(RolloutSpec spec, RolloutStatus status, string actor, string? reason, DateTimeOffset now)
+    {
+        if ((CheckActor(status, actor) ?? CheckReason(status, reason, required: false)) is { } invalid)
+        {
+            return invalid;
+        }
+        if (status.State != RolloutState.AwaitingApproval)
+        {
+            return Conflict(status, $"the rollout is {Describe(status.State)}, not awaiting approval");
+        }
+        if (string.Equals(actor, spec.CreatedBy, StringComparison.OrdinalIgnoreCase))
+        {
+            return new CommandResult(status, new Refusal(ProblemKind.Forbidden,
+                $"{actor} created this rollout and may not approve it; someone else must"));
+        }
+        return new CommandResult(status.Approved(actor, reason?.Trim(), now));
+    }
+
+    private static CommandResult? CheckActor(RolloutStatus status, string actor) =>
+        string.IsNullOrWhiteSpace(actor) ? Invalid(status, "actor is required") : null;
+
+    private static CommandResult? CheckReason(RolloutStatus status, string? reason, bool required)
+    {
+        if (required && string.IsNullOrWhiteSpace(reason))
+        {
+            return Invalid(status, "reason is required");
+        }
+        if (reason is { Length: > MaxReasonLength })
+        {
+            return Invalid(status, $"reason must be at most {MaxReasonLength} characters (got {reason.Length})");
+        }
+        return null;
+    }
+
+    private static CommandResult Invalid(RolloutStatus status, string message) => new(status, new Refusal(ProblemKind.Invalid, message));
+
+    private static CommandResult Conflict(RolloutStatus status, string message) => new(status, new Refusal(ProblemKind.Conflict, message));
+
+    /// <summary>The API's spelling of a state: <c>awaiting-approval</c>, <c>rolled-back</c>.</summary>
+    public static string Describe(RolloutState state) => state switch
+    {
+        RolloutState.AwaitingApproval => "awaiting-approval",
+        RolloutState.RollingBack => "rolling-back",
+        RolloutState.RolledBack => "rolled-back",
+        _ => state.ToString().ToLowerInvariant(),
+    };
+}

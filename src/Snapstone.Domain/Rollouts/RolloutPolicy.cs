@@ -1,0 +1,251 @@
+using Snapstone.Domain.Health;
+using Snapstone.Domain.Plans;
+
+namespace Snapstone.Domain.Rollouts;
+
+/// <summary>
+/// The rollout's brain, level-triggered: every tick re-derives the next step from the persisted status alone,
+/// so a restarted silo continues exactly where the last write left off, never skipping or repeating a wave.
+/// </summary>
+/// <remarks>
+/// A tick in the grain:
+/// <code>
+/// var d = RolloutPolicy.Decide(spec, status, null, now, settings);
+/// if (d is RolloutDecision.Observe o) d = RolloutPolicy.Decide(spec, status, await ObserveAsync(o.Wave), now, settings);
+/// if (d.Changed) await PersistAsync(d.Status);
+/// then act on d (assign, roll back, notify, schedule the next tick at Wait.Until) ...
+/// </code>
+/// Phases of the current wave:
+/// <list type="bullet">
+/// <item>pending → <see cref="RolloutDecision.AwaitApproval"/> when the wave requires approval and has none, else <see cref="RolloutDecision.Assign"/>;</item>
+/// <item>applying → until <c>ceil(targeted × minReportingFraction)</c> nodes run the package, then baking; past
+/// <see cref="RolloutSettings.ApplyDeadline"/> → <see cref="RolloutDecision.Pause"/> naming the unconverged nodes;</item>
+/// <item>baking → <see cref="RolloutDecision.Wait"/> until the bake ends, then the verdict: Healthy → <see cref="RolloutDecision.Advance"/>
+/// (or <see cref="RolloutDecision.Complete"/> after the last wave); Unhealthy → <see cref="RolloutDecision.Rollback"/>;
+/// Inconclusive → wait up to <see cref="RolloutSettings.GraceFor"/>, then pause. Inconclusive never advances.</item>
+/// </list>
+/// At any point once a node was touched, even paused or awaiting approval: hard node signals beyond the gates,
+/// rejections beyond the gate or an Unhealthy verdict → Rollback at once, without waiting for the bake.
+/// </remarks>
+public static class RolloutPolicy
+{
+    public static RolloutDecision Decide(RolloutSpec spec, RolloutStatus status, WaveObservation? observation, DateTimeOffset now, RolloutSettings settings)
+    {
+        if (status.IsTerminal)
+        {
+            return Same(status, new RolloutDecision.Wait(null) { Status = status });
+        }
+        if (status.State == RolloutState.RollingBack)
+        {
+            return DecideRollback(status, observation?.Wave == WaveObservation.Rollback ? observation : null, now, settings);
+        }
+
+        var plan = spec.Plan;
+        if (status.Waves.Count != plan.Waves.Count || status.CurrentWave < 0 || status.CurrentWave >= plan.Waves.Count)
+        {
+            return status.State == RolloutState.Paused
+                ? new RolloutDecision.Wait(null) { Status = status }
+                : Pause(status, $"status has {status.Waves.Count} wave(s) and current wave {status.CurrentWave}, the plan has {plan.Waves.Count}: refusing to guess", now);
+        }
+
+        var k = status.CurrentWave;
+        var waveSpec = plan.Waves[k];
+        var wave = status.Waves[k];
+        var seen = observation?.Wave == k ? observation : null;
+
+        if (status.TouchedThrough >= 0 && Danger(status, waveSpec, seen) is { } danger)
+        {
+            return Rollback(status, danger.Reason, danger.Verdict, now);
+        }
+        if (status.State is RolloutState.Paused or RolloutState.AwaitingApproval)
+        {
+            return new RolloutDecision.Wait(null) { Status = status };
+        }
+
+        switch (wave.State)
+        {
+            case WaveState.Pending:
+                if (waveSpec.RequiresApproval && wave.ApprovedBy is null)
+                {
+                    var waiting = status.AwaitingApproval(k, spec.CreatedBy, now);
+                    return new RolloutDecision.AwaitApproval(k) { Status = waiting, Changed = true };
+                }
+                return new RolloutDecision.Assign(k) { Status = status.WaveStarted(k, now), Changed = true };
+
+            case WaveState.Applying:
+                return DecideApplying(status, k, waveSpec, wave, seen, now, settings);
+
+            case WaveState.Baking:
+                return DecideBaking(status, k, plan, waveSpec, wave, seen, now, settings);
+
+            case WaveState.Passed:
+                // Only reachable from a hand-edited status: passing a wave moves CurrentWave in the same write.
+                return k == plan.Waves.Count - 1
+                    ? new RolloutDecision.Complete { Status = status.Completed(k, wave.Verdict ?? PassedWithout(), now), Changed = true }
+                    : new RolloutDecision.Advance(k, k + 1) { Status = status.WavePassed(k, wave.Verdict ?? PassedWithout(), now), Changed = true };
+
+            default:
+                return Rollback(status, $"wave '{wave.Name}' failed", wave.Verdict, now);
+        }
+    }
+
+    private static RolloutDecision DecideApplying(RolloutStatus status, int k, WaveSpec spec, WaveStatus wave, WaveObservation? seen,
+        DateTimeOffset now, RolloutSettings settings)
+    {
+        if (wave.AssignedAt is null)
+        {
+            return new RolloutDecision.Assign(k) { Status = status };
+        }
+        if (seen is null)
+        {
+            return new RolloutDecision.Observe(k) { Status = status };
+        }
+        var counted = status.WithCounts(k, seen, now);
+        var targeted = Math.Max(0, seen.Targeted);
+        var required = HealthPolicy.RequiredReporting(targeted, spec.Gates.MinReportingFraction);
+        if (targeted == 0)
+        {
+            var empty = new Verdict(VerdictResult.Healthy, ["no nodes selected: an empty wave adds no risk"]);
+            return Pass(counted, k, status.Waves.Count, empty, now);
+        }
+        if (seen.Applied >= required)
+        {
+            var baking = counted.BakeStarted(k, now.AddSeconds(Math.Max(0, spec.BakeSeconds)), now);
+            return new RolloutDecision.Wait(baking.Waves[k].BakeUntil) { Status = baking, Changed = true };
+        }
+        var from = Later(wave.StartedAt ?? now, status.ResumedAt);
+        var deadline = from + settings.ApplyDeadline;
+        if (now >= deadline)
+        {
+            var missing = targeted - Math.Max(0, seen.Applied);
+            return Pause(counted,
+                $"wave '{wave.Name}' stuck applying: {missing} of {targeted} node(s) have not converged after {RolloutStatus.Duration(now - from)} " +
+                $"(applied {Math.Max(0, seen.Applied)}, rejected {Math.Max(0, seen.Rejected)}, need {required})", now);
+        }
+        return Same(status, new RolloutDecision.Wait(Earlier(now + settings.PollInterval, deadline)) { Status = counted });
+    }
+
+    private static RolloutDecision DecideBaking(RolloutStatus status, int k, Plan plan, WaveSpec spec, WaveStatus wave, WaveObservation? seen,
+        DateTimeOffset now, RolloutSettings settings)
+    {
+        var counted = seen is null ? status : status.WithCounts(k, seen, now);
+        var bakeUntil = wave.BakeUntil ?? now;
+        if (now < bakeUntil)
+        {
+            return Same(status, new RolloutDecision.Wait(bakeUntil) { Status = counted });
+        }
+        if (seen?.Verdict is not { } verdict)
+        {
+            return new RolloutDecision.Observe(k) { Status = status };
+        }
+        switch (verdict.Result)
+        {
+            case VerdictResult.Healthy:
+                return Pass(counted, k, plan.Waves.Count, verdict, now);
+            case VerdictResult.Unhealthy:
+                return Rollback(counted, Unhealthy(wave, verdict), verdict, now);
+        }
+        var grace = settings.GraceFor(spec);
+        if (status.InconclusiveSince is not { } since)
+        {
+            var noted = counted.InconclusiveNoted(k, verdict, grace, now);
+            return new RolloutDecision.Wait(Earlier(now + settings.PollInterval, now + grace)) { Status = noted, Changed = true };
+        }
+        if (now >= since + grace)
+        {
+            return Pause(counted with { Waves = WithVerdict(counted.Waves, k, verdict) },
+                $"wave '{wave.Name}' inconclusive for {RolloutStatus.Duration(now - since)} (grace {RolloutStatus.Duration(grace)}): {RolloutStatus.Summary(verdict)}", now);
+        }
+        return Same(status, new RolloutDecision.Wait(Earlier(now + settings.PollInterval, since + grace)) { Status = counted });
+    }
+
+    private static RolloutDecision DecideRollback(RolloutStatus status, WaveObservation? seen, DateTimeOffset now, RolloutSettings settings)
+    {
+        var rollback = status.Rollback!;
+        if (rollback.AssignedAt is null)
+        {
+            return new RolloutDecision.Rollback(rollback.Reason, rollback.ThroughWave) { Status = status };
+        }
+        if (rollback.Targeted == 0 && seen is null)
+        {
+            return Finish(status, 0, 0, now);
+        }
+        if (seen is null)
+        {
+            return new RolloutDecision.Observe(WaveObservation.Rollback) { Status = status };
+        }
+        var targeted = Math.Max(0, seen.Targeted);
+        if (seen.Applied >= targeted)
+        {
+            return Finish(status, targeted, seen.Applied, now);
+        }
+        return Same(status, new RolloutDecision.Wait(now + settings.PollInterval) { Status = status.RollbackProgress(targeted, seen.Applied, now) });
+    }
+
+    /// <summary>Why the rollout must roll back now, if it must: node signals, rejections or an Unhealthy verdict.</summary>
+    private static (string Reason, Verdict? Verdict)? Danger(RolloutStatus status, WaveSpec spec, WaveObservation? seen)
+    {
+        var gates = spec.Gates;
+        var breaches = status.Signals.Where(s => s.Kind == SignalKind.Breach).ToList();
+        if (breaches.Count > 0)
+        {
+            return (More(breaches[0].Reason, breaches.Count - 1, "breached"), null);
+        }
+        var crashed = status.Signals.Where(s => s.Kind == SignalKind.Crash).ToList();
+        if (crashed.Count > gates.MaxCrashes)
+        {
+            return ($"{crashed.Count} node(s) crashed > max {gates.MaxCrashes}: {More(crashed[0].Reason, crashed.Count - 1, "crashed")}", null);
+        }
+        var rejected = Math.Max(status.Signals.Count(s => s.Kind == SignalKind.Rejected), seen?.Rejected ?? 0);
+        if (rejected > gates.MaxRejected)
+        {
+            return ($"{rejected} node(s) rejected the package > max {gates.MaxRejected}", null);
+        }
+        if (seen?.Verdict is { Result: VerdictResult.Unhealthy } verdict)
+        {
+            return (Unhealthy(status.Waves[status.CurrentWave], verdict), verdict);
+        }
+        return null;
+    }
+
+    private static RolloutDecision Pass(RolloutStatus status, int k, int waves, Verdict verdict, DateTimeOffset now) =>
+        k == waves - 1
+            ? new RolloutDecision.Complete { Status = status.Completed(k, verdict, now), Changed = true }
+            : new RolloutDecision.Advance(k, k + 1) { Status = status.WavePassed(k, verdict, now), Changed = true };
+
+    private static RolloutDecision Rollback(RolloutStatus status, string reason, Verdict? verdict, DateTimeOffset now)
+    {
+        var next = status.RollbackStarted(reason, RolloutStatus.Self, aborted: false, verdict, now);
+        return new RolloutDecision.Rollback(reason, next.Rollback!.ThroughWave) { Status = next, Changed = true };
+    }
+
+    private static RolloutDecision Pause(RolloutStatus status, string reason, DateTimeOffset now) =>
+        new RolloutDecision.Pause(reason) { Status = status.Paused(reason, RolloutStatus.Self, now), Changed = true };
+
+    private static RolloutDecision Finish(RolloutStatus status, int targeted, int confirmed, DateTimeOffset now)
+    {
+        var done = status.RollbackFinished(targeted, confirmed, now);
+        return new RolloutDecision.FinishRollback(done.State) { Status = done, Changed = true };
+    }
+
+    /// <summary>Marks whether the decision's status is a new one.</summary>
+    private static RolloutDecision Same(RolloutStatus before, RolloutDecision decision) =>
+        decision with { Changed = !ReferenceEquals(before, decision.Status) };
+
+    private static IReadOnlyList<WaveStatus> WithVerdict(IReadOnlyList<WaveStatus> waves, int k, Verdict verdict)
+    {
+        var copy = waves.ToArray();
+        copy[k] = copy[k] with { Verdict = verdict };
+        return copy;
+    }
+
+    private static string Unhealthy(WaveStatus wave, Verdict verdict) => $"wave '{wave.Name}' unhealthy: {RolloutStatus.Summary(verdict)}";
+
+    private static string More(string first, int more, string what) => more > 0 ? $"{first} (and {more} more node(s) {what})" : first;
+
+    private static Verdict PassedWithout() => new(VerdictResult.Healthy, ["passed"]);
+
+    private static DateTimeOffset Later(DateTimeOffset a, DateTimeOffset? b) => b is { } v && v > a ? v : a;
+
+    private static DateTimeOffset Earlier(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
+}

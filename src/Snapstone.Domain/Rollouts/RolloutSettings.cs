@@ -1,0 +1,46 @@
+using Snapstone.Domain.Health;
+using Snapstone.Domain.Plans;
+
+namespace Snapstone.Domain.Rollouts;
+
+/// <summary>How patient a rollout is. Host configuration, the same for every rollout.</summary>
+[GenerateSerializer, Immutable, Alias("snapstone.RolloutSettings")]
+public sealed record RolloutSettings
+{
+    /// <summary>A wave still applying this long after it started (or after a resume) pauses, naming the nodes that have not converged.</summary>
+    [Id(0)] public TimeSpan ApplyDeadline { get; init; } = TimeSpan.FromMinutes(10);
+    /// <summary>How long an Inconclusive verdict may last before the rollout pauses; null means twice the wave's bake, at least a minute.</summary>
+    [Id(1)] public TimeSpan? InconclusiveGrace { get; init; }
+    /// <summary>How soon to look again while waiting on nodes (applying, inconclusive, rolling back).</summary>
+    [Id(2)] public TimeSpan PollInterval { get; init; } = TimeSpan.FromSeconds(5);
+
+    public static readonly RolloutSettings Default = new();
+
+    /// <summary>
+    /// The grace for one wave. Worked example: bake 300 s and no configured grace → 600 s; bake 10 s → 60 s.
+    /// </summary>
+    public TimeSpan GraceFor(WaveSpec wave) =>
+        InconclusiveGrace ?? TimeSpan.FromSeconds(Math.Max(60, 2.0 * wave.BakeSeconds));
+}
+
+/// <summary>
+/// What the rollout grain saw when <see cref="RolloutDecision.Observe"/> asked: the current wave's counts and
+/// its verdict, or (with <see cref="Wave"/> = <see cref="Rollback"/>) the rollback's confirmations.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("snapstone.WaveObservation")]
+public sealed record WaveObservation
+{
+    /// <summary>The <see cref="Wave"/> of an observation of the rollback.</summary>
+    public const int Rollback = -1;
+
+    /// <summary>The wave observed (its index), or <see cref="Rollback"/>.</summary>
+    [Id(0)] public required int Wave { get; init; }
+    /// <summary>Nodes in the wave's cohort (FirstWave &lt;= wave), or nodes sent back by the rollback.</summary>
+    [Id(1)] public required int Targeted { get; init; }
+    /// <summary>Of those, nodes reporting the package they should run (for the rollback: confirmed back on the previous package).</summary>
+    [Id(2)] public int Applied { get; init; }
+    /// <summary>Nodes that refused the package.</summary>
+    [Id(3)] public int Rejected { get; init; }
+    /// <summary><see cref="HealthPolicy.Judge"/> on the cohort; needed once the bake has ended, optional before.</summary>
+    [Id(4)] public Verdict? Verdict { get; init; }
+}

@@ -1,0 +1,30 @@
+using Snapstone.Domain.Plans;
+
+namespace Snapstone.Domain.Rollouts;
+
+/// <summary>
+/// What a rollout is asked to do; fixed at creation. Its progress lives in <see cref="RolloutStatus"/>.
+/// The plan is a copy taken at creation, so redefining a plan never changes a rollout in flight.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("snapstone.RolloutSpec")]
+public sealed record RolloutSpec
+{
+    [Id(0)] public required string Id { get; init; }
+    [Id(1)] public required string Unit { get; init; }
+    [Id(2)] public required long Version { get; init; }
+    [Id(3)] public required string Sha256 { get; init; }
+    /// <summary>The package nodes return to on rollback; null for a unit's first package (nodes then drop the unit).</summary>
+    [Id(4)] public long? PreviousVersion { get; init; }
+    [Id(5)] public string? PreviousSha256 { get; init; }
+    [Id(6)] public required Plan Plan { get; init; }
+    [Id(7)] public required string PlanName { get; init; }
+    [Id(8)] public string Reason { get; init; } = "";
+    /// <summary>Who started it; they may not approve it.</summary>
+    [Id(9)] public required string CreatedBy { get; init; }
+    [Id(10)] public DateTimeOffset CreatedAt { get; init; }
+    /// <summary>Decisions taken at creation worth showing, e.g. "plan raised to high-risk: the unit is high-risk".</summary>
+    [Id(11)] public IReadOnlyList<string> Notes { get; init; } = [];
+
+    /// <summary>The salt for <see cref="WaveSelector"/>: the unit's name, so its percentage cohorts are the same in every rollout.</summary>
+    public string Salt => Unit;
+}

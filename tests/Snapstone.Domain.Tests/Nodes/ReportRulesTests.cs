@@ -1,0 +1,84 @@
+using Snapstone.Domain.Nodes;
+
+namespace Snapstone.Domain.Tests.Nodes;
+
+public class ReportRulesTests
+{
+    private const string Rule = "^[a-z0-9][a-z0-9._-]{0,99}$";
+    private const string Hint = " (lower-case letters, digits, '.', '_', '-'; at most 100 characters)";
+    private static readonly string Sha = new('a', 64);
+
+    private static readonly NodeReport Valid = new()
+    {
+        Node = "n-1",
+        Pop = "ams01",
+        Region = "eu-west",
+        Tier = "canary",
+        Labels = new Dictionary<string, string> { ["proxy"] = "fl2" },
+        Applied = new Dictionary<string, AppliedPackage> { ["bot-features"] = new() { Version = 7, Sha256 = Sha } },
+        Metrics = new NodeMetrics { Requests = 1200, Errors = 3, P99LatencyMs = 41.5, Crashes = 0 },
+        IntervalSeconds = 1,
+    };
+
+    private static NodeReport Metrics(long requests = 1200, long errors = 3, double p99 = 41.5, int crashes = 0) =>
+        Valid with { Metrics = new NodeMetrics { Requests = requests, Errors = errors, P99LatencyMs = p99, Crashes = crashes } };
+
+    private static NodeReport Applied(AppliedPackage? package, string unit = "bot-features") =>
+        Valid with { Applied = new Dictionary<string, AppliedPackage> { [unit] = package! } };
+
+    public static TheoryData<string, NodeReport, string?> Cases => new()
+    {
+        { "the valid report", Valid, null },
+        { "region, tier, labels, applied and metrics are optional", new NodeReport { Node = "n-1", Pop = "ams01" }, null },
+        { "a rejected package with its error", Applied(new() { Version = 8, Status = ApplyStatus.Rejected, Error = new string('e', 2000) }), null },
+        { "zero traffic", Metrics(0, 0, 0), null },
+        { "missing node", Valid with { Node = null }, "node is required and must match " + Rule },
+        { "bad node", Valid with { Node = "N1" }, "node 'N1' must match " + Rule + Hint },
+        { "missing pop", Valid with { Pop = null }, "pop is required and must match " + Rule },
+        { "bad region", Valid with { Region = "EU" }, "region 'EU' must match " + Rule + Hint },
+        { "bad tier", Valid with { Tier = "Canary" }, "tier 'Canary' must match " + Rule + Hint },
+        { "bad label key", Valid with { Labels = new Dictionary<string, string> { ["Proxy"] = "fl2" } }, "labels key 'Proxy' must match " + Rule + Hint },
+        { "17 labels", Valid with { Labels = Enumerable.Range(0, 17).ToDictionary(i => $"k{i}", _ => "v") }, "labels may hold at most 16 labels (got 17)" },
+        { "interval 0", Valid with { IntervalSeconds = 0 }, "intervalSeconds must be greater than 0 and at most 3600 (got 0)" },
+        { "interval NaN", Valid with { IntervalSeconds = double.NaN }, "intervalSeconds must be greater than 0 and at most 3600 (got NaN)" },
+        { "interval over an hour", Valid with { IntervalSeconds = 3601 }, "intervalSeconds must be greater than 0 and at most 3600 (got 3601)" },
+        { "negative requests", Metrics(requests: -1, errors: 0), "metrics.requests must be 0 or more (got -1)" },
+        { "negative errors", Metrics(errors: -1), "metrics.errors must be 0 or more (got -1)" },
+        { "more errors than requests", Metrics(requests: 3, errors: 5), "metrics.errors (5) must not exceed metrics.requests (3)" },
+        { "NaN latency", Metrics(p99: double.NaN), "metrics.p99LatencyMs must be a finite number of 0 or more (got NaN)" },
+        { "infinite latency", Metrics(p99: double.PositiveInfinity), "metrics.p99LatencyMs must be a finite number of 0 or more (got Infinity)" },
+        { "negative latency", Metrics(p99: -0.5), "metrics.p99LatencyMs must be a finite number of 0 or more (got -0.5)" },
+        { "negative crashes", Metrics(crashes: -1), "metrics.crashes must be 0 or more (got -1)" },
+        { "257 units", Valid with { Applied = Enumerable.Range(0, 257).ToDictionary(i => $"u{i}", _ => new AppliedPackage { Version = 1 }) }, "applied may list at most 256 units (got 257)" },
+        { "bad unit name", Applied(new() { Version = 7 }, unit: "Bot"), "applied unit 'Bot' must match " + Rule + Hint },
+        { "missing package", Applied(null), "applied.bot-features must be an object" },
+        { "version 0", Applied(new() { Version = 0 }), "applied.bot-features.version must be 1 or more (got 0)" },
+        { "upper-case sha", Applied(new() { Version = 7, Sha256 = new string('A', 64) }), "applied.bot-features.sha256 must be 64 lower-case hex characters" },
+        { "short sha", Applied(new() { Version = 7, Sha256 = new string('a', 63) }), "applied.bot-features.sha256 must be 64 lower-case hex characters" },
+        { "non-hex sha", Applied(new() { Version = 7, Sha256 = new string('g', 64) }), "applied.bot-features.sha256 must be 64 lower-case hex characters" },
+        { "error of 2001", Applied(new() { Version = 7, Error = new string('e', 2001) }), "applied.bot-features.error must be at most 2000 characters (got 2001)" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void A_report_is_refused_with_its_first_problem(string because, NodeReport report, string? expected)
+    {
+        Assert.True(expected == ReportRules.Check(report), $"{because}: got {ReportRules.Check(report) ?? "null"}");
+    }
+
+    [Theory]
+    [InlineData("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", true)]
+    [InlineData("0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef", false)]
+    [InlineData("", false)]
+    public void Sha256_is_64_lower_case_hex(string value, bool expected)
+    {
+        Assert.Equal(expected, ReportRules.IsSha256(value));
+    }
+
+    [Fact]
+    public void Identity_fills_the_defaults()
+    {
+        var identity = new NodeReport { Node = "n-1", Pop = "ams01" }.Identity;
+        Assert.Equal(("ams01", "default", "standard", 0), (identity.Pop, identity.Region, identity.Tier, identity.Labels.Count));
+    }
+}
