@@ -6,7 +6,6 @@ namespace Snapstone.Domain.Health;
 [GenerateSerializer, Immutable, Alias("snapstone.NodeSample")]
 public sealed record NodeSample
 {
-    private static readonly IReadOnlyDictionary<string, string> NoLabels = new Dictionary<string, string>();
 
     [Id(0)] public required string NodeId { get; init; }
     [Id(1)] public long Requests { get; init; }
@@ -21,7 +20,7 @@ public sealed record NodeSample
     /// node: on the previous package). Traffic of nodes that have not is not counted.
     /// </summary>
     [Id(6)] public bool Reported { get; init; }
-    [Id(7)] public IReadOnlyDictionary<string, string> Labels { get; init; } = NoLabels;
+    [Id(7)] public IReadOnlyDictionary<string, string> Labels { get; init; } = new Dictionary<string, string>();
     /// <summary>The node's own error rate before the change; null when unknown (no baseline, or too little traffic in it).</summary>
     [Id(8)] public double? BaselineErrorRate { get; init; }
     /// <summary>The node's own p99 latency before the change; null when unknown.</summary>

@@ -5,7 +5,7 @@ namespace Snapstone.Domain.Tests.Health;
 
 public class HealthPolicyTests
 {
-    private static readonly Gates Gates = Gates.Default; // ceiling 1%, ratio 2, p99 ratio 1.5, 0 crashes, 0 rejected, 90% reporting
+    private static readonly Gates Gates = new Gates(); // ceiling 1%, ratio 2, p99 ratio 1.5, 0 crashes, 0 rejected, 90% reporting
 
     private static NodeSample S(string id, long requests, long errors, double p99 = 40, bool reported = true, int crashes = 0,
         bool rejected = false, double? baseline = null, double? baselineP99 = null, string? proxy = null) => new()

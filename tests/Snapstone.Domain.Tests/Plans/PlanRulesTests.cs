@@ -46,14 +46,14 @@ public class PlanRulesTests
         { "last wave by tier", new Plan([All with { Name = "first" }, Canary]),
             "waves[1] (the last wave) must select percent 100 so a completed rollout reaches every consumer" },
         { "no gates", With(Canary with { Gates = null! }), "waves[0].gates must be an object" },
-        { "maxErrorRate above 1", WithGates(Gates.Default with { MaxErrorRate = 1.5 }), "waves[0].gates.maxErrorRate must be between 0 and 1 (got 1.5)" },
-        { "maxErrorRate negative", WithGates(Gates.Default with { MaxErrorRate = -0.1 }), "waves[0].gates.maxErrorRate must be between 0 and 1 (got -0.1)" },
-        { "maxErrorRateRatio below 1", WithGates(Gates.Default with { MaxErrorRateRatio = 0.5 }), "waves[0].gates.maxErrorRateRatio must be between 1 and 1000 (got 0.5)" },
-        { "maxP99LatencyRatio NaN", WithGates(Gates.Default with { MaxP99LatencyRatio = double.NaN }), "waves[0].gates.maxP99LatencyRatio must be between 1 and 1000 (got NaN)" },
-        { "maxP99LatencyRatio too big", WithGates(Gates.Default with { MaxP99LatencyRatio = 1001 }), "waves[0].gates.maxP99LatencyRatio must be between 1 and 1000 (got 1001)" },
-        { "minReportingFraction above 1", WithGates(Gates.Default with { MinReportingFraction = 1.1 }), "waves[0].gates.minReportingFraction must be between 0 and 1 (got 1.1)" },
-        { "negative maxCrashes", WithGates(Gates.Default with { MaxCrashes = -1 }), "waves[0].gates.maxCrashes must be 0 or more (got -1)" },
-        { "negative maxRejected", WithGates(Gates.Default with { MaxRejected = -2 }), "waves[0].gates.maxRejected must be 0 or more (got -2)" },
+        { "maxErrorRate above 1", WithGates(new Gates() with { MaxErrorRate = 1.5 }), "waves[0].gates.maxErrorRate must be between 0 and 1 (got 1.5)" },
+        { "maxErrorRate negative", WithGates(new Gates() with { MaxErrorRate = -0.1 }), "waves[0].gates.maxErrorRate must be between 0 and 1 (got -0.1)" },
+        { "maxErrorRateRatio below 1", WithGates(new Gates() with { MaxErrorRateRatio = 0.5 }), "waves[0].gates.maxErrorRateRatio must be between 1 and 1000 (got 0.5)" },
+        { "maxP99LatencyRatio NaN", WithGates(new Gates() with { MaxP99LatencyRatio = double.NaN }), "waves[0].gates.maxP99LatencyRatio must be between 1 and 1000 (got NaN)" },
+        { "maxP99LatencyRatio too big", WithGates(new Gates() with { MaxP99LatencyRatio = 1001 }), "waves[0].gates.maxP99LatencyRatio must be between 1 and 1000 (got 1001)" },
+        { "minReportingFraction above 1", WithGates(new Gates() with { MinReportingFraction = 1.1 }), "waves[0].gates.minReportingFraction must be between 0 and 1 (got 1.1)" },
+        { "negative maxCrashes", WithGates(new Gates() with { MaxCrashes = -1 }), "waves[0].gates.maxCrashes must be 0 or more (got -1)" },
+        { "negative maxRejected", WithGates(new Gates() with { MaxRejected = -2 }), "waves[0].gates.maxRejected must be 0 or more (got -2)" },
     };
 
     [Theory]

@@ -343,7 +343,7 @@ public class RolloutPolicyTests
     [Fact]
     public void Rejections_within_the_gate_do_not_roll_back_and_count_toward_convergence_only_as_applied()
     {
-        var plan = ThreeWaves with { Waves = [ThreeWaves.Waves[0] with { Gates = Gates.Default with { MaxRejected = 1 } }, .. ThreeWaves.Waves.Skip(1)] };
+        var plan = ThreeWaves with { Waves = [ThreeWaves.Waves[0] with { Gates = new Gates() with { MaxRejected = 1 } }, .. ThreeWaves.Waves.Skip(1)] };
         var run = new Run(plan).Open(0).At(30);
         Assert.Equal("Wait(10:00:35)", Describe(run.Tick(Obs(0, 10, 8, rejected: 1))));
         Assert.Equal("Wait(10:01:30)", Describe(run.Tick(Obs(0, 10, 9, rejected: 1))));
@@ -367,7 +367,7 @@ public class RolloutPolicyTests
     [Fact]
     public void Crashes_within_the_gate_do_not_roll_back()
     {
-        var plan = ThreeWaves with { Waves = [ThreeWaves.Waves[0] with { Gates = Gates.Default with { MaxCrashes = 1 } }, .. ThreeWaves.Waves.Skip(1)] };
+        var plan = ThreeWaves with { Waves = [ThreeWaves.Waves[0] with { Gates = new Gates() with { MaxCrashes = 1 } }, .. ThreeWaves.Waves.Skip(1)] };
         var run = new Run(plan).Open(0).At(30).Do(s => s.WithSignal(Crash("n-1"), T0.AddSeconds(30)));
         Assert.Equal("Observe(0)", Describe(run.Decide()));
         run.Do(s => s.WithSignal(Crash("n-2"), T0.AddSeconds(31)));
