@@ -1,5 +1,7 @@
+using Snapstone.Domain.Health;
 using Snapstone.Domain.Nodes;
 using Snapstone.Domain.Plans;
+using Snapstone.Domain.Rollouts;
 using Snapstone.Domain.Units;
 
 namespace Snapstone;
@@ -29,6 +31,61 @@ public interface IUnitGrain : IGrainWithStringKey
     /// <summary>Packages from newest to oldest, starting below <paramref name="before"/> (null: from the newest).</summary>
     [Alias("ListPackages")]
     Task<IReadOnlyList<PackageView>> ListPackages(long? before, int limit);
+
+    /// <summary>
+    /// Makes <paramref name="rollout"/> the unit's one active rollout of <paramref name="version"/>, refusing
+    /// (409) a rejected, quarantined or current-LKG version and a second concurrent rollout.
+    /// </summary>
+    [Alias("ReserveRollout")]
+    Task<RolloutTicket> ReserveRollout(string rollout, long version);
+
+    /// <summary>A rollout of this unit changed state; terminal states release the unit and may set its LKG.</summary>
+    [Alias("RolloutChanged")]
+    Task RolloutChanged(RolloutSummary summary);
+
+    /// <summary>The version can never be rolled out again without break-glass.</summary>
+    [Alias("Quarantine")]
+    Task Quarantine(long version, string reason);
+
+    [Alias("Rollouts")]
+    Task<IReadOnlyList<RolloutSummary>> Rollouts();
+}
+
+/// <summary>One rollout: spec and status, walked wave by wave by a timer, kept alive by a reminder. Keyed by rollout id.</summary>
+[Alias("snapstone.IRolloutGrain")]
+public interface IRolloutGrain : IGrainWithStringKey
+{
+    /// <summary>Creates the rollout (idempotent: a second call with the same spec answers the first).</summary>
+    [Alias("Start")]
+    Task<RolloutView> Start(RolloutSpec spec, UnitTargets targets);
+
+    /// <summary>Interleaves: a read never waits behind a tick, and the unit grain may ask while the rollout is telling it something.</summary>
+    [Alias("Get"), Orleans.Concurrency.AlwaysInterleave]
+    Task<RolloutView?> Get();
+
+    [Alias("Approve")]
+    Task<RolloutView> Approve(string actor, string? reason);
+
+    [Alias("Pause")]
+    Task<RolloutView> Pause(string actor, string? reason);
+
+    [Alias("Resume")]
+    Task<RolloutView> Resume(string actor, string? reason);
+
+    [Alias("Abort")]
+    Task<RolloutView> Abort(string actor, string? reason);
+
+    /// <summary>A node that took this rollout's package crashed, rejected it or breached its gates: decide at once.</summary>
+    [Alias("Signal")]
+    Task Signal(NodeSignal signal);
+
+    /// <summary>Answers when the timeline holds more than <paramref name="seen"/> entries, the rollout ends, or <paramref name="wait"/> passes.</summary>
+    [Alias("WaitForTimeline"), Orleans.Concurrency.AlwaysInterleave]
+    Task<RolloutView?> WaitForTimeline(int seen, TimeSpan wait);
+
+    /// <summary>Makes sure an unfinished rollout is ticking (after a restart).</summary>
+    [Alias("Wake")]
+    Task Wake();
 }
 
 /// <summary>The index of all units and their LKGs. Singleton, key <see cref="Key"/>.</summary>
@@ -100,6 +157,18 @@ public interface INodeHealthGrain : IGrainWithStringKey
     /// </summary>
     [Alias("WaitForDesired"), Orleans.Concurrency.AlwaysInterleave]
     Task<DesiredState?> WaitForDesired(long stamp, TimeSpan wait);
+
+    /// <summary>A rollout tells the node to run a package (idempotent); the node's baseline is captured now.</summary>
+    [Alias("Assign")]
+    Task Assign(NodeAssignment assignment);
+
+    /// <summary>A rollback tells the node to return to <paramref name="previous"/> (null: drop the assignment and follow the LKG).</summary>
+    [Alias("ReturnTo")]
+    Task ReturnTo(string rollout, string unit, DesiredPackage? previous);
+
+    /// <summary>The node's health as evidence about <paramref name="package"/> of <paramref name="unit"/>.</summary>
+    [Alias("Observe")]
+    Task<NodeObservation> Observe(string unit, DesiredPackage package);
 }
 
 /// <summary>The nodes of one PoP with their identities; fan-out point for waves and scans. Keyed by PoP id.</summary>
@@ -114,6 +183,22 @@ public interface IPopGrain : IGrainWithStringKey
 
     [Alias("Summary")]
     Task<PopSummary> Summary();
+
+    /// <summary>Tells the PoP's consumers whose first wave is the order's wave to run the package; counts the cumulative cohort.</summary>
+    [Alias("AssignWave")]
+    Task<WaveCount> AssignWave(WaveOrder order);
+
+    /// <summary>Samples the cohort (first wave ≤ the order's wave) and the control group (the rest of the consumers).</summary>
+    [Alias("ObserveWave")]
+    Task<WaveCount> ObserveWave(WaveOrder order);
+
+    /// <summary>Sends every consumer whose first wave is ≤ the order's wave back to the previous package; counts them.</summary>
+    [Alias("RollBack")]
+    Task<WaveCount> RollBack(WaveOrder order);
+
+    /// <summary>Counts the rolled-back nodes and how many confirmed the previous package.</summary>
+    [Alias("ObserveRollback")]
+    Task<WaveCount> ObserveRollback(WaveOrder order);
 }
 
 /// <summary>The PoP index and fleet totals. Singleton, key <see cref="Key"/>.</summary>

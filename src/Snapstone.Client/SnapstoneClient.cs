@@ -1,6 +1,9 @@
+using System.Security.Cryptography;
+using System.Text;
 using Snapstone.Domain;
 using Snapstone.Domain.Nodes;
 using Snapstone.Domain.Plans;
+using Snapstone.Domain.Rollouts;
 using Snapstone.Domain.Units;
 
 namespace Snapstone.Client;
@@ -172,6 +175,119 @@ public sealed class SnapstoneClient(IGrainFactory grains)
     }
 
     public Task<FleetSummary> GetFleetAsync() => grains.GetGrain<IFleetGrain>(IFleetGrain.Key).Summary();
+
+    // ---- rollouts ----
+
+    public static readonly TimeSpan MaxTimelineWait = TimeSpan.FromSeconds(25);
+
+    /// <summary>
+    /// Starts a rollout, or answers the one an earlier request with the same idempotency key started
+    /// (<c>Created</c> false). Refused with 409 for a rejected, quarantined or current-LKG version and while the
+    /// unit has another active rollout.
+    /// </summary>
+    public async Task<(RolloutView Rollout, bool Created)> StartRolloutAsync(RolloutRequest request, string actor)
+    {
+        SnapstoneException.ThrowIfBadName("unit", request.Unit);
+        if (request.Plan is not null)
+        {
+            SnapstoneException.ThrowIfBadName("plan", request.Plan);
+        }
+        if (request.Version < 1)
+        {
+            throw SnapstoneException.Invalid($"version must be 1 or more (got {request.Version})");
+        }
+        if (request.Reason.Length > RolloutCommands.MaxReasonLength)
+        {
+            throw SnapstoneException.Invalid($"reason must be at most {RolloutCommands.MaxReasonLength} characters (got {request.Reason.Length})");
+        }
+        if (request.IdempotencyKey is { Length: 0 or > RolloutRequest.MaxIdempotencyKeyLength })
+        {
+            throw SnapstoneException.Invalid($"Idempotency-Key must be 1 to {RolloutRequest.MaxIdempotencyKeyLength} characters");
+        }
+
+        var id = RolloutId(actor, request.IdempotencyKey);
+        var rollout = grains.GetGrain<IRolloutGrain>(id);
+        if (request.IdempotencyKey is not null && await rollout.Get() is { } earlier)
+        {
+            return earlier.Spec.Unit == request.Unit && earlier.Spec.Version == request.Version
+                ? (earlier, false)
+                : throw SnapstoneException.Conflict($"Idempotency-Key was already used for rollout {id} of {earlier.Spec.Unit} v{earlier.Spec.Version}");
+        }
+
+        var unit = await GetUnitAsync(request.Unit);
+        var planName = request.Plan ?? unit.Definition.Plan;
+        var plan = (await GetPlanAsync(planName)).Plan;
+        var ticket = await grains.GetGrain<IUnitGrain>(request.Unit).ReserveRollout(id, request.Version);
+        var spec = new RolloutSpec
+        {
+            Id = id,
+            Unit = request.Unit,
+            Version = request.Version,
+            Sha256 = ticket.Package.Sha256,
+            PreviousVersion = ticket.Previous?.Version,
+            PreviousSha256 = ticket.Previous?.Sha256,
+            Plan = plan,
+            PlanName = planName,
+            Reason = request.Reason,
+            CreatedBy = actor,
+        };
+        return (await rollout.Start(spec, ticket.Targets), true);
+    }
+
+    public async Task<RolloutView> GetRolloutAsync(string id) =>
+        await Rollout(id).Get() ?? throw RolloutNotFound(id);
+
+    /// <summary>Rollouts newest first, of one unit or of all, optionally only those in <paramref name="state"/>.</summary>
+    public async Task<IReadOnlyList<RolloutSummary>> ListRolloutsAsync(string? unit, RolloutState? state, int limit = 100)
+    {
+        IEnumerable<string> units;
+        if (unit is not null)
+        {
+            SnapstoneException.ThrowIfBadName("unit", unit);
+            units = [unit];
+        }
+        else
+        {
+            units = (await grains.GetGrain<ICatalogGrain>(ICatalogGrain.Key).Get()).Units.Keys;
+        }
+        var histories = await Task.WhenAll(units.Select(u => grains.GetGrain<IUnitGrain>(u).Rollouts()));
+        return [.. histories.SelectMany(h => h)
+            .Where(r => state is null || r.State == state)
+            .OrderByDescending(r => r.CreatedAt)
+            .Take(Math.Clamp(limit, 1, MaxListLimit))];
+    }
+
+    public Task<RolloutView> ApproveRolloutAsync(string id, string actor, string? reason) => Rollout(id).Approve(actor, reason);
+
+    public Task<RolloutView> PauseRolloutAsync(string id, string actor, string? reason) => Rollout(id).Pause(actor, reason);
+
+    public Task<RolloutView> ResumeRolloutAsync(string id, string actor, string? reason) => Rollout(id).Resume(actor, reason);
+
+    public Task<RolloutView> AbortRolloutAsync(string id, string actor, string? reason) => Rollout(id).Abort(actor, reason);
+
+    /// <summary>Answers once the rollout's timeline holds more than <paramref name="seen"/> entries, it ends, or <paramref name="wait"/> passes.</summary>
+    public async Task<RolloutView> WatchRolloutAsync(string id, int seen, TimeSpan wait) =>
+        await Rollout(id).WaitForTimeline(seen, wait > MaxTimelineWait ? MaxTimelineWait : wait) ?? throw RolloutNotFound(id);
+
+    private IRolloutGrain Rollout(string id)
+    {
+        if (!RolloutIdPattern(id))
+        {
+            throw SnapstoneException.Invalid($"rollout id '{(id.Length > 40 ? id[..40] : id)}' is not a rollout id (r- and 16 hex digits)");
+        }
+        return grains.GetGrain<IRolloutGrain>(id);
+    }
+
+    /// <summary>A fresh id, or one derived from the actor and idempotency key so that a retry finds its rollout.</summary>
+    private static string RolloutId(string actor, string? key) =>
+        "r-" + (key is null
+            ? Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8))
+            : Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{actor}\n{key}")))[..16]);
+
+    private static bool RolloutIdPattern(string id) =>
+        id.Length == 18 && id.StartsWith("r-", StringComparison.Ordinal) && id[2..].All(c => c is >= '0' and <= '9' or >= 'a' and <= 'f');
+
+    internal static SnapstoneException RolloutNotFound(string id) => SnapstoneException.NotFound($"rollout '{id}' does not exist");
 
     private static void CheckDraft(string unit, PackageDraft draft)
     {

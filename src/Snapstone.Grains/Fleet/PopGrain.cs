@@ -1,4 +1,6 @@
+using Snapstone.Domain.Health;
 using Snapstone.Domain.Nodes;
+using Snapstone.Domain.Rollouts;
 
 namespace Snapstone.Grains.Fleet;
 
@@ -41,6 +43,71 @@ public sealed class PopGrain(
         state.State.Region ?? "",
         state.State.Members.Count,
         state.State.Members.Values.GroupBy(m => m.Tier).ToDictionary(g => g.Key, g => g.Count())));
+
+    // ---- waves: the second level of the fan-out tree (rollout → PoPs → nodes) ----
+
+    /// <summary>Control nodes sampled per PoP: plenty for a verdict, bounded however large the PoP.</summary>
+    internal const int MaxControlSamples = 100;
+
+    public async Task<WaveCount> AssignWave(WaveOrder order)
+    {
+        var (cohort, _) = Split(order);
+        var fresh = cohort.Where(c => c.FirstWave == order.Wave).ToList();
+        var assignment = (string node) => GrainFactory.GetGrain<INodeHealthGrain>(node)
+            .Assign(new NodeAssignment(order.Rollout, order.Unit, order.Package, order.Gates));
+        await Task.WhenAll(fresh.Select(c => assignment(c.Node)));
+        return new WaveCount(cohort.Count, 0, 0, [], [], fresh.Count);
+    }
+
+    public async Task<WaveCount> ObserveWave(WaveOrder order)
+    {
+        var (cohort, control) = Split(order);
+        var seen = await Task.WhenAll(cohort.Select(c => GrainFactory.GetGrain<INodeHealthGrain>(c.Node).Observe(order.Unit, order.Package)));
+        var controls = order.Previous is { } previous
+            ? await Task.WhenAll(control.Take(MaxControlSamples).Select(c => GrainFactory.GetGrain<INodeHealthGrain>(c.Node).Observe(order.Unit, previous)))
+            : [];
+        return new WaveCount(
+            cohort.Count,
+            seen.Count(o => o.On),
+            seen.Count(o => o.Rejected),
+            [.. seen.Select(o => o.Sample)],
+            [.. controls.Where(o => o.On).Select(o => o.Sample)]);
+    }
+
+    public async Task<WaveCount> RollBack(WaveOrder order)
+    {
+        var (touched, _) = Split(order);
+        await Task.WhenAll(touched.Select(c => GrainFactory.GetGrain<INodeHealthGrain>(c.Node).ReturnTo(order.Rollout, order.Unit, order.Previous)));
+        return new WaveCount(touched.Count, 0, 0, [], [], touched.Count);
+    }
+
+    public async Task<WaveCount> ObserveRollback(WaveOrder order)
+    {
+        var (touched, _) = Split(order);
+        if (order.Previous is not { } previous)
+        {
+            return new WaveCount(touched.Count, touched.Count, 0, [], []);
+        }
+        var seen = await Task.WhenAll(touched.Select(c => GrainFactory.GetGrain<INodeHealthGrain>(c.Node).Observe(order.Unit, previous)));
+        return new WaveCount(touched.Count, seen.Count(o => o.On), 0, [], []);
+    }
+
+    /// <summary>The PoP's consumers of the unit, split into the cohort through the order's wave and the rest.</summary>
+    private (List<(string Node, int FirstWave)> Cohort, List<(string Node, int FirstWave)> Control) Split(WaveOrder order)
+    {
+        var cohort = new List<(string, int)>();
+        var control = new List<(string, int)>();
+        foreach (var (node, identity) in state.State.Members)
+        {
+            if (!order.Targets.Matches(identity.Labels))
+            {
+                continue;
+            }
+            var first = WaveSelector.FirstWave(order.Plan, node, identity, order.Salt);
+            (first <= order.Wave ? cohort : control).Add((node, first));
+        }
+        return (cohort, control);
+    }
 }
 
 [GenerateSerializer, Alias("snapstone.FleetState")]

@@ -1,5 +1,7 @@
 using Microsoft.Extensions.Logging;
+using Snapstone.Domain.Health;
 using Snapstone.Domain.Nodes;
+using Snapstone.Domain.Plans;
 
 namespace Snapstone.Grains.Nodes;
 
@@ -8,7 +10,9 @@ namespace Snapstone.Grains.Nodes;
 public sealed record Assignment(
     [property: Id(0)] DesiredPackage Package,
     [property: Id(1)] string? Rollout,
-    [property: Id(2)] DateTimeOffset At);
+    [property: Id(2)] DateTimeOffset At,
+    /// <summary>The gates this node's own health is checked against while the rollout is live; null after a rollback.</summary>
+    [property: Id(3)] Gates? Gates = null);
 
 [GenerateSerializer, Immutable, Alias("snapstone.AppliedRecord")]
 public sealed record AppliedRecord([property: Id(0)] AppliedPackage Package, [property: Id(1)] DateTimeOffset Since);
@@ -35,6 +39,9 @@ public sealed class NodeHealthGrain(
     private NodeMetrics? _lastMetrics;
     private long _reports;
     private TaskCompletionSource _assignmentsChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly HealthWindow _window = new();
+    /// <summary>Signals already pushed, so each rollout hears of each kind of trouble from a node once per activation.</summary>
+    private readonly HashSet<(string Rollout, SignalKind Kind)> _signalled = [];
 
     private string Id => this.GetPrimaryKeyString();
 
@@ -64,7 +71,84 @@ public sealed class NodeHealthGrain(
         _lastReportAt = now;
         _lastMetrics = report.Metrics;
         _reports++;
+        if (report.Metrics is { } metrics)
+        {
+            _window.Add(now, metrics);
+        }
+        SignalLiveRollouts(now);
         return Desired(catalog);
+    }
+
+    public async Task Assign(NodeAssignment assignment)
+    {
+        var now = time.GetUtcNow();
+        if (state.State.Assignments.TryGetValue(assignment.Unit, out var known) &&
+            known.Rollout == assignment.Rollout && known.Package == assignment.Package)
+        {
+            return;
+        }
+        _window.CaptureBaseline(now);
+        state.State.Assignments[assignment.Unit] = new Assignment(assignment.Package, assignment.Rollout, now, assignment.Gates);
+        await state.WriteStateAsync();
+        SignalAssignmentsChanged();
+    }
+
+    public async Task ReturnTo(string rollout, string unit, DesiredPackage? previous)
+    {
+        var known = state.State.Assignments.GetValueOrDefault(unit);
+        if (known is not null && known.Rollout is null && known.Package == previous)
+        {
+            return;
+        }
+        if (previous is null)
+        {
+            state.State.Assignments.Remove(unit);
+        }
+        else
+        {
+            state.State.Assignments[unit] = new Assignment(previous, null, time.GetUtcNow());
+        }
+        await state.WriteStateAsync();
+        SignalAssignmentsChanged();
+        logger.LogInformation("Node {Node} sent back to {Unit} v{Version} by rollout {Rollout}", Id, unit, previous?.Version, rollout);
+    }
+
+    public Task<NodeObservation> Observe(string unit, DesiredPackage package) =>
+        Task.FromResult(ObservationOf(unit, package, time.GetUtcNow()));
+
+    /// <summary>
+    /// The node's health as evidence about one package: traffic since it started reporting that package,
+    /// or none when it does not run it; a refusal of exactly that package counts as rejected.
+    /// </summary>
+    private NodeObservation ObservationOf(string unit, DesiredPackage package, DateTimeOffset now)
+    {
+        var applied = state.State.Applied.GetValueOrDefault(unit);
+        var on = applied is { Package.Status: ApplyStatus.Ok } && Runs(applied.Package, package);
+        var rejected = applied is { Package.Status: ApplyStatus.Rejected } && applied.Package.Version == package.Version;
+        var labels = state.State.Identity?.Labels ?? new Dictionary<string, string>();
+        var sample = _window.Sample(Id, now, on ? applied!.Since : now, on, rejected, labels);
+        return new NodeObservation(sample, on, rejected);
+    }
+
+    private static bool Runs(AppliedPackage applied, DesiredPackage package) =>
+        applied.Version == package.Version && (applied.Sha256 is null || applied.Sha256 == package.Sha256);
+
+    /// <summary>Pushes a crash, rejection or breach to each live rollout of this node at once, without waiting to be polled.</summary>
+    private void SignalLiveRollouts(DateTimeOffset now)
+    {
+        foreach (var (unit, assignment) in state.State.Assignments)
+        {
+            if (assignment is not { Rollout: { } rollout, Gates: { } gates })
+            {
+                continue;
+            }
+            var observation = ObservationOf(unit, assignment.Package, now);
+            if (HealthPolicy.Breach(observation.Sample, gates) is { } signal && _signalled.Add((rollout, signal.Kind)))
+            {
+                logger.LogWarning("Node {Node} signals rollout {Rollout}: {Reason}", Id, rollout, signal.Reason);
+                GrainFactory.GetGrain<IRolloutGrain>(rollout).Signal(signal).Ignore();
+            }
+        }
     }
 
     public async Task<NodeView?> GetView()
@@ -163,7 +247,7 @@ public sealed class NodeHealthGrain(
         return new DesiredState(units, units.Count == 0 ? 0 : (uint)hash.ToHashCode() | 1L << 32);
     }
 
-    internal void SignalAssignmentsChanged()
+    private void SignalAssignmentsChanged()
     {
         var previous = _assignmentsChanged;
         _assignmentsChanged = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

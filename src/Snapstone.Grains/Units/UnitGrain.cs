@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using Microsoft.Extensions.Logging;
 using Snapstone.Domain;
 using Snapstone.Domain.Packages;
+using Snapstone.Domain.Rollouts;
 using Snapstone.Domain.Units;
 using Snapstone.Grains.Storage;
 
@@ -23,6 +24,8 @@ public sealed class UnitState
     /// <summary>Keys seen in any package, capped at <see cref="UnitGrain.MaxKnownKeys"/>.</summary>
     [Id(10)] public HashSet<string> KnownKeys { get; set; } = [];
     [Id(11)] public List<DateTimeOffset> Rollbacks { get; set; } = [];
+    /// <summary>The newest rollouts of the unit, newest first, at most <see cref="UnitGrain.MaxHistory"/>.</summary>
+    [Id(12)] public List<RolloutSummary> History { get; set; } = [];
 }
 
 public sealed class UnitGrain(
@@ -32,6 +35,7 @@ public sealed class UnitGrain(
     ILogger<UnitGrain> logger) : Grain, IUnitGrain
 {
     internal const int MaxKnownKeys = 2000;
+    internal const int MaxHistory = 50;
 
     private string Name => this.GetPrimaryKeyString();
 
@@ -115,6 +119,94 @@ public sealed class UnitGrain(
         var records = await Task.WhenAll(versions.Select(v => store.GetRecordAsync(Name, v)));
         return [.. records.OfType<PackageRecord>().Select(ViewOf)];
     }
+
+    public async Task<RolloutTicket> ReserveRollout(string rollout, long version)
+    {
+        var definition = RequireDefinition();
+        if (state.State.ActiveRollout is { } active && active != rollout && await StillActive(active))
+        {
+            throw SnapstoneException.Conflict($"unit '{Name}' already has an active rollout {active}; wait for it, or abort it first");
+        }
+        var record = version >= 1 && version <= state.State.LatestVersion ? await store.GetRecordAsync(Name, version) : null;
+        if (record is null)
+        {
+            throw SnapstoneException.NotFound($"unit '{Name}' has no package version {version}");
+        }
+        if (!record.Validation.Passed)
+        {
+            throw SnapstoneException.Conflict($"version {version} of '{Name}' was rejected by validation and can never be rolled out");
+        }
+        if (state.State.Quarantined.Contains(version))
+        {
+            throw SnapstoneException.Conflict($"version {version} of '{Name}' is quarantined after a rollback; only break-glass may deploy it");
+        }
+        if (version == state.State.LkgVersion)
+        {
+            throw SnapstoneException.Conflict($"version {version} of '{Name}' is already its last known good package");
+        }
+        if (state.State.ActiveRollout != rollout)
+        {
+            state.State.ActiveRollout = rollout;
+            await state.WriteStateAsync();
+        }
+        return new RolloutTicket(
+            new DesiredPackage(version, record.Sha256),
+            state.State.LkgVersion is { } lkg ? new DesiredPackage(lkg, state.State.LkgSha256!) : null,
+            definition.Targets);
+    }
+
+    public async Task RolloutChanged(RolloutSummary summary)
+    {
+        var history = state.State.History;
+        var at = history.FindIndex(h => h.Id == summary.Id);
+        if (at >= 0 && history[at] == summary)
+        {
+            return;
+        }
+        if (at >= 0) history[at] = summary; else history.Insert(0, summary);
+        if (history.Count > MaxHistory) history.RemoveRange(MaxHistory, history.Count - MaxHistory);
+
+        var terminal = summary.State is RolloutState.Completed or RolloutState.RolledBack or RolloutState.Aborted;
+        if (terminal && state.State.ActiveRollout == summary.Id)
+        {
+            state.State.ActiveRollout = null;
+        }
+        if (summary.State == RolloutState.RolledBack)
+        {
+            state.State.Rollbacks.Add(summary.FinishedAt ?? time.GetUtcNow());
+            state.State.Rollbacks.RemoveAll(t => t < time.GetUtcNow().AddDays(-30));
+        }
+        var newLkg = summary.State == RolloutState.Completed && state.State.LkgVersion != summary.Version
+            ? await store.GetRecordAsync(Name, summary.Version)
+            : null;
+        if (newLkg is not null)
+        {
+            SetLkg(newLkg);
+        }
+        await state.WriteStateAsync();
+        if (newLkg is not null)
+        {
+            await PublishToCatalog();
+            logger.LogInformation("Unit {Unit} v{Version} is the last known good after rollout {Rollout}", Name, summary.Version, summary.Id);
+        }
+    }
+
+    public async Task Quarantine(long version, string reason)
+    {
+        if (state.State.Quarantined.Contains(version))
+        {
+            return;
+        }
+        state.State.Quarantined.Add(version);
+        await state.WriteStateAsync();
+        logger.LogWarning("Unit {Unit} v{Version} quarantined: {Reason}", Name, version, reason);
+    }
+
+    public Task<IReadOnlyList<RolloutSummary>> Rollouts() => Task.FromResult<IReadOnlyList<RolloutSummary>>([.. state.State.History]);
+
+    /// <summary>A reservation whose rollout never started (a crash between the two writes) or already ended does not block.</summary>
+    private async Task<bool> StillActive(string rollout) =>
+        await GrainFactory.GetGrain<IRolloutGrain>(rollout).Get() is { Status.IsTerminal: false };
 
     private (PackageRecord Record, PackageAssessment Assessment) Assess(PackageDraft draft, UnitDefinition definition, string actor, long version)
     {

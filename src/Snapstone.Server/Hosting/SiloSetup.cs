@@ -21,6 +21,7 @@ public static class SiloSetup
         });
         silo.UseAzureTableReminderService(o => o.TableServiceClient = new TableServiceClient(connectionString));
         silo.Services.AddSnapstoneGrainServices(connectionString, storage);
+        silo.AddStartupTask<Snapstone.Grains.Rollouts.RolloutRecovery>();
         return silo;
     }
 
@@ -29,6 +30,7 @@ public static class SiloSetup
         services.AddSingleton<IPackageStore>(_ => new BlobPackageStore(new BlobContainerClient(connectionString, storage.PackageContainer)));
         services.AddSingleton(TimeProvider.System);
         services.AddOptions<CatalogOptions>().BindConfiguration("Snapstone:Catalog");
+        services.AddOptions<Snapstone.Grains.Rollouts.RolloutOptions>().BindConfiguration("Snapstone:Rollouts");
         return services;
     }
 

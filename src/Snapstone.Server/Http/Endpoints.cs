@@ -17,6 +17,7 @@ public static class Endpoints
         MapUnits(v1.MapGroup("/units").WithTags("Units"));
         MapPlans(v1.MapGroup("/plans").WithTags("Plans"));
         MapNodes(v1);
+        RolloutEndpoints.MapRollouts(v1);
     }
 
     /// <summary>A <see cref="SnapstoneException"/> is the user's doing: answer with its problem, log nothing alarming.</summary>

@@ -1,0 +1,89 @@
+using Snapstone.Domain.Health;
+using Snapstone.Domain.Plans;
+using Snapstone.Domain.Rollouts;
+using Snapstone.Domain.Units;
+
+namespace Snapstone;
+
+/// <summary>A rollout as readers see it: what it was asked to do and how far it got.</summary>
+[GenerateSerializer, Immutable, Alias("snapstone.RolloutView")]
+public sealed record RolloutView([property: Id(0)] RolloutSpec Spec, [property: Id(1)] RolloutStatus Status)
+{
+    public RolloutSummary Summary() => new(Spec.Id, Spec.Unit, Spec.Version, Status.State, Spec.CreatedAt, Spec.CreatedBy, Status.FinishedAt, Spec.PlanName);
+}
+
+/// <summary>One line of a unit's rollout history.</summary>
+[GenerateSerializer, Immutable, Alias("snapstone.RolloutSummary")]
+public sealed record RolloutSummary(
+    [property: Id(0)] string Id,
+    [property: Id(1)] string Unit,
+    [property: Id(2)] long Version,
+    [property: Id(3)] RolloutState State,
+    [property: Id(4)] DateTimeOffset CreatedAt,
+    [property: Id(5)] string CreatedBy,
+    [property: Id(6)] DateTimeOffset? FinishedAt,
+    [property: Id(7)] string Plan);
+
+/// <summary>A request to roll a package out.</summary>
+[GenerateSerializer, Immutable, Alias("snapstone.RolloutRequest")]
+public sealed record RolloutRequest
+{
+    [Id(0)] public required string Unit { get; init; }
+    [Id(1)] public required long Version { get; init; }
+    [Id(2)] public string? Plan { get; init; }
+    [Id(3)] public string Reason { get; init; } = "";
+    /// <summary>A retry with the same key (from the same actor) answers the rollout the first request started.</summary>
+    [Id(4)] public string? IdempotencyKey { get; init; }
+
+    public const int MaxIdempotencyKeyLength = 200;
+}
+
+/// <summary>What the unit grant a new rollout: the package, the one to return to, and who consumes the unit.</summary>
+[GenerateSerializer, Immutable, Alias("snapstone.RolloutTicket")]
+public sealed record RolloutTicket(
+    [property: Id(0)] DesiredPackage Package,
+    [property: Id(1)] DesiredPackage? Previous,
+    [property: Id(2)] UnitTargets Targets);
+
+/// <summary>A wave's instructions as the rollout sends them to each PoP.</summary>
+[GenerateSerializer, Immutable, Alias("snapstone.WaveOrder")]
+public sealed record WaveOrder
+{
+    [Id(0)] public required string Rollout { get; init; }
+    [Id(1)] public required string Unit { get; init; }
+    [Id(2)] public required DesiredPackage Package { get; init; }
+    [Id(3)] public DesiredPackage? Previous { get; init; }
+    [Id(4)] public required Plan Plan { get; init; }
+    /// <summary>The wave to assign or observe; for a rollback, the last wave whose nodes were touched.</summary>
+    [Id(5)] public required int Wave { get; init; }
+    [Id(6)] public required UnitTargets Targets { get; init; }
+    [Id(7)] public required string Salt { get; init; }
+
+    public Gates Gates => Plan.Waves[Math.Clamp(Wave, 0, Plan.Waves.Count - 1)].Gates;
+}
+
+/// <summary>One PoP's part of a wave: how many consumers it holds in the cohort, and their samples.</summary>
+[GenerateSerializer, Immutable, Alias("snapstone.WaveCount")]
+public sealed record WaveCount(
+    [property: Id(0)] int Cohort,
+    [property: Id(1)] int Applied,
+    [property: Id(2)] int Rejected,
+    [property: Id(3)] IReadOnlyList<NodeSample> CohortSamples,
+    [property: Id(4)] IReadOnlyList<NodeSample> ControlSamples,
+    [property: Id(5)] int Assigned = 0);
+
+/// <summary>The package a rollout told a node to run, with the gates its own health is checked against.</summary>
+[GenerateSerializer, Immutable, Alias("snapstone.NodeAssignment")]
+public sealed record NodeAssignment(
+    [property: Id(0)] string Rollout,
+    [property: Id(1)] string Unit,
+    [property: Id(2)] DesiredPackage Package,
+    [property: Id(3)] Gates Gates);
+
+/// <summary>A node's answer when a rollout looks at it.</summary>
+[GenerateSerializer, Immutable, Alias("snapstone.NodeObservation")]
+public sealed record NodeObservation(
+    [property: Id(0)] NodeSample Sample,
+    /// <summary>The node reports running exactly the package it was asked about.</summary>
+    [property: Id(1)] bool On,
+    [property: Id(2)] bool Rejected);

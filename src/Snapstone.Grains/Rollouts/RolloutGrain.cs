@@ -1,0 +1,292 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Snapstone.Domain;
+using Snapstone.Domain.Health;
+using Snapstone.Domain.Rollouts;
+using Snapstone.Domain.Units;
+
+namespace Snapstone.Grains.Rollouts;
+
+[GenerateSerializer, Alias("snapstone.RolloutRecord")]
+public sealed class RolloutRecord
+{
+    [Id(0)] public RolloutSpec? Spec { get; set; }
+    [Id(1)] public RolloutStatus? Status { get; set; }
+    [Id(2)] public UnitTargets? Targets { get; set; }
+}
+
+/// <summary>Host settings for every rollout (section <c>Snapstone:Rollouts</c>).</summary>
+public sealed class RolloutOptions
+{
+    /// <summary>How often an active rollout ticks. Hard node signals tick it at once regardless.</summary>
+    public int TickMilliseconds { get; set; } = 1000;
+    /// <summary>A wave still applying this long after it started pauses, naming the nodes that have not converged.</summary>
+    public int ApplyDeadlineSeconds { get; set; } = 600;
+    /// <summary>How long an inconclusive wave may wait before it pauses; empty: twice its bake, at least a minute.</summary>
+    public int? InconclusiveGraceSeconds { get; set; }
+
+    public RolloutSettings Settings() => new()
+    {
+        ApplyDeadline = TimeSpan.FromSeconds(ApplyDeadlineSeconds),
+        InconclusiveGrace = InconclusiveGraceSeconds is { } grace ? TimeSpan.FromSeconds(grace) : null,
+        PollInterval = TimeSpan.FromMilliseconds(TickMilliseconds),
+    };
+}
+
+/// <summary>
+/// Walks one rollout. Thin by design: each tick asks <see cref="RolloutPolicy.Decide"/> for one decision,
+/// persists the status it returns, then performs the decision's side effect (fan-out through PoP grains) and
+/// records its acknowledgement. A timer ticks it while active; a reminder and a start-up sweep wake it after
+/// a restart, and the persisted status alone says where it was.
+/// </summary>
+public sealed class RolloutGrain(
+    [PersistentState("rollout", StorageNames.Grains)] IPersistentState<RolloutRecord> state,
+    TimeProvider time,
+    IOptions<RolloutOptions> options,
+    ILogger<RolloutGrain> logger) : Grain, IRolloutGrain, IRemindable
+{
+    private const string ReminderName = "keep-alive";
+    private const int MaxTicksPerRun = 16;
+    private IGrainTimer? _timer;
+    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private RolloutSpec Spec => state.State.Spec!;
+    private RolloutStatus Status => state.State.Status!;
+    private RolloutSettings Settings => options.Value.Settings();
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        if (state.State.Status is { IsTerminal: false })
+        {
+            EnsureTicking();
+        }
+        return Task.CompletedTask;
+    }
+
+    public async Task<RolloutView> Start(RolloutSpec spec, UnitTargets targets)
+    {
+        if (state.State.Spec is { } existing)
+        {
+            return existing.Unit == spec.Unit && existing.Version == spec.Version
+                ? View()
+                : throw SnapstoneException.Conflict($"rollout id {spec.Id} is already used by a rollout of {existing.Unit} v{existing.Version}");
+        }
+        spec = spec with { CreatedAt = time.GetUtcNow() };
+        state.State.Spec = spec;
+        state.State.Targets = targets;
+        state.State.Status = RolloutStatus.Start(spec, time.GetUtcNow());
+        await state.WriteStateAsync();
+        await this.RegisterOrUpdateReminder(ReminderName, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
+        await Announce(null);
+        EnsureTicking();
+        await RunTicks();
+        return View();
+    }
+
+    public Task<RolloutView?> Get() => Task.FromResult(state.State.Spec is null ? null : View());
+
+    public Task<RolloutView> Approve(string actor, string? reason) =>
+        Command(() => RolloutCommands.Approve(Spec, Status, actor, reason, time.GetUtcNow()));
+
+    public Task<RolloutView> Pause(string actor, string? reason) =>
+        Command(() => RolloutCommands.Pause(Status, actor, reason, time.GetUtcNow()));
+
+    public Task<RolloutView> Resume(string actor, string? reason) =>
+        Command(() => RolloutCommands.Resume(Status, actor, reason, time.GetUtcNow()));
+
+    public Task<RolloutView> Abort(string actor, string? reason) =>
+        Command(() => RolloutCommands.Abort(Status, actor, reason, time.GetUtcNow()));
+
+    public async Task Signal(NodeSignal signal)
+    {
+        if (state.State.Status is null)
+        {
+            return;
+        }
+        await Save(Status.WithSignal(signal, time.GetUtcNow()));
+        await RunTicks();
+    }
+
+    public async Task<RolloutView?> WaitForTimeline(int seen, TimeSpan wait)
+    {
+        var deadline = time.GetUtcNow() + wait;
+        while (state.State.Status is { } status && status.Timeline.Count <= seen && !status.IsTerminal && time.GetUtcNow() < deadline)
+        {
+            var left = deadline - time.GetUtcNow();
+            await Task.WhenAny(_changed.Task, Task.Delay(left > TimeSpan.Zero ? left : TimeSpan.Zero, time));
+        }
+        return state.State.Spec is null ? null : View();
+    }
+
+    public async Task Wake()
+    {
+        if (state.State.Status is { IsTerminal: false })
+        {
+            EnsureTicking();
+            await RunTicks();
+        }
+    }
+
+    public async Task ReceiveReminder(string reminderName, TickStatus status)
+    {
+        if (state.State.Status is not { IsTerminal: false })
+        {
+            await StopTicking();
+            return;
+        }
+        EnsureTicking();
+        await RunTicks();
+    }
+
+    private async Task<RolloutView> Command(Func<CommandResult> command)
+    {
+        if (state.State.Status is null)
+        {
+            throw SnapstoneException.NotFound($"rollout '{this.GetPrimaryKeyString()}' does not exist");
+        }
+        var result = command();
+        if (result.Refusal is { } refusal)
+        {
+            throw new SnapstoneException(refusal.Kind, refusal.Message);
+        }
+        await Save(result.Status);
+        await RunTicks();
+        return View();
+    }
+
+    private async Task RunTicks()
+    {
+        for (var i = 0; i < MaxTicksPerRun && await Tick(); i++)
+        {
+        }
+    }
+
+    /// <summary>One decision. True when the next step can follow at once (a wave opened, passed, or a rollback went out).</summary>
+    private async Task<bool> Tick()
+    {
+        if (state.State.Status is not { IsTerminal: false })
+        {
+            return false;
+        }
+        var now = time.GetUtcNow();
+        var decision = RolloutPolicy.Decide(Spec, Status, null, now, Settings);
+        if (decision is RolloutDecision.Observe observe)
+        {
+            decision = RolloutPolicy.Decide(Spec, Status, await Observe(observe.Wave), now, Settings);
+        }
+        if (decision.Changed)
+        {
+            await Save(decision.Status);
+        }
+        switch (decision)
+        {
+            case RolloutDecision.Assign assign:
+                var cohort = await FanOut(assign.Wave, (pop, order) => pop.AssignWave(order));
+                await Save(Status.WaveAssigned(assign.Wave, cohort.Sum(c => c.Cohort), time.GetUtcNow()));
+                return true;
+            case RolloutDecision.Rollback rollback:
+                if (Status.Rollback is not { Aborted: true })
+                {
+                    await Unit.Quarantine(Spec.Version, $"rolled back by {Spec.Id}: {rollback.Reason}");
+                }
+                var touched = await FanOut(rollback.ThroughWave, (pop, order) => pop.RollBack(order));
+                await Save(Status.RollbackAssigned(touched.Sum(c => c.Cohort), time.GetUtcNow()));
+                return true;
+            case RolloutDecision.Advance:
+                return true;
+            case RolloutDecision.Complete or RolloutDecision.FinishRollback:
+                await StopTicking();
+                return false;
+            default:
+                return false;
+        }
+    }
+
+    /// <summary>Gathers what Decide asked to see: the current wave's cohort and control, or the rollback's confirmations.</summary>
+    private async Task<WaveObservation> Observe(int wave)
+    {
+        if (wave == WaveObservation.Rollback)
+        {
+            var rollback = await FanOut(Status.Rollback?.ThroughWave ?? Status.TouchedThrough, (pop, order) => pop.ObserveRollback(order));
+            return new WaveObservation { Wave = wave, Targeted = rollback.Sum(c => c.Cohort), Applied = rollback.Sum(c => c.Applied) };
+        }
+        var counts = await FanOut(wave, (pop, order) => pop.ObserveWave(order));
+        var targeted = counts.Sum(c => c.Cohort);
+        var verdict = HealthPolicy.Judge(
+            [.. counts.SelectMany(c => c.CohortSamples)],
+            [.. counts.SelectMany(c => c.ControlSamples)],
+            Spec.Plan.Waves[wave].Gates,
+            targeted);
+        return new WaveObservation
+        {
+            Wave = wave,
+            Targeted = targeted,
+            Applied = counts.Sum(c => c.Applied),
+            Rejected = counts.Sum(c => c.Rejected),
+            Verdict = verdict,
+        };
+    }
+
+    /// <summary>Rollout → every PoP at once → each PoP's nodes at once: a wave of any size is a two-level tree.</summary>
+    private async Task<WaveCount[]> FanOut(int wave, Func<IPopGrain, WaveOrder, Task<WaveCount>> call)
+    {
+        var order = new WaveOrder
+        {
+            Rollout = Spec.Id,
+            Unit = Spec.Unit,
+            Package = new DesiredPackage(Spec.Version, Spec.Sha256),
+            Previous = Spec.PreviousVersion is { } previous ? new DesiredPackage(previous, Spec.PreviousSha256!) : null,
+            Plan = Spec.Plan,
+            Wave = wave,
+            Targets = state.State.Targets ?? new UnitTargets(new Dictionary<string, string>()),
+            Salt = Spec.Salt,
+        };
+        var pops = await GrainFactory.GetGrain<IFleetGrain>(IFleetGrain.Key).Pops();
+        return await Task.WhenAll(pops.Select(pop => call(GrainFactory.GetGrain<IPopGrain>(pop), order)));
+    }
+
+    /// <summary>Persists a new status (never an unchanged one), logs its newest timeline entry and tells the unit and any watchers.</summary>
+    private async Task Save(RolloutStatus next)
+    {
+        var previous = state.State.Status;
+        if (ReferenceEquals(next, previous))
+        {
+            return;
+        }
+        state.State.Status = next;
+        await state.WriteStateAsync();
+        if (next.Timeline.Count > 0 && next.Timeline[^1] is { } entry && (previous is null || previous.Timeline.Count == 0 || previous.Timeline[^1] != entry))
+        {
+            logger.LogInformation("Rollout {Rollout} of {Unit} v{Version}: {Type}: {Message}", Spec.Id, Spec.Unit, Spec.Version, entry.Type, entry.Message);
+        }
+        if (previous?.State != next.State)
+        {
+            await Announce(previous?.State);
+        }
+        var changed = _changed;
+        _changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        changed.TrySetResult();
+    }
+
+    private Task Announce(RolloutState? _) => Unit.RolloutChanged(View().Summary());
+
+    private IUnitGrain Unit => GrainFactory.GetGrain<IUnitGrain>(Spec.Unit);
+
+    private void EnsureTicking()
+    {
+        var period = TimeSpan.FromMilliseconds(Math.Max(50, options.Value.TickMilliseconds));
+        _timer ??= this.RegisterGrainTimer(async _ => await RunTicks(), new GrainTimerCreationOptions(period, period) { Interleave = false, KeepAlive = true });
+    }
+
+    private async Task StopTicking()
+    {
+        _timer?.Dispose();
+        _timer = null;
+        if (await this.GetReminder(ReminderName) is { } reminder)
+        {
+            await this.UnregisterReminder(reminder);
+        }
+    }
+
+    private RolloutView View() => new(Spec, Status);
+}

@@ -1,0 +1,100 @@
+using System.Text.Json.Nodes;
+using Snapstone.Simulator;
+using Snapstone.Simulator.Consumers;
+using Snapstone.Simulator.Shape;
+using Snapstone.Testing;
+
+namespace Snapstone.Server.Tests;
+
+/// <summary>
+/// A server, a simulated fleet and one unit: the pieces every rollout test needs. The fleet reports only when
+/// the test ticks it, so each test decides how much time passes for the nodes.
+/// </summary>
+public sealed class RolloutScenario : IAsyncDisposable
+{
+    private RolloutScenario(ServerProcess server, Fleet fleet, string unit)
+    {
+        Server = server;
+        Fleet = fleet;
+        Unit = unit;
+        Ci = server.Client("ci");
+    }
+
+    public ServerProcess Server { get; }
+    public Fleet Fleet { get; }
+    public string Unit { get; }
+    public HttpClient Ci { get; }
+
+    /// <summary>
+    /// A fleet of <paramref name="nodes"/> nodes in 4 PoPs (one canary per region), a unit consumed as a
+    /// feature file, and its first package published and applied everywhere.
+    /// </summary>
+    public static async Task<RolloutScenario> StartAsync(FailureMode consumer, int nodes = 80, IDictionary<string, string>? settings = null)
+    {
+        var server = await ServerProcess.StartAsync(settings);
+        var unit = "bot-features";
+        var fleet = new Fleet(new FleetOptions
+        {
+            Shape = new FleetShape { Nodes = nodes, Pops = 4, Regions = ["eu-west", "us-east"], CanaryShare = 0.05, LowTrafficPopShare = 0, FlakyNodeShare = 0, Seed = 7 },
+            Consumers = new Dictionary<string, IConsumer> { [unit] = new FeatureFileConsumer(consumer) },
+            Token = ServerProcess.Tokens["agent"].Token,
+        }, server.Client(null), TimeProvider.System);
+        var scenario = new RolloutScenario(server, fleet, unit);
+        var (planned, _) = await scenario.Ci.Put("/v1/plans/fast", FastPlan);
+        Assert.Equal(200, planned);
+        var failureMode = consumer == FailureMode.FailClosed ? "fail-closed" : "fail-stale";
+        var (defined, _) = await scenario.Ci.Put($"/v1/units/{unit}", new { owner = "bot-management", kind = "file", riskTier = "standard", failureMode, plan = "fast" });
+        Assert.Equal(200, defined);
+        await scenario.PublishAsync(Http.Features(150), expect: 201);
+        await scenario.TickUntil(() => Task.FromResult(fleet.NodesOn(unit, 1).Count == nodes), "every node to run v1");
+        return scenario;
+    }
+
+    /// <summary>canary tier → 25% → 100%, bakes of two seconds, gates that a 0.1% noise floor passes.</summary>
+    public static readonly object FastPlan = new
+    {
+        waves = new object[]
+        {
+            new { name = "canary", select = new { tier = "canary" }, bakeSeconds = 2, gates = new { minReportingFraction = 1.0 } },
+            new { name = "quarter", select = new { percent = 25 }, bakeSeconds = 2 },
+            new { name = "all", select = new { percent = 100 }, bakeSeconds = 2 },
+        },
+    };
+
+    public async Task<long> PublishAsync(string content, int expect = 201)
+    {
+        var (status, package) = await Ci.Post($"/v1/units/{Unit}/packages", new { content, message = "test" });
+        Assert.Equal(expect, status);
+        return (long)package["version"]!;
+    }
+
+    public async Task<string> StartRolloutAsync(long version, string reason = "ship it")
+    {
+        var (status, rollout) = await Ci.Post("/v1/rollouts", new { unit = Unit, version, reason });
+        Assert.True(status == 201, $"starting the rollout answered {status}: {rollout.ToJsonString()}");
+        return (string)rollout["id"]!;
+    }
+
+    public async Task<JsonNode> RolloutAsync(string id) => (await Ci.Get($"/v1/rollouts/{id}")).Body;
+
+    /// <summary>Ticks the fleet (one report round each) until <paramref name="done"/> holds.</summary>
+    public async Task TickUntil(Func<Task<bool>> done, string what, TimeSpan? timeout = null) =>
+        await Eventually.Until(async () =>
+        {
+            await Fleet.TickAsync();
+            return await done();
+        }, what, timeout ?? TimeSpan.FromSeconds(90));
+
+    public async Task<JsonNode> TickUntilState(string id, params string[] states)
+    {
+        JsonNode? last = null;
+        await TickUntil(async () =>
+        {
+            last = await RolloutAsync(id);
+            return states.Contains((string?)last["state"]);
+        }, $"rollout {id} to reach {string.Join(" or ", states)}");
+        return last!;
+    }
+
+    public async ValueTask DisposeAsync() => await Server.DisposeAsync();
+}
