@@ -14,11 +14,14 @@ public static class SiloSetup
     /// <summary>Grain state and reminders in Azure Tables, package content in Azure Blobs.</summary>
     public static ISiloBuilder AddSnapstoneStorage(this ISiloBuilder silo, string connectionString, StorageOptions storage)
     {
-        silo.AddAzureTableGrainStorage(StorageNames.Grains, o =>
+        // Orleans' own serializer, not the Newtonsoft default: state is made of immutable records that the
+        // generated codecs read back exactly (and version-tolerantly, by [Id]).
+        silo.AddAzureTableGrainStorage(StorageNames.Grains, options => options.Configure<Orleans.Serialization.Serializer>((o, serializer) =>
         {
             o.TableServiceClient = new TableServiceClient(connectionString);
             o.TableName = storage.GrainTable;
-        });
+            o.GrainStorageSerializer = new Orleans.Storage.OrleansGrainStorageSerializer(serializer);
+        }));
         silo.UseAzureTableReminderService(o => o.TableServiceClient = new TableServiceClient(connectionString));
         silo.Services.AddSnapstoneGrainServices(connectionString, storage);
         silo.AddStartupTask<Snapstone.Grains.Rollouts.RolloutRecovery>();

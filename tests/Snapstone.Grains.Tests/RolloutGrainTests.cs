@@ -1,0 +1,83 @@
+using System.Text;
+using Snapstone.Domain.Nodes;
+using Snapstone.Domain.Plans;
+using Snapstone.Domain.Rollouts;
+using Snapstone.Domain.Units;
+using Snapstone.Testing;
+
+namespace Snapstone.Grains.Tests;
+
+/// <summary>The rollout grain against real grains and storage, with time in the test's hands.</summary>
+[Collection(ClusterCollection.Name)]
+public sealed class RolloutGrainTests(ClusterFixture fixture)
+{
+    private static readonly Plan TwoWaves = new(
+    [
+        new WaveSpec { Name = "canary", Select = new WaveSelect { Tier = "canary" }, BakeSeconds = 60 },
+        new WaveSpec { Name = "all", Select = new WaveSelect { Percent = 100 }, BakeSeconds = 60 },
+    ]);
+
+    [Fact]
+    public async Task A_wave_bakes_until_fake_time_passes_its_bake_then_the_next_opens_and_state_survives_deactivation()
+    {
+        var unitName = TestStorage.Unique("unit");
+        var unit = fixture.Client.GetGrain<IUnitGrain>(unitName);
+        await unit.Define(new UnitDefinition { Owner = "edge" }, "ci");
+        var v1 = await unit.CreatePackage(new PackageDraft { Content = Encoding.UTF8.GetBytes("one") }, "ci");
+        var v2 = await unit.CreatePackage(new PackageDraft { Content = Encoding.UTF8.GetBytes("two") }, "ci");
+        var pop = TestStorage.Unique("pop");
+        var nodes = Enumerable.Range(0, 6).Select(i => (Id: $"{pop}-n{i}", Tier: i == 0 ? "canary" : "edge")).ToList();
+
+        async Task ReportAll()
+        {
+            foreach (var (id, tier) in nodes)
+            {
+                var grain = fixture.Client.GetGrain<INodeHealthGrain>(id);
+                var desired = (await grain.GetView())?.Desired.GetValueOrDefault(unitName) ?? new DesiredPackage(1, v1.Record.Sha256);
+                await grain.Report(new NodeReport
+                {
+                    Node = id, Pop = pop, Tier = tier,
+                    Applied = new Dictionary<string, AppliedPackage> { [unitName] = new() { Version = desired.Version, Sha256 = desired.Sha256 } },
+                    Metrics = new NodeMetrics { Requests = 1000, Errors = 1, P99LatencyMs = 20 },
+                });
+            }
+        }
+
+        await ReportAll();
+        var id = "r-" + Guid.NewGuid().ToString("N")[..16];
+        var ticket = await unit.ReserveRollout(id, 2);
+        var rollout = fixture.Client.GetGrain<IRolloutGrain>(id);
+        await rollout.Start(new RolloutSpec
+        {
+            Id = id, Unit = unitName, Version = 2, Sha256 = v2.Record.Sha256, PreviousVersion = 1, PreviousSha256 = v1.Record.Sha256,
+            Plan = TwoWaves, PlanName = "two-waves", CreatedBy = "ci",
+        }, ticket.Targets);
+
+        await ReportAll();
+        await rollout.Wake();
+        var baking = (await rollout.Get())!.Status;
+        Assert.Equal(WaveState.Baking, baking.Waves[0].State);
+        Assert.Equal(1, baking.Waves[0].Targeted);
+        Assert.Equal(fixture.Time.GetUtcNow().AddSeconds(60), baking.Waves[0].BakeUntil);
+
+        fixture.Time.Advance(TimeSpan.FromSeconds(30));
+        await ReportAll();
+        await rollout.Wake();
+        Assert.Equal(WaveState.Baking, (await rollout.Get())!.Status.Waves[0].State);
+
+        fixture.Time.Advance(TimeSpan.FromSeconds(31));
+        await ReportAll();
+        await rollout.Wake();
+        var next = (await rollout.Get())!.Status;
+        Assert.Equal(WaveState.Passed, next.Waves[0].State);
+        Assert.Equal(1, next.CurrentWave);
+        Assert.Equal(6, next.Waves[1].Targeted);
+
+        await fixture.Cluster.DeactivateAsync(rollout);
+        await fixture.Cluster.WaitForDeactivationAsync(rollout);
+        var reread = (await fixture.Client.GetGrain<IRolloutGrain>(id).Get())!;
+        Assert.Equal(next.Timeline, reread.Status.Timeline);
+        Assert.Equal(System.Text.Json.JsonSerializer.Serialize(next, SnapstoneJson.Options), System.Text.Json.JsonSerializer.Serialize(reread.Status, SnapstoneJson.Options));
+        Assert.Equal(TwoWaves.Waves.Count, reread.Spec.Plan.Waves.Count);
+    }
+}
