@@ -49,6 +49,10 @@ public interface IUnitGrain : IGrainWithStringKey
 
     [Alias("Rollouts")]
     Task<IReadOnlyList<RolloutSummary>> Rollouts();
+
+    /// <summary>The unit's risk, its newest package's risk and its recent rollouts; null when not defined.</summary>
+    [Alias("Pipeline")]
+    Task<PipelineView?> Pipeline();
 }
 
 /// <summary>One rollout: spec and status, walked wave by wave by a timer, kept alive by a reminder. Keyed by rollout id.</summary>
@@ -196,6 +200,10 @@ public interface IPopGrain : IGrainWithStringKey
     [Alias("RollBack")]
     Task<WaveCount> RollBack(WaveOrder order);
 
+    /// <summary>How many of the PoP's nodes match <paramref name="targets"/>, and how many nodes it has.</summary>
+    [Alias("Consumers")]
+    Task<(int Matching, int Total)> Consumers(UnitTargets targets);
+
     /// <summary>Counts the rolled-back nodes and how many confirmed the previous package.</summary>
     [Alias("ObserveRollback")]
     Task<WaveCount> ObserveRollback(WaveOrder order);
@@ -215,4 +223,8 @@ public interface IFleetGrain : IGrainWithStringKey
 
     [Alias("Summary")]
     Task<FleetSummary> Summary();
+
+    /// <summary>Share of the fleet's nodes whose labels match <paramref name="targets"/>; null for an empty fleet.</summary>
+    [Alias("ConsumerShare")]
+    Task<double?> ConsumerShare(UnitTargets targets);
 }

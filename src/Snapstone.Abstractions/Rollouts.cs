@@ -43,7 +43,8 @@ public sealed record RolloutRequest
 public sealed record RolloutTicket(
     [property: Id(0)] DesiredPackage Package,
     [property: Id(1)] DesiredPackage? Previous,
-    [property: Id(2)] UnitTargets Targets);
+    [property: Id(2)] UnitTargets Targets,
+    [property: Id(3)] Snapstone.Domain.Risk.RiskAssessment Risk);
 
 /// <summary>A wave's instructions as the rollout sends them to each PoP.</summary>
 [GenerateSerializer, Immutable, Alias("snapstone.WaveOrder")]

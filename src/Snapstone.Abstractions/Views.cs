@@ -122,6 +122,23 @@ public sealed record Catalog([property: Id(0)] IReadOnlyDictionary<string, Catal
 [GenerateSerializer, Immutable, Alias("snapstone.PlanView")]
 public sealed record PlanView([property: Id(0)] string Name, [property: Id(1)] Plan Plan, [property: Id(2)] bool BuiltIn, [property: Id(3)] string UpdatedBy, [property: Id(4)] DateTimeOffset? UpdatedAt);
 
+/// <summary>A unit as a pipeline: how risky it is, why, and how its rollouts went.</summary>
+[GenerateSerializer, Immutable, Alias("snapstone.PipelineView")]
+public sealed record PipelineView
+{
+    [Id(0)] public required UnitView Unit { get; init; }
+    /// <summary>The unit's own risk: declared tier, kind, failure mode, blast radius, recent rollbacks.</summary>
+    [Id(1)] public required RiskAssessment Risk { get; init; }
+    /// <summary>The risk of its newest package, when it has one.</summary>
+    [Id(2)] public RiskAssessment? LatestPackageRisk { get; init; }
+    [Id(3)] public IReadOnlyList<RolloutSummary> LastRollouts { get; init; } = [];
+    [Id(4)] public bool BreakGlassUsed { get; init; }
+    [Id(5)] public double? FleetShare { get; init; }
+
+    /// <summary>The score the ranking uses: the higher of the unit's and its newest package's.</summary>
+    public int RankScore => Math.Max(Risk.Score, LatestPackageRisk?.Score ?? 0);
+}
+
 /// <summary>One slot of a batch report: the node's desired state, or why its report was refused.</summary>
 [GenerateSerializer, Immutable, Alias("snapstone.ReportResult")]
 public sealed record ReportResult([property: Id(0)] string? Node, [property: Id(1)] DesiredState? Desired, [property: Id(2)] string? Error);

@@ -176,6 +176,14 @@ public sealed class SnapstoneClient(IGrainFactory grains)
 
     public Task<FleetSummary> GetFleetAsync() => grains.GetGrain<IFleetGrain>(IFleetGrain.Key).Summary();
 
+    /// <summary>Every unit ranked by risk (highest first), with reasons, recent rollouts and break-glass use.</summary>
+    public async Task<IReadOnlyList<PipelineView>> RiskPipelinesAsync()
+    {
+        var catalog = await grains.GetGrain<ICatalogGrain>(ICatalogGrain.Key).Get();
+        var pipelines = await Task.WhenAll(catalog.Units.Keys.Select(u => grains.GetGrain<IUnitGrain>(u).Pipeline()));
+        return [.. pipelines.OfType<PipelineView>().OrderByDescending(p => p.RankScore).ThenBy(p => p.Unit.Name, StringComparer.Ordinal)];
+    }
+
     // ---- rollouts ----
 
     public static readonly TimeSpan MaxTimelineWait = TimeSpan.FromSeconds(25);
@@ -215,9 +223,11 @@ public sealed class SnapstoneClient(IGrainFactory grains)
         }
 
         var unit = await GetUnitAsync(request.Unit);
-        var planName = request.Plan ?? unit.Definition.Plan;
-        var plan = (await GetPlanAsync(planName)).Plan;
+        var asked = request.Plan ?? unit.Definition.Plan;
+        var askedPlan = (await GetPlanAsync(asked)).Plan;
         var ticket = await grains.GetGrain<IUnitGrain>(request.Unit).ReserveRollout(id, request.Version);
+        // A high-risk change never rolls out on a plan laxer than high-risk, whatever the unit or request names.
+        var (plan, planName, note) = PlanFloor.Apply(askedPlan, asked, ticket.Risk.Level == Domain.Risk.RiskLevel.High, ticket.Risk.Reasons);
         var spec = new RolloutSpec
         {
             Id = id,
@@ -230,6 +240,7 @@ public sealed class SnapstoneClient(IGrainFactory grains)
             PlanName = planName,
             Reason = request.Reason,
             CreatedBy = actor,
+            Notes = note is null ? [] : [note],
         };
         return (await rollout.Start(spec, ticket.Targets), true);
     }

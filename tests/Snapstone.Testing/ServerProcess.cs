@@ -20,6 +20,7 @@ public sealed class ServerProcess : IAsyncDisposable
         ["agent"] = ("test-agent-token-0004", ["agent"]),
         ["reader"] = ("test-reader-token-005", ["read"]),
         ["oncall"] = ("test-oncall-token-006", ["breakglass", "read"]),
+        ["ci-approver"] = ("test-ci-approver-0007", ["deploy", "approve", "read"]),
     };
 
     private readonly Dictionary<string, string> _environment;

@@ -1,6 +1,7 @@
 using Snapstone.Domain.Health;
 using Snapstone.Domain.Nodes;
 using Snapstone.Domain.Rollouts;
+using Snapstone.Domain.Units;
 
 namespace Snapstone.Grains.Fleet;
 
@@ -81,6 +82,9 @@ public sealed class PopGrain(
         return new WaveCount(touched.Count, 0, 0, [], [], touched.Count);
     }
 
+    public Task<(int Matching, int Total)> Consumers(UnitTargets targets) =>
+        Task.FromResult((state.State.Members.Values.Count(m => targets.Matches(m.Labels)), state.State.Members.Count));
+
     public async Task<WaveCount> ObserveRollback(WaveOrder order)
     {
         var (touched, _) = Split(order);
@@ -131,6 +135,13 @@ public sealed class FleetGrain(
     }
 
     public Task<IReadOnlyList<string>> Pops() => Task.FromResult<IReadOnlyList<string>>([.. state.State.Pops.Keys.Order(StringComparer.Ordinal)]);
+
+    public async Task<double?> ConsumerShare(UnitTargets targets)
+    {
+        var counts = await Task.WhenAll(state.State.Pops.Keys.Select(pop => GrainFactory.GetGrain<IPopGrain>(pop).Consumers(targets)));
+        var total = counts.Sum(c => c.Total);
+        return total == 0 ? null : (double)counts.Sum(c => c.Matching) / total;
+    }
 
     /// <summary>Fans out to every PoP grain at once; no grain holds the whole node list.</summary>
     public async Task<FleetSummary> Summary()

@@ -26,6 +26,8 @@ public sealed class UnitState
     [Id(11)] public List<DateTimeOffset> Rollbacks { get; set; } = [];
     /// <summary>The newest rollouts of the unit, newest first, at most <see cref="UnitGrain.MaxHistory"/>.</summary>
     [Id(12)] public List<RolloutSummary> History { get; set; } = [];
+    /// <summary>Whether any package of the unit went out through break-glass.</summary>
+    [Id(13)] public bool BreakGlassUsed { get; set; }
 }
 
 public sealed class UnitGrain(
@@ -65,7 +67,7 @@ public sealed class UnitGrain(
     public async Task<PackageView> CreatePackage(PackageDraft draft, string actor)
     {
         var definition = RequireDefinition();
-        var (record, assessment) = Assess(draft, definition, actor, state.State.LatestVersion + 1);
+        var (record, assessment) = Assess(draft, definition, actor, state.State.LatestVersion + 1, await FleetShare(definition));
 
         await store.PutContentAsync(Name, record.Sha256, draft.Content);
         await store.PutRecordAsync(record);
@@ -92,11 +94,36 @@ public sealed class UnitGrain(
         return ViewOf(record);
     }
 
-    public Task<PackageView> ValidatePackage(PackageDraft draft, string actor)
+    public async Task<PackageView> ValidatePackage(PackageDraft draft, string actor)
     {
-        var (record, _) = Assess(draft, RequireDefinition(), actor, version: 0);
-        return Task.FromResult(ViewOf(record));
+        var definition = RequireDefinition();
+        var (record, _) = Assess(draft, definition, actor, version: 0, await FleetShare(definition));
+        return ViewOf(record);
     }
+
+    public async Task<PipelineView?> Pipeline()
+    {
+        if (state.State.Definition is not { } definition)
+        {
+            return null;
+        }
+        var share = await FleetShare(definition);
+        var latest = state.State.LatestVersion > 0 ? await store.GetRecordAsync(Name, state.State.LatestVersion) : null;
+        return new PipelineView
+        {
+            Unit = View(),
+            Risk = Domain.Risk.RiskAssessor.Assess(new Domain.Risk.RiskInput { Unit = definition, FleetShare = share, RollbacksLast30Days = RecentRollbacks() }),
+            LatestPackageRisk = latest?.Risk,
+            LastRollouts = [.. state.State.History.Take(5)],
+            BreakGlassUsed = state.State.BreakGlassUsed,
+            FleetShare = share,
+        };
+    }
+
+    private Task<double?> FleetShare(UnitDefinition definition) =>
+        GrainFactory.GetGrain<IFleetGrain>(IFleetGrain.Key).ConsumerShare(definition.Targets);
+
+    private int RecentRollbacks() => state.State.Rollbacks.Count(at => at > time.GetUtcNow().AddDays(-30));
 
     public async Task<PackageView?> GetPackage(long version)
     {
@@ -152,7 +179,8 @@ public sealed class UnitGrain(
         return new RolloutTicket(
             new DesiredPackage(version, record.Sha256),
             state.State.LkgVersion is { } lkg ? new DesiredPackage(lkg, state.State.LkgSha256!) : null,
-            definition.Targets);
+            definition.Targets,
+            record.Risk);
     }
 
     public async Task RolloutChanged(RolloutSummary summary)
@@ -208,13 +236,14 @@ public sealed class UnitGrain(
     private async Task<bool> StillActive(string rollout) =>
         await GrainFactory.GetGrain<IRolloutGrain>(rollout).Get() is { Status.IsTerminal: false };
 
-    private (PackageRecord Record, PackageAssessment Assessment) Assess(PackageDraft draft, UnitDefinition definition, string actor, long version)
+    private (PackageRecord Record, PackageAssessment Assessment) Assess(PackageDraft draft, UnitDefinition definition, string actor, long version, double? fleetShare)
     {
         var history = new PackageHistory
         {
             LkgShape = state.State.LkgShape,
             KnownKeys = state.State.KnownKeys.Count > 0 ? state.State.KnownKeys : null,
-            RollbacksLast30Days = state.State.Rollbacks.Count(at => at > time.GetUtcNow().AddDays(-30)),
+            RollbacksLast30Days = RecentRollbacks(),
+            FleetShare = fleetShare,
         };
         var assessment = PackageAssessment.Of(draft.Content, definition, history);
         var record = new PackageRecord

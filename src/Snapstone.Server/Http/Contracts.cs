@@ -119,7 +119,11 @@ public sealed record PackageBody
 
 public sealed record ValidationResponse(bool Passed, IReadOnlyList<Finding> Findings);
 
-public sealed record RiskResponse(string Level, int Score, IReadOnlyList<string> Reasons, bool Critical);
+public sealed record RiskResponse(string Level, int Score, IReadOnlyList<string> Reasons, bool Critical)
+{
+    public static RiskResponse From(Snapstone.Domain.Risk.RiskAssessment risk) =>
+        new(JsonNamingPolicy.KebabCaseLower.ConvertName(risk.Level.ToString()), risk.Score, risk.Reasons, risk.Critical);
+}
 
 public sealed record PackageResponse(
     string Unit, long Version, string Sha256, long SizeBytes, DateTimeOffset CreatedAt, string Author,
@@ -131,11 +135,22 @@ public sealed record PackageResponse(
         var r = v.Record;
         return new PackageResponse(r.Unit, r.Version, r.Sha256, r.SizeBytes, r.CreatedAt, r.Author, r.Message, r.Source,
             v.State, v.IsLkg, new ValidationResponse(r.Validation.Passed, r.Validation.Findings),
-            new RiskResponse(JsonNamingPolicy.KebabCaseLower.ConvertName(r.Risk.Level.ToString()), r.Risk.Score, r.Risk.Reasons, r.Risk.Critical),
+            RiskResponse.From(r.Risk),
             r.Version > 0 ? ContentUrlOf(r.Unit, r.Version) : null);
     }
 
     public static string ContentUrlOf(string unit, long version) => $"/v1/units/{unit}/packages/{version}/content";
+}
+
+public sealed record PipelineResponse(
+    string Unit, string Owner, UnitKind Kind, RiskTier? RiskTier, FailureMode FailureMode, string Plan,
+    RiskResponse Risk, long? LatestVersion, RiskResponse? LatestPackageRisk, int RankScore, double? FleetShare,
+    long? LkgVersion, IReadOnlyList<RolloutSummaryResponse> LastRollouts, bool BreakGlassUsed)
+{
+    public static PipelineResponse From(PipelineView p) => new(
+        p.Unit.Name, p.Unit.Definition.Owner, p.Unit.Definition.Kind, p.Unit.Definition.RiskTier, p.Unit.Definition.FailureMode,
+        p.Unit.Definition.Plan, RiskResponse.From(p.Risk), p.Unit.LatestVersion, p.LatestPackageRisk is { } r ? RiskResponse.From(r) : null,
+        p.RankScore, p.FleetShare, p.Unit.LkgVersion, [.. p.LastRollouts.Select(RolloutSummaryResponse.From)], p.BreakGlassUsed);
 }
 
 public sealed record DesiredEntry(long Version, string Sha256, string ContentUrl);

@@ -18,6 +18,9 @@ public static class Endpoints
         MapPlans(v1.MapGroup("/plans").WithTags("Plans"));
         MapNodes(v1);
         RolloutEndpoints.MapRollouts(v1);
+        v1.MapGet("/risk/pipelines", async (SnapstoneClient client) =>
+            TypedResults.Ok(new { pipelines = (await client.RiskPipelinesAsync()).Select(PipelineResponse.From) }))
+            .RequireAuthorization(Scopes.Read).WithTags("Risk");
     }
 
     /// <summary>A <see cref="SnapstoneException"/> is the user's doing: answer with its problem, log nothing alarming.</summary>
