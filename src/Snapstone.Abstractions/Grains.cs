@@ -36,8 +36,16 @@ public interface IUnitGrain : IGrainWithStringKey
     /// Makes <paramref name="rollout"/> the unit's one active rollout of <paramref name="version"/>, refusing
     /// (409) a rejected, quarantined or current-LKG version and a second concurrent rollout.
     /// </summary>
+    /// <remarks>With <paramref name="breakGlass"/> a quarantined version is allowed, and the unit remembers break-glass was used.</remarks>
     [Alias("ReserveRollout")]
-    Task<RolloutTicket> ReserveRollout(string rollout, long version);
+    Task<RolloutTicket> ReserveRollout(string rollout, long version, bool breakGlass = false);
+
+    /// <summary>
+    /// Break-glass: quarantines the version of the unit's active rollout, if any, and answers the order that
+    /// sends every consumer back to the LKG. 409 when the unit has no LKG.
+    /// </summary>
+    [Alias("BeginInstantRollback")]
+    Task<BreakGlassOrder> BeginInstantRollback(string action, string by, string reason);
 
     /// <summary>A rollout of this unit changed state; terminal states release the unit and may set its LKG.</summary>
     [Alias("RolloutChanged")]
@@ -207,6 +215,31 @@ public interface IPopGrain : IGrainWithStringKey
     /// <summary>Counts the rolled-back nodes and how many confirmed the previous package.</summary>
     [Alias("ObserveRollback")]
     Task<WaveCount> ObserveRollback(WaveOrder order);
+}
+
+/// <summary>The tamper-evident log of every write. Singleton, key <see cref="Key"/>.</summary>
+[Alias("snapstone.IAuditGrain")]
+public interface IAuditGrain : IGrainWithStringKey
+{
+    public const string Key = "audit";
+
+    [Alias("Append")]
+    Task<Snapstone.Domain.Audit.AuditEntry> Append(Snapstone.Domain.Audit.AuditRecord record);
+
+    /// <summary>Entries after sequence <paramref name="afterSeq"/> (and at or after <paramref name="since"/>), oldest first.</summary>
+    [Alias("Read"), Orleans.Concurrency.AlwaysInterleave]
+    Task<IReadOnlyList<Snapstone.Domain.Audit.AuditEntry>> Read(long afterSeq, DateTimeOffset? since, int limit);
+
+    /// <summary>Recomputes the whole chain from storage.</summary>
+    [Alias("Verify"), Orleans.Concurrency.AlwaysInterleave]
+    Task<AuditVerification> Verify();
+}
+
+/// <summary>The outcome of recomputing the chain: how many entries, and the first broken link if any.</summary>
+[GenerateSerializer, Immutable, Alias("snapstone.AuditVerification")]
+public sealed record AuditVerification([property: Id(0)] long Entries, [property: Id(1)] Snapstone.Domain.Audit.ChainBreak? FirstBroken)
+{
+    public bool Valid => FirstBroken is null;
 }
 
 /// <summary>The PoP index and fleet totals. Singleton, key <see cref="Key"/>.</summary>

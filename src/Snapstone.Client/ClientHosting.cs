@@ -1,6 +1,7 @@
 using Azure.Data.Tables;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Orleans.Configuration;
 
@@ -49,6 +50,9 @@ public static class ClientHosting
     }
 
     /// <summary>Registers <see cref="SnapstoneClient"/> over whatever <see cref="IGrainFactory"/> the host has (a silo's, or a client's).</summary>
-    public static IServiceCollection AddSnapstoneOperations(this IServiceCollection services) =>
-        services.AddSingleton<SnapstoneClient>();
+    public static IServiceCollection AddSnapstoneOperations(this IServiceCollection services)
+    {
+        services.TryAddSingleton(TimeProvider.System);
+        return services.AddSingleton<SnapstoneClient>();
+    }
 }

@@ -12,7 +12,7 @@ namespace Snapstone.Client;
 /// Every Snapstone operation, typed. Internal services use it through the embedded Orleans client; the HTTP
 /// gateway uses this same class, so both paths run the same checks. Refusals are <see cref="SnapstoneException"/>s.
 /// </summary>
-public sealed class SnapstoneClient(IGrainFactory grains)
+public sealed partial class SnapstoneClient(IGrainFactory grains, TimeProvider time)
 {
     public const int MaxListLimit = 200;
     public const int MaxBatchReports = 5000;
@@ -31,7 +31,9 @@ public sealed class SnapstoneClient(IGrainFactory grains)
         {
             throw SnapstoneException.Invalid($"plan '{definition.Plan}' is not defined (built-in plans: {BuiltInPlans.StandardName}, {BuiltInPlans.HighRiskName}; define others with PUT /v1/plans/{definition.Plan})");
         }
-        return await grains.GetGrain<IUnitGrain>(unit).Define(definition, actor);
+        var defined = await grains.GetGrain<IUnitGrain>(unit).Define(definition, actor);
+        await AuditAsync(actor, "unit.define", $"unit/{unit}", definition.Description);
+        return defined;
     }
 
     public async Task<UnitView> GetUnitAsync(string unit)
@@ -56,7 +58,9 @@ public sealed class SnapstoneClient(IGrainFactory grains)
         {
             throw SnapstoneException.Conflict($"plan '{plan}' is built in and cannot be redefined; define a plan under another name");
         }
-        return await grains.GetGrain<IPlanGrain>(plan).Define(definition, actor);
+        var defined = await grains.GetGrain<IPlanGrain>(plan).Define(definition, actor);
+        await AuditAsync(actor, "plan.define", $"plan/{plan}", "");
+        return defined;
     }
 
     public async Task<PlanView> GetPlanAsync(string plan)
@@ -76,7 +80,10 @@ public sealed class SnapstoneClient(IGrainFactory grains)
     public async Task<PackageView> CreatePackageAsync(string unit, PackageDraft draft, string actor)
     {
         CheckDraft(unit, draft);
-        return await grains.GetGrain<IUnitGrain>(unit).CreatePackage(draft, actor);
+        var package = await grains.GetGrain<IUnitGrain>(unit).CreatePackage(draft, actor);
+        var outcome = package.State == PackageState.Rejected ? "package.reject" : "package.create";
+        await AuditAsync(actor, outcome, $"unit/{unit}/v{package.Record.Version}", draft.Message);
+        return package;
     }
 
     /// <summary>The checks of <see cref="CreatePackageAsync"/> without storing anything; the version is 0.</summary>
@@ -223,6 +230,10 @@ public sealed class SnapstoneClient(IGrainFactory grains)
         }
 
         var unit = await GetUnitAsync(request.Unit);
+        if (await grains.GetGrain<IControlGrain>(IControlGrain.Key).FreezeOf(request.Unit) is { } freeze)
+        {
+            throw SnapstoneException.Conflict($"{freeze.Describe()}; new rollouts are refused until it is lifted");
+        }
         var asked = request.Plan ?? unit.Definition.Plan;
         var askedPlan = (await GetPlanAsync(asked)).Plan;
         var ticket = await grains.GetGrain<IUnitGrain>(request.Unit).ReserveRollout(id, request.Version);
@@ -242,7 +253,9 @@ public sealed class SnapstoneClient(IGrainFactory grains)
             CreatedBy = actor,
             Notes = note is null ? [] : [note],
         };
-        return (await rollout.Start(spec, ticket.Targets), true);
+        var started = await rollout.Start(spec, ticket.Targets);
+        await AuditAsync(actor, "rollout.start", $"rollout/{id}", $"{request.Unit} v{request.Version} on {planName}: {request.Reason}");
+        return (started, true);
     }
 
     public async Task<RolloutView> GetRolloutAsync(string id) =>
@@ -268,13 +281,51 @@ public sealed class SnapstoneClient(IGrainFactory grains)
             .Take(Math.Clamp(limit, 1, MaxListLimit))];
     }
 
-    public Task<RolloutView> ApproveRolloutAsync(string id, string actor, string? reason) => Rollout(id).Approve(actor, reason);
+    public Task<RolloutView> ApproveRolloutAsync(string id, string actor, string? reason) =>
+        Audited(Rollout(id).Approve(actor, reason), actor, "rollout.approve", id, reason);
 
-    public Task<RolloutView> PauseRolloutAsync(string id, string actor, string? reason) => Rollout(id).Pause(actor, reason);
+    public Task<RolloutView> PauseRolloutAsync(string id, string actor, string? reason) =>
+        Audited(Rollout(id).Pause(actor, reason), actor, "rollout.pause", id, reason);
 
-    public Task<RolloutView> ResumeRolloutAsync(string id, string actor, string? reason) => Rollout(id).Resume(actor, reason);
+    public async Task<RolloutView> ResumeRolloutAsync(string id, string actor, string? reason)
+    {
+        var rollout = await GetRolloutAsync(id);
+        if (await grains.GetGrain<IControlGrain>(IControlGrain.Key).FreezeOf(rollout.Spec.Unit) is { } freeze)
+        {
+            throw SnapstoneException.Conflict($"{freeze.Describe()}; lift it before resuming");
+        }
+        return await Audited(Rollout(id).Resume(actor, reason), actor, "rollout.resume", id, reason);
+    }
 
-    public Task<RolloutView> AbortRolloutAsync(string id, string actor, string? reason) => Rollout(id).Abort(actor, reason);
+    public Task<RolloutView> AbortRolloutAsync(string id, string actor, string? reason) =>
+        Audited(Rollout(id).Abort(actor, reason), actor, "rollout.abort", id, reason);
+
+    private async Task<RolloutView> Audited(Task<RolloutView> command, string actor, string action, string id, string? reason)
+    {
+        var view = await command;
+        await AuditAsync(actor, action, $"rollout/{id}", reason ?? "");
+        return view;
+    }
+
+    // ---- audit ----
+
+    public const int MaxAuditPage = 1000;
+
+    /// <summary>Audit entries after sequence <paramref name="afterSeq"/> and at or after <paramref name="since"/>, oldest first.</summary>
+    public Task<IReadOnlyList<Domain.Audit.AuditEntry>> ReadAuditAsync(long afterSeq, DateTimeOffset? since, int limit)
+    {
+        if (limit < 1 || limit > MaxAuditPage)
+        {
+            throw SnapstoneException.Invalid($"limit must be between 1 and {MaxAuditPage} (got {limit})");
+        }
+        return grains.GetGrain<IAuditGrain>(IAuditGrain.Key).Read(Math.Max(0, afterSeq), since, limit);
+    }
+
+    /// <summary>Recomputes the whole chain from storage and names the first broken link.</summary>
+    public Task<AuditVerification> VerifyAuditAsync() => grains.GetGrain<IAuditGrain>(IAuditGrain.Key).Verify();
+
+    private Task AuditAsync(string actor, string action, string target, string? reason) =>
+        grains.GetGrain<IAuditGrain>(IAuditGrain.Key).Append(new Domain.Audit.AuditRecord(actor, action, target, reason ?? ""));
 
     /// <summary>Answers once the rollout's timeline holds more than <paramref name="seen"/> entries, it ends, or <paramref name="wait"/> passes.</summary>
     public async Task<RolloutView> WatchRolloutAsync(string id, int seen, TimeSpan wait) =>

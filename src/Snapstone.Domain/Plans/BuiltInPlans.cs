@@ -5,6 +5,14 @@ public static class BuiltInPlans
 {
     public const string StandardName = "standard";
     public const string HighRiskName = "high-risk";
+    public const string EmergencyName = "emergency";
+
+    /// <summary>Break-glass only: a minimal canary, then everyone; still watched and rolled back on regression.</summary>
+    public static readonly Plan Emergency = new(
+    [
+        new WaveSpec { Name = "canary", Select = new WaveSelect { Tier = "canary" }, BakeSeconds = 30 },
+        new WaveSpec { Name = "all", Select = new WaveSelect { Percent = 100 }, BakeSeconds = 120 },
+    ]);
 
     /// <summary>canary tier → 1% → 10% → 50% → 100%, default gates.</summary>
     public static readonly Plan Standard = new(
@@ -45,6 +53,7 @@ public static class BuiltInPlans
     {
         StandardName => Standard,
         HighRiskName => HighRisk,
+        EmergencyName => Emergency,
         _ => null,
     };
 }

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Snapstone.Domain;
 using Snapstone.Domain.Health;
+using Snapstone.Domain.Incidents;
 using Snapstone.Domain.Rollouts;
 using Snapstone.Domain.Units;
 
@@ -13,6 +14,8 @@ public sealed class RolloutRecord
     [Id(0)] public RolloutSpec? Spec { get; set; }
     [Id(1)] public RolloutStatus? Status { get; set; }
     [Id(2)] public UnitTargets? Targets { get; set; }
+    /// <summary>The incident this rollout opened (an automated rollback or halt), if any.</summary>
+    [Id(3)] public string? Incident { get; set; }
 }
 
 /// <summary>Host settings for every rollout (section <c>Snapstone:Rollouts</c>).</summary>
@@ -190,12 +193,30 @@ public sealed class RolloutGrain(
                     await Unit.Quarantine(Spec.Version, $"rolled back by {Spec.Id}: {rollback.Reason}");
                 }
                 var touched = await FanOut(rollback.ThroughWave, (pop, order) => pop.RollBack(order));
-                await Save(Status.RollbackAssigned(touched.Sum(c => c.Cohort), time.GetUtcNow()));
+                var sent = touched.Sum(c => c.Cohort);
+                await Save(Status.RollbackAssigned(sent, time.GetUtcNow()));
+                if (Status.Rollback is not { Aborted: true })
+                {
+                    await OpenIncident($"Rollout {Spec.Id} of {Spec.Unit} v{Spec.Version} rolled back", sent,
+                        (IncidentStatus.Detected, rollback.Reason),
+                        (IncidentStatus.Halted, $"rollout halted at wave '{Spec.Plan.Waves[Math.Clamp(rollback.ThroughWave, 0, Spec.Plan.Waves.Count - 1)].Name}'"),
+                        (IncidentStatus.RollingBack, $"{sent} node(s) told to return to v{Spec.PreviousVersion}"));
+                }
                 return true;
             case RolloutDecision.Advance:
                 return true;
             case RolloutDecision.Complete or RolloutDecision.FinishRollback:
                 await StopTicking();
+                if (decision is RolloutDecision.FinishRollback { Outcome: RolloutState.RolledBack })
+                {
+                    await UpdateIncident(IncidentStatus.RolledBack, $"all {Status.Rollback?.Confirmed} node(s) confirmed v{Spec.PreviousVersion}; v{Spec.Version} is quarantined");
+                    await UpdateIncident(IncidentStatus.Monitoring, "watching the fleet on the last known good package");
+                }
+                return false;
+            case RolloutDecision.Pause pause:
+                await OpenIncident($"Rollout {Spec.Id} of {Spec.Unit} v{Spec.Version} halted", Status.Waves.Sum(w => w.Applied),
+                    (IncidentStatus.Detected, pause.Reason),
+                    (IncidentStatus.Halted, "the rollout is paused until someone resumes or aborts it"));
                 return false;
             default:
                 return false;
@@ -269,6 +290,45 @@ public sealed class RolloutGrain(
     }
 
     private Task Announce(RolloutState? _) => Unit.RolloutChanged(View().Summary());
+
+    /// <summary>Opens this rollout's incident with its first updates, sized by how many nodes took the package.</summary>
+    private async Task OpenIncident(string title, int affected, params (IncidentStatus Status, string Message)[] updates)
+    {
+        if (state.State.Incident is not null)
+        {
+            foreach (var (status, message) in updates.Skip(1))
+            {
+                await UpdateIncident(status, message);
+            }
+            return;
+        }
+        var id = "inc-" + Spec.Id[2..];
+        var fleet = (await GrainFactory.GetGrain<IFleetGrain>(IFleetGrain.Key).Summary()).Nodes;
+        var now = time.GetUtcNow();
+        var incident = IncidentRules.Open(id, title, IncidentRules.SeverityOf(affected, fleet), [Spec.Unit], Spec.Id, updates[0].Status, updates[0].Message, "snapstone", now);
+        foreach (var (status, message) in updates.Skip(1))
+        {
+            incident = incident.With(status, message, "snapstone", now);
+        }
+        state.State.Incident = id;
+        await state.WriteStateAsync();
+        await GrainFactory.GetGrain<IIncidentGrain>(id).Open(incident);
+    }
+
+    private async Task UpdateIncident(IncidentStatus status, string message)
+    {
+        if (state.State.Incident is { } id)
+        {
+            try
+            {
+                await GrainFactory.GetGrain<IIncidentGrain>(id).Update(status, message, "snapstone");
+            }
+            catch (SnapstoneException e)
+            {
+                logger.LogInformation("Incident {Incident} not updated: {Reason}", id, e.Message);
+            }
+        }
+    }
 
     private IUnitGrain Unit => GrainFactory.GetGrain<IUnitGrain>(Spec.Unit);
 

@@ -147,7 +147,7 @@ public sealed class UnitGrain(
         return [.. records.OfType<PackageRecord>().Select(ViewOf)];
     }
 
-    public async Task<RolloutTicket> ReserveRollout(string rollout, long version)
+    public async Task<RolloutTicket> ReserveRollout(string rollout, long version, bool breakGlass)
     {
         var definition = RequireDefinition();
         if (state.State.ActiveRollout is { } active && active != rollout && await StillActive(active))
@@ -163,7 +163,7 @@ public sealed class UnitGrain(
         {
             throw SnapstoneException.Conflict($"version {version} of '{Name}' was rejected by validation and can never be rolled out");
         }
-        if (state.State.Quarantined.Contains(version))
+        if (state.State.Quarantined.Contains(version) && !breakGlass)
         {
             throw SnapstoneException.Conflict($"version {version} of '{Name}' is quarantined after a rollback; only break-glass may deploy it");
         }
@@ -171,9 +171,10 @@ public sealed class UnitGrain(
         {
             throw SnapstoneException.Conflict($"version {version} of '{Name}' is already its last known good package");
         }
-        if (state.State.ActiveRollout != rollout)
+        if (state.State.ActiveRollout != rollout || (breakGlass && !state.State.BreakGlassUsed))
         {
             state.State.ActiveRollout = rollout;
+            state.State.BreakGlassUsed |= breakGlass;
             await state.WriteStateAsync();
         }
         return new RolloutTicket(
@@ -210,6 +211,8 @@ public sealed class UnitGrain(
         if (newLkg is not null)
         {
             SetLkg(newLkg);
+            // An emergency deploy of a quarantined version that completes has proven itself.
+            state.State.Quarantined.Remove(newLkg.Version);
         }
         await state.WriteStateAsync();
         if (newLkg is not null)
@@ -228,6 +231,35 @@ public sealed class UnitGrain(
         state.State.Quarantined.Add(version);
         await state.WriteStateAsync();
         logger.LogWarning("Unit {Unit} v{Version} quarantined: {Reason}", Name, version, reason);
+    }
+
+    public async Task<BreakGlassOrder> BeginInstantRollback(string action, string by, string reason)
+    {
+        var definition = RequireDefinition();
+        if (state.State.LkgVersion is not { } lkg)
+        {
+            throw SnapstoneException.Conflict($"unit '{Name}' has no last known good package to return to");
+        }
+        var quarantined = new List<long>();
+        if (state.State.ActiveRollout is { } active && await GrainFactory.GetGrain<IRolloutGrain>(active).Get() is { Status.IsTerminal: false } rollout)
+        {
+            quarantined.Add(rollout.Spec.Version);
+        }
+        foreach (var version in quarantined.Where(v => !state.State.Quarantined.Contains(v)))
+        {
+            state.State.Quarantined.Add(version);
+        }
+        state.State.BreakGlassUsed = true;
+        await state.WriteStateAsync();
+        return new BreakGlassOrder
+        {
+            Unit = Name,
+            Lkg = new DesiredPackage(lkg, state.State.LkgSha256!),
+            Targets = definition.Targets,
+            By = by,
+            Reason = reason,
+            Quarantined = quarantined,
+        };
     }
 
     public Task<IReadOnlyList<RolloutSummary>> Rollouts() => Task.FromResult<IReadOnlyList<RolloutSummary>>([.. state.State.History]);

@@ -88,6 +88,7 @@ public static class ServerHosting
         app.MapOpenApi();
         app.MapOrleansDashboard(routePrefix: "/dashboard");
         app.MapSnapstoneApi();
+        app.MapGet("/status", () => Results.Content(StatusPage.Value, "text/html; charset=utf-8")).AllowAnonymous().ExcludeFromDescription();
         return app;
     }
 
@@ -100,6 +101,13 @@ public static class ServerHosting
             checks = report.Entries.ToDictionary(e => e.Key, e => new { status = e.Value.Status.ToString().ToLowerInvariant(), description = e.Value.Description }),
         });
     }
+
+    /// <summary>The public status page: static HTML that reads <c>/v1/status</c> and refreshes itself.</summary>
+    private static readonly Lazy<string> StatusPage = new(() =>
+    {
+        using var stream = typeof(ServerHosting).Assembly.GetManifestResourceStream("StatusPage.html")!;
+        return new StreamReader(stream).ReadToEnd();
+    });
 
     private static string LocalAdminToken(string dataDirectory)
     {

@@ -23,6 +23,8 @@ public sealed class StorageOptions
     public string PackageContainer { get; set; } = "snapstone-packages";
     /// <summary>Table for grain state.</summary>
     public string GrainTable { get; set; } = "SnapstoneGrains";
+    /// <summary>Table for the hash-chained audit log (one partition per service id).</summary>
+    public string AuditTable { get; set; } = "SnapstoneAudit";
 }
 
 public enum ClusteringMode { Localhost, AzureTable }

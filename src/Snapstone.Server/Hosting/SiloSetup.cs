@@ -31,9 +31,14 @@ public static class SiloSetup
     public static IServiceCollection AddSnapstoneGrainServices(this IServiceCollection services, string connectionString, StorageOptions storage)
     {
         services.AddSingleton<IPackageStore>(_ => new BlobPackageStore(new BlobContainerClient(connectionString, storage.PackageContainer)));
+        services.AddSingleton(sp => new AuditStore(
+            new Azure.Data.Tables.TableClient(connectionString, storage.AuditTable),
+            sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<ClusterOptions>>().Value.ServiceId));
         services.AddSingleton(TimeProvider.System);
         services.AddOptions<CatalogOptions>().BindConfiguration("Snapstone:Catalog");
         services.AddOptions<Snapstone.Grains.Rollouts.RolloutOptions>().BindConfiguration("Snapstone:Rollouts");
+        services.AddOptions<Snapstone.Grains.Emergency.IncidentOptions>().BindConfiguration("Snapstone:Incidents");
+        services.AddHttpClient("webhooks");
         return services;
     }
 

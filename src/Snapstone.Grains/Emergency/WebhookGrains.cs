@@ -1,0 +1,176 @@
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.Extensions.Logging;
+using Polly;
+using Polly.Retry;
+
+namespace Snapstone.Grains.Emergency;
+
+[GenerateSerializer, Alias("snapstone.WebhookRegistryState")]
+public sealed class WebhookRegistryState
+{
+    [Id(0)] public Dictionary<string, Webhook> Webhooks { get; set; } = [];
+}
+
+public sealed class WebhookRegistryGrain(
+    [PersistentState("webhooks", StorageNames.Grains)] IPersistentState<WebhookRegistryState> state) : Grain, IWebhookRegistryGrain
+{
+    public async Task<Webhook> Define(Webhook webhook)
+    {
+        state.State.Webhooks[webhook.Name] = webhook;
+        await state.WriteStateAsync();
+        return webhook;
+    }
+
+    public async Task<bool> Remove(string name)
+    {
+        if (!state.State.Webhooks.Remove(name)) return false;
+        await state.WriteStateAsync();
+        return true;
+    }
+
+    public Task<IReadOnlyList<Webhook>> List() => Task.FromResult<IReadOnlyList<Webhook>>([.. state.State.Webhooks.Values.OrderBy(w => w.Name, StringComparer.Ordinal)]);
+
+    public Task Publish(WebhookEvent e)
+    {
+        foreach (var webhook in state.State.Webhooks.Values.Where(w => w.Wants(e.Type)))
+        {
+            // One grain per delivery: it persists the attempt count and retries on its own schedule.
+            GrainFactory.GetGrain<IWebhookDeliveryGrain>($"{webhook.Name}/{e.Id}").Deliver(webhook, e).Ignore();
+        }
+        return Task.CompletedTask;
+    }
+}
+
+[GenerateSerializer, Alias("snapstone.DeliveryState")]
+public sealed class DeliveryState
+{
+    [Id(0)] public Webhook? Webhook { get; set; }
+    [Id(1)] public WebhookEvent? Event { get; set; }
+    [Id(2)] public int Attempts { get; set; }
+    [Id(3)] public bool Delivered { get; set; }
+    [Id(4)] public string? LastError { get; set; }
+    [Id(5)] public DateTimeOffset? NextAttemptAt { get; set; }
+}
+
+/// <summary>
+/// At-least-once delivery of one event to one receiver. Each round tries a few times with exponential
+/// backoff (Polly); a failed round is persisted and tried again later, with longer pauses, from a timer
+/// (and a reminder, should the silo restart). Every request carries the same delivery id, so receivers
+/// can drop repeats, and an HMAC-SHA256 signature of the body under the webhook's secret.
+/// </summary>
+public sealed class WebhookDeliveryGrain(
+    [PersistentState("delivery", StorageNames.Grains)] IPersistentState<DeliveryState> state,
+    IHttpClientFactory http,
+    TimeProvider time,
+    ILogger<WebhookDeliveryGrain> logger) : Grain, IWebhookDeliveryGrain, IRemindable
+{
+    public const string SignatureHeader = "X-Snapstone-Signature";
+    public const string DeliveryHeader = "X-Snapstone-Delivery";
+    public const string EventHeader = "X-Snapstone-Event";
+    private const int MaxRounds = 8;
+    private IGrainTimer? _retry;
+
+    private static readonly ResiliencePipeline<HttpResponseMessage> Round = new ResiliencePipelineBuilder<HttpResponseMessage>()
+        .AddRetry(new RetryStrategyOptions<HttpResponseMessage>
+        {
+            MaxRetryAttempts = 3,
+            BackoffType = DelayBackoffType.Exponential,
+            Delay = TimeSpan.FromMilliseconds(200),
+            UseJitter = true,
+            ShouldHandle = new PredicateBuilder<HttpResponseMessage>()
+                .Handle<HttpRequestException>()
+                .Handle<TaskCanceledException>()
+                .HandleResult(r => !r.IsSuccessStatusCode),
+        })
+        .AddTimeout(TimeSpan.FromSeconds(10))
+        .Build();
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        if (state.State is { Event: not null, Delivered: false })
+        {
+            ScheduleRetry();
+        }
+        return Task.CompletedTask;
+    }
+
+    public async Task Deliver(Webhook webhook, WebhookEvent e)
+    {
+        if (state.State.Event is not null)
+        {
+            return;
+        }
+        state.State.Webhook = webhook;
+        state.State.Event = e;
+        await state.WriteStateAsync();
+        await this.RegisterOrUpdateReminder("retry", TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
+        await Attempt();
+    }
+
+    public Task<DeliveryStatus?> Status() => Task.FromResult(state.State.Event is null ? null :
+        new DeliveryStatus(state.State.Webhook!.Name, state.State.Event.Id, state.State.Attempts, state.State.Delivered, state.State.LastError, state.State.NextAttemptAt));
+
+    public Task ReceiveReminder(string reminderName, TickStatus status) => Attempt();
+
+    private async Task Attempt()
+    {
+        if (state.State is not { Webhook: { } webhook, Event: { } e, Delivered: false } || state.State.NextAttemptAt > time.GetUtcNow())
+        {
+            await Finish();
+            return;
+        }
+        var body = Encoding.UTF8.GetBytes(e.PayloadJson);
+        var signature = "sha256=" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(webhook.Secret), body));
+        var client = http.CreateClient("webhooks");
+        try
+        {
+            using var response = await Round.ExecuteAsync(async ct =>
+            {
+                state.State.Attempts++;
+                using var request = new HttpRequestMessage(HttpMethod.Post, webhook.Url) { Content = new ByteArrayContent(body) };
+                request.Content.Headers.ContentType = new("application/json");
+                request.Headers.Add(SignatureHeader, signature);
+                request.Headers.Add(DeliveryHeader, $"{webhook.Name}/{e.Id}");
+                request.Headers.Add(EventHeader, e.Type);
+                return await client.SendAsync(request, ct);
+            });
+            state.State.Delivered = response.IsSuccessStatusCode;
+            state.State.LastError = response.IsSuccessStatusCode ? null : $"HTTP {(int)response.StatusCode}";
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or TimeoutException or Polly.Timeout.TimeoutRejectedException)
+        {
+            state.State.LastError = ex.Message;
+        }
+        var rounds = (state.State.Attempts + 3) / 4;
+        state.State.NextAttemptAt = state.State.Delivered || rounds >= MaxRounds ? null : time.GetUtcNow() + TimeSpan.FromSeconds(Math.Pow(2, rounds));
+        await state.WriteStateAsync();
+        if (!state.State.Delivered)
+        {
+            logger.LogWarning("Webhook {Webhook} delivery {Event} failed after {Attempts} attempt(s): {Error}", webhook.Name, e.Id, state.State.Attempts, state.State.LastError);
+        }
+        if (state.State.NextAttemptAt is null)
+        {
+            await Finish();
+        }
+        else
+        {
+            ScheduleRetry();
+        }
+    }
+
+    private void ScheduleRetry()
+    {
+        _retry?.Dispose();
+        var due = state.State.NextAttemptAt is { } next ? next - time.GetUtcNow() : TimeSpan.Zero;
+        _retry = this.RegisterGrainTimer(_ => Attempt(), new GrainTimerCreationOptions(due < TimeSpan.Zero ? TimeSpan.Zero : due, Timeout.InfiniteTimeSpan) { Interleave = false });
+    }
+
+    private async Task Finish()
+    {
+        if (state.State.NextAttemptAt is null && await this.GetReminder("retry") is { } reminder)
+        {
+            await this.UnregisterReminder(reminder);
+        }
+    }
+}
