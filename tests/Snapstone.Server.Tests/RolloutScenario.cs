@@ -77,6 +77,13 @@ public sealed class RolloutScenario : IAsyncDisposable
 
     public async Task<JsonNode> RolloutAsync(string id) => (await Ci.Get($"/v1/rollouts/{id}")).Body;
 
+    /// <summary>A second person (the reviewer token) approves the rollout's waiting wave.</summary>
+    public async Task ApproveAsync(string id)
+    {
+        var (status, rollout) = await Server.Client("reviewer").Post($"/v1/rollouts/{id}/approve", new { reason = "reviewed" });
+        Assert.True(status == 200, $"approving answered {status}: {rollout.ToJsonString()}");
+    }
+
     /// <summary>Ticks the fleet (one report round each) until <paramref name="done"/> holds.</summary>
     public async Task TickUntil(Func<Task<bool>> done, string what, TimeSpan? timeout = null) =>
         await Eventually.Until(async () =>
@@ -85,15 +92,24 @@ public sealed class RolloutScenario : IAsyncDisposable
             return await done();
         }, what, timeout ?? TimeSpan.FromSeconds(90));
 
-    public async Task<JsonNode> TickUntilState(string id, params string[] states)
-    {
-        JsonNode? last = null;
-        await TickUntil(async () =>
+    public Task<JsonNode> TickUntilState(string id, params string[] states) =>
+        TickUntilRollout(id, r => states.Contains((string?)r["state"]), $"rollout {id} to reach {string.Join(" or ", states)}");
+
+    /// <summary>Ticks the fleet until the rollout satisfies <paramref name="done"/>; a timeout shows the rollout as last seen.</summary>
+    public Task<JsonNode> TickUntilRollout(string id, Func<JsonNode, bool> done, string what) =>
+        Eventually.Until(async () =>
         {
-            last = await RolloutAsync(id);
-            return states.Contains((string?)last["state"]);
-        }, $"rollout {id} to reach {string.Join(" or ", states)}");
-        return last!;
+            await Fleet.TickAsync();
+            return await RolloutAsync(id);
+        }, done, what, TimeSpan.FromSeconds(90));
+
+    /// <summary>A second person approves the rollout if it waits for approval (high-risk changes do).</summary>
+    public async Task ApproveIfAwaitingAsync(string id)
+    {
+        if ((string?)(await RolloutAsync(id))["state"] == "awaiting-approval")
+        {
+            await ApproveAsync(id);
+        }
     }
 
     public async ValueTask DisposeAsync() => await Server.DisposeAsync();

@@ -9,7 +9,7 @@ public sealed class RolloutTests
     [Fact]
     public async Task A_good_package_walks_every_wave_and_becomes_the_lkg()
     {
-        await using var scenario = await RolloutScenario.StartAsync(FailureMode.FailClosed);
+        await using var scenario = await RolloutScenario.StartAsync(FailureMode.FailStale);
         var good = await scenario.PublishAsync(Http.Features(160));
         var id = await scenario.StartRolloutAsync(good);
 

@@ -125,18 +125,25 @@ public sealed class WebhookDeliveryGrain(
         var client = http.CreateClient("webhooks");
         try
         {
-            using var response = await Round.ExecuteAsync(async ct =>
+            var attempts = 0;
+            // The round runs on the thread pool, off the grain's scheduler: the grain only awaits its outcome.
+            var status = await Task.Run(async () =>
             {
-                state.State.Attempts++;
-                using var request = new HttpRequestMessage(HttpMethod.Post, webhook.Url) { Content = new ByteArrayContent(body) };
-                request.Content.Headers.ContentType = new("application/json");
-                request.Headers.Add(SignatureHeader, signature);
-                request.Headers.Add(DeliveryHeader, $"{webhook.Name}/{e.Id}");
-                request.Headers.Add(EventHeader, e.Type);
-                return await client.SendAsync(request, ct);
+                using var response = await Round.ExecuteAsync(async ct =>
+                {
+                    Interlocked.Increment(ref attempts);
+                    using var request = new HttpRequestMessage(HttpMethod.Post, webhook.Url) { Content = new ByteArrayContent(body) };
+                    request.Content.Headers.ContentType = new("application/json");
+                    request.Headers.Add(SignatureHeader, signature);
+                    request.Headers.Add(DeliveryHeader, $"{webhook.Name}/{e.Id}");
+                    request.Headers.Add(EventHeader, e.Type);
+                    return await client.SendAsync(request, ct);
+                });
+                return response.StatusCode;
             });
-            state.State.Delivered = response.IsSuccessStatusCode;
-            state.State.LastError = response.IsSuccessStatusCode ? null : $"HTTP {(int)response.StatusCode}";
+            state.State.Attempts += attempts;
+            state.State.Delivered = (int)status is >= 200 and < 300;
+            state.State.LastError = state.State.Delivered ? null : $"HTTP {(int)status}";
         }
         catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or TimeoutException or Polly.Timeout.TimeoutRejectedException)
         {
