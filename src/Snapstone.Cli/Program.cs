@@ -1,0 +1,1 @@
+return await Snapstone.Cli.CommandLine.RunAsync(args, Console.Out, Console.Error);
