@@ -28,6 +28,7 @@ public sealed class PopGrain(
         if (first)
         {
             await GrainFactory.GetGrain<IFleetGrain>(IFleetGrain.Key).RegisterPop(this.GetPrimaryKeyString(), state.State.Region);
+            await GrainFactory.GetGrain<IDriftGrain>(this.GetPrimaryKeyString()).Start();
         }
     }
 
@@ -112,6 +113,9 @@ public sealed class PopGrain(
         }
         return (cohort, control);
     }
+
+    public Task<IReadOnlyList<string>> Members() =>
+        Task.FromResult<IReadOnlyList<string>>([.. state.State.Members.Keys.Order(StringComparer.Ordinal)]);
 }
 
 [GenerateSerializer, Alias("snapstone.FleetState")]

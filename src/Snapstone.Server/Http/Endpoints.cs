@@ -18,6 +18,7 @@ public static class Endpoints
         MapPlans(v1.MapGroup("/plans").WithTags("Plans"));
         MapNodes(v1);
         RolloutEndpoints.MapRollouts(v1);
+        DriftEndpoints.MapDrift(v1);
         v1.MapGet("/risk/pipelines", async (SnapstoneClient client) =>
             TypedResults.Ok(new { pipelines = (await client.RiskPipelinesAsync()).Select(PipelineResponse.From) }))
             .RequireAuthorization(Scopes.Read).WithTags("Risk");
