@@ -171,4 +171,44 @@ public sealed class DriftTests(ClusterFixture fixture)
         Assert.Equal(v1, (await grain.Report(Report(node, pop, labels, unit, 1, v1.Sha256))).Units[unit]);
         Assert.Equal(v1, (await grain.Report(Report(node, pop, labels, unit, 1, v1.Sha256))).Units[unit]);
     }
+
+    [Fact]
+    public async Task A_wave_with_a_node_that_never_converges_pauses_at_the_deadline_naming_it()
+    {
+        var (unit, v1, v2, labels) = await UnitWithTwoPackages();
+        var pop = TestStorage.Unique("pop");
+        var (good, stuck) = ($"{pop}-n1", $"{pop}-n2");
+        async Task ReportBoth()
+        {
+            var desired = (await fixture.Client.GetGrain<INodeHealthGrain>(good).GetView())?.Desired.GetValueOrDefault(unit) ?? v1;
+            await fixture.Client.GetGrain<INodeHealthGrain>(good).Report(Report(good, pop, labels, unit, desired.Version, desired.Sha256, "canary"));
+            await fixture.Client.GetGrain<INodeHealthGrain>(stuck).Report(Report(stuck, pop, labels, unit, 1, v1.Sha256, "canary"));
+        }
+        await ReportBoth();
+        var id = "r-" + Guid.NewGuid().ToString("N")[..16];
+        var ticket = await fixture.Client.GetGrain<IUnitGrain>(unit).ReserveRollout(id, 2);
+        var rollout = fixture.Client.GetGrain<IRolloutGrain>(id);
+        var plan = new Plan([new WaveSpec { Name = "canary", Select = new WaveSelect { Tier = "canary" }, BakeSeconds = 10 }, new WaveSpec { Name = "all", Select = new WaveSelect { Percent = 100 }, BakeSeconds = 10 }]);
+        await rollout.Start(new RolloutSpec
+        {
+            Id = id, Unit = unit, Version = 2, Sha256 = v2.Sha256, PreviousVersion = 1, PreviousSha256 = v1.Sha256,
+            Plan = plan, PlanName = "two-waves", CreatedBy = "ci",
+        }, ticket.Targets);
+
+        await ReportBoth();
+        await rollout.Wake();
+        var applying = (await rollout.Get())!.Status;
+        Assert.Equal((WaveState.Applying, 2, 1), (applying.Waves[0].State, applying.Waves[0].Targeted, applying.Waves[0].Applied));
+
+        fixture.Time.Advance(TimeSpan.FromSeconds(601));
+        await ReportBoth();
+        await rollout.Wake();
+
+        var paused = (await rollout.Get())!.Status;
+        Assert.Equal(RolloutState.Paused, paused.State);
+        Assert.Equal(WaveState.Applying, paused.Waves[0].State);
+        Assert.EndsWith($"(applied 1, rejected 0, need 2); not converged: {stuck}", paused.PausedReason);
+        Assert.StartsWith("wave 'canary' stuck applying: 1 of 2 node(s) have not converged after ", paused.PausedReason);
+        await rollout.Abort("ci", "cleaning up");
+    }
 }

@@ -73,7 +73,8 @@ public sealed class PopGrain(
             seen.Count(o => o.On),
             seen.Count(o => o.Rejected),
             [.. seen.Select(o => o.Sample)],
-            [.. controls.Where(o => o.On).Select(o => o.Sample)]);
+            [.. controls.Where(o => o.On).Select(o => o.Sample)],
+            Unconverged: [.. cohort.Zip(seen).Where(c => !c.Second.On).Select(c => c.First.Node).Order(StringComparer.Ordinal).Take(WaveObservation.MaxNamed)]);
     }
 
     public async Task<WaveCount> RollBack(WaveOrder order)
