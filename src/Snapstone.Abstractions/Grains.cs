@@ -181,6 +181,10 @@ public interface INodeHealthGrain : IGrainWithStringKey
     /// <summary>The node's health as evidence about <paramref name="package"/> of <paramref name="unit"/>.</summary>
     [Alias("Observe")]
     Task<NodeObservation> Observe(string unit, DesiredPackage package);
+
+    /// <summary>Every unit the node should run or says it runs, against its desired package; null for an unknown node.</summary>
+    [Alias("DriftFacts")]
+    Task<Domain.Drift.NodeDriftFacts?> DriftFacts();
 }
 
 /// <summary>The nodes of one PoP with their identities; fan-out point for waves and scans. Keyed by PoP id.</summary>
@@ -215,6 +219,10 @@ public interface IPopGrain : IGrainWithStringKey
     /// <summary>Counts the rolled-back nodes and how many confirmed the previous package.</summary>
     [Alias("ObserveRollback")]
     Task<WaveCount> ObserveRollback(WaveOrder order);
+
+    /// <summary>The PoP's node ids, in order; what its drift scan asks.</summary>
+    [Alias("Members")]
+    Task<IReadOnlyList<string>> Members();
 }
 
 /// <summary>The tamper-evident log of every write. Singleton, key <see cref="Key"/>.</summary>

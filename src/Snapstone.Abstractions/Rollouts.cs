@@ -71,7 +71,9 @@ public sealed record WaveCount(
     [property: Id(2)] int Rejected,
     [property: Id(3)] IReadOnlyList<NodeSample> CohortSamples,
     [property: Id(4)] IReadOnlyList<NodeSample> ControlSamples,
-    [property: Id(5)] int Assigned = 0);
+    [property: Id(5)] int Assigned = 0,
+    /// <summary>Some cohort nodes that do not run the package (at most <see cref="WaveObservation.MaxNamed"/>), by id.</summary>
+    [property: Id(6)] IReadOnlyList<string>? Unconverged = null);
 
 /// <summary>The package a rollout told a node to run, with the gates its own health is checked against.</summary>
 [GenerateSerializer, Immutable, Alias("snapstone.NodeAssignment")]

@@ -379,4 +379,23 @@ public sealed partial class SnapstoneClient(IGrainFactory grains, TimeProvider t
         await grain.Get() is null
             ? UnitNotFound(unit)
             : SnapstoneException.NotFound($"unit '{unit}' has no package version {version}");
+
+    // ---- drift ----
+
+    /// <summary>
+    /// The fleet's drift: every PoP's latest scan, merged. A PoP whose scan is older than the scan interval is
+    /// scanned first, so the answer is never staler than one interval.
+    /// </summary>
+    public async Task<DriftReport> GetDriftAsync()
+    {
+        var pops = await grains.GetGrain<IFleetGrain>(IFleetGrain.Key).Pops();
+        var scans = await Task.WhenAll(pops.Select(pop => grains.GetGrain<IDriftGrain>(pop).Latest()));
+        return new DriftReport
+        {
+            ScannedAt = scans.Length == 0 ? null : scans.Min(s => s.ScannedAt),
+            Pops = scans.Length,
+            Nodes = scans.Sum(s => s.Nodes),
+            Drifted = [.. scans.SelectMany(s => s.Drifted).OrderBy(e => e.Node, StringComparer.Ordinal).ThenBy(e => e.Unit, StringComparer.Ordinal)],
+        };
+    }
 }

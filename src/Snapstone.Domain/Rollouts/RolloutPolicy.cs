@@ -120,7 +120,7 @@ public static class RolloutPolicy
             var missing = targeted - Math.Max(0, seen.Applied);
             return Pause(counted,
                 $"wave '{wave.Name}' stuck applying: {missing} of {targeted} node(s) have not converged after {RolloutStatus.Duration(now - from)} " +
-                $"(applied {Math.Max(0, seen.Applied)}, rejected {Math.Max(0, seen.Rejected)}, need {required})", now);
+                $"(applied {Math.Max(0, seen.Applied)}, rejected {Math.Max(0, seen.Rejected)}, need {required})" + Naming(seen.Unconverged, missing), now);
         }
         return Same(status, new RolloutDecision.Wait(Earlier(now + settings.PollInterval, deadline)) { Status = counted });
     }
@@ -248,4 +248,16 @@ public static class RolloutPolicy
     private static DateTimeOffset Later(DateTimeOffset a, DateTimeOffset? b) => b is { } v && v > a ? v : a;
 
     private static DateTimeOffset Earlier(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
+
+    /// <summary><c>; not converged: n-1, n-2 and 3 more</c> for 5 missing nodes of which 2 are named; empty when none is named.</summary>
+    private static string Naming(IReadOnlyList<string>? named, int missing)
+    {
+        var shown = (named ?? []).Where(n => !string.IsNullOrEmpty(n)).Distinct(StringComparer.Ordinal).Take(WaveObservation.MaxNamed).ToList();
+        if (shown.Count == 0)
+        {
+            return "";
+        }
+        var more = missing - shown.Count;
+        return $"; not converged: {string.Join(", ", shown)}" + (more > 0 ? $" and {more} more" : "");
+    }
 }

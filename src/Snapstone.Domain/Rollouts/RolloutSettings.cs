@@ -43,4 +43,9 @@ public sealed record WaveObservation
     [Id(3)] public int Rejected { get; init; }
     /// <summary><see cref="HealthPolicy.Judge"/> on the cohort; needed once the bake has ended, optional before.</summary>
     [Id(4)] public Verdict? Verdict { get; init; }
+    /// <summary>Some of the targeted nodes that do not run the package yet (at most <see cref="MaxNamed"/>), so a stuck wave can name them.</summary>
+    [Id(5)] public IReadOnlyList<string> Unconverged { get; init; } = new List<string>();
+
+    /// <summary>How many unconverged nodes an observation (and each PoP's part of it) names.</summary>
+    public const int MaxNamed = 5;
 }

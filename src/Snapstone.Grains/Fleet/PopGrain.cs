@@ -28,6 +28,7 @@ public sealed class PopGrain(
         if (first)
         {
             await GrainFactory.GetGrain<IFleetGrain>(IFleetGrain.Key).RegisterPop(this.GetPrimaryKeyString(), state.State.Region);
+            await GrainFactory.GetGrain<IDriftGrain>(this.GetPrimaryKeyString()).Start();
         }
     }
 
@@ -72,7 +73,8 @@ public sealed class PopGrain(
             seen.Count(o => o.On),
             seen.Count(o => o.Rejected),
             [.. seen.Select(o => o.Sample)],
-            [.. controls.Where(o => o.On).Select(o => o.Sample)]);
+            [.. controls.Where(o => o.On).Select(o => o.Sample)],
+            Unconverged: [.. cohort.Zip(seen).Where(c => !c.Second.On).Select(c => c.First.Node).Order(StringComparer.Ordinal).Take(WaveObservation.MaxNamed)]);
     }
 
     public async Task<WaveCount> RollBack(WaveOrder order)
@@ -112,6 +114,9 @@ public sealed class PopGrain(
         }
         return (cohort, control);
     }
+
+    public Task<IReadOnlyList<string>> Members() =>
+        Task.FromResult<IReadOnlyList<string>>([.. state.State.Members.Keys.Order(StringComparer.Ordinal)]);
 }
 
 [GenerateSerializer, Alias("snapstone.FleetState")]

@@ -25,13 +25,15 @@ public sealed class NodeState
     [Id(2)] public Dictionary<string, AppliedRecord> Applied { get; set; } = [];
     /// <summary>Explicit desired packages; a unit without one follows its LKG.</summary>
     [Id(3)] public Dictionary<string, Assignment> Assignments { get; set; } = [];
+    [Id(4)] public NodeDriftState Drift { get; set; } = new();
 }
 
-public sealed class NodeHealthGrain(
+public sealed partial class NodeHealthGrain(
     [PersistentState("node", StorageNames.Grains)] IPersistentState<NodeState> state,
     TimeProvider time,
     ILocalSiloDetails silo,
-    ILogger<NodeHealthGrain> logger) : Grain, INodeHealthGrain
+    ILogger<NodeHealthGrain> logger,
+    Microsoft.Extensions.Options.IOptions<Drift.DriftOptions> driftOptions) : Grain, INodeHealthGrain
 {
     private static readonly TimeSpan DesiredPollInterval = TimeSpan.FromMilliseconds(200);
 
@@ -64,6 +66,7 @@ public sealed class NodeHealthGrain(
                 dirty = true;
             }
         }
+        dirty |= TrackDrift(catalog, report, now);
         if (dirty)
         {
             await state.WriteStateAsync();
@@ -87,14 +90,20 @@ public sealed class NodeHealthGrain(
         {
             return;
         }
+        if (await DeferWhileExcluded(assignment, now))
+        {
+            return;
+        }
         _window.CaptureBaseline(now);
         state.State.Assignments[assignment.Unit] = new Assignment(assignment.Package, assignment.Rollout, now, assignment.Gates);
+        MarkDrift(assignment.Unit, assignment.Package, now);
         await state.WriteStateAsync();
         SignalAssignmentsChanged();
     }
 
     public async Task ReturnTo(string rollout, string unit, DesiredPackage? previous)
     {
+        await DropDeferred(unit);
         var known = state.State.Assignments.GetValueOrDefault(unit);
         if (known is not null && known.Rollout is null && known.Package == previous)
         {
@@ -108,6 +117,7 @@ public sealed class NodeHealthGrain(
         {
             state.State.Assignments[unit] = new Assignment(previous, null, time.GetUtcNow());
         }
+        MarkDrift(unit, previous, time.GetUtcNow());
         await state.WriteStateAsync();
         SignalAssignmentsChanged();
         logger.LogInformation("Node {Node} sent back to {Unit} v{Version} by rollout {Rollout}", Id, unit, previous?.Version, rollout);
@@ -123,7 +133,7 @@ public sealed class NodeHealthGrain(
     private NodeObservation ObservationOf(string unit, DesiredPackage package, DateTimeOffset now)
     {
         var applied = state.State.Applied.GetValueOrDefault(unit);
-        var on = applied is { Package.Status: ApplyStatus.Ok } && Runs(applied.Package, package);
+        var on = applied is { Package.Status: ApplyStatus.Ok } && Runs(applied.Package, package) && !ExcludedFrom(unit);
         var rejected = applied is { Package.Status: ApplyStatus.Rejected } && applied.Package.Version == package.Version;
         var labels = state.State.Identity?.Labels ?? new Dictionary<string, string>();
         var sample = _window.Sample(Id, now, on ? applied!.Since : now, on, rejected, labels);

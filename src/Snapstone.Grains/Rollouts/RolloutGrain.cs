@@ -245,6 +245,7 @@ public sealed class RolloutGrain(
             Applied = counts.Sum(c => c.Applied),
             Rejected = counts.Sum(c => c.Rejected),
             Verdict = verdict,
+            Unconverged = [.. counts.SelectMany(c => c.Unconverged ?? []).Order(StringComparer.Ordinal).Take(WaveObservation.MaxNamed)],
         };
     }
 

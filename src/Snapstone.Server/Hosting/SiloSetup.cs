@@ -25,6 +25,7 @@ public static class SiloSetup
         silo.UseAzureTableReminderService(o => o.TableServiceClient = new TableServiceClient(connectionString));
         silo.Services.AddSnapstoneGrainServices(connectionString, storage);
         silo.AddStartupTask<Snapstone.Grains.Rollouts.RolloutRecovery>();
+        silo.AddStartupTask<Snapstone.Grains.Drift.DriftRecovery>();
         return silo;
     }
 
@@ -39,6 +40,7 @@ public static class SiloSetup
         services.AddOptions<Snapstone.Grains.Rollouts.RolloutOptions>().BindConfiguration("Snapstone:Rollouts");
         services.AddOptions<Snapstone.Grains.Emergency.IncidentOptions>().BindConfiguration("Snapstone:Incidents");
         services.AddHttpClient("webhooks");
+        services.AddOptions<Snapstone.Grains.Drift.DriftOptions>().BindConfiguration("Snapstone:Drift");
         return services;
     }
 
