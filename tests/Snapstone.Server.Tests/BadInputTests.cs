@@ -81,7 +81,11 @@ public sealed class BadInputTests(ServerFixture fixture)
         var unit = TestStorage.Unique("unit");
         await _ci.Put($"/v1/units/{unit}", new { owner = "edge" });
         var big = new string('x', ServerFixture.MaxRequestBytes + 1024);
-        var (status, problem) = await _ci.Post($"/v1/units/{unit}/packages", new { content = big });
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"/v1/units/{unit}/packages") { Content = Http.Json(new { content = big }) };
+        request.Headers.ExpectContinue = true;
+        using var response = await _ci.SendAsync(request);
+        var status = (int)response.StatusCode;
+        var problem = await response.ReadJson();
 
         Assert.Equal(413, status);
         Assert.Contains($"exceeds the limit of {ServerFixture.MaxRequestBytes} bytes", (string?)problem["detail"]);

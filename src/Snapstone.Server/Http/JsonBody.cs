@@ -25,6 +25,13 @@ public static partial class JsonBody
 
     public static async Task<byte[]> ReadBytesAsync(HttpRequest request)
     {
+        var limit = request.HttpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize;
+        if (request.ContentLength > limit)
+        {
+            // Refused before reading: a client that sent Expect: 100-continue never uploads the body at all.
+            throw new SnapstoneException(ProblemKind.TooLarge,
+                $"request body exceeds the limit of {limit} bytes (Snapstone:Gateway:MaxRequestBytes); it declared {request.ContentLength}");
+        }
         try
         {
             using var buffer = new MemoryStream();

@@ -168,24 +168,4 @@ public class WaveSelectorTests
         Assert.InRange(counts[1], 70, 130);            // 1%
         Assert.InRange(counts[1] + counts[2], 900, 1100); // 10% cumulative
     }
-
-    [Fact]
-    public void Ten_thousand_nodes_are_placed_well_under_100_ms()
-    {
-        // Best of five runs, so a busy machine (tests run in parallel on two cores) measures the code, not the contention.
-        var best = long.MaxValue;
-        var sum = 0;
-        for (var run = 0; run < 5; run++)
-        {
-            var watch = Stopwatch.StartNew();
-            sum = 0;
-            foreach (var id in TenThousandIds)
-            {
-                sum += WaveSelector.FirstWave(BuiltInPlans.HighRisk, id, Node(), "bot-features");
-            }
-            best = Math.Min(best, watch.ElapsedMilliseconds);
-        }
-        Assert.True(sum > 0);
-        Assert.True(best < 100, $"placing 10,000 nodes took at best {best} ms");
-    }
 }
