@@ -266,3 +266,42 @@ public sealed class FlakyReceiver : IAsyncDisposable
 
     public async ValueTask DisposeAsync() => await _app.DisposeAsync();
 }
+
+public sealed class EmergencyDeployTests
+{
+    [Fact]
+    public async Task An_emergency_deploy_skips_freeze_and_quarantine_goes_canary_then_everyone_and_people_can_update_its_incident()
+    {
+        await using var scenario = await RolloutScenario.StartAsync(FailureMode.FailStale, nodes: 30);
+        var v2 = await scenario.PublishAsync(Http.Features(157));
+        var oncall = scenario.Server.Client("oncall");
+        await oncall.Post("/v1/breakglass/freeze", new { reason = "global freeze during the incident" });
+
+        var (refused, _) = await scenario.Ci.Post("/v1/rollouts", new { unit = scenario.Unit, version = v2, reason = "normal path" });
+        Assert.Equal(409, refused);
+        var (status, rollout) = await oncall.Post("/v1/breakglass/deploy", new { unit = scenario.Unit, version = v2, reason = "the fix for the outage" });
+        Assert.Equal(201, status);
+        Assert.Equal("emergency", (string?)rollout["plan"]);
+        Assert.Equal(["canary", "all"], rollout["waves"]!.AsArray().Select(w => (string?)w!["name"]));
+        Assert.StartsWith("break-glass emergency deploy by oncall", (string?)rollout["notes"]![0]);
+
+        var id = (string)rollout["id"]!;
+        var running = await scenario.TickUntilRollout(id, r => (int?)r["currentWave"] == 1, "the emergency rollout to pass its canary");
+        Assert.Equal("passed", (string?)running["waves"]![0]!["state"]);
+        await scenario.TickUntil(() => Task.FromResult(scenario.Fleet.NodesOn(scenario.Unit, v2).Count == scenario.Fleet.Nodes.Count), "everyone to run the emergency package");
+
+        var (_, incidents) = await scenario.Ci.Get("/v1/incidents");
+        var incident = incidents["incidents"]!.AsArray().Single(i => ((string?)i!["title"])!.StartsWith("Emergency deploy of"))!;
+        var incidentId = (string)incident["id"]!;
+        var (updated, after) = await scenario.Ci.Post($"/v1/incidents/{incidentId}/updates", new { status = "resolved", message = "fix confirmed by customers" });
+        Assert.Equal(200, updated);
+        Assert.Equal("resolved", (string?)after["status"]);
+        Assert.Equal("ci", (string?)after["updates"]!.AsArray().Last()!["by"]);
+        var (bad, problem) = await scenario.Ci.Post($"/v1/incidents/{incidentId}/updates", new { status = "monitoring", message = "again" });
+        Assert.Equal(409, bad);
+        Assert.Contains("is resolved", (string?)problem["detail"]);
+        var (noMessage, _) = await scenario.Server.Client("oncall").Post($"/v1/incidents/{incidentId}/updates", new { status = "monitoring" });
+        Assert.Equal(400, noMessage);
+        await oncall.Send(HttpMethod.Delete, "/v1/breakglass/freeze");
+    }
+}
