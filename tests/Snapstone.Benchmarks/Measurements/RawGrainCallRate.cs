@@ -1,0 +1,84 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Snapstone.Benchmarks.Measurements;
+
+/// <summary>
+/// (c, baseline) How many trivial grain calls per second Orleans itself does on this machine: a silo in
+/// this process (localhost clustering on free ports, in-memory storage), one <see cref="IEchoGrain"/>
+/// per node key, activated first, warmed up for a few seconds, then called round-robin by a fixed number
+/// of concurrent callers.
+/// Run while the server is not, so the baseline has the machine to itself.
+/// </summary>
+public sealed class RawGrainCallRate(BenchmarkOptions options)
+{
+    private static readonly TimeSpan Warmup = TimeSpan.FromSeconds(3);
+
+    public async Task<ResultRow> RunAsync(TextWriter log, CancellationToken cancellationToken)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Logging.ClearProviders().AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace).SetMinimumLevel(LogLevel.Warning);
+        builder.UseOrleans(silo => silo
+            .UseLocalhostClustering(FreePort(), FreePort(), serviceId: "snapstone-benchmark", clusterId: "snapstone-benchmark")
+            .AddMemoryGrainStorageAsDefault());
+        using var host = builder.Build();
+        await host.StartAsync(cancellationToken);
+        try
+        {
+            var grains = host.Services.GetRequiredService<IGrainFactory>();
+            var keys = options.Nodes;
+            log.WriteLine($"raw grain calls: activating {keys:N0} echo grains …");
+            var activation = Stopwatch.StartNew();
+            await Parallel.ForEachAsync(Enumerable.Range(0, keys),
+                new ParallelOptions { MaxDegreeOfParallelism = options.RawConcurrency, CancellationToken = cancellationToken },
+                async (key, _) => await grains.GetGrain<IEchoGrain>(key).Echo(key));
+            var activationRate = keys / activation.Elapsed.TotalSeconds;
+
+            // Calls before the measured ones, so that tiered JIT has compiled the hot path.
+            await CallAsync(grains, keys, Warmup, cancellationToken);
+            log.WriteLine($"raw grain calls: {options.RawConcurrency} callers for {options.RawDuration.TotalSeconds:0} s …");
+            var (calls, elapsed) = await CallAsync(grains, keys, options.RawDuration, cancellationToken);
+            var rate = calls / elapsed.TotalSeconds;
+            return new ResultRow("c", "raw grain calls (baseline): in-process silo, trivial echo grain",
+                $"{ResultRow.Number(rate)} calls/s", $"{ResultRow.Number(calls)} calls in {elapsed.TotalSeconds:0.0} s over {keys:N0} activated grains, " +
+                $"{options.RawConcurrency} in flight; first activation of each ran at {ResultRow.Number(activationRate)} calls/s", rate);
+        }
+        finally
+        {
+            await host.StopAsync(CancellationToken.None);
+        }
+    }
+
+    private async Task<(long Calls, TimeSpan Elapsed)> CallAsync(IGrainFactory grains, int keys, TimeSpan duration, CancellationToken cancellationToken)
+    {
+        long next = -1;
+        long calls = 0;
+        var watch = Stopwatch.StartNew();
+        var callers = Enumerable.Range(0, options.RawConcurrency).Select(async _ =>
+        {
+            await Task.Yield();
+            long mine = 0;
+            while (watch.Elapsed < duration && !cancellationToken.IsCancellationRequested)
+            {
+                var key = (int)(Interlocked.Increment(ref next) % keys);
+                await grains.GetGrain<IEchoGrain>(key).Echo(key);
+                mine++;
+            }
+            Interlocked.Add(ref calls, mine);
+        }).ToArray();
+        await Task.WhenAll(callers);
+        cancellationToken.ThrowIfCancellationRequested();
+        return (calls, watch.Elapsed);
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
