@@ -6,8 +6,9 @@ namespace Snapstone.Benchmarks;
 /// <summary>
 /// One line of the results table. <see cref="Value"/> is the headline number in <see cref="Result"/>,
 /// kept as a number so that rows can be compared (ingest against raw); null for a pending row.
+/// <see cref="Cores"/> is how many cores the measured process kept busy meanwhile, where that matters.
 /// </summary>
-public sealed record ResultRow(string Id, string Measurement, string Result, string Detail, double? Value = null)
+public sealed record ResultRow(string Id, string Measurement, string Result, string Detail, double? Value = null, double? Cores = null)
 {
     public static ResultRow Pending(string id, string measurement, string why) => new(id, measurement, "pending", why);
 

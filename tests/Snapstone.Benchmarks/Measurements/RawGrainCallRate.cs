@@ -41,11 +41,13 @@ public sealed class RawGrainCallRate(BenchmarkOptions options)
             // Calls before the measured ones, so that tiered JIT has compiled the hot path.
             await CallAsync(grains, keys, Warmup, cancellationToken);
             log.WriteLine($"raw grain calls: {options.RawConcurrency} callers for {options.RawDuration.TotalSeconds:0} s …");
+            var processorBefore = ProcessorTime();
             var (calls, elapsed) = await CallAsync(grains, keys, options.RawDuration, cancellationToken);
+            var cores = (ProcessorTime() - processorBefore).TotalSeconds / elapsed.TotalSeconds;
             var rate = calls / elapsed.TotalSeconds;
             return new ResultRow("c", "raw grain calls (baseline): in-process silo, trivial echo grain",
                 $"{ResultRow.Number(rate)} calls/s", $"{ResultRow.Number(calls)} calls in {elapsed.TotalSeconds:0.0} s over {keys:N0} activated grains, " +
-                $"{options.RawConcurrency} in flight; first activation of each ran at {ResultRow.Number(activationRate)} calls/s", rate);
+                $"{options.RawConcurrency} in flight, {cores:0.00} cores busy; first activation of each ran at {ResultRow.Number(activationRate)} calls/s", rate, cores);
         }
         finally
         {
@@ -73,6 +75,12 @@ public sealed class RawGrainCallRate(BenchmarkOptions options)
         await Task.WhenAll(callers);
         cancellationToken.ThrowIfCancellationRequested();
         return (calls, watch.Elapsed);
+    }
+
+    private static TimeSpan ProcessorTime()
+    {
+        using var self = Process.GetCurrentProcess();
+        return self.TotalProcessorTime;
     }
 
     private static int FreePort()

@@ -20,6 +20,7 @@ public sealed class ReportIngestRate : IMeasurement
         context.Batches.Take();
         var refusedBefore = fleet.Counters.ReportsRefused;
         var rounds = new List<double>();
+        var cpu = CpuShare.Start(context.Server.ProcessId);
         var watch = Stopwatch.StartNew();
         while (watch.Elapsed < options.IngestDuration)
         {
@@ -28,6 +29,7 @@ public sealed class ReportIngestRate : IMeasurement
             rounds.Add((watch.Elapsed - started).TotalMilliseconds);
         }
         var elapsed = watch.Elapsed;
+        var busy = cpu.Read();
         var batches = context.Batches.Take();
         var refused = fleet.Counters.ReportsRefused - refusedBefore;
         var accepted = batches.AcceptedReports - refused;
@@ -37,7 +39,7 @@ public sealed class ReportIngestRate : IMeasurement
             $"{ResultRow.Number(rate)} reports/s",
             $"batch latency p50 {batches.P50Ms:0} ms, p99 {batches.P99Ms:0} ms ({batches.AnsweredBatches} batches of up to {options.Batch}, " +
             $"{options.Concurrency} in flight); {ResultRow.Number(accepted)} reports accepted in {elapsed.TotalSeconds:0.0} s, " +
-            $"{refused} refused, {batches.FailedBatches} batches failed; a round of {fleet.Nodes.Count:N0} took p50 {Percentiles.Of(rounds, 0.5):0} ms",
-            rate);
+            $"{refused} refused, {batches.FailedBatches} batches failed; a round of {fleet.Nodes.Count:N0} took p50 {Percentiles.Of(rounds, 0.5):0} ms; {busy}",
+            rate, busy.ServerCores);
     }
 }
