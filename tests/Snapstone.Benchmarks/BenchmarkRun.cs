@@ -10,8 +10,8 @@ using Snapstone.Simulator.Shape;
 namespace Snapstone.Benchmarks;
 
 /// <summary>
-/// The whole run, in the order that keeps each number honest: the raw grain-call baseline while nothing
-/// else runs; then the real server, read idle; the fleet registers, reports at its real cadence, and the
+/// The whole run, in the order that keeps each number honest: the raw grain-call baselines (plain, and
+/// with the dashboard the server runs) while nothing else of ours runs; then the real server, read idle; the fleet registers, reports at its real cadence, and the
 /// server's memory is read again; then ingest at saturation; then the measurements that need rollouts.
 /// Progress goes to standard error, the Markdown table to standard output.
 /// </summary>
@@ -75,6 +75,8 @@ public static class BenchmarkRun
 
         var raw = await new RawGrainCallRate(options).RunAsync(log, cancellationToken);
         Add(raw);
+        var rawWithDashboard = await new RawGrainCallRate(options, withDashboard: true).RunAsync(log, cancellationToken);
+        Add(rawWithDashboard);
 
         await using var server = await ServerLauncher.StartAsync(new ServerLaunchOptions
         {
@@ -129,7 +131,7 @@ public static class BenchmarkRun
         return
         [
             measured[typeof(WaveAssignmentTime)], measured[typeof(TimeToSafe)],
-            ingest, raw, ratio, measured[typeof(PacedReporting)],
+            ingest, raw, ratio, rawWithDashboard, measured[typeof(PacedReporting)],
             measured[typeof(MemoryPerNode)], measured[typeof(BlastRadius)],
             measured[typeof(FleetRegistration)],
         ];

@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Orleans.Dashboard;
 
 namespace Snapstone.Benchmarks.Measurements;
 
@@ -12,9 +13,11 @@ namespace Snapstone.Benchmarks.Measurements;
 /// this process (localhost clustering on free ports, in-memory storage), one <see cref="IEchoGrain"/>
 /// per node key, activated first, warmed up for a few seconds, then called round-robin by a fixed number
 /// of concurrent callers.
-/// Run while the server is not, so the baseline has the machine to itself.
+/// Run while the server is not, so the baseline has the machine to itself. With
+/// <paramref name="withDashboard"/> the silo also runs the Orleans dashboard, as the server does: its
+/// grain-call filter times every call, and this row shows what that costs.
 /// </summary>
-public sealed class RawGrainCallRate(BenchmarkOptions options)
+public sealed class RawGrainCallRate(BenchmarkOptions options, bool withDashboard = false)
 {
     private static readonly TimeSpan Warmup = TimeSpan.FromSeconds(3);
 
@@ -22,16 +25,22 @@ public sealed class RawGrainCallRate(BenchmarkOptions options)
     {
         var builder = Host.CreateApplicationBuilder();
         builder.Logging.ClearProviders().AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace).SetMinimumLevel(LogLevel.Warning);
-        builder.UseOrleans(silo => silo
-            .UseLocalhostClustering(FreePort(), FreePort(), serviceId: "snapstone-benchmark", clusterId: "snapstone-benchmark")
-            .AddMemoryGrainStorageAsDefault());
+        builder.UseOrleans(silo =>
+        {
+            silo.UseLocalhostClustering(FreePort(), FreePort(), serviceId: "snapstone-benchmark", clusterId: "snapstone-benchmark")
+                .AddMemoryGrainStorageAsDefault();
+            if (withDashboard)
+            {
+                silo.AddDashboard();
+            }
+        });
         using var host = builder.Build();
         await host.StartAsync(cancellationToken);
         try
         {
             var grains = host.Services.GetRequiredService<IGrainFactory>();
             var keys = options.Nodes;
-            log.WriteLine($"raw grain calls: activating {keys:N0} echo grains …");
+            log.WriteLine($"raw grain calls{(withDashboard ? " with the dashboard" : "")}: activating {keys:N0} echo grains …");
             var activation = Stopwatch.StartNew();
             await Parallel.ForEachAsync(Enumerable.Range(0, keys),
                 new ParallelOptions { MaxDegreeOfParallelism = options.RawConcurrency, CancellationToken = cancellationToken },
@@ -45,7 +54,9 @@ public sealed class RawGrainCallRate(BenchmarkOptions options)
             var (calls, elapsed) = await CallAsync(grains, keys, options.RawDuration, cancellationToken);
             var cores = (ProcessorTime() - processorBefore).TotalSeconds / elapsed.TotalSeconds;
             var rate = calls / elapsed.TotalSeconds;
-            return new ResultRow("c", "raw grain calls (baseline): in-process silo, trivial echo grain",
+            return new ResultRow("c", withDashboard
+                    ? "raw grain calls with the Orleans dashboard on, as in the server"
+                    : "raw grain calls (baseline): in-process silo, trivial echo grain",
                 $"{ResultRow.Number(rate)} calls/s", $"{ResultRow.Number(calls)} calls in {elapsed.TotalSeconds:0.0} s over {keys:N0} activated grains, " +
                 $"{options.RawConcurrency} in flight, {cores:0.00} cores busy; first activation of each ran at {ResultRow.Number(activationRate)} calls/s", rate, cores);
         }
