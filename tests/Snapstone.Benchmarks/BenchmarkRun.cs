@@ -138,24 +138,29 @@ public static class BenchmarkRun
     }
 
     /// <summary>
-    /// Ingest against the raw baseline, per wall-clock second (the target), per busy core-second, and best
-    /// stretch against best stretch: the last two still compare when other work on a shared machine takes
-    /// cores from one measurement and not the other.
+    /// Ingest against the raw baseline three ways: mean rate against mean rate (the literal ratio), per busy
+    /// core-second, and best second against best second. On a shared machine the first two
+    /// follow whatever else ran during each half (a starved baseline makes ingest look better), so the
+    /// target is judged on the third, which estimates both with the machine to themselves.
     /// </summary>
     private static ResultRow Ratio(ResultRow ingest, ResultRow raw)
     {
-        var share = (ingest.Value ?? 0) / (raw.Value ?? double.NaN);
-        var perCore = ingest.Cores is > 0 && raw.Cores is > 0
-            ? (ingest.Value ?? 0) / ingest.Cores.Value / ((raw.Value ?? double.NaN) / raw.Cores.Value)
-            : double.NaN;
-        return new ResultRow("c", "ingest / raw grain calls", string.Create(CultureInfo.InvariantCulture, $"{100 * share:0.0}%"),
-            // The project runs with invariant globalization, so plain interpolation formats invariantly.
-            $"target ≥ 25%: {(share >= 0.25 ? "met" : "not met")}. Per busy core-second: {100 * perCore:0.0}% " +
+        double Share(double? numerator, double? denominator) =>
+            numerator is { } n && denominator is > 0 ? n / denominator.Value : double.NaN;
+        var mean = Share(ingest.Value, raw.Value);
+        var perCore = Share(ingest.Value / ingest.Cores, raw.Value / raw.Cores);
+        var best = Share(ingest.Best, raw.Best);
+        var judged = double.IsNaN(best) ? mean : best;
+        var starved = raw.Cores is < 1.5
+            ? $" The baseline got only {raw.Cores:0.00} of {Environment.ProcessorCount} cores, so the mean ratios overstate ingest."
+            : "";
+        // The project runs with invariant globalization, so plain interpolation formats invariantly.
+        return new ResultRow("c", "ingest / raw grain calls (best second / best second)", $"{100 * judged:0.0}%",
+            $"target ≥ 25%: {(judged >= 0.25 ? "met" : "not met")}. Mean / mean: {100 * mean:0.0}%; per busy core-second: {100 * perCore:0.0}% " +
             $"({ResultRow.Number((ingest.Value ?? 0) / (ingest.Cores ?? double.NaN))} reports per server core-second, " +
-            $"{ResultRow.Number((raw.Value ?? 0) / (raw.Cores ?? double.NaN))} calls per core-second); " +
-            $"fastest ingest round against best raw second: {100 * (ingest.Best ?? double.NaN) / (raw.Best ?? double.NaN):0.0}%. " +
+            $"{ResultRow.Number((raw.Value ?? 0) / (raw.Cores ?? double.NaN))} calls per core-second).{starved} " +
             "A report costs two grain calls (its node, the silo's catalog cache) plus HTTP, auth and JSON",
-            share);
+            judged);
     }
 
     /// <summary>What the numbers were measured on, e.g. "2 cores, Linux …, .NET 10.0.0, load average 0.5 0.7 0.9".</summary>

@@ -7,7 +7,7 @@ namespace Snapstone.Benchmarks;
 /// One line of the results table. <see cref="Value"/> is the headline number in <see cref="Result"/>,
 /// kept as a number so that rows can be compared (ingest against raw); null for a pending row.
 /// <see cref="Cores"/> is how many cores the measured process kept busy meanwhile, and <see cref="Best"/>
-/// the best short stretch of a rate (its best second, or its fastest round), where those matter.
+/// the best one-second stretch of a rate, where those matter.
 /// </summary>
 public sealed record ResultRow(
     string Id, string Measurement, string Result, string Detail, double? Value = null, double? Cores = null, double? Best = null)

@@ -34,15 +34,40 @@ public sealed class ReportIngestRate : IMeasurement
         var refused = fleet.Counters.ReportsRefused - refusedBefore;
         var accepted = batches.AcceptedReports - refused;
         var rate = accepted / elapsed.TotalSeconds;
+        var bestSecond = BestSecond(rounds, fleet.Nodes.Count);
         rounds.Sort();
-        // The fastest round: the capacity left when other work on the machine paused.
-        var bestRound = fleet.Nodes.Count / (rounds[0] / 1000);
         return new ResultRow("c", "report ingest, saturated: POST /v1/reports as fast as it answers",
             $"{ResultRow.Number(rate)} reports/s",
             $"batch latency p50 {batches.P50Ms:0} ms, p99 {batches.P99Ms:0} ms ({batches.AnsweredBatches} batches of up to {options.Batch}, " +
             $"{options.Concurrency} in flight); {ResultRow.Number(accepted)} reports accepted in {elapsed.TotalSeconds:0.0} s, " +
             $"{refused} refused, {batches.FailedBatches} batches failed; a round of {fleet.Nodes.Count:N0} took p50 {Percentiles.Of(rounds, 0.5):0} ms, " +
-            $"the fastest {rounds[0]:0} ms ({ResultRow.Number(bestRound)} reports/s); {busy}",
-            rate, busy.ServerCores, bestRound);
+            $"best second {ResultRow.Number(bestSecond)} reports/s; {busy}",
+            rate, busy.ServerCores, bestSecond);
+    }
+
+    /// <summary>
+    /// The best rate over consecutive rounds that together last at least a second (the capacity left when
+    /// other work on the machine paused, comparable with the raw baseline's best second). Rounds of
+    /// 400, 300, 500 and 900 ms of 10,000 reports each: 400+300+500 → 30,000 in 1.2 s = 25,000/s;
+    /// 300+500+900 → 30,000 in 1.7 s = 17,600/s; 500+900 → 14,300/s; best 25,000/s.
+    /// </summary>
+    internal static double BestSecond(IReadOnlyList<double> roundsMs, int reportsPerRound)
+    {
+        var best = 0.0;
+        for (var first = 0; first < roundsMs.Count; first++)
+        {
+            var ms = 0.0;
+            for (var last = first; last < roundsMs.Count; last++)
+            {
+                ms += roundsMs[last];
+                if (ms >= 1000)
+                {
+                    best = Math.Max(best, (last - first + 1) * reportsPerRound / (ms / 1000));
+                    break;
+                }
+            }
+        }
+        // Fewer rounds than a second's worth: the whole run is the only stretch there is.
+        return best > 0 ? best : roundsMs.Count * reportsPerRound / (roundsMs.Sum() / 1000);
     }
 }
