@@ -73,10 +73,13 @@ public static class BenchmarkRun
             log.WriteLine($"  → {row.Measurement}: {row.Result} ({row.Detail})");
         }
 
-        var raw = await new RawGrainCallRate(options).RunAsync(log, cancellationToken);
-        Add(raw);
+        // The dashboard silo goes first: it pays for JIT-compiling the call path that both silos share, which
+        // on a starved machine can take longer than the warm-up, so the baseline the target is judged
+        // against is the warmer one and the ratio errs low rather than high.
         var rawWithDashboard = await new RawGrainCallRate(options, withDashboard: true).RunAsync(log, cancellationToken);
         Add(rawWithDashboard);
+        var raw = await new RawGrainCallRate(options).RunAsync(log, cancellationToken);
+        Add(raw);
 
         await using var server = await ServerLauncher.StartAsync(new ServerLaunchOptions
         {
