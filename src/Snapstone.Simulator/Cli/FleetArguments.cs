@@ -6,11 +6,11 @@ namespace Snapstone.Simulator.Cli;
 /// <summary>The options every fleet-running command shares: its shape, its token and how it batches.</summary>
 internal static class FleetArguments
 {
-    public static FleetOptions Read(Arguments args)
+    public static FleetOptions Read(Arguments args, int defaultNodes = 2000)
     {
         var shape = new FleetShape
         {
-            Nodes = args.Number("nodes", 2000),
+            Nodes = args.Number("nodes", defaultNodes),
             Pops = args.Number("pops", 20),
             Seed = args.Number("seed", 1),
             CanaryShare = args.Number("canary-share", 0.01),

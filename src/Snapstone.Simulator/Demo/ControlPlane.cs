@@ -47,6 +47,14 @@ public sealed class ControlPlane(HttpClient http, string? token)
         return await ReadAsync(request, response, ControlPlaneJson.Default.RolloutView, cancellationToken);
     }
 
+    /// <summary>What the server knows about the fleet: the nodes that have reported, by region and tier.</summary>
+    public async Task<FleetView> GetFleetAsync(CancellationToken cancellationToken)
+    {
+        using var request = Request<object>(HttpMethod.Get, "/v1/fleet", null, null);
+        using var response = await SendAsync(request, cancellationToken);
+        return await ReadAsync(request, response, ControlPlaneJson.Default.FleetView, cancellationToken);
+    }
+
     private HttpRequestMessage Request<T>(HttpMethod method, string path, T? body, JsonTypeInfo<T>? type)
     {
         var request = new HttpRequestMessage(method, path);

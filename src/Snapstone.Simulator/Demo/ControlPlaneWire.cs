@@ -4,7 +4,7 @@ using System.Text.Json.Serialization;
 
 namespace Snapstone.Simulator.Demo;
 
-// The CI side of docs/API.md ("Units", "Plans", "Packages", "Rollouts"), only as far as the demo needs it.
+// The CI side of docs/API.md ("Units", "Plans", "Packages", "Rollouts", and GET /v1/fleet), only as far as the demo needs it.
 // Unit and plan definitions are sent as JSON objects so the demo can say exactly what it defines.
 
 /// <summary>Body of <c>POST /v1/units/{unit}/packages</c>.</summary>
@@ -52,6 +52,9 @@ public sealed record RollbackView(string? Reason, int Targeted, int Confirmed, D
 
 public sealed record TimelineEntry(DateTimeOffset At, string Type, string? Message);
 
+/// <summary>What <c>GET /v1/fleet</c> says: how many nodes have registered, per region and per tier.</summary>
+public sealed record FleetView(int Nodes, IReadOnlyDictionary<string, int>? ByRegion, IReadOnlyDictionary<string, int>? ByTier);
+
 /// <summary>An RFC 9457 problem, as far as the demo reads it.</summary>
 public sealed record Problem(string? Title, string? Detail, int? Status);
 
@@ -61,5 +64,6 @@ public sealed record Problem(string? Title, string? Detail, int? Status);
 [JsonSerializable(typeof(PackageView))]
 [JsonSerializable(typeof(NewRollout))]
 [JsonSerializable(typeof(RolloutView))]
+[JsonSerializable(typeof(FleetView))]
 [JsonSerializable(typeof(Problem))]
 public sealed partial class ControlPlaneJson : JsonSerializerContext;

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Net;
 
 namespace Snapstone.Simulator.Demo;
 
@@ -12,10 +13,11 @@ public sealed class DemoScript(Fleet fleet, ControlPlane controlPlane, DemoScena
 {
     public const string PlanName = "demo-waves";
 
-    public TimeSpan Baseline { get; init; } = TimeSpan.FromSeconds(10);
+    public TimeSpan Baseline { get; init; } = TimeSpan.FromSeconds(5);
     public TimeSpan PollEvery { get; init; } = TimeSpan.FromSeconds(1);
     public TimeSpan RolloutTimeout { get; init; } = TimeSpan.FromMinutes(15);
-    public int BakeSeconds { get; init; } = 20;
+    public TimeSpan RegistrationTimeout { get; init; } = TimeSpan.FromMinutes(2);
+    public int BakeSeconds { get; init; } = 5;
 
     /// <summary>Runs the story; 0 when the bad package was rolled back and the good one completed.</summary>
     public async Task<int> RunAsync(CancellationToken cancellationToken)
@@ -27,7 +29,11 @@ public sealed class DemoScript(Fleet fleet, ControlPlane controlPlane, DemoScena
         {
             Say($"fleet: {fleet.Nodes.Count} nodes in {fleet.Pops.Count} PoPs, {fleet.Nodes.Count(n => n.Profile.IsCanary)} canaries, " +
                 $"{fleet.Nodes.Count(n => n.Profile.Flaky)} flaky; {scenario.Unit} consumed as {scenario.Consumer.Describe()}");
-            Say($"letting the fleet report for {Baseline.TotalSeconds:0} s to build a baseline");
+            if (!await WaitForRegistrationAsync(cancellationToken))
+            {
+                return 1;
+            }
+            Say($"letting the fleet report for {Baseline.TotalSeconds:0} s more to build a baseline");
             await Task.Delay(Baseline, time, cancellationToken);
 
             await controlPlane.PutPlanAsync(PlanName, DemoScenario.Plan(BakeSeconds), cancellationToken);
@@ -71,9 +77,20 @@ public sealed class DemoScript(Fleet fleet, ControlPlane controlPlane, DemoScena
             return null;
         }
 
-        var rollout = await controlPlane.StartRolloutAsync(
-            new NewRollout(scenario.Unit, package.Version, $"demo: {message}", PlanName),
-            $"demo-{scenario.Unit}-{package.Sha256[..16]}", cancellationToken);
+        RolloutView rollout;
+        try
+        {
+            rollout = await controlPlane.StartRolloutAsync(
+                new NewRollout(scenario.Unit, package.Version, $"demo: {message}", PlanName),
+                $"demo-{scenario.Unit}-{package.Sha256[..16]}", cancellationToken);
+        }
+        catch (ControlPlaneException e) when (e.Status == HttpStatusCode.NotFound)
+        {
+            // The unit and the plan were stored a moment ago, so a 404 here means the route itself is missing.
+            throw new ControlPlaneException(e.Status,
+                $"this Snapstone cannot start rollouts: {e.Message}. Everything before it worked (fleet reports, plan, " +
+                "unit, package); the rest of the demo needs the rollout API of docs/API.md (POST /v1/rollouts, GET /v1/rollouts/{id}).");
+        }
         Say($"rollout {rollout.Id} of v{package.Version} started ({rollout.State})");
         rollout = await WatchAsync(rollout, cancellationToken);
         Say($"rollout {rollout.Id} of v{package.Version}: {rollout.State}");
@@ -112,6 +129,40 @@ public sealed class DemoScript(Fleet fleet, ControlPlane controlPlane, DemoScena
             }
             await Task.Delay(PollEvery, time, cancellationToken);
             rollout = await controlPlane.GetRolloutAsync(rollout.Id, cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// Waits until Snapstone has registered every node of the fleet (a wave can only target nodes it
+    /// knows), saying how long that took. False, after saying why, when no report gets through or the
+    /// nodes are not all registered within <see cref="RegistrationTimeout"/>.
+    /// </summary>
+    private async Task<bool> WaitForRegistrationAsync(CancellationToken cancellationToken)
+    {
+        var started = time.GetTimestamp();
+        var counters = fleet.Counters;
+        while (true)
+        {
+            await Task.Delay(PollEvery, time, cancellationToken);
+            var seen = await controlPlane.GetFleetAsync(cancellationToken);
+            var elapsed = time.GetElapsedTime(started);
+            if (seen.Nodes >= fleet.Nodes.Count)
+            {
+                Say(string.Create(CultureInfo.InvariantCulture,
+                    $"Snapstone registered all {seen.Nodes} nodes in {elapsed.TotalSeconds:0.0} s ({counters.ReportsSent} reports sent, " +
+                    $"{counters.BatchesFailed} of {counters.BatchesSent} batches failed, {counters.ReportsRefused} reports refused)"));
+                return true;
+            }
+            if (counters.Ticks >= 3 && counters.BatchesFailed == counters.BatchesSent)
+            {
+                Say("no report got through in three rounds (see the warnings above): nothing can be rolled out to this fleet");
+                return false;
+            }
+            if (elapsed >= RegistrationTimeout)
+            {
+                Say($"Snapstone registered only {seen.Nodes} of {fleet.Nodes.Count} nodes in {RegistrationTimeout.TotalSeconds:0} s; giving up");
+                return false;
+            }
         }
     }
 

@@ -1,0 +1,28 @@
+using Snapstone.Benchmarks.Probes;
+using Snapstone.Simulator;
+using Snapstone.Simulator.Cli;
+using Snapstone.Simulator.Demo;
+
+namespace Snapstone.Benchmarks;
+
+/// <summary>What every measurement against the server shares: the server, one fleet, and the probes on its traffic.</summary>
+public sealed class BenchmarkContext(BenchmarkOptions options, ServerLauncher server, Fleet fleet, BatchTimer batches, ControlPlane controlPlane, TextWriter log)
+{
+    public BenchmarkOptions Options { get; } = options;
+    public ServerLauncher Server { get; } = server;
+
+    /// <summary>The simulated nodes; the same ones throughout the run, so later measurements find them registered.</summary>
+    public Fleet Fleet { get; } = fleet;
+
+    /// <summary>Times the fleet's report batches.</summary>
+    public BatchTimer Batches { get; } = batches;
+
+    /// <summary>CI-side calls with the admin token (units, plans, packages, rollouts, the fleet view).</summary>
+    public ControlPlane ControlPlane { get; } = controlPlane;
+
+    /// <summary>Progress lines; the results table goes to standard output.</summary>
+    public TextWriter Log { get; } = log;
+
+    /// <summary>The server's memory once it was ready and before any node reported.</summary>
+    public MemorySnapshot? IdleMemory { get; set; }
+}

@@ -1,0 +1,78 @@
+using System.Globalization;
+
+namespace Snapstone.Benchmarks;
+
+/// <summary>The command line: <c>--name value</c> pairs, every one with a default.</summary>
+public sealed record BenchmarkOptions
+{
+    public const string Usage = """
+        usage: dotnet run -c Release --project tests/Snapstone.Benchmarks -- [options]
+
+          --nodes 10000            simulated nodes reporting to the server (and grain keys of the raw baseline)
+          --pops 20                PoPs the nodes are spread over (one report batch per PoP and chunk)
+          --seconds 30             how long report ingest is sustained
+          --memory-seconds 15      how long the fleet reports once a second before memory is read again
+          --batch 500              reports per POST /v1/reports
+          --concurrency 8          report batches in flight at once
+          --raw-seconds 10         how long raw grain calls are measured
+          --raw-concurrency 256    raw grain calls in flight at once
+          --registration-timeout 600  seconds to wait for the server to register every node
+        """;
+
+    public int Nodes { get; init; } = 10_000;
+    public int Pops { get; init; } = 20;
+    public TimeSpan IngestDuration { get; init; } = TimeSpan.FromSeconds(30);
+    public TimeSpan MemoryDuration { get; init; } = TimeSpan.FromSeconds(15);
+    public int Batch { get; init; } = 500;
+    public int Concurrency { get; init; } = 8;
+    public TimeSpan RawDuration { get; init; } = TimeSpan.FromSeconds(10);
+    public int RawConcurrency { get; init; } = 256;
+    public TimeSpan RegistrationTimeout { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>Reads the options; throws <see cref="ArgumentException"/> naming the first bad one.</summary>
+    public static BenchmarkOptions Parse(IReadOnlyList<string> args)
+    {
+        var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        for (var i = 0; i < args.Count; i += 2)
+        {
+            if (!args[i].StartsWith("--", StringComparison.Ordinal) || i + 1 >= args.Count)
+            {
+                throw new ArgumentException($"expected --name value pairs, got '{args[i]}'{(i + 1 >= args.Count ? " without a value" : "")}");
+            }
+            values[args[i][2..]] = args[i + 1];
+        }
+        int Number(string name, int fallback, int min)
+        {
+            if (!values.Remove(name, out var text))
+            {
+                return fallback;
+            }
+            if (!int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) || value < min)
+            {
+                throw new ArgumentException($"--{name} must be a whole number of at least {min} (got '{text}')");
+            }
+            return value;
+        }
+        var options = new BenchmarkOptions
+        {
+            Nodes = Number("nodes", 10_000, 1),
+            Pops = Number("pops", 20, 1),
+            IngestDuration = TimeSpan.FromSeconds(Number("seconds", 30, 1)),
+            MemoryDuration = TimeSpan.FromSeconds(Number("memory-seconds", 15, 0)),
+            Batch = Number("batch", 500, 1),
+            Concurrency = Number("concurrency", 8, 1),
+            RawDuration = TimeSpan.FromSeconds(Number("raw-seconds", 10, 1)),
+            RawConcurrency = Number("raw-concurrency", 256, 1),
+            RegistrationTimeout = TimeSpan.FromSeconds(Number("registration-timeout", 600, 1)),
+        };
+        if (values.Count > 0)
+        {
+            throw new ArgumentException($"unknown option{(values.Count > 1 ? "s" : "")}: {string.Join(", ", values.Keys.Select(k => "--" + k))}");
+        }
+        if (options.Pops > options.Nodes)
+        {
+            throw new ArgumentException($"--pops ({options.Pops}) must not exceed --nodes ({options.Nodes})");
+        }
+        return options;
+    }
+}

@@ -1,0 +1,1 @@
+return await Snapstone.Benchmarks.BenchmarkRun.MainAsync(args);
