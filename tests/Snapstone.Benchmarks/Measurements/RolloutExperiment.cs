@@ -9,9 +9,11 @@ namespace Snapstone.Benchmarks.Measurements;
 /// The rollouts that (a), (b) and (e) read, run once on the registered fleet while it reports once a second.
 /// Each round uses a unit of its own (<c>bench-features-k</c>, a fail-closed feature file every node loads):
 /// <list type="number">
+/// <item>a baseline file: the unit's first package, which the server makes its last known good and sends to every
+/// node without a rollout;</item>
 /// <item>a good file of <see cref="GoodFeatures"/> features, rolled out on a one-wave plan selecting 100% of the
-/// fleet (1 s bake): (a) is the time from the 201 of <c>POST /v1/rollouts</c> to the first
-/// <c>GET /v1/rollouts/{id}</c> that shows wave 0 targeting every node, and to every node having been told;</item>
+/// fleet (1 s bake): (a) is the time from sending <c>POST /v1/rollouts</c> to the first answer that shows wave 0
+/// targeting every node, and to every node having been told;</item>
 /// <item>a bad file of <see cref="BadFeatures"/> features (more than the 200 the consumer holds: every node crashes
 /// on it), rolled out on canary → 100%: (b) is the time from the first report of a crash or rejection of it to
 /// every node that ever applied it being confirmed back on the good file (the rollout's <c>rollback.completedAt</c>),
@@ -78,6 +80,16 @@ public sealed class RolloutExperiment
                     ["validators"] = new JsonObject { ["maxBytes"] = 1_048_576, ["format"] = "json" },
                 }, cancellationToken);
 
+                // A unit's first valid package is its last known good, which the server hands every node without a
+                // rollout; the measured rollouts are the changes after it.
+                var baseline = await control.CreatePackageAsync(unit, new NewPackage(FeatureFile(GoodFeatures, phase: 1), $"baseline, round {round}", "benchmark"), cancellationToken);
+                var waited = Stopwatch.StartNew();
+                while (fleet.NodesOn(unit, baseline.Version).Count < experiment.FleetSize && waited.Elapsed < TimeSpan.FromSeconds(120))
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(200), cancellationToken);
+                }
+                log.WriteLine($"  round {round}: baseline v{baseline.Version} on {fleet.NodesOn(unit, baseline.Version).Count:N0} nodes after {waited.Elapsed.TotalSeconds:0.0} s");
+
                 var good = await control.CreatePackageAsync(unit, new NewPackage(FeatureFile(GoodFeatures), $"good features, round {round}", "benchmark"), cancellationToken);
                 var assignment = await AssignAsync(context, experiment, unit, good.Version, round, cancellationToken);
                 if (assignment is null)
@@ -117,11 +129,12 @@ public sealed class RolloutExperiment
         BenchmarkContext context, RolloutExperiment experiment, string unit, long version, int round, CancellationToken cancellationToken)
     {
         var fleet = context.Fleet;
+        // From sending the POST: the server assigns wave 0 before it answers 201.
+        var sentAt = DateTimeOffset.UtcNow;
         var watch = Stopwatch.StartNew();
         var rollout = await context.ControlPlane.StartRolloutAsync(new NewRollout(unit, version, "benchmark: wave assignment", OnePlan),
             $"bench-{unit}-{version}", cancellationToken);
         var created = watch.Elapsed;
-        var createdAt = DateTimeOffset.UtcNow;
         TimeSpan? assigned = null, told = null, assignedEntry = null;
         var deadline = TimeSpan.FromSeconds(180);
         while (watch.Elapsed < deadline)
@@ -131,7 +144,7 @@ public sealed class RolloutExperiment
                 rollout.Timeline?.FirstOrDefault(e => e.Type == "wave-assigned") is { } entry)
             {
                 assigned = watch.Elapsed;
-                assignedEntry = entry.At - createdAt;
+                assignedEntry = entry.At - sentAt;
             }
             if (told is null && fleet.NodesEverApplied(unit, version).Count >= experiment.FleetSize)
             {
@@ -227,14 +240,14 @@ public sealed class RolloutExperiment
     }
 
     /// <summary>A feature file of <paramref name="count"/> rows over the same 120 names, so bigger files add no new keys.</summary>
-    public static string FeatureFile(int count) =>
+    public static string FeatureFile(int count, int phase = 0) =>
         new JsonObject
         {
             ["generatedBy"] = "bot-score-pipeline",
             ["features"] = new JsonArray(Enumerable.Range(0, count).Select(i => (JsonNode)new JsonObject
             {
                 ["name"] = $"feature_{i % 120:000}",
-                ["weight"] = Math.Round(Math.Sin(i) * 0.5 + 0.5, 3),
+                ["weight"] = Math.Round(Math.Sin(i + phase) * 0.5 + 0.5, 3),
             }).ToArray()),
         }.ToJsonString();
 

@@ -5,10 +5,10 @@ namespace Snapstone.Benchmarks.Measurements;
 // (a), (b) and (e) read the same rollouts (RolloutExperiment), run once by whichever of them comes first.
 
 /// <summary>
-/// (a) Time to assign a wave of the whole fleet: from the 201 of <c>POST /v1/rollouts</c> (one wave selecting
-/// 100%) to the first <c>GET /v1/rollouts/{id}</c> that shows wave 0 targeting every node and the server's
-/// <c>wave-assigned</c> timeline entry, polled every 50 ms, so each sample overstates by up to one poll (and by a
-/// GET's latency). The entry's own timestamp against the 201 is given too. Also given: until every node was told and had applied it, which adds
+/// (a) Time to assign a wave of the whole fleet: from sending <c>POST /v1/rollouts</c> (one wave selecting 100%)
+/// to the first answer (the 201 itself, then <c>GET /v1/rollouts/{id}</c> every 50 ms) that shows wave 0 targeting
+/// every node and the server's <c>wave-assigned</c> timeline entry. The server assigns wave 0 before it answers
+/// the POST, so this is mostly the POST's own latency. The entry's timestamp against the send is given too. Also given: until every node was told and had applied it, which adds
 /// up to a report interval (each node learns its new desired package in the answer to its next report).
 /// </summary>
 public sealed class WaveAssignmentTime : IMeasurement
@@ -17,7 +17,7 @@ public sealed class WaveAssignmentTime : IMeasurement
     {
         var experiment = context.Rollouts ??= await RolloutExperiment.RunAsync(context, cancellationToken);
         var nodes = experiment.FleetSize;
-        var name = $"time to assign a {nodes:N0}-node wave (201 → wave 0 targets every node)";
+        var name = $"time to assign a {nodes:N0}-node wave (POST /v1/rollouts sent → wave 0 targets every node)";
         if (experiment.Assignments.Count == 0)
         {
             return new ResultRow("a", name, "not measured", "no rollout assigned its wave: " + string.Join("; ", experiment.Notes));
@@ -30,9 +30,9 @@ public sealed class WaveAssignmentTime : IMeasurement
         var max = assigned[^1];
         return new ResultRow("a", name, $"p50 {p50:0} ms, max {max:0} ms",
             $"target < 1 s: {(max < 1000 ? "met" : p50 < 1000 ? "met at p50, not at max" : "not met")}. {assigned.Count} rollouts of a one-wave 100% plan, " +
-            $"wave 0 targeted {experiment.Assignments[0].Targeted:N0} nodes in each; POST itself answered in p50 {Percentiles.Of(created, 0.5):0} ms; " +
-            (entries.Count > 0 ? $"the server's wave-assigned entry is stamped p50 {Percentiles.Of(entries, 0.5):0} ms, max {entries[^1]:0} ms after the 201; " : "") +
-            $"every node told and running it: p50 {Percentiles.Of(told, 0.5):0} ms, max {told[^1]:0} ms after the 201 (nodes learn at their next report, every {experiment.ReportInterval.TotalSeconds:0} s)",
+            $"wave 0 targeted {experiment.Assignments[0].Targeted:N0} nodes in each; the POST answered 201 in p50 {Percentiles.Of(created, 0.5):0} ms; " +
+            (entries.Count > 0 ? $"the server's wave-assigned entry is stamped p50 {Percentiles.Of(entries, 0.5):0} ms, max {entries[^1]:0} ms after the POST was sent; " : "") +
+            $"every node told and running it: p50 {Percentiles.Of(told, 0.5):0} ms, max {told[^1]:0} ms after the POST was sent (nodes learn at their next report, every {experiment.ReportInterval.TotalSeconds:0} s)",
             p50);
     }
 }
