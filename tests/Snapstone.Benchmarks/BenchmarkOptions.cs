@@ -19,6 +19,7 @@ public sealed record BenchmarkOptions
           --registration-timeout 600  seconds to wait for the server to register every node
           --bad-rollouts 10        good-then-bad rollout rounds for (a), (b) and (e), each on a unit of its own
           --canary-bake 20         seconds the canary wave of a bad rollout bakes before the rest of the fleet
+          --rollout-seconds 900    start no new rollout round after this many seconds of them
           --only all               all, or rollouts: register the fleet and measure only (a), (b) and (e)
         """;
 
@@ -34,6 +35,7 @@ public sealed record BenchmarkOptions
     public int BadRollouts { get; init; } = 10;
     public int CanaryBakeSeconds { get; init; } = 20;
     public bool RolloutsOnly { get; init; }
+    public TimeSpan RolloutBudget { get; init; } = TimeSpan.FromSeconds(900);
 
     /// <summary>Reads the options; throws <see cref="ArgumentException"/> naming the first bad one.</summary>
     public static BenchmarkOptions Parse(IReadOnlyList<string> args)
@@ -72,6 +74,7 @@ public sealed record BenchmarkOptions
             RegistrationTimeout = TimeSpan.FromSeconds(Number("registration-timeout", 600, 1)),
             BadRollouts = Number("bad-rollouts", 10, 1),
             CanaryBakeSeconds = Number("canary-bake", 20, 1),
+            RolloutBudget = TimeSpan.FromSeconds(Number("rollout-seconds", 900, 1)),
             RolloutsOnly = values.Remove("only", out var only) && only switch
             {
                 "rollouts" => true,

@@ -66,8 +66,15 @@ public sealed class RolloutExperiment
         var reporting = fleet.RunAsync(fleet.Options.ReportInterval, stopFleet.Token);
         try
         {
+            var budget = Stopwatch.StartNew();
             for (var round = 0; round < options.BadRollouts; round++)
             {
+                if (round > 0 && budget.Elapsed > options.RolloutBudget)
+                {
+                    experiment.Notes.Add($"stopped after {round} rounds: the {options.RolloutBudget.TotalSeconds:0} s budget (--rollout-seconds) was spent");
+                    log.WriteLine($"  rollout budget of {options.RolloutBudget.TotalSeconds:0} s spent after {round} rounds");
+                    break;
+                }
                 var unit = Unit(round);
                 await control.PutUnitAsync(unit, new JsonObject
                 {
@@ -132,8 +139,8 @@ public sealed class RolloutExperiment
         // From sending the POST: the server assigns wave 0 before it answers 201.
         var sentAt = DateTimeOffset.UtcNow;
         var watch = Stopwatch.StartNew();
-        var rollout = await context.ControlPlane.StartRolloutAsync(new NewRollout(unit, version, "benchmark: wave assignment", OnePlan),
-            $"bench-{unit}-{version}", cancellationToken);
+        var rollout = await StartAsync(context, experiment, new NewRollout(unit, version, "benchmark: wave assignment", OnePlan),
+            $"bench-{unit}-{version}", round, cancellationToken);
         var created = watch.Elapsed;
         TimeSpan? assigned = null, told = null, assignedEntry = null;
         var deadline = TimeSpan.FromSeconds(180);
@@ -171,8 +178,8 @@ public sealed class RolloutExperiment
         BenchmarkContext context, RolloutExperiment experiment, string unit, long good, long bad, int round, CancellationToken cancellationToken)
     {
         var fleet = context.Fleet;
-        var rollout = await context.ControlPlane.StartRolloutAsync(new NewRollout(unit, bad, "benchmark: bad features", CanaryPlan),
-            $"bench-{unit}-{bad}", cancellationToken);
+        var rollout = await StartAsync(context, experiment, new NewRollout(unit, bad, "benchmark: bad features", CanaryPlan),
+            $"bench-{unit}-{bad}", round, cancellationToken);
         var watch = Stopwatch.StartNew();
         var deadline = TimeSpan.FromSeconds(context.Options.CanaryBakeSeconds + 180);
         while (watch.Elapsed < deadline)
@@ -206,6 +213,28 @@ public sealed class RolloutExperiment
             rollout.Rollback?.Targeted ?? 0,
             rollout.Rollback?.Confirmed ?? 0,
             rollout.CurrentWave);
+    }
+
+    /// <summary>
+    /// Starts a rollout, sending the same request again (same idempotency key) when the server answers 503
+    /// ("the cluster did not answer in time; retry"), at most five times; each such answer is noted.
+    /// </summary>
+    private static async Task<RolloutView> StartAsync(
+        BenchmarkContext context, RolloutExperiment experiment, NewRollout request, string key, int round, CancellationToken cancellationToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            var watch = Stopwatch.StartNew();
+            try
+            {
+                return await context.ControlPlane.StartRolloutAsync(request, key, cancellationToken);
+            }
+            catch (ControlPlaneException e) when (e.Status == System.Net.HttpStatusCode.ServiceUnavailable && attempt < 5)
+            {
+                experiment.Notes.Add($"round {round}: POST /v1/rollouts (v{request.Version}) answered 503 after {watch.Elapsed.TotalSeconds:0.0} s, sent again");
+                context.Log.WriteLine($"  round {round}: {e.Message} after {watch.Elapsed.TotalSeconds:0.0} s; sending it again");
+            }
+        }
     }
 
     /// <summary>When the last node that ever applied <paramref name="bad"/> was back on <paramref name="good"/>; null while one is not.</summary>
