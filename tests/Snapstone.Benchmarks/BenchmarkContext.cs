@@ -20,6 +20,12 @@ public sealed class BenchmarkContext(BenchmarkOptions options, ServerLauncher se
     /// <summary>CI-side calls with the admin token (units, plans, packages, rollouts, the fleet view).</summary>
     public ControlPlane ControlPlane { get; } = controlPlane;
 
+    /// <summary>A second person's calls (the launcher's <c>approver</c> token): approves a rollout held for approval.</summary>
+    public required ControlPlane Approver { get; init; }
+
+    /// <summary>The rollouts (a), (b) and (e) read; run by the first of them.</summary>
+    public Measurements.RolloutExperiment? Rollouts { get; set; }
+
     /// <summary>Progress lines; the results table goes to standard output.</summary>
     public TextWriter Log { get; } = log;
 

@@ -17,6 +17,10 @@ public sealed record BenchmarkOptions
           --raw-seconds 10         how long raw grain calls are measured
           --raw-concurrency 256    raw grain calls in flight at once
           --registration-timeout 600  seconds to wait for the server to register every node
+          --bad-rollouts 10        good-then-bad rollout rounds for (a), (b) and (e), each on a unit of its own
+          --canary-bake 20         seconds the canary wave of a bad rollout bakes before the rest of the fleet
+          --rollout-seconds 900    start no new rollout round after this many seconds of them
+          --only all               all, or rollouts: register the fleet and measure only (a), (b) and (e)
         """;
 
     public int Nodes { get; init; } = 10_000;
@@ -28,6 +32,10 @@ public sealed record BenchmarkOptions
     public TimeSpan RawDuration { get; init; } = TimeSpan.FromSeconds(10);
     public int RawConcurrency { get; init; } = 256;
     public TimeSpan RegistrationTimeout { get; init; } = TimeSpan.FromMinutes(10);
+    public int BadRollouts { get; init; } = 10;
+    public int CanaryBakeSeconds { get; init; } = 20;
+    public bool RolloutsOnly { get; init; }
+    public TimeSpan RolloutBudget { get; init; } = TimeSpan.FromSeconds(900);
 
     /// <summary>Reads the options; throws <see cref="ArgumentException"/> naming the first bad one.</summary>
     public static BenchmarkOptions Parse(IReadOnlyList<string> args)
@@ -64,6 +72,15 @@ public sealed record BenchmarkOptions
             RawDuration = TimeSpan.FromSeconds(Number("raw-seconds", 10, 1)),
             RawConcurrency = Number("raw-concurrency", 256, 1),
             RegistrationTimeout = TimeSpan.FromSeconds(Number("registration-timeout", 600, 1)),
+            BadRollouts = Number("bad-rollouts", 10, 1),
+            CanaryBakeSeconds = Number("canary-bake", 20, 1),
+            RolloutBudget = TimeSpan.FromSeconds(Number("rollout-seconds", 900, 1)),
+            RolloutsOnly = values.Remove("only", out var only) && only switch
+            {
+                "rollouts" => true,
+                "all" => false,
+                _ => throw new ArgumentException($"--only must be all or rollouts (got '{only}')"),
+            },
         };
         if (values.Count > 0)
         {

@@ -76,10 +76,14 @@ public static class BenchmarkRun
         // The dashboard silo goes first: it pays for JIT-compiling the call path that both silos share, which
         // on a starved machine can take longer than the warm-up, so the baseline the target is judged
         // against is the warmer one and the ratio errs low rather than high.
-        var rawWithDashboard = await new RawGrainCallRate(options, withDashboard: true).RunAsync(log, cancellationToken);
-        Add(rawWithDashboard);
-        var raw = await new RawGrainCallRate(options).RunAsync(log, cancellationToken);
-        Add(raw);
+        ResultRow? rawWithDashboard = null, raw = null;
+        if (!options.RolloutsOnly)
+        {
+            rawWithDashboard = await new RawGrainCallRate(options, withDashboard: true).RunAsync(log, cancellationToken);
+            Add(rawWithDashboard);
+            raw = await new RawGrainCallRate(options).RunAsync(log, cancellationToken);
+            Add(raw);
+        }
 
         await using var server = await ServerLauncher.StartAsync(new ServerLaunchOptions
         {
@@ -96,7 +100,9 @@ public static class BenchmarkRun
         var fleet = new Fleet(new FleetOptions
         {
             Shape = new FleetShape { Nodes = options.Nodes, Pops = options.Pops, Seed = 1 },
-            Consumers = new Dictionary<string, Simulator.Consumers.IConsumer>(),
+            // Every node loads the feature files of the rollout rounds; no unit exists until (a) defines the first.
+            Consumers = Enumerable.Range(0, options.BadRollouts).ToDictionary(
+                RolloutExperiment.Unit, _ => (Simulator.Consumers.IConsumer)new Simulator.Consumers.FeatureFileConsumer(Simulator.Consumers.FailureMode.FailClosed)),
             OtherUnits = null,
             Token = server.AgentToken,
             MaxReportsPerBatch = options.Batch,
@@ -104,22 +110,27 @@ public static class BenchmarkRun
             // A fresh server takes long to answer first reports (each one is a storage write); waiting beats resending.
             RequestTimeout = TimeSpan.FromSeconds(120),
         }, http, TimeProvider.System);
-        var context = new BenchmarkContext(options, server, fleet, batches, new ControlPlane(control, server.AdminToken), log);
+        var context = new BenchmarkContext(options, server, fleet, batches, new ControlPlane(control, server.AdminToken), log)
+        {
+            Approver = new ControlPlane(control, server.ApproverToken),
+        };
 
         await Task.Delay(TimeSpan.FromSeconds(3), cancellationToken); // let start-up work settle before the idle reading
         context.IdleMemory = await ServerMemory.TakeAsync(server.ProcessId, log, cancellationToken);
         log.WriteLine($"idle server: {context.IdleMemory}");
 
-        IMeasurement[] measurements =
-        [
-            new FleetRegistration(),
-            new PacedReporting(),
-            new MemoryPerNode(),
-            new ReportIngestRate(),
-            new WaveAssignmentTime(),
-            new TimeToSafe(),
-            new BlastRadius(),
-        ];
+        IMeasurement[] measurements = options.RolloutsOnly
+            ? [new FleetRegistration(), new WaveAssignmentTime(), new TimeToSafe(), new BlastRadius()]
+            :
+            [
+                new FleetRegistration(),
+                new PacedReporting(),
+                new MemoryPerNode(),
+                new ReportIngestRate(),
+                new WaveAssignmentTime(),
+                new TimeToSafe(),
+                new BlastRadius(),
+            ];
         var measured = new Dictionary<Type, ResultRow>();
         foreach (var measurement in measurements)
         {
@@ -127,14 +138,22 @@ public static class BenchmarkRun
             Add(row);
             measured[measurement.GetType()] = row;
         }
+        if (options.RolloutsOnly)
+        {
+            return
+            [
+                measured[typeof(WaveAssignmentTime)], measured[typeof(TimeToSafe)], measured[typeof(BlastRadius)],
+                measured[typeof(FleetRegistration)],
+            ];
+        }
         var ingest = measured[typeof(ReportIngestRate)];
-        var ratio = Ratio(ingest, raw);
+        var ratio = Ratio(ingest, raw!);
         Add(ratio);
         // Reading order: (a), (b), (c) with its baseline and ratio, (d), (e), then how the fleet got there.
         return
         [
             measured[typeof(WaveAssignmentTime)], measured[typeof(TimeToSafe)],
-            ingest, raw, ratio, rawWithDashboard, measured[typeof(PacedReporting)],
+            ingest, raw!, ratio, rawWithDashboard!, measured[typeof(PacedReporting)],
             measured[typeof(MemoryPerNode)], measured[typeof(BlastRadius)],
             measured[typeof(FleetRegistration)],
         ];

@@ -10,13 +10,14 @@ namespace Snapstone.Simulator.Cli;
 internal static class DemoCommand
 {
     public const string Usage = """
-          demo [--server URL --token TOKEN [--agent-token TOKEN]] [--scenario features|killswitch|latency]
+          demo [--server URL --token TOKEN [--agent-token TOKEN] [--approver-token TOKEN]] [--scenario features|killswitch|latency]
                [--nodes 1000] [--pops 20] [--seed 1] [--bake 5] [--baseline 5] [--log warning]
             Without --server: builds src/Snapstone.Server, starts it on free loopback ports with embedded
             storage in a temporary folder and tokens of its own, runs the demo and stops it (also on Ctrl-C).
             The first start installs Azurite from npm. Run it from the repository.
             With --server: TOKEN needs the deploy and read scopes (and agent, unless --agent-token is
-            given for the fleet).
+            given for the fleet). A high-risk rollout waits for approval by a second token with the
+            approve scope: --approver-token (the demo's own server has one).
         """;
 
     public static async Task<int> ExecuteAsync(Arguments args, CancellationToken cancellationToken)
@@ -24,12 +25,13 @@ internal static class DemoCommand
         var serverText = args.Text("server");
         var token = args.Text("token");
         var agentToken = args.Text("agent-token");
+        var approverToken = args.Text("approver-token");
         Uri? server = null;
         if (serverText is null)
         {
-            if (token is not null || agentToken is not null)
+            if (token is not null || agentToken is not null || approverToken is not null)
             {
-                throw new UsageException("--token and --agent-token go with --server; without it the demo starts a Snapstone with tokens of its own");
+                throw new UsageException("--token, --agent-token and --approver-token go with --server; without it the demo starts a Snapstone with tokens of its own");
             }
         }
         else
@@ -74,8 +76,9 @@ internal static class DemoCommand
                 server = launched.BaseAddress;
                 token = launched.AdminToken;
                 agentToken = launched.AgentToken;
+                approverToken = launched.ApproverToken;
             }
-            return await RunScriptAsync(server, token!, options with { Token = agentToken ?? token }, scenario, bake, baseline, logLevel, cancellationToken);
+            return await RunScriptAsync(server, token!, approverToken, options with { Token = agentToken ?? token }, scenario, bake, baseline, logLevel, cancellationToken);
         }
         catch (ServerLaunchException e)
         {
@@ -108,7 +111,7 @@ internal static class DemoCommand
     }
 
     private static async Task<int> RunScriptAsync(
-        Uri server, string token, FleetOptions options, DemoScenario scenario, int bake, double baseline, LogLevel logLevel, CancellationToken cancellationToken)
+        Uri server, string token, string? approverToken, FleetOptions options, DemoScenario scenario, int bake, double baseline, LogLevel logLevel, CancellationToken cancellationToken)
     {
         var time = TimeProvider.System;
         using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = options.MaxConcurrentRequests })
@@ -121,6 +124,7 @@ internal static class DemoCommand
         {
             BakeSeconds = bake,
             Baseline = TimeSpan.FromSeconds(baseline),
+            Approver = approverToken is null ? null : new ControlPlane(http, approverToken),
         };
         return await script.RunAsync(cancellationToken);
     }

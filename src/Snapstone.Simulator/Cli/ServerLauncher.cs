@@ -28,7 +28,7 @@ public sealed class ServerLauncher : IAsyncDisposable
     private readonly EventHandler _onExit;
     private int _disposed;
 
-    private ServerLauncher(Process process, Process? watchdog, StreamWriter log, Uri baseAddress, string workDirectory, string adminToken, string agentToken)
+    private ServerLauncher(Process process, Process? watchdog, StreamWriter log, Uri baseAddress, string workDirectory, string adminToken, string agentToken, string approverToken)
     {
         _process = process;
         _watchdog = watchdog;
@@ -37,6 +37,7 @@ public sealed class ServerLauncher : IAsyncDisposable
         BaseAddress = baseAddress;
         AdminToken = adminToken;
         AgentToken = agentToken;
+        ApproverToken = approverToken;
         _onExit = (_, _) => Kill();
         AppDomain.CurrentDomain.ProcessExit += _onExit;
     }
@@ -48,6 +49,12 @@ public sealed class ServerLauncher : IAsyncDisposable
 
     /// <summary>Token named <c>fleet</c> with only the <c>agent</c> scope, as a real edge agent would hold.</summary>
     public string AgentToken { get; }
+
+    /// <summary>
+    /// Token named <c>approver</c> with the <c>approve</c> and <c>read</c> scopes: the second person who approves
+    /// a high-risk rollout that the <c>demo</c> token started (the server refuses approval by the rollout's creator).
+    /// </summary>
+    public string ApproverToken { get; }
 
     /// <summary>The server's own process (not its Azurite), e.g. to read its memory.</summary>
     public int ProcessId => _process.Id;
@@ -77,8 +84,9 @@ public sealed class ServerLauncher : IAsyncDisposable
         var workDirectory = Directory.CreateTempSubdirectory("snapstone-run-").FullName;
         var adminToken = NewToken();
         var agentToken = NewToken();
+        var approverToken = NewToken();
         var http = FreePort();
-        var start = StartInfo(assembly, workDirectory, http, adminToken, agentToken, options.Settings);
+        var start = StartInfo(assembly, workDirectory, http, adminToken, agentToken, options.Settings, approverToken);
         var log = new StreamWriter(Path.Combine(workDirectory, "server.log"), append: false, Encoding.UTF8) { AutoFlush = true };
         var process = new Process { StartInfo = start };
         process.OutputDataReceived += (_, e) => Append(log, e.Data);
@@ -90,7 +98,7 @@ public sealed class ServerLauncher : IAsyncDisposable
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
 
-        var server = new ServerLauncher(process, StartWatchdog(process.Id), log, new Uri($"http://127.0.0.1:{http}"), workDirectory, adminToken, agentToken);
+        var server = new ServerLauncher(process, StartWatchdog(process.Id), log, new Uri($"http://127.0.0.1:{http}"), workDirectory, adminToken, agentToken, approverToken);
         try
         {
             progress.WriteLine($"starting the server on {server.BaseAddress} (pid {process.Id}, data in {workDirectory}) …");
@@ -108,12 +116,14 @@ public sealed class ServerLauncher : IAsyncDisposable
 
     /// <summary>
     /// The command line and environment for the server: loopback HTTP, free silo and gateway ports, embedded
-    /// Azurite in <paramref name="workDirectory"/>, a <c>demo</c> admin token and a <c>fleet</c> agent token.
+    /// Azurite in <paramref name="workDirectory"/>, a <c>demo</c> admin token, a <c>fleet</c> agent token and, when
+    /// given, an <c>approver</c> token.
     /// Token values travel in the environment rather than on the command line, where any local user could
     /// read them in the process list; names and scopes are plain configuration arguments.
     /// </summary>
     internal static ProcessStartInfo StartInfo(
-        string assembly, string workDirectory, int httpPort, string adminToken, string agentToken, IReadOnlyDictionary<string, string> settings)
+        string assembly, string workDirectory, int httpPort, string adminToken, string agentToken, IReadOnlyDictionary<string, string> settings,
+        string? approverToken = null)
     {
         var start = new ProcessStartInfo("dotnet")
         {
@@ -144,6 +154,13 @@ public sealed class ServerLauncher : IAsyncDisposable
         };
         start.Environment["Snapstone__Auth__Tokens__0__Token"] = adminToken;
         start.Environment["Snapstone__Auth__Tokens__1__Token"] = agentToken;
+        if (approverToken is not null)
+        {
+            arguments.Add("--Snapstone:Auth:Tokens:2:Name=approver");
+            arguments.Add("--Snapstone:Auth:Tokens:2:Scopes:0=approve");
+            arguments.Add("--Snapstone:Auth:Tokens:2:Scopes:1=read");
+            start.Environment["Snapstone__Auth__Tokens__2__Token"] = approverToken;
+        }
         foreach (var (key, value) in settings)
         {
             arguments.Add($"--{key}={value}");

@@ -47,6 +47,17 @@ public sealed class ControlPlane(HttpClient http, string? token)
         return await ReadAsync(request, response, ControlPlaneJson.Default.RolloutView, cancellationToken);
     }
 
+    /// <summary>
+    /// Approves a rollout that waits in <c>awaiting-approval</c>. Needs the <c>approve</c> scope, on a token other
+    /// than the one that started the rollout.
+    /// </summary>
+    public async Task<RolloutView> ApproveRolloutAsync(string id, string reason, CancellationToken cancellationToken)
+    {
+        using var request = Request(HttpMethod.Post, $"/v1/rollouts/{Uri.EscapeDataString(id)}/approve", new ReasonBody(reason), ControlPlaneJson.Default.ReasonBody);
+        using var response = await SendAsync(request, cancellationToken);
+        return await ReadAsync(request, response, ControlPlaneJson.Default.RolloutView, cancellationToken);
+    }
+
     /// <summary>What the server knows about the fleet: the nodes that have reported, by region and tier.</summary>
     public async Task<FleetView> GetFleetAsync(CancellationToken cancellationToken)
     {

@@ -20,6 +20,9 @@ public sealed record ValidationFinding(string? Rule, string? Severity, string? M
 /// <summary>Body of <c>POST /v1/rollouts</c>.</summary>
 public sealed record NewRollout(string Unit, long Version, string Reason, string? Plan = null);
 
+/// <summary>Body of the rollout actions (<c>POST /v1/rollouts/{id}/approve</c> and the like).</summary>
+public sealed record ReasonBody(string? Reason);
+
 /// <summary>What <c>GET /v1/rollouts/{id}</c> says about a rollout.</summary>
 public sealed record RolloutView(
     string Id,
@@ -64,6 +67,7 @@ public sealed record Problem(string? Title, string? Detail, int? Status);
 [JsonSerializable(typeof(PackageView))]
 [JsonSerializable(typeof(NewRollout))]
 [JsonSerializable(typeof(RolloutView))]
+[JsonSerializable(typeof(ReasonBody))]
 [JsonSerializable(typeof(FleetView))]
 [JsonSerializable(typeof(Problem))]
 public sealed partial class ControlPlaneJson : JsonSerializerContext;

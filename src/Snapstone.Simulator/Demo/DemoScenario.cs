@@ -5,7 +5,8 @@ namespace Snapstone.Simulator.Demo;
 
 /// <summary>
 /// One unit, how the fleet consumes it, and a good then a bad package of it. The bad packages are the
-/// two shapes Snapstone exists for, plus a slow one: each must die in the canary wave.
+/// two shapes Snapstone exists for, plus a slow one: each must die in the canary wave. The baseline
+/// comes first: a unit's first valid package is its last known good, which every node gets without a rollout.
 /// </summary>
 public sealed record DemoScenario(
     string Name,
@@ -15,7 +16,8 @@ public sealed record DemoScenario(
     string GoodContent,
     string GoodMessage,
     string BadContent,
-    string BadMessage)
+    string BadMessage,
+    string BaselineContent)
 {
     public static IReadOnlyList<string> Names => ["features", "killswitch", "latency"];
 
@@ -31,7 +33,8 @@ public sealed record DemoScenario(
             FeatureFile(120),
             "Regenerate the bot features (120)",
             FeatureFile(240),
-            "Regenerate the bot features after a permissions change (240: duplicated rows)"),
+            "Regenerate the bot features after a permissions change (240: duplicated rows)",
+            FeatureFile(120, phase: 1)),
         "killswitch" => new DemoScenario(
             name,
             "global-flags",
@@ -40,7 +43,8 @@ public sealed record DemoScenario(
             """{"killswitch": false}""",
             "Keep the rules killswitch off",
             """{"killswitch": true}""",
-            "Switch off the rules engine for the incident (killswitch on)"),
+            "Switch off the rules engine for the incident (killswitch on)",
+            """{"killswitch":false}"""),
         "latency" => new DemoScenario(
             name,
             "edge-latency",
@@ -49,7 +53,8 @@ public sealed record DemoScenario(
             """{"extraLatencyMs": 0}""",
             "Baseline inspection settings",
             """{"extraLatencyMs": 80}""",
-            "Inspect every request body (adds 80 ms)"),
+            "Inspect every request body (adds 80 ms)",
+            """{"extraLatencyMs":0}"""),
         _ => throw new ArgumentException($"scenario '{name}' must be one of {string.Join(", ", Names)}"),
     };
 
@@ -73,14 +78,14 @@ public sealed record DemoScenario(
         ["validators"] = new JsonObject { ["maxBytes"] = 1_048_576, ["format"] = "json" },
     };
 
-    private static string FeatureFile(int count) =>
+    private static string FeatureFile(int count, int phase = 0) =>
         new JsonObject
         {
             ["generatedBy"] = "bot-score-pipeline",
             ["features"] = new JsonArray(Enumerable.Range(0, count).Select(i => (JsonNode)new JsonObject
             {
                 ["name"] = $"feature_{i % 120:000}",
-                ["weight"] = Math.Round(Math.Sin(i) * 0.5 + 0.5, 3),
+                ["weight"] = Math.Round(Math.Sin(i + phase) * 0.5 + 0.5, 3),
             }).ToArray()),
         }.ToJsonString();
 }

@@ -19,6 +19,12 @@ public sealed class DemoScript(Fleet fleet, ControlPlane controlPlane, DemoScena
     public TimeSpan RegistrationTimeout { get; init; } = TimeSpan.FromMinutes(2);
     public int BakeSeconds { get; init; } = 5;
 
+    /// <summary>
+    /// A second person's control plane (a token with the <c>approve</c> scope that did not start the rollout):
+    /// approves a rollout the server holds in <c>awaiting-approval</c>. Without one the demo stops there.
+    /// </summary>
+    public ControlPlane? Approver { get; init; }
+
     /// <summary>Runs the story; 0 when the bad package was rolled back and the good one completed.</summary>
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
@@ -40,6 +46,10 @@ public sealed class DemoScript(Fleet fleet, ControlPlane controlPlane, DemoScena
             await controlPlane.PutUnitAsync(scenario.Unit, scenario.Definition, cancellationToken);
             Say($"defined plan {PlanName} (canary → 10% → all, {BakeSeconds} s bake each) and unit {scenario.Unit}");
 
+            if (!await PublishBaselineAsync(cancellationToken))
+            {
+                return 1;
+            }
             var good = await RollOutAsync(scenario.GoodContent, scenario.GoodMessage, "good", cancellationToken);
             var bad = await RollOutAsync(scenario.BadContent, scenario.BadMessage, "bad", cancellationToken);
 
@@ -59,6 +69,36 @@ public sealed class DemoScript(Fleet fleet, ControlPlane controlPlane, DemoScena
             await stopFleet.CancelAsync();
             await reporting;
             Say(FleetSummary.Line(fleet, time.GetElapsedTime(started)));
+        }
+    }
+
+    /// <summary>
+    /// Publishes the scenario's baseline. The server makes a unit's first valid package its last known good and
+    /// hands it to every matching node without a rollout (it cannot be rolled out: it is already the LKG), so the
+    /// good and bad packages after it are real changes against a fleet that runs something.
+    /// </summary>
+    private async Task<bool> PublishBaselineAsync(CancellationToken cancellationToken)
+    {
+        var package = await controlPlane.CreatePackageAsync(scenario.Unit,
+            new NewPackage(scenario.BaselineContent, "Baseline", $"snapstone-simulator demo ({scenario.Name})"), cancellationToken);
+        if (package.Validation is { Passed: false })
+        {
+            Say($"baseline package v{package.Version} refused by validation: nothing to roll out from");
+            return false;
+        }
+        var started = time.GetTimestamp();
+        var deadline = time.GetUtcNow() + RegistrationTimeout;
+        while (true)
+        {
+            var on = fleet.NodesOn(scenario.Unit, package.Version).Count;
+            if (on >= fleet.Nodes.Count || time.GetUtcNow() >= deadline)
+            {
+                Say(string.Create(CultureInfo.InvariantCulture,
+                    $"baseline package: {scenario.Unit} v{package.Version} (the unit's first, so its last known good, sent to every node without a rollout): " +
+                    $"{on} of {fleet.Nodes.Count} nodes run it after {time.GetElapsedTime(started).TotalSeconds:0.0} s"));
+                return true;
+            }
+            await Task.Delay(PollEvery, time, cancellationToken);
         }
     }
 
@@ -109,6 +149,7 @@ public sealed class DemoScript(Fleet fleet, ControlPlane controlPlane, DemoScena
     private async Task<RolloutView> WatchAsync(RolloutView rollout, CancellationToken cancellationToken)
     {
         var printed = 0;
+        int? approvedWave = -1;
         var deadline = time.GetUtcNow() + RolloutTimeout;
         while (true)
         {
@@ -118,8 +159,20 @@ public sealed class DemoScript(Fleet fleet, ControlPlane controlPlane, DemoScena
                 Say($"  {entry.At.ToUniversalTime():HH:mm:ss} {entry.Type,-16} {entry.Message}");
             }
             printed = Math.Max(printed, timeline.Count);
+            if (rollout.State == "awaiting-approval" && Approver is not null && approvedWave != rollout.CurrentWave)
+            {
+                // Each wave that requires approval waits for it once; approve it with the second token and watch on.
+                Say($"  rollout {rollout.Id} awaits approval before wave {rollout.CurrentWave}; approving it with a second token");
+                approvedWave = rollout.CurrentWave;
+                rollout = await Approver.ApproveRolloutAsync(rollout.Id, "demo: a second person approves", cancellationToken);
+                continue;
+            }
             if (rollout.Settled)
             {
+                if (rollout.State == "awaiting-approval")
+                {
+                    Say("  it needs approval by a token with the approve scope other than the one that started it (--approver-token)");
+                }
                 return rollout;
             }
             if (time.GetUtcNow() >= deadline)
@@ -179,9 +232,27 @@ public sealed class DemoScript(Fleet fleet, ControlPlane controlPlane, DemoScena
         if (safeVersion is { } lkg)
         {
             var timeToSafe = fleet.History.TimeToSafe(scenario.Unit, bad.Version, lkg);
-            Say(timeToSafe is { } t
-                ? $"time to safe: {t.TotalSeconds:0.#} s from the first node touching v{bad.Version} to the last one back on v{lkg}"
-                : $"time to safe: not reached — {fleet.NodesOn(scenario.Unit, bad.Version).Count} nodes still run v{bad.Version}");
+            var firstBad = fleet.History.Changes()
+                .Where(c => c.Unit == scenario.Unit && c.Version == bad.Version && c.Kind is NodeChangeKind.Crashed or NodeChangeKind.Rejected)
+                .Select(c => (DateTimeOffset?)c.At).Min();
+            var lastBack = timeToSafe is { } sinceTouch && fleet.History.FirstTouchedAt(scenario.Unit, bad.Version) is { } firstTouch ? firstTouch + sinceTouch : (DateTimeOffset?)null;
+            var interval = fleet.Options.ReportInterval.TotalSeconds;
+            if (lastBack is { } back && firstBad is { } first)
+            {
+                var fromReport = (back - first).TotalSeconds;
+                var confirmed = bad.Rollback?.CompletedAt is { } done
+                    ? string.Create(CultureInfo.InvariantCulture, $"; the server confirmed the rollback {(done - first).TotalSeconds:0.0} s after the first bad report")
+                    : "";
+                Say(string.Create(CultureInfo.InvariantCulture,
+                    $"time to safe: {fromReport:0.0} s ({fromReport / interval:0.0} report intervals) from the first report of a crash or refusal of v{bad.Version} " +
+                    $"to the last node back on v{lkg}; {timeToSafe!.Value.TotalSeconds:0.0} s from the first node taking v{bad.Version}{confirmed}"));
+            }
+            else
+            {
+                Say(timeToSafe is { } t
+                    ? $"time to safe: {t.TotalSeconds:0.#} s from the first node touching v{bad.Version} to the last one back on v{lkg}"
+                    : $"time to safe: not reached — {fleet.NodesOn(scenario.Unit, bad.Version).Count} nodes still run v{bad.Version}");
+            }
         }
     }
 
