@@ -29,6 +29,20 @@ public sealed class ServerLauncherTests
     }
 
     [Fact]
+    public void A_second_token_may_approve_and_read_and_stays_out_of_the_process_list()
+    {
+        var start = ServerLauncher.StartInfo("/x/Snapstone.Server.dll", "/tmp/run-3", 5125, "a-token-0123456789", "b-token-0123456789",
+            new Dictionary<string, string>(), "c-token-0123456789");
+
+        var arguments = start.ArgumentList.ToList();
+        Assert.Equal(
+            ["--Snapstone:Auth:Tokens:2:Name=approver", "--Snapstone:Auth:Tokens:2:Scopes:0=approve", "--Snapstone:Auth:Tokens:2:Scopes:1=read"],
+            arguments.Where(a => a.StartsWith("--Snapstone:Auth:Tokens:2", StringComparison.Ordinal)));
+        Assert.DoesNotContain(arguments, a => a.Contains("c-token-0123456789", StringComparison.Ordinal));
+        Assert.Equal("c-token-0123456789", start.Environment["Snapstone__Auth__Tokens__2__Token"]);
+    }
+
+    [Fact]
     public void Settings_from_our_own_environment_do_not_leak_into_the_server()
     {
         Environment.SetEnvironmentVariable("Snapstone__Storage__ConnectionString", "UseDevelopmentStorage=true");

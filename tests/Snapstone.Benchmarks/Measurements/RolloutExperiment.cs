@@ -104,7 +104,7 @@ public sealed class RolloutExperiment
                     continue;
                 }
                 experiment.Assignments.Add(assignment);
-                log.WriteLine($"  round {round}: wave of {assignment.Targeted:N0} assigned {assignment.Assigned.TotalMilliseconds:0} ms after the 201, " +
+                log.WriteLine($"  round {round}: wave of {assignment.Targeted:N0} assigned {assignment.Assigned.TotalMilliseconds:0} ms after sending the POST, " +
                               $"every node told after {assignment.Told.TotalMilliseconds:0} ms, rollout {assignment.State}");
                 if (assignment.State != "completed")
                 {
