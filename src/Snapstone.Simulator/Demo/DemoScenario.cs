@@ -78,7 +78,8 @@ public sealed record DemoScenario(
         ["validators"] = new JsonObject { ["maxBytes"] = 1_048_576, ["format"] = "json" },
     };
 
-    private static string FeatureFile(int count, int phase = 0) =>
+    /// <summary>A feature file of <paramref name="count"/> rows over the same 120 names, so bigger files add no new keys.</summary>
+    public static string FeatureFile(int count, int phase = 0) =>
         new JsonObject
         {
             ["generatedBy"] = "bot-score-pipeline",

@@ -89,7 +89,7 @@ public sealed class RolloutExperiment
 
                 // A unit's first valid package is its last known good, which the server hands every node without a
                 // rollout; the measured rollouts are the changes after it.
-                var baseline = await control.CreatePackageAsync(unit, new NewPackage(FeatureFile(GoodFeatures, phase: 1), $"baseline, round {round}", "benchmark"), cancellationToken);
+                var baseline = await control.CreatePackageAsync(unit, new NewPackage(DemoScenario.FeatureFile(GoodFeatures, phase: 1), $"baseline, round {round}", "benchmark"), cancellationToken);
                 var waited = Stopwatch.StartNew();
                 while (fleet.NodesOn(unit, baseline.Version).Count < experiment.FleetSize && waited.Elapsed < TimeSpan.FromSeconds(120))
                 {
@@ -97,7 +97,7 @@ public sealed class RolloutExperiment
                 }
                 log.WriteLine($"  round {round}: baseline v{baseline.Version} on {fleet.NodesOn(unit, baseline.Version).Count:N0} nodes after {waited.Elapsed.TotalSeconds:0.0} s");
 
-                var good = await control.CreatePackageAsync(unit, new NewPackage(FeatureFile(GoodFeatures), $"good features, round {round}", "benchmark"), cancellationToken);
+                var good = await control.CreatePackageAsync(unit, new NewPackage(DemoScenario.FeatureFile(GoodFeatures), $"good features, round {round}", "benchmark"), cancellationToken);
                 var assignment = await AssignAsync(context, experiment, unit, good.Version, round, cancellationToken);
                 if (assignment is null)
                 {
@@ -112,7 +112,7 @@ public sealed class RolloutExperiment
                     continue;
                 }
 
-                var bad = await control.CreatePackageAsync(unit, new NewPackage(FeatureFile(BadFeatures), $"bad features, round {round}", "benchmark"), cancellationToken);
+                var bad = await control.CreatePackageAsync(unit, new NewPackage(DemoScenario.FeatureFile(BadFeatures), $"bad features, round {round}", "benchmark"), cancellationToken);
                 if (bad.Validation is { Passed: false })
                 {
                     experiment.Notes.Add($"round {round}: validation refused the bad file");
@@ -268,17 +268,6 @@ public sealed class RolloutExperiment
         return await context.Approver.ApproveRolloutAsync(rollout.Id, "benchmark: second approver", cancellationToken);
     }
 
-    /// <summary>A feature file of <paramref name="count"/> rows over the same 120 names, so bigger files add no new keys.</summary>
-    public static string FeatureFile(int count, int phase = 0) =>
-        new JsonObject
-        {
-            ["generatedBy"] = "bot-score-pipeline",
-            ["features"] = new JsonArray(Enumerable.Range(0, count).Select(i => (JsonNode)new JsonObject
-            {
-                ["name"] = $"feature_{i % 120:000}",
-                ["weight"] = Math.Round(Math.Sin(i + phase) * 0.5 + 0.5, 3),
-            }).ToArray()),
-        }.ToJsonString();
 
     private static string Seconds(TimeSpan? t) => t is { } v ? $"{v.TotalSeconds:0.00} s" : "not reached";
 }
