@@ -174,9 +174,12 @@ public interface INodeHealthGrain : IGrainWithStringKey
     [Alias("Assign")]
     Task Assign(NodeAssignment assignment);
 
-    /// <summary>A rollback tells the node to return to <paramref name="previous"/> (null: drop the assignment and follow the LKG).</summary>
+    /// <summary>
+    /// A rollback tells the node to return to <paramref name="previous"/> (null: drop the assignment and follow the LKG).
+    /// True when the node was running <paramref name="from"/>, the package rolled back.
+    /// </summary>
     [Alias("ReturnTo")]
-    Task ReturnTo(string rollout, string unit, DesiredPackage? previous);
+    Task<bool> ReturnTo(string rollout, string unit, DesiredPackage? previous, DesiredPackage from);
 
     /// <summary>The node's health as evidence about <paramref name="package"/> of <paramref name="unit"/>.</summary>
     [Alias("Observe")]
@@ -219,6 +222,10 @@ public interface IPopGrain : IGrainWithStringKey
     /// <summary>Counts the rolled-back nodes and how many confirmed the previous package.</summary>
     [Alias("ObserveRollback")]
     Task<WaveCount> ObserveRollback(WaveOrder order);
+
+    /// <summary>What the PoP's order ledger says <paramref name="node"/> was told, per unit; read by a node grain as it activates.</summary>
+    [Alias("OrdersFor")]
+    Task<IReadOnlyList<NodeOrder>> OrdersFor(string node);
 
     /// <summary>The PoP's node ids, in order; what its drift scan asks.</summary>
     [Alias("Members")]

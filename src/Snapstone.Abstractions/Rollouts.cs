@@ -83,6 +83,18 @@ public sealed record NodeAssignment(
     [property: Id(2)] DesiredPackage Package,
     [property: Id(3)] Gates Gates);
 
+/// <summary>
+/// One unit's entry in a PoP's order ledger as it concerns one node: the assignment it holds
+/// (<see cref="Assignment"/>), or the package a rollback sent it back to (<see cref="ReturnedTo"/>; both
+/// null: the rollback dropped its assignment and it follows the LKG).
+/// </summary>
+[GenerateSerializer, Immutable, Alias("snapstone.NodeOrder")]
+public sealed record NodeOrder(
+    [property: Id(0)] string Rollout,
+    [property: Id(1)] string Unit,
+    [property: Id(2)] NodeAssignment? Assignment,
+    [property: Id(3)] DesiredPackage? ReturnedTo);
+
 /// <summary>A node's answer when a rollout looks at it.</summary>
 [GenerateSerializer, Immutable, Alias("snapstone.NodeObservation")]
 public sealed record NodeObservation(

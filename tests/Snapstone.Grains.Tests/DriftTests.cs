@@ -166,7 +166,7 @@ public sealed class DriftTests(ClusterFixture fixture)
         }
         await grain.Assign(new NodeAssignment("r-00000000000000bb", unit, v2, new Gates()));
 
-        await grain.ReturnTo("r-00000000000000bb", unit, v1);
+        await grain.ReturnTo("r-00000000000000bb", unit, v1, v2);
 
         Assert.Equal(v1, (await grain.Report(Report(node, pop, labels, unit, 1, v1.Sha256))).Units[unit]);
         Assert.Equal(v1, (await grain.Report(Report(node, pop, labels, unit, 1, v1.Sha256))).Units[unit]);

@@ -1,7 +1,10 @@
+using Microsoft.Extensions.Logging;
+using Orleans.Concurrency;
 using Snapstone.Domain.Health;
 using Snapstone.Domain.Nodes;
 using Snapstone.Domain.Rollouts;
 using Snapstone.Domain.Units;
+using Snapstone.Grains.Storage;
 
 namespace Snapstone.Grains.Fleet;
 
@@ -10,33 +13,61 @@ public sealed class PopState
 {
     [Id(0)] public string? Region { get; set; }
     [Id(1)] public Dictionary<string, NodeIdentity> Members { get; set; } = [];
+    /// <summary>
+    /// Unit → the last wave order or rollback the PoP carried out for it: the durable record of what its
+    /// members were told. Node grains keep their assignments in memory and read them back from here when
+    /// they activate, so a wave costs one write per PoP instead of one per node.
+    /// </summary>
+    [Id(2)] public Dictionary<string, PopOrder> Orders { get; set; } = [];
 }
 
-public sealed class PopGrain(
-    [PersistentState("pop", StorageNames.Grains)] IPersistentState<PopState> state) : Grain, IPopGrain
+/// <summary>A wave order the PoP carried out, or (<see cref="RolledBack"/>) a rollback through the order's wave.</summary>
+[GenerateSerializer, Immutable, Alias("snapstone.PopOrder")]
+public sealed record PopOrder([property: Id(0)] WaveOrder Order, [property: Id(1)] bool RolledBack);
+
+/// <summary>
+/// One PoP's members and the second level of every fan-out (rollout → PoPs → nodes). Reentrant so that
+/// registrations, waves and node activations reading the ledger interleave; every write goes through one
+/// <see cref="StateWriter"/>, which group-commits them.
+/// </summary>
+[Reentrant]
+public sealed class PopGrain : Grain, IPopGrain
 {
+    private readonly IPersistentState<PopState> state;
+    private readonly StateWriter _writer;
+    private Task? _announced;
+
+    public PopGrain([PersistentState("pop", StorageNames.Grains)] IPersistentState<PopState> state, ILogger<PopGrain> logger)
+    {
+        this.state = state;
+        _writer = new StateWriter(state.WriteStateAsync, logger, () => $"PoP {this.GetPrimaryKeyString()}");
+    }
+
     public async Task Register(string node, NodeIdentity identity)
     {
         if (state.State.Members.TryGetValue(node, out var known) && known.SameAs(identity))
         {
+            await (_announced ?? Task.CompletedTask);
             return;
         }
-        var first = state.State.Members.Count == 0;
         state.State.Members[node] = identity;
         state.State.Region ??= identity.Region;
-        await state.WriteStateAsync();
-        if (first)
-        {
-            await GrainFactory.GetGrain<IFleetGrain>(IFleetGrain.Key).RegisterPop(this.GetPrimaryKeyString(), state.State.Region);
-            await GrainFactory.GetGrain<IDriftGrain>(this.GetPrimaryKeyString()).Start();
-        }
+        await _writer.WriteAsync();
+        await (_announced ??= Announce());
+    }
+
+    /// <summary>Once per activation, after the first member is stored: the fleet learns of the PoP and its drift scan starts.</summary>
+    private async Task Announce()
+    {
+        await GrainFactory.GetGrain<IFleetGrain>(IFleetGrain.Key).RegisterPop(this.GetPrimaryKeyString(), state.State.Region!);
+        await GrainFactory.GetGrain<IDriftGrain>(this.GetPrimaryKeyString()).Start();
     }
 
     public async Task Unregister(string node)
     {
         if (state.State.Members.Remove(node))
         {
-            await state.WriteStateAsync();
+            await _writer.WriteAsync();
         }
     }
 
@@ -55,10 +86,49 @@ public sealed class PopGrain(
     {
         var (cohort, _) = Split(order);
         var fresh = cohort.Where(c => c.FirstWave == order.Wave).ToList();
-        var assignment = (string node) => GrainFactory.GetGrain<INodeHealthGrain>(node)
-            .Assign(new NodeAssignment(order.Rollout, order.Unit, order.Package, order.Gates));
-        await Task.WhenAll(fresh.Select(c => assignment(c.Node)));
+        await Record(new PopOrder(order, RolledBack: false));
+        await Task.WhenAll(fresh.Select(c => GrainFactory.GetGrain<INodeHealthGrain>(c.Node).Assign(AssignmentOf(order, c.FirstWave))));
         return new WaveCount(cohort.Count, 0, 0, [], [], fresh.Count);
+    }
+
+    /// <summary>Stores the order before any node hears of it: a node that activates later reads it back.</summary>
+    private Task Record(PopOrder order)
+    {
+        if (state.State.Orders.GetValueOrDefault(order.Order.Unit) == order)
+        {
+            return Task.CompletedTask;
+        }
+        state.State.Orders[order.Order.Unit] = order;
+        return _writer.WriteAsync();
+    }
+
+    private static NodeAssignment AssignmentOf(WaveOrder order, int firstWave) =>
+        new(order.Rollout, order.Unit, order.Package, order.Plan.Waves[Math.Clamp(firstWave, 0, order.Plan.Waves.Count - 1)].Gates);
+
+    /// <summary>What the ledger says <paramref name="node"/> was told, per unit: the assignments an activating node takes back.</summary>
+    public Task<IReadOnlyList<NodeOrder>> OrdersFor(string node)
+    {
+        if (!state.State.Members.TryGetValue(node, out var identity))
+        {
+            return Task.FromResult<IReadOnlyList<NodeOrder>>([]);
+        }
+        var orders = new List<NodeOrder>();
+        foreach (var (_, (order, rolledBack)) in state.State.Orders)
+        {
+            if (!order.Targets.Matches(identity.Labels))
+            {
+                continue;
+            }
+            var first = WaveSelector.FirstWave(order.Plan, node, identity, order.Salt);
+            if (first > order.Wave)
+            {
+                continue;
+            }
+            orders.Add(rolledBack
+                ? new NodeOrder(order.Rollout, order.Unit, null, order.Previous)
+                : new NodeOrder(order.Rollout, order.Unit, AssignmentOf(order, first), null));
+        }
+        return Task.FromResult<IReadOnlyList<NodeOrder>>(orders);
     }
 
     public async Task<WaveCount> ObserveWave(WaveOrder order)
@@ -80,8 +150,9 @@ public sealed class PopGrain(
     public async Task<WaveCount> RollBack(WaveOrder order)
     {
         var (touched, _) = Split(order);
-        await Task.WhenAll(touched.Select(c => GrainFactory.GetGrain<INodeHealthGrain>(c.Node).ReturnTo(order.Rollout, order.Unit, order.Previous)));
-        return new WaveCount(touched.Count, 0, 0, [], [], touched.Count);
+        await Record(new PopOrder(order, RolledBack: true));
+        var ran = await Task.WhenAll(touched.Select(c => GrainFactory.GetGrain<INodeHealthGrain>(c.Node).ReturnTo(order.Rollout, order.Unit, order.Previous, order.Package)));
+        return new WaveCount(touched.Count, ran.Count(r => r), 0, [], [], touched.Count);
     }
 
     public Task<(int Matching, int Total)> Consumers(UnitTargets targets) =>

@@ -134,7 +134,7 @@ public sealed partial class NodeHealthGrain
     /// A wave assignment for a unit the node is excluded for waits instead of being taken: the node is in an
     /// unknown state, and a new package would be judged on it. True when the assignment was deferred.
     /// </summary>
-    private async Task<bool> DeferWhileExcluded(NodeAssignment assignment, DateTimeOffset now)
+    private bool DeferWhileExcluded(NodeAssignment assignment, DateTimeOffset now)
     {
         if (!ExcludedFrom(assignment.Unit))
         {
@@ -146,18 +146,18 @@ public sealed partial class NodeHealthGrain
             return true;
         }
         deferred[assignment.Unit] = new Assignment(assignment.Package, assignment.Rollout, now, assignment.Gates);
-        await state.WriteStateAsync();
+        _writer.WriteBehind();
         logger.LogWarning("Node {Node} is excluded for {Unit}: rollout {Rollout}'s v{Version} waits until the node converges",
             Id, assignment.Unit, assignment.Rollout, assignment.Package.Version);
         return true;
     }
 
     /// <summary>A rollback reaches the node: an assignment it deferred must never be taken later.</summary>
-    private async Task DropDeferred(string unit)
+    private void DropDeferred(string unit)
     {
         if (state.State.Drift.Deferred.Remove(unit))
         {
-            await state.WriteStateAsync();
+            _writer.WriteBehind();
         }
     }
 
@@ -169,7 +169,7 @@ public sealed partial class NodeHealthGrain
         foreach (var (unit, assignment) in ready)
         {
             deferred.Remove(unit);
-            state.State.Assignments[unit] = assignment with { At = now };
+            _assignments[unit] = assignment with { At = now };
             logger.LogInformation("Node {Node} takes rollout {Rollout}'s deferred v{Version} of {Unit}", Id, assignment.Rollout, assignment.Package.Version, unit);
         }
         if (ready.Count > 0)

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using Snapstone.Domain.Health;
 using Snapstone.Domain.Nodes;
 using Snapstone.Domain.Plans;
+using Snapstone.Grains.Storage;
 
 namespace Snapstone.Grains.Nodes;
 
@@ -22,20 +23,44 @@ public sealed class NodeState
 {
     [Id(0)] public NodeIdentity? Identity { get; set; }
     [Id(1)] public DateTimeOffset FirstSeenAt { get; set; }
+    /// <summary>What the node last reported running, per unit. Written behind: the node says it again in its next report.</summary>
     [Id(2)] public Dictionary<string, AppliedRecord> Applied { get; set; } = [];
-    /// <summary>Explicit desired packages; a unit without one follows its LKG.</summary>
-    [Id(3)] public Dictionary<string, Assignment> Assignments { get; set; } = [];
+    // Id 3 held the node's assignments; they live in memory now, recovered from the PoP's order ledger.
     [Id(4)] public NodeDriftState Drift { get; set; } = new();
 }
 
-public sealed partial class NodeHealthGrain(
-    [PersistentState("node", StorageNames.Grains)] IPersistentState<NodeState> state,
-    TimeProvider time,
-    ILocalSiloDetails silo,
-    ILogger<NodeHealthGrain> logger,
-    Microsoft.Extensions.Options.IOptions<Drift.DriftOptions> driftOptions) : Grain, INodeHealthGrain
+/// <summary>
+/// One edge node. Durable: its identity (written before its first report is answered), what it runs and its
+/// drift marks (written behind). In memory: its assignments, which the PoP's order ledger holds durably and
+/// gives back when the grain activates, its health window and baseline.
+/// </summary>
+public sealed partial class NodeHealthGrain : Grain, INodeHealthGrain
 {
     private static readonly TimeSpan DesiredPollInterval = TimeSpan.FromMilliseconds(200);
+
+    private readonly IPersistentState<NodeState> state;
+    private readonly TimeProvider time;
+    private readonly ILocalSiloDetails silo;
+    private readonly ILogger<NodeHealthGrain> logger;
+    private readonly Microsoft.Extensions.Options.IOptions<Drift.DriftOptions> driftOptions;
+    private readonly StateWriter _writer;
+    /// <summary>Explicit desired packages; a unit without one follows its LKG.</summary>
+    private readonly Dictionary<string, Assignment> _assignments = [];
+
+    public NodeHealthGrain(
+        [PersistentState("node", StorageNames.Grains)] IPersistentState<NodeState> state,
+        TimeProvider time,
+        ILocalSiloDetails silo,
+        ILogger<NodeHealthGrain> logger,
+        Microsoft.Extensions.Options.IOptions<Drift.DriftOptions> driftOptions)
+    {
+        this.state = state;
+        this.time = time;
+        this.silo = silo;
+        this.logger = logger;
+        this.driftOptions = driftOptions;
+        _writer = new StateWriter(state.WriteStateAsync, logger, () => $"node {Id}");
+    }
 
     private DateTimeOffset? _lastReportAt;
     private NodeMetrics? _lastMetrics;
@@ -47,6 +72,47 @@ public sealed partial class NodeHealthGrain(
 
     private string Id => this.GetPrimaryKeyString();
 
+    /// <summary>Takes back what the PoP's ledger says this node was told; the PoP is reentrant, so a wave fanning out to this node cannot deadlock with it.</summary>
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        if (state.State.Identity is not { } identity)
+        {
+            return;
+        }
+        await TakeOrders(identity.Pop, time.GetUtcNow());
+    }
+
+    private async Task TakeOrders(string pop, DateTimeOffset now)
+    {
+        foreach (var order in await GrainFactory.GetGrain<IPopGrain>(pop).OrdersFor(Id))
+        {
+            if (order.Assignment is { } assignment)
+            {
+                Take(assignment, now);
+            }
+            else
+            {
+                Return(order.Unit, order.ReturnedTo, now);
+            }
+        }
+    }
+
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        await _writer.FlushAsync();
+        if (_writer.Behind)
+        {
+            try
+            {
+                await _writer.WriteAsync();
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                logger.LogWarning(e, "Node {Node} deactivates with unwritten state; its next report restores it", Id);
+            }
+        }
+    }
+
     public async Task<DesiredState> Report(NodeReport report)
     {
         var catalog = await Catalog(report.Applied is { Count: > 0 } reported ? [.. reported.Keys] : null);
@@ -57,7 +123,18 @@ public sealed partial class NodeHealthGrain(
 
         var now = time.GetUtcNow();
         var identity = report.Identity;
-        var dirty = await Register(identity, now);
+        var joined = state.State.Identity?.Pop != identity.Pop;
+        if (await Register(identity, now))
+        {
+            // A node is known once its answer is out: identity is written through.
+            await _writer.WriteAsync();
+        }
+        if (joined)
+        {
+            // A node that joins a PoP mid-rollout is in whatever cohort its hash puts it: it takes the wave's order now.
+            await TakeOrders(identity.Pop, now);
+        }
+        var dirty = false;
         foreach (var (unit, applied) in report.Applied ?? new Dictionary<string, AppliedPackage>())
         {
             if (!state.State.Applied.TryGetValue(unit, out var known) || known.Package != applied)
@@ -69,7 +146,7 @@ public sealed partial class NodeHealthGrain(
         dirty |= TrackDrift(catalog, report, now);
         if (dirty)
         {
-            await state.WriteStateAsync();
+            _writer.WriteBehind();
         }
         _lastReportAt = now;
         _lastMetrics = report.Metrics;
@@ -82,45 +159,66 @@ public sealed partial class NodeHealthGrain(
         return Desired(catalog);
     }
 
-    public async Task Assign(NodeAssignment assignment)
+    /// <summary>In memory only: the PoP wrote the order to its ledger before fanning it out.</summary>
+    public Task Assign(NodeAssignment assignment)
     {
-        var now = time.GetUtcNow();
-        if (state.State.Assignments.TryGetValue(assignment.Unit, out var known) &&
+        Take(assignment, time.GetUtcNow());
+        return Task.CompletedTask;
+    }
+
+    private void Take(NodeAssignment assignment, DateTimeOffset now)
+    {
+        if (_assignments.TryGetValue(assignment.Unit, out var known) &&
             known.Rollout == assignment.Rollout && known.Package == assignment.Package)
         {
             return;
         }
-        if (await DeferWhileExcluded(assignment, now))
+        if (DeferWhileExcluded(assignment, now))
         {
             return;
         }
         _window.CaptureBaseline(now);
-        state.State.Assignments[assignment.Unit] = new Assignment(assignment.Package, assignment.Rollout, now, assignment.Gates);
-        MarkDrift(assignment.Unit, assignment.Package, now);
-        await state.WriteStateAsync();
+        _assignments[assignment.Unit] = new Assignment(assignment.Package, assignment.Rollout, now, assignment.Gates);
+        if (MarkDrift(assignment.Unit, assignment.Package, now))
+        {
+            _writer.WriteBehind();
+        }
         SignalAssignmentsChanged();
     }
 
-    public async Task ReturnTo(string rollout, string unit, DesiredPackage? previous)
+    public Task<bool> ReturnTo(string rollout, string unit, DesiredPackage? previous, DesiredPackage from)
     {
-        await DropDeferred(unit);
-        var known = state.State.Assignments.GetValueOrDefault(unit);
-        if (known is not null && known.Rollout is null && known.Package == previous)
+        var ran = state.State.Applied.GetValueOrDefault(unit)?.Package is { Status: ApplyStatus.Ok } applied && Runs(applied, from);
+        if (Return(unit, previous, time.GetUtcNow()))
         {
-            return;
+            logger.LogInformation("Node {Node} sent back to {Unit} v{Version} by rollout {Rollout}", Id, unit, previous?.Version, rollout);
+        }
+        return Task.FromResult(ran);
+    }
+
+    /// <summary>Replaces the unit's assignment with <paramref name="previous"/> (null: none, follow the LKG). True when it changed.</summary>
+    private bool Return(string unit, DesiredPackage? previous, DateTimeOffset now)
+    {
+        DropDeferred(unit);
+        var known = _assignments.GetValueOrDefault(unit);
+        if (known is not null ? known.Rollout is null && known.Package == previous : previous is null)
+        {
+            return false;
         }
         if (previous is null)
         {
-            state.State.Assignments.Remove(unit);
+            _assignments.Remove(unit);
         }
         else
         {
-            state.State.Assignments[unit] = new Assignment(previous, null, time.GetUtcNow());
+            _assignments[unit] = new Assignment(previous, null, now);
         }
-        MarkDrift(unit, previous, time.GetUtcNow());
-        await state.WriteStateAsync();
+        if (MarkDrift(unit, previous, now))
+        {
+            _writer.WriteBehind();
+        }
         SignalAssignmentsChanged();
-        logger.LogInformation("Node {Node} sent back to {Unit} v{Version} by rollout {Rollout}", Id, unit, previous?.Version, rollout);
+        return true;
     }
 
     public Task<NodeObservation> Observe(string unit, DesiredPackage package) =>
@@ -146,7 +244,7 @@ public sealed partial class NodeHealthGrain(
     /// <summary>Pushes a crash, rejection or breach to each live rollout of this node at once, without waiting to be polled.</summary>
     private void SignalLiveRollouts(DateTimeOffset now)
     {
-        foreach (var (unit, assignment) in state.State.Assignments)
+        foreach (var (unit, assignment) in _assignments)
         {
             if (assignment is not { Rollout: { } rollout, Gates: { } gates })
             {
@@ -241,7 +339,7 @@ public sealed partial class NodeHealthGrain(
             {
                 continue;
             }
-            var package = state.State.Assignments.TryGetValue(unit, out var assignment) ? assignment.Package : entry.Lkg;
+            var package = _assignments.TryGetValue(unit, out var assignment) ? assignment.Package : entry.Lkg;
             if (package is not null)
             {
                 units[unit] = package;

@@ -1,0 +1,113 @@
+using System.Text;
+using Snapstone.Domain.Nodes;
+using Snapstone.Domain.Plans;
+using Snapstone.Domain.Rollouts;
+using Snapstone.Domain.Units;
+using Snapstone.Testing;
+
+namespace Snapstone.Grains.Tests;
+
+/// <summary>
+/// Node grains keep wave assignments in memory; the PoP's order ledger is the durable copy. These tests
+/// deactivate the grains between steps, so every answer after that comes from what storage holds.
+/// </summary>
+[Collection(ClusterCollection.Name)]
+public sealed class NodeAssignmentTests(ClusterFixture fixture)
+{
+    private static readonly Plan CanaryThenAll = new(
+    [
+        new WaveSpec { Name = "canary", Select = new WaveSelect { Tier = "canary" }, BakeSeconds = 1 },
+        new WaveSpec { Name = "all", Select = new WaveSelect { Percent = 100 }, BakeSeconds = 1 },
+    ]);
+
+    private sealed record Setup(string Unit, string Pop, Dictionary<string, string> Labels, DesiredPackage V1, DesiredPackage V2)
+    {
+        public WaveOrder Order(int wave) => new()
+        {
+            Rollout = "r-00000000000000cc", Unit = Unit, Package = V2, Previous = V1, Plan = CanaryThenAll, Wave = wave,
+            Targets = new UnitTargets(Labels), Salt = "salt",
+        };
+    }
+
+    private async Task<Setup> UnitWithTwoPackages()
+    {
+        var name = TestStorage.Unique("unit");
+        var labels = new Dictionary<string, string> { ["ledger-test"] = name };
+        var unit = fixture.Client.GetGrain<IUnitGrain>(name);
+        await unit.Define(new UnitDefinition { Owner = "edge", Targets = new UnitTargets(labels) }, "ci");
+        var v1 = await unit.CreatePackage(new PackageDraft { Content = Encoding.UTF8.GetBytes("one") }, "ci");
+        var v2 = await unit.CreatePackage(new PackageDraft { Content = Encoding.UTF8.GetBytes("two") }, "ci");
+        return new Setup(name, TestStorage.Unique("pop"), labels, new DesiredPackage(1, v1.Record.Sha256), new DesiredPackage(2, v2.Record.Sha256));
+    }
+
+    private Task<DesiredState> Report(Setup s, string node, string tier, DesiredPackage running) =>
+        fixture.Client.GetGrain<INodeHealthGrain>(node).Report(new NodeReport
+        {
+            Node = node,
+            Pop = s.Pop,
+            Tier = tier,
+            Labels = s.Labels,
+            Applied = new Dictionary<string, AppliedPackage> { [s.Unit] = new() { Version = running.Version, Sha256 = running.Sha256 } },
+            Metrics = new NodeMetrics { Requests = 100, Errors = 0, P99LatencyMs = 20 },
+        });
+
+    private async Task Deactivate(params IGrain[] grains)
+    {
+        foreach (var grain in grains)
+        {
+            await fixture.Cluster.DeactivateAsync(grain);
+            await fixture.Cluster.WaitForDeactivationAsync(grain);
+        }
+    }
+
+    [Fact]
+    public async Task A_node_grain_that_restarts_takes_its_wave_assignment_back_from_the_pop()
+    {
+        var s = await UnitWithTwoPackages();
+        var (canary, edge) = ($"{s.Pop}-c1", $"{s.Pop}-e1");
+        await Report(s, canary, "canary", s.V1);
+        await Report(s, edge, "edge", s.V1);
+        var pop = fixture.Client.GetGrain<IPopGrain>(s.Pop);
+
+        var count = await pop.AssignWave(s.Order(0));
+        Assert.Equal((1, 1), (count.Cohort, count.Assigned));
+
+        await Deactivate(fixture.Client.GetGrain<INodeHealthGrain>(canary), fixture.Client.GetGrain<INodeHealthGrain>(edge), pop);
+        Assert.Equal(s.V2, (await Report(s, canary, "canary", s.V1)).Units[s.Unit]);
+        Assert.Equal(s.V1, (await Report(s, edge, "edge", s.V1)).Units[s.Unit]);
+    }
+
+    [Fact]
+    public async Task A_rolled_back_node_that_restarts_stays_on_the_previous_package_and_the_rollback_counts_who_ran_the_bad_one()
+    {
+        var s = await UnitWithTwoPackages();
+        var (ran, stayed) = ($"{s.Pop}-c1", $"{s.Pop}-c2");
+        await Report(s, ran, "canary", s.V1);
+        await Report(s, stayed, "canary", s.V1);
+        var pop = fixture.Client.GetGrain<IPopGrain>(s.Pop);
+        await pop.AssignWave(s.Order(0));
+        await Report(s, ran, "canary", s.V2);
+
+        var rollback = await pop.RollBack(s.Order(0));
+        Assert.Equal((2, 1), (rollback.Cohort, rollback.Applied));
+
+        await Deactivate(fixture.Client.GetGrain<INodeHealthGrain>(ran), pop);
+        Assert.Equal(s.V1, (await Report(s, ran, "canary", s.V2)).Units[s.Unit]);
+        Assert.Equal(s.V1, (await Report(s, stayed, "canary", s.V1)).Units[s.Unit]);
+    }
+
+    [Fact]
+    public async Task A_node_that_joins_its_pop_mid_rollout_takes_the_wave_its_hash_puts_it_in()
+    {
+        var s = await UnitWithTwoPackages();
+        await Report(s, $"{s.Pop}-e1", "edge", s.V1);
+        var pop = fixture.Client.GetGrain<IPopGrain>(s.Pop);
+        await pop.AssignWave(s.Order(0));
+        await pop.AssignWave(s.Order(1));
+
+        var late = $"{s.Pop}-e2";
+        Assert.Equal(s.V2, (await Report(s, late, "edge", s.V1)).Units[s.Unit]);
+        var seen = await pop.ObserveWave(s.Order(1));
+        Assert.Equal(2, seen.Cohort);
+    }
+}
