@@ -178,15 +178,26 @@ public sealed record RolloutStatus
             .Append(now, TimelineTypes.WaveAssigned, $"wave '{status.Name}': {Math.Max(0, targeted)} node(s) in the cohort told to run the package");
     }
 
-    /// <summary>The grain told every touched node to return to the previous package. Unchanged unless a rollback awaits that.</summary>
-    public RolloutStatus RollbackAssigned(int targeted, DateTimeOffset now)
+    /// <summary>
+    /// The grain told every touched node to return to the previous package; <paramref name="ran"/> of them were
+    /// running the rolled-back one. A rollback often pre-empts the wave's next observation, so <paramref name="ran"/>
+    /// also raises the applied count of the last touched wave. Unchanged unless a rollback awaits that.
+    /// </summary>
+    public RolloutStatus RollbackAssigned(int targeted, int ran, DateTimeOffset now)
     {
         if (State != RolloutState.RollingBack || Rollback is not { AssignedAt: null } rollback)
         {
             return this;
         }
-        return (this with { Rollback = rollback with { AssignedAt = now, Targeted = Math.Max(0, targeted) } })
-            .Append(now, TimelineTypes.RollbackAssigned, $"{Math.Max(0, targeted)} node(s) told to return to the previous package");
+        targeted = Math.Max(0, targeted);
+        ran = Math.Clamp(ran, 0, targeted);
+        var next = this with { Rollback = rollback with { AssignedAt = now, Targeted = targeted } };
+        var through = Math.Min(rollback.ThroughWave, Waves.Count - 1);
+        if (through >= 0 && Waves[through].Applied < ran)
+        {
+            next = next.WithWave(through, Waves[through] with { Applied = ran });
+        }
+        return next.Append(now, TimelineTypes.RollbackAssigned, $"{targeted} node(s) told to return to the previous package; {ran} of them were running the rolled-back package");
     }
 
     /// <summary>

@@ -23,6 +23,8 @@ public sealed class RolloutOptions
 {
     /// <summary>How often an active rollout ticks. Hard node signals tick it at once regardless.</summary>
     public int TickMilliseconds { get; set; } = 1000;
+    /// <summary>How often a rollout counts its rollback's confirmations (more slowly for large rollbacks, see <see cref="RolloutSettings.TickInterval"/>).</summary>
+    public int RollbackPollMilliseconds { get; set; } = 200;
     /// <summary>A wave still applying this long after it started pauses, naming the nodes that have not converged.</summary>
     public int ApplyDeadlineSeconds { get; set; } = 600;
     /// <summary>How long an inconclusive wave may wait before it pauses; empty: twice its bake, at least a minute.</summary>
@@ -33,6 +35,7 @@ public sealed class RolloutOptions
         ApplyDeadline = TimeSpan.FromSeconds(ApplyDeadlineSeconds),
         InconclusiveGrace = InconclusiveGraceSeconds is { } grace ? TimeSpan.FromSeconds(grace) : null,
         PollInterval = TimeSpan.FromMilliseconds(TickMilliseconds),
+        RollbackPollInterval = TimeSpan.FromMilliseconds(RollbackPollMilliseconds),
     };
 }
 
@@ -51,6 +54,7 @@ public sealed class RolloutGrain(
     private const string ReminderName = "keep-alive";
     private const int MaxTicksPerRun = 16;
     private IGrainTimer? _timer;
+    private TimeSpan _period;
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private RolloutSpec Spec => state.State.Spec!;
@@ -188,13 +192,15 @@ public sealed class RolloutGrain(
                 await Save(Status.WaveAssigned(assign.Wave, cohort.Sum(c => c.Cohort), time.GetUtcNow()));
                 return true;
             case RolloutDecision.Rollback rollback:
-                if (Status.Rollback is not { Aborted: true })
-                {
-                    await Unit.Quarantine(Spec.Version, $"rolled back by {Spec.Id}: {rollback.Reason}");
-                }
-                var touched = await FanOut(rollback.ThroughWave, (pop, order) => pop.RollBack(order));
+                // The nodes hear of it while the unit quarantines the version, not after: every moment counts.
+                // Both finish before the rollback counts as assigned, so a crash in between repeats both.
+                var fanOut = FanOut(rollback.ThroughWave, (pop, order) => pop.RollBack(order));
+                var quarantine = Status.Rollback is { Aborted: true } ? Task.CompletedTask
+                    : Unit.Quarantine(Spec.Version, $"rolled back by {Spec.Id}: {rollback.Reason}");
+                await Task.WhenAll(fanOut, quarantine);
+                var touched = await fanOut;
                 var sent = touched.Sum(c => c.Cohort);
-                await Save(Status.RollbackAssigned(sent, time.GetUtcNow()));
+                await Save(Status.RollbackAssigned(sent, touched.Sum(c => c.Applied), time.GetUtcNow()));
                 if (Status.Rollback is not { Aborted: true })
                 {
                     await OpenIncident($"Rollout {Spec.Id} of {Spec.Unit} v{Spec.Version} rolled back", sent,
@@ -285,6 +291,10 @@ public sealed class RolloutGrain(
         {
             await Announce(previous?.State);
         }
+        if (_timer is not null && !next.IsTerminal)
+        {
+            EnsureTicking();
+        }
         var changed = _changed;
         _changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         changed.TrySetResult();
@@ -333,10 +343,20 @@ public sealed class RolloutGrain(
 
     private IUnitGrain Unit => GrainFactory.GetGrain<IUnitGrain>(Spec.Unit);
 
+    /// <summary>Starts the timer, or retunes it when the status calls for another cadence (a rollback is counted more often).</summary>
     private void EnsureTicking()
     {
-        var period = TimeSpan.FromMilliseconds(Math.Max(50, options.Value.TickMilliseconds));
-        _timer ??= this.RegisterGrainTimer(async _ => await RunTicks(), new GrainTimerCreationOptions(period, period) { Interleave = false, KeepAlive = true });
+        var period = Settings.TickInterval(Status);
+        period = period < TimeSpan.FromMilliseconds(50) ? TimeSpan.FromMilliseconds(50) : period;
+        if (_timer is null)
+        {
+            _timer = this.RegisterGrainTimer(async _ => await RunTicks(), new GrainTimerCreationOptions(period, period) { Interleave = false, KeepAlive = true });
+        }
+        else if (period != _period)
+        {
+            _timer.Change(period, period);
+        }
+        _period = period;
     }
 
     private async Task StopTicking()

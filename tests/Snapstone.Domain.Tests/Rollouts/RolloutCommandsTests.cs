@@ -24,7 +24,7 @@ public class RolloutCommandsTests
         ["paused"] = () => new Run().Open(0).At(30).Command(s => RolloutCommands.Pause(s, "bob", "checking", T0.AddSeconds(30))),
         ["rolling-back"] = () => new Run().Open(0).At(30).Expect<RolloutDecision.Rollback>(Obs(0, 10, 10, new(Snapstone.Domain.Health.VerdictResult.Unhealthy, ["bad"]))),
         ["rolled-back"] = () => new Run().Open(0).At(30).Expect<RolloutDecision.Rollback>(Obs(0, 10, 10, new(Snapstone.Domain.Health.VerdictResult.Unhealthy, ["bad"])))
-            .Do(s => s.RollbackAssigned(0, T0.AddSeconds(30))).Expect<FinishRollback>(),
+            .Do(s => s.RollbackAssigned(0, 0, T0.AddSeconds(30))).Expect<FinishRollback>(),
         ["completed"] = () => new Run().Pass(0).Pass(1).Pass(2),
     };
 

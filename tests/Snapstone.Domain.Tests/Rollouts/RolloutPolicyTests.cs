@@ -154,12 +154,12 @@ public class RolloutPolicyTests
         ["inconclusive then healthy"] = () => (new Run().Open(0).At(30).Expect<Wait>(Obs(0, 10, 9)).At(90)
             .Expect<Wait>(Obs(0, 10, 10, verdict: InconclusiveVerdict)).At(150), Obs(0, 10, 10, verdict: HealthyVerdict)),
         ["rollback persisted, fan-out not confirmed (crash)"] = () => (RollingBack().At(95), null),
-        ["rollback assigned, not observed"] = () => (RollingBack().Do(s => s.RollbackAssigned(10, T0.AddSeconds(95))).At(100), null),
-        ["rollback 7 of 10 confirmed"] = () => (RollingBack().Do(s => s.RollbackAssigned(10, T0.AddSeconds(95))).At(100), Obs(WaveObservation.Rollback, 10, 7)),
-        ["rollback 10 of 10 confirmed"] = () => (RollingBack().Do(s => s.RollbackAssigned(10, T0.AddSeconds(95))).At(100), Obs(WaveObservation.Rollback, 10, 10)),
+        ["rollback assigned, not observed"] = () => (RollingBack().Do(s => s.RollbackAssigned(10, 0, T0.AddSeconds(95))).At(100), null),
+        ["rollback 7 of 10 confirmed"] = () => (RollingBack().Do(s => s.RollbackAssigned(10, 0, T0.AddSeconds(95))).At(100), Obs(WaveObservation.Rollback, 10, 7)),
+        ["rollback 10 of 10 confirmed"] = () => (RollingBack().Do(s => s.RollbackAssigned(10, 0, T0.AddSeconds(95))).At(100), Obs(WaveObservation.Rollback, 10, 10)),
         ["abort, 10 of 10 confirmed"] = () => (new Run().Open(0).At(30).Expect<Wait>(Obs(0, 10, 9)).At(60)
             .Command(s => RolloutCommands.Abort(s, "alice", "wrong file", T0.AddSeconds(60)))
-            .Do(s => s.RollbackAssigned(10, T0.AddSeconds(61))).At(70), Obs(WaveObservation.Rollback, 10, 10)),
+            .Do(s => s.RollbackAssigned(10, 0, T0.AddSeconds(61))).At(70), Obs(WaveObservation.Rollback, 10, 10)),
         ["paused"] = () => (Paused(), null),
         ["paused, crash signal"] = () => (Paused().Do(s => s.WithSignal(Crash("n-1"), T0.AddSeconds(70))).At(70), null),
         ["awaiting approval of wave 1, crash signal"] = () => (ApprovalOfWaveOne().Do(s => s.WithSignal(Crash("n-3"), T0.AddSeconds(95))), null),
@@ -318,7 +318,7 @@ public class RolloutPolicyTests
         Assert.Equal("Rollback(through 0): wave 'canary' unhealthy: cohort error rate 3.10% (310/10000) > ceiling 1.00%", Describe(again));
         Assert.False(again.Changed);
 
-        run.At(121).Do(s => s.RollbackAssigned(10, T0.AddSeconds(121))).Expect<Observe>().Expect<Wait>(Obs(WaveObservation.Rollback, 10, 4));
+        run.At(121).Do(s => s.RollbackAssigned(10, 0, T0.AddSeconds(121))).Expect<Observe>().Expect<Wait>(Obs(WaveObservation.Rollback, 10, 4));
         Assert.Equal(4, run.Status.Rollback!.Confirmed);
         run.Expect<FinishRollback>(Obs(WaveObservation.Rollback, 10, 10));
         Assert.Equal(new RollbackStatus
