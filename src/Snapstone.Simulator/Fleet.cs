@@ -92,33 +92,48 @@ public sealed class Fleet
     /// <summary>One report round with <see cref="FleetOptions.ReportInterval"/> as the interval.</summary>
     public Task TickAsync(CancellationToken cancellationToken = default) => TickAsync(_options.ReportInterval, cancellationToken);
 
-    /// <summary>One report round for an interval of <paramref name="interval"/>; rounds never overlap.</summary>
+    /// <summary>
+    /// One report round for an interval of <paramref name="interval"/>; rounds never overlap. Nodes that took,
+    /// refused or crashed on a package in the round report again at once (<see cref="FleetOptions.ReportAfterChange"/>),
+    /// as an agent does after applying a change, so the server hears of it without waiting an interval.
+    /// </summary>
     public async Task TickAsync(TimeSpan interval, CancellationToken cancellationToken)
     {
         await _oneTickAtATime.WaitAsync(cancellationToken);
         try
         {
             Counters.Tick();
-            var reports = Report(_time.GetUtcNow(), interval.TotalSeconds);
-            var answers = new ReportBatchAnswer?[_batches.Length];
-            var failures = new ConcurrentQueue<string>();
-            await Parallel.ForEachAsync(Enumerable.Range(0, _batches.Length), Bounded(cancellationToken),
-                async (b, ct) => answers[b] = await SendAsync(_batches[b], reports[b], failures, ct));
-            if (failures.TryPeek(out var firstFailure))
+            var batches = _batches;
+            for (var round = 0; round < MaxRoundsPerTick && batches.Length > 0; round++)
             {
-                // One line per tick: a server that is down must not bury everything else in the log.
-                FleetLog.BatchesFailed(_log, failures.Count, _batches.Length, firstFailure);
+                var now = _time.GetUtcNow();
+                var reports = Report(batches, now, round == 0 ? _ => interval.TotalSeconds : node => node.SecondsSinceReport(now, interval), interval.TotalSeconds, summarize: round == 0);
+                var answers = new ReportBatchAnswer?[batches.Length];
+                var failures = new ConcurrentQueue<string>();
+                await Parallel.ForEachAsync(Enumerable.Range(0, batches.Length), Bounded(cancellationToken),
+                    async (b, ct) => answers[b] = await SendAsync(batches[b], reports[b], failures, ct));
+                if (failures.TryPeek(out var firstFailure))
+                {
+                    // One line per tick: a server that is down must not bury everything else in the log.
+                    FleetLog.BatchesFailed(_log, failures.Count, batches.Length, firstFailure);
+                }
+                var wants = Learn(batches, answers);
+                await Parallel.ForEachAsync(wants.Where(w => !_content.ContainsKey(w.Package.Sha256)).DistinctBy(w => w.Package.Sha256),
+                    Bounded(cancellationToken), FetchAsync);
+                var changed = Take(wants, _time.GetUtcNow());
+                batches = _options.ReportAfterChange
+                    ? [.. changed.GroupBy(n => n.Pop).SelectMany(pop => pop.Chunk(_options.MaxReportsPerBatch))]
+                    : [];
             }
-            var wants = Learn(answers);
-            await Parallel.ForEachAsync(wants.Where(w => !_content.ContainsKey(w.Package.Sha256)).DistinctBy(w => w.Package.Sha256),
-                Bounded(cancellationToken), FetchAsync);
-            Take(wants, _time.GetUtcNow());
         }
         finally
         {
             _oneTickAtATime.Release();
         }
     }
+
+    /// <summary>The interval's report, then at most this many follow-ups from nodes that changed in the one before.</summary>
+    private const int MaxRoundsPerTick = 3;
 
     /// <summary>
     /// Ticks now and then every <paramref name="interval"/> of the fleet's <see cref="TimeProvider"/> until
@@ -151,19 +166,19 @@ public sealed class Fleet
     private ParallelOptions Bounded(CancellationToken cancellationToken) =>
         new() { MaxDegreeOfParallelism = _options.MaxConcurrentRequests, CancellationToken = cancellationToken };
 
-    private NodeReport[][] Report(DateTimeOffset now, double seconds)
+    private NodeReport[][] Report(SimulatedNode[][] batches, DateTimeOffset now, Func<SimulatedNode, double> seconds, double cadence, bool summarize)
     {
-        var reports = new NodeReport[_batches.Length][];
+        var reports = new NodeReport[batches.Length][];
         long requests = 0, errors = 0;
         var crashes = 0;
         var latencies = new List<double>(_nodes.Length);
-        for (var b = 0; b < _batches.Length; b++)
+        for (var b = 0; b < batches.Length; b++)
         {
-            var batch = _batches[b];
+            var batch = batches[b];
             reports[b] = new NodeReport[batch.Length];
             for (var i = 0; i < batch.Length; i++)
             {
-                var report = reports[b][i] = batch[i].Report(now, seconds, _options.CrashLoopPeriod, out var crashedOn);
+                var report = reports[b][i] = batch[i].Report(now, seconds(batch[i]), _options.CrashLoopPeriod, out var crashedOn, cadence);
                 requests += report.Metrics.Requests;
                 errors += report.Metrics.Errors;
                 if (report.Metrics.Requests > 0)
@@ -177,6 +192,10 @@ public sealed class Fleet
                     Record(new NodeChange(now, batch[i].Id, unit, NodeChangeKind.Crashed, package.Version, package.Sha256, null));
                 }
             }
+        }
+        if (!summarize)
+        {
+            return reports;
         }
         latencies.Sort();
         Volatile.Write(ref _lastTick, new TickTotals(now, _nodes.Length, requests, errors, crashes,
@@ -225,7 +244,7 @@ public sealed class Fleet
     }
 
     /// <summary>Reads the answers: who must fetch which package of which unit.</summary>
-    private List<Want> Learn(ReportBatchAnswer?[] answers)
+    private List<Want> Learn(SimulatedNode[][] batches, ReportBatchAnswer?[] answers)
     {
         var wants = new List<Want>();
         var refused = 0;
@@ -237,7 +256,7 @@ public sealed class Fleet
             {
                 continue;
             }
-            var batch = _batches[b];
+            var batch = batches[b];
             for (var i = 0; i < results.Count; i++)
             {
                 var result = results[i];
@@ -338,9 +357,10 @@ public sealed class Fleet
         FleetLog.ContentFailed(_log, unit, package.Version, url, reason);
     }
 
-    /// <summary>Every node with content at hand consumes its package; the rest try again next tick.</summary>
-    private void Take(List<Want> wants, DateTimeOffset now)
+    /// <summary>Every node with content at hand consumes its package; the rest try again next tick. Answers the nodes that did.</summary>
+    private HashSet<SimulatedNode> Take(List<Want> wants, DateTimeOffset now)
     {
+        var changed = new HashSet<SimulatedNode>();
         foreach (var group in wants.GroupBy(w => (w.Unit, w.Package)))
         {
             var (unit, package) = group.Key;
@@ -354,6 +374,7 @@ public sealed class Fleet
             foreach (var want in group)
             {
                 Record(want.Node.Take(unit, package, outcome, now, _options.CrashLoopPeriod));
+                changed.Add(want.Node);
                 count++;
                 if (outcome.Verdict == ConsumerVerdict.Rejected)
                 {
@@ -371,6 +392,7 @@ public sealed class Fleet
                 _ => "applied",
             }, unit, package.Version, outcome.Error ?? consumer.Describe());
         }
+        return changed;
     }
 
     private void Record(NodeChange change)

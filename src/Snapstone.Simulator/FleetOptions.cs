@@ -32,6 +32,12 @@ public sealed record FleetOptions
     /// <summary>A batch or content fetch that takes longer is abandoned for this tick.</summary>
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// Nodes that took, refused or crashed on a package report again at once, within the same tick, instead of
+    /// at the next interval: what Snapstone expects of an agent (see docs/failure-modes.md).
+    /// </summary>
+    public bool ReportAfterChange { get; init; } = true;
+
     /// <summary>How often a node that crashes on its package crashes again after restarting.</summary>
     public TimeSpan CrashLoopPeriod { get; init; } = TimeSpan.FromSeconds(5);
 

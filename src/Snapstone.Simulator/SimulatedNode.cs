@@ -21,6 +21,7 @@ public sealed class SimulatedNode
     private (string Unit, PackageRef Package)? _crashingOn;
     private ReportMetrics? _lastMetrics;
     private bool _hasReported;
+    private DateTimeOffset? _lastReportAt;
 
     internal SimulatedNode(NodeProfile profile, int seed, double latencyJitter)
     {
@@ -54,6 +55,16 @@ public sealed class SimulatedNode
         get { lock (_sync) { return _lastMetrics; } }
     }
 
+    /// <summary>Seconds since the node's last report, at most <paramref name="interval"/>: what a report sent out of turn covers.</summary>
+    internal double SecondsSinceReport(DateTimeOffset now, TimeSpan interval)
+    {
+        lock (_sync)
+        {
+            var since = _lastReportAt is { } last ? now - last : interval;
+            return Math.Clamp(since.TotalSeconds, 0, interval.TotalSeconds);
+        }
+    }
+
     /// <summary>The package the node runs for <paramref name="unit"/>, null when it runs none.</summary>
     public PackageRef? Running(string unit)
     {
@@ -85,9 +96,10 @@ public sealed class SimulatedNode
     /// The node's report for the interval ending now. A node in a crash loop crashes once when it takes
     /// the package and again every <paramref name="crashLoopPeriod"/>, and answers every request with an
     /// error in between. <paramref name="crashedOn"/> names the package it crashed on when the report
-    /// counts crashes.
+    /// counts crashes. A report out of turn covers <paramref name="seconds"/> of traffic but still gives
+    /// the node's cadence (<paramref name="cadenceSeconds"/>) as its interval.
     /// </summary>
-    internal NodeReport Report(DateTimeOffset now, double seconds, TimeSpan crashLoopPeriod, out (string Unit, PackageRef Package)? crashedOn)
+    internal NodeReport Report(DateTimeOffset now, double seconds, TimeSpan crashLoopPeriod, out (string Unit, PackageRef Package)? crashedOn, double? cadenceSeconds = null)
     {
         lock (_sync)
         {
@@ -103,6 +115,7 @@ public sealed class SimulatedNode
             crashedOn = _pendingCrashes > 0 ? _crashingOn : null;
             _pendingCrashes = 0;
             _lastMetrics = metrics;
+            _lastReportAt = now;
 
             var report = new NodeReport
             {
@@ -113,7 +126,7 @@ public sealed class SimulatedNode
                 Labels = Labels,
                 Applied = _hasReported ? Applied() : null,
                 Metrics = metrics,
-                IntervalSeconds = seconds,
+                IntervalSeconds = cadenceSeconds ?? seconds,
             };
             _hasReported = true;
             return report;

@@ -26,7 +26,7 @@ public sealed class FleetTests
     };
 
     private static (Fleet Fleet, FakeSnapstone Server, FakeTimeProvider Time) Build(
-        FleetShape shape, IReadOnlyDictionary<string, IConsumer> consumers, int maxReportsPerBatch = 500)
+        FleetShape shape, IReadOnlyDictionary<string, IConsumer> consumers, int maxReportsPerBatch = 500, bool reportAfterChange = false)
     {
         var server = new FakeSnapstone();
         var time = new FakeTimeProvider(Start);
@@ -38,8 +38,46 @@ public sealed class FleetTests
             OtherUnits = null,
             Token = "agent-token",
             MaxReportsPerBatch = maxReportsPerBatch,
+            // Most tests here follow the interval cadence tick by tick; the out-of-turn report has its own test.
+            ReportAfterChange = reportAfterChange,
         }, http, time);
         return (fleet, server, time);
+    }
+
+    [Fact]
+    public async Task Nodes_that_take_refuse_or_crash_on_a_package_report_again_in_the_same_tick()
+    {
+        var (fleet, server, time) = Build(Quiet(nodes: 6, pops: 1), new Dictionary<string, IConsumer>
+        {
+            ["bot-features"] = new FeatureFileConsumer(FailureMode.FailClosed),
+        }, reportAfterChange: true);
+        var v1 = FakePackage.Of("bot-features", 1, Features(150));
+        server.Desired = _ => [v1];
+        await TickAsync(fleet, time);
+
+        // The interval's report (identity only), then one out of turn from each node saying it runs v1.
+        Assert.Equal([6, 6], server.BatchSizes);
+        Assert.All(server.TakeReports().Values, r =>
+        {
+            Assert.Equal(1, (long)r["applied"]!["bot-features"]!["version"]!);
+            Assert.Equal(1.0, (double)r["intervalSeconds"]!);
+            Assert.Equal(0, (long)r["metrics"]!["requests"]!);
+        });
+
+        // v2 crashes every node that takes it: the crash goes out in the same tick, not a second later.
+        var v2 = FakePackage.Of("bot-features", 2, Features(201));
+        server.Desired = _ => [v2];
+        await TickAsync(fleet, time);
+        Assert.Equal([6, 6, 6, 6], server.BatchSizes);
+        Assert.All(server.TakeReports().Values, r =>
+        {
+            Assert.Equal(2, (long)r["applied"]!["bot-features"]!["version"]!);
+            Assert.Equal(1, (long)r["metrics"]!["crashes"]!);
+        });
+
+        // Nothing changed in this tick: one report each.
+        await TickAsync(fleet, time);
+        Assert.Equal([6, 6, 6, 6, 6], server.BatchSizes);
     }
 
     private static async Task TickAsync(Fleet fleet, FakeTimeProvider time)
