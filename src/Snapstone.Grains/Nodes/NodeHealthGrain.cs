@@ -3,6 +3,7 @@ using Snapstone.Domain.Health;
 using Snapstone.Domain.Nodes;
 using Snapstone.Domain.Plans;
 using Snapstone.Grains.Storage;
+using Snapstone.Grains.Units;
 
 namespace Snapstone.Grains.Nodes;
 
@@ -43,6 +44,8 @@ public sealed partial class NodeHealthGrain : Grain, INodeHealthGrain
     private readonly ILocalSiloDetails silo;
     private readonly ILogger<NodeHealthGrain> logger;
     private readonly Microsoft.Extensions.Options.IOptions<Drift.DriftOptions> driftOptions;
+    private readonly CatalogSnapshot snapshot;
+    private readonly Microsoft.Extensions.Options.IOptions<CatalogOptions> catalogOptions;
     private readonly StateWriter _writer;
     /// <summary>Explicit desired packages; a unit without one follows its LKG.</summary>
     private readonly Dictionary<string, Assignment> _assignments = [];
@@ -52,8 +55,12 @@ public sealed partial class NodeHealthGrain : Grain, INodeHealthGrain
         TimeProvider time,
         ILocalSiloDetails silo,
         ILogger<NodeHealthGrain> logger,
-        Microsoft.Extensions.Options.IOptions<Drift.DriftOptions> driftOptions)
+        Microsoft.Extensions.Options.IOptions<Drift.DriftOptions> driftOptions,
+        CatalogSnapshot snapshot,
+        Microsoft.Extensions.Options.IOptions<CatalogOptions> catalogOptions)
     {
+        this.snapshot = snapshot;
+        this.catalogOptions = catalogOptions;
         this.state = state;
         this.time = time;
         this.silo = silo;
@@ -322,8 +329,11 @@ public sealed partial class NodeHealthGrain : Grain, INodeHealthGrain
         return true;
     }
 
+    /// <summary>The silo's copy of the catalog; the cache grain is asked only when the copy is old or lacks a unit the report names.</summary>
     private Task<Catalog> Catalog(IReadOnlyCollection<string>? mustKnow) =>
-        GrainFactory.GetGrain<ICatalogCacheGrain>(silo.SiloAddress.ToParsableString()).Get(mustKnow);
+        snapshot.Fresh(time.GetUtcNow(), TimeSpan.FromSeconds(catalogOptions.Value.RefreshSeconds), mustKnow) is { } fresh
+            ? Task.FromResult(fresh)
+            : GrainFactory.GetGrain<ICatalogCacheGrain>(silo.SiloAddress.ToParsableString()).Get(mustKnow);
 
     /// <summary>
     /// For every unit whose targets match the node: its explicit assignment, else the unit's LKG.

@@ -75,8 +75,27 @@ public sealed class CatalogOptions
     public int RefreshSeconds { get; set; } = 5;
 }
 
+/// <summary>
+/// The silo's copy of the catalog as its <see cref="CatalogCacheGrain"/> last took it, readable without a
+/// grain call: every report needs the catalog, and going through the cache grain cost a second call per report.
+/// </summary>
+public sealed class CatalogSnapshot
+{
+    private sealed record Copy(Catalog Catalog, DateTimeOffset TakenAt);
+
+    private volatile Copy? _copy;
+
+    /// <summary>The copy when it is younger than <paramref name="maxAge"/> and knows every unit in <paramref name="mustKnow"/>.</summary>
+    public Catalog? Fresh(DateTimeOffset now, TimeSpan maxAge, IReadOnlyCollection<string>? mustKnow) =>
+        _copy is { } copy && now - copy.TakenAt <= maxAge && (mustKnow is null || mustKnow.All(copy.Catalog.Units.ContainsKey))
+            ? copy.Catalog
+            : null;
+
+    internal void Take(Catalog catalog, DateTimeOffset at) => _copy = new Copy(catalog, at);
+}
+
 [Reentrant, PreferLocalPlacement]
-public sealed class CatalogCacheGrain(IOptions<CatalogOptions> options, TimeProvider time) : Grain, ICatalogCacheGrain
+public sealed class CatalogCacheGrain(IOptions<CatalogOptions> options, TimeProvider time, CatalogSnapshot snapshot) : Grain, ICatalogCacheGrain
 {
     private Catalog _catalog = Catalog.Empty;
     private DateTimeOffset _fetchedAt = DateTimeOffset.MinValue;
@@ -110,5 +129,6 @@ public sealed class CatalogCacheGrain(IOptions<CatalogOptions> options, TimeProv
             _catalog = catalog;
         }
         _fetchedAt = time.GetUtcNow();
+        snapshot.Take(_catalog, _fetchedAt);
     }
 }

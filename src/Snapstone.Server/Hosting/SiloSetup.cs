@@ -37,6 +37,7 @@ public static class SiloSetup
             sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<ClusterOptions>>().Value.ServiceId));
         services.AddSingleton(TimeProvider.System);
         services.AddOptions<CatalogOptions>().BindConfiguration("Snapstone:Catalog");
+        services.AddSingleton<CatalogSnapshot>();
         services.AddOptions<Snapstone.Grains.Rollouts.RolloutOptions>().BindConfiguration("Snapstone:Rollouts");
         services.AddOptions<Snapstone.Grains.Emergency.IncidentOptions>().BindConfiguration("Snapstone:Incidents");
         services.AddHttpClient("webhooks");

@@ -165,7 +165,47 @@ public sealed record DesiredResponse(IReadOnlyDictionary<string, DesiredEntry> D
     public static string StampOf(long stamp) => stamp.ToString("x", System.Globalization.CultureInfo.InvariantCulture);
 }
 
-public sealed record BatchReportBody(IReadOnlyList<JsonElement>? Reports);
+/// <summary>The batch as read: each slot parsed once, straight from the request bytes, into a report or the reason it is not one.</summary>
+public sealed record BatchReportBody(IReadOnlyList<ReportSlot>? Reports);
+
+/// <summary>The batch as documented (OpenAPI): an array of reports, each with its <c>node</c>.</summary>
+public sealed record BatchReportRequest(IReadOnlyList<NodeReport> Reports);
+
+/// <summary>One slot of a batch: the report, or why it is not one (and the node it names, if it names one).</summary>
+[System.Text.Json.Serialization.JsonConverter(typeof(ReportSlotConverter))]
+public sealed record ReportSlot(NodeReport? Report, string? Node, string? Error);
+
+/// <summary>
+/// Reads one slot of a batch without building a document of the whole body first. A slot that is not a
+/// valid report becomes an error for that slot only; the reader moves on to the next one.
+/// </summary>
+public sealed class ReportSlotConverter : System.Text.Json.Serialization.JsonConverter<ReportSlot>
+{
+    public override ReportSlot Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+    {
+        if (reader.TokenType != JsonTokenType.StartObject)
+        {
+            reader.Skip();
+            return new ReportSlot(null, null, "report must be an object");
+        }
+        var attempt = reader;
+        try
+        {
+            var report = JsonSerializer.Deserialize<NodeReport>(ref attempt, options);
+            reader = attempt;
+            return report is null ? new ReportSlot(null, null, "report must be an object") : new ReportSlot(report, report.Node, null);
+        }
+        catch (JsonException e)
+        {
+            using var slot = JsonDocument.ParseValue(ref reader);
+            var node = slot.RootElement.TryGetProperty("node", out var named) && named.ValueKind == JsonValueKind.String ? named.GetString() : null;
+            return new ReportSlot(null, node, Http.JsonBody.Describe(e));
+        }
+    }
+
+    public override void Write(Utf8JsonWriter writer, ReportSlot value, JsonSerializerOptions options) =>
+        JsonSerializer.Serialize(writer, value.Report, options);
+}
 
 public sealed record BatchResult(string? Node, IReadOnlyDictionary<string, DesiredEntry>? Desired, string? Error);
 

@@ -119,27 +119,13 @@ public static class Endpoints
         v1.MapPost("/reports", async (HttpContext http, SnapstoneClient client) =>
         {
             var batch = await JsonBody.ReadAsync<BatchReportBody>(http.Request, JsonBody.Lenient);
-            var elements = batch.Reports ?? throw SnapstoneException.Invalid("reports is required (an array of reports)");
-            var parsed = new NodeReport?[elements.Count];
-            var errors = new string?[elements.Count];
-            for (var i = 0; i < elements.Count; i++)
-            {
-                try
-                {
-                    parsed[i] = elements[i].ValueKind == JsonValueKind.Object ? JsonBody.Parse<NodeReport>(elements[i], JsonBody.Lenient) : null;
-                    errors[i] = parsed[i] is null ? "report must be an object" : null;
-                }
-                catch (SnapstoneException e)
-                {
-                    errors[i] = e.Message;
-                }
-            }
-            var outcomes = await client.ReportBatchAsync(parsed);
-            var results = outcomes.Select((o, i) => errors[i] is { } error
-                ? new BatchResult(NodeOf(elements[i]), null, error)
+            var slots = batch.Reports ?? throw SnapstoneException.Invalid("reports is required (an array of reports)");
+            var outcomes = await client.ReportBatchAsync([.. slots.Select(s => s.Report)]);
+            var results = outcomes.Select((o, i) => slots[i].Error is { } error
+                ? new BatchResult(slots[i].Node, null, error)
                 : new BatchResult(o.Node, o.Desired is null ? null : DesiredResponse.Map(o.Desired.Units), o.Error));
             return TypedResults.Ok(new BatchResponse([.. results]));
-        }).RequireAuthorization(Scopes.Agent).Accepts<BatchReportBody>("application/json").Produces<BatchResponse>().WithTags("Nodes");
+        }).RequireAuthorization(Scopes.Agent).Accepts<BatchReportRequest>("application/json").Produces<BatchResponse>().WithTags("Nodes");
 
         v1.MapGet("/nodes/{node}/desired", async (string node, double? waitSeconds, string? stamp, SnapstoneClient client) =>
         {
@@ -160,11 +146,6 @@ public static class Endpoints
         v1.MapGet("/fleet", async (SnapstoneClient client) => TypedResults.Ok(await client.GetFleetAsync()))
             .RequireAuthorization(Scopes.Read).Produces<FleetSummary>().WithTags("Fleet");
     }
-
-    private static string? NodeOf(JsonElement element) =>
-        element.ValueKind == JsonValueKind.Object && element.TryGetProperty("node", out var node) && node.ValueKind == JsonValueKind.String
-            ? node.GetString()
-            : null;
 
     private static long ParseVersion(string version) =>
         long.TryParse(version, out var number) && number >= 1
