@@ -1,6 +1,9 @@
+using System.Text;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using Orleans.TestingHost;
+using Snapstone.Domain.Nodes;
+using Snapstone.Domain.Units;
 using Snapstone.Server.Hosting;
 using Snapstone.Testing;
 
@@ -33,7 +36,21 @@ public sealed class ClusterFixture : IAsyncLifetime
     }
 
     public async Task DisposeAsync() => await Cluster.DisposeAsync();
+
+    /// <summary>A unit only nodes carrying its own label consume, with v1 (the LKG) and v2 (valid, never rolled out).</summary>
+    public async Task<TwoPackages> UnitWithTwoPackages(string labelKey)
+    {
+        var name = TestStorage.Unique("unit");
+        var labels = new Dictionary<string, string> { [labelKey] = name };
+        var unit = Client.GetGrain<IUnitGrain>(name);
+        await unit.Define(new UnitDefinition { Owner = "edge", Targets = new UnitTargets(labels) }, "ci");
+        var v1 = await unit.CreatePackage(new PackageDraft { Content = Encoding.UTF8.GetBytes("one") }, "ci");
+        var v2 = await unit.CreatePackage(new PackageDraft { Content = Encoding.UTF8.GetBytes("two") }, "ci");
+        return new TwoPackages(name, new DesiredPackage(1, v1.Record.Sha256), new DesiredPackage(2, v2.Record.Sha256), labels);
+    }
 }
+
+public sealed record TwoPackages(string Unit, DesiredPackage V1, DesiredPackage V2, Dictionary<string, string> Labels);
 
 [CollectionDefinition(Name)]
 public sealed class ClusterCollection : ICollectionFixture<ClusterFixture>

@@ -14,16 +14,10 @@ public sealed class DriftTests(ClusterFixture fixture)
 {
     private static readonly string Foreign = new('f', 64);
 
-    /// <summary>A unit only the test's nodes consume, with v1 (the LKG) and v2 (valid, never rolled out).</summary>
     private async Task<(string Unit, DesiredPackage V1, DesiredPackage V2, Dictionary<string, string> Labels)> UnitWithTwoPackages()
     {
-        var name = TestStorage.Unique("unit");
-        var labels = new Dictionary<string, string> { ["drift-test"] = name };
-        var unit = fixture.Client.GetGrain<IUnitGrain>(name);
-        await unit.Define(new UnitDefinition { Owner = "edge", Targets = new UnitTargets(labels) }, "ci");
-        var v1 = await unit.CreatePackage(new PackageDraft { Content = Encoding.UTF8.GetBytes("one") }, "ci");
-        var v2 = await unit.CreatePackage(new PackageDraft { Content = Encoding.UTF8.GetBytes("two") }, "ci");
-        return (name, new DesiredPackage(1, v1.Record.Sha256), new DesiredPackage(2, v2.Record.Sha256), labels);
+        var (unit, v1, v2, labels) = await fixture.UnitWithTwoPackages("drift-test");
+        return (unit, v1, v2, labels);
     }
 
     private static NodeReport Report(string node, string pop, Dictionary<string, string> labels, string unit, long version, string sha, string tier = "edge") => new()

@@ -1,4 +1,3 @@
-using System.Text;
 using Snapstone.Domain.Nodes;
 using Snapstone.Domain.Plans;
 using Snapstone.Domain.Rollouts;
@@ -31,13 +30,8 @@ public sealed class NodeAssignmentTests(ClusterFixture fixture)
 
     private async Task<Setup> UnitWithTwoPackages()
     {
-        var name = TestStorage.Unique("unit");
-        var labels = new Dictionary<string, string> { ["ledger-test"] = name };
-        var unit = fixture.Client.GetGrain<IUnitGrain>(name);
-        await unit.Define(new UnitDefinition { Owner = "edge", Targets = new UnitTargets(labels) }, "ci");
-        var v1 = await unit.CreatePackage(new PackageDraft { Content = Encoding.UTF8.GetBytes("one") }, "ci");
-        var v2 = await unit.CreatePackage(new PackageDraft { Content = Encoding.UTF8.GetBytes("two") }, "ci");
-        return new Setup(name, TestStorage.Unique("pop"), labels, new DesiredPackage(1, v1.Record.Sha256), new DesiredPackage(2, v2.Record.Sha256));
+        var (unit, v1, v2, labels) = await fixture.UnitWithTwoPackages("ledger-test");
+        return new Setup(unit, TestStorage.Unique("pop"), labels, v1, v2);
     }
 
     private Task<DesiredState> Report(Setup s, string node, string tier, DesiredPackage running) =>
