@@ -44,7 +44,24 @@ public sealed record RolloutTicket(
     [property: Id(0)] DesiredPackage Package,
     [property: Id(1)] DesiredPackage? Previous,
     [property: Id(2)] UnitTargets Targets,
-    [property: Id(3)] Snapstone.Domain.Risk.RiskAssessment Risk);
+    [property: Id(3)] Snapstone.Domain.Risk.RiskAssessment Risk)
+{
+    /// <summary>The spec of the rollout this ticket was granted to: the ticket's package and the one to return to.</summary>
+    public RolloutSpec Spec(string id, string unit, long version, (Plan Plan, string Name) plan, string reason, string actor, IReadOnlyList<string> notes) => new()
+    {
+        Id = id,
+        Unit = unit,
+        Version = version,
+        Sha256 = Package.Sha256,
+        PreviousVersion = Previous?.Version,
+        PreviousSha256 = Previous?.Sha256,
+        Plan = plan.Plan,
+        PlanName = plan.Name,
+        Reason = reason,
+        CreatedBy = actor,
+        Notes = notes,
+    };
+}
 
 /// <summary>A wave's instructions as the rollout sends them to each PoP.</summary>
 [GenerateSerializer, Immutable, Alias("snapstone.WaveOrder")]

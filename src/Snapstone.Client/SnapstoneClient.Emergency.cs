@@ -92,13 +92,8 @@ public sealed partial class SnapstoneClient
         await GetUnitAsync(unit);
         var id = RolloutId(actor, null);
         var ticket = await grains.GetGrain<IUnitGrain>(unit).ReserveRollout(id, version, breakGlass: true);
-        var spec = new RolloutSpec
-        {
-            Id = id, Unit = unit, Version = version, Sha256 = ticket.Package.Sha256,
-            PreviousVersion = ticket.Previous?.Version, PreviousSha256 = ticket.Previous?.Sha256,
-            Plan = BuiltInPlans.Emergency, PlanName = BuiltInPlans.EmergencyName, Reason = reason!, CreatedBy = actor,
-            Notes = [$"break-glass emergency deploy by {actor}: plan, approvals, freezes and quarantine bypassed"],
-        };
+        var spec = ticket.Spec(id, unit, version, (BuiltInPlans.Emergency, BuiltInPlans.EmergencyName), reason!, actor,
+            [$"break-glass emergency deploy by {actor}: plan, approvals, freezes and quarantine bypassed"]);
         await OpenBreakGlassIncident($"Emergency deploy of '{unit}' v{version}", unit, id, actor,
             (IncidentStatus.Detected, $"break-glass emergency deploy by {actor}: {reason}"),
             (IncidentStatus.Monitoring, $"rollout {id}: canary, then everyone"));

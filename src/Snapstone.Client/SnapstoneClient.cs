@@ -239,20 +239,7 @@ public sealed partial class SnapstoneClient(IGrainFactory grains, TimeProvider t
         var ticket = await grains.GetGrain<IUnitGrain>(request.Unit).ReserveRollout(id, request.Version);
         // A high-risk change never rolls out on a plan laxer than high-risk, whatever the unit or request names.
         var (plan, planName, note) = PlanFloor.Apply(askedPlan, asked, ticket.Risk.Level == Domain.Risk.RiskLevel.High, ticket.Risk.Reasons);
-        var spec = new RolloutSpec
-        {
-            Id = id,
-            Unit = request.Unit,
-            Version = request.Version,
-            Sha256 = ticket.Package.Sha256,
-            PreviousVersion = ticket.Previous?.Version,
-            PreviousSha256 = ticket.Previous?.Sha256,
-            Plan = plan,
-            PlanName = planName,
-            Reason = request.Reason,
-            CreatedBy = actor,
-            Notes = note is null ? [] : [note],
-        };
+        var spec = ticket.Spec(id, request.Unit, request.Version, (plan, planName), request.Reason, actor, note is null ? [] : [note]);
         var started = await rollout.Start(spec, ticket.Targets);
         await AuditAsync(actor, "rollout.start", $"rollout/{id}", $"{request.Unit} v{request.Version} on {planName}: {request.Reason}");
         return (started, true);

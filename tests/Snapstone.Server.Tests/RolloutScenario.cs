@@ -96,12 +96,22 @@ public sealed class RolloutScenario : IAsyncDisposable
         TickUntilRollout(id, r => states.Contains((string?)r["state"]), $"rollout {id} to reach {string.Join(" or ", states)}");
 
     /// <summary>Ticks the fleet until the rollout satisfies <paramref name="done"/>; a timeout shows the rollout as last seen.</summary>
-    public Task<JsonNode> TickUntilRollout(string id, Func<JsonNode, bool> done, string what) =>
-        Eventually.Until(async () =>
+    public async Task<JsonNode> TickUntilRollout(string id, Func<JsonNode, bool> done, string what)
+    {
+        try
         {
-            await Fleet.TickAsync();
-            return await RolloutAsync(id);
-        }, done, what, TimeSpan.FromSeconds(90));
+            return await Eventually.Until(async () =>
+            {
+                await Fleet.TickAsync();
+                return await RolloutAsync(id);
+            }, done, what, TimeSpan.FromSeconds(90));
+        }
+        catch (TimeoutException e)
+        {
+            var tail = Server.Log.Split('\n').TakeLast(60);
+            throw new TimeoutException($"{e.Message}\nserver log, last lines:\n{string.Join('\n', tail)}", e);
+        }
+    }
 
     /// <summary>A second person approves the rollout if it waits for approval (high-risk changes do).</summary>
     public async Task ApproveIfAwaitingAsync(string id)

@@ -28,6 +28,9 @@ public sealed record DriftMark(
     [property: Id(2)] DateTimeOffset Since,
     [property: Id(3)] int Attempts = 0);
 
+/// <summary>What of a <see cref="DriftMark"/> must be stored (see <see cref="DriftRules.Durable"/>).</summary>
+public sealed record DurableMark(long DesiredVersion, string DesiredSha256, DateTimeOffset Since, bool Excluded);
+
 /// <summary>What a node grain knows about one unit, as a drift scan needs it.</summary>
 [GenerateSerializer, Immutable, Alias("snapstone.UnitDriftFacts")]
 public sealed record UnitDriftFacts

@@ -58,14 +58,19 @@ public static class DriftRules
         settings.MaxAttempts > 0 && attempts >= settings.MaxAttempts;
 
     /// <summary>
-    /// Whether a change of mark must be written at once: it appeared, went, moved to another desired package,
-    /// or crossed into exclusion. A mere attempt is counted in memory and written with the node's next write.
+    /// The part of a mark that must survive a restart: a divergence past the grace (with since when, so that a
+    /// restart does not restart the clock on a drifted node) and whether it excluded the node. A mark within the
+    /// grace is a node still applying, which a restart may forget; attempts are written with the next write.
+    /// Null when nothing about the unit needs storing. The node grain writes when this changes for any unit.
     /// </summary>
-    public static bool MustPersist(DriftMark? before, DriftMark? after, DriftSettings settings) =>
-        (before is null) != (after is null) ||
-        before is not null && after is not null &&
-        (before.DesiredVersion != after.DesiredVersion || before.DesiredSha256 != after.DesiredSha256 || before.Since != after.Since ||
-         Excluded(before, settings) != Excluded(after, settings));
+    /// <example>
+    /// Grace 2 s, a mark since 10:00:00. At 10:00:01 → null (still applying). At 10:00:03 → (v8, since 10:00:00,
+    /// not excluded): written once. More attempts → the same value: not written again, until the attempts exclude it.
+    /// </example>
+    public static DurableMark? Durable(DriftMark? mark, DateTimeOffset now, TimeSpan grace, DriftSettings settings) =>
+        mark is null || (now - mark.Since <= grace && !Excluded(mark, settings))
+            ? null
+            : new DurableMark(mark.DesiredVersion, mark.DesiredSha256, mark.Since, Excluded(mark, settings));
 
     /// <summary>Whether the scan must ask if Snapstone issued what the node runs: it runs something, and not its desired package.</summary>
     public static bool NeedsIssueCheck(UnitDriftFacts unit) =>

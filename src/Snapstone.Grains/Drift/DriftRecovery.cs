@@ -6,23 +6,12 @@ namespace Snapstone.Grains.Drift;
 /// After a silo starts, makes sure every PoP's drift scan is scheduled: PoPs registered before drift scans
 /// existed have no reminder yet, and a scanner's timer does not survive its silo.
 /// </summary>
-public sealed class DriftRecovery(IGrainFactory grains, ILogger<DriftRecovery> logger) : IStartupTask
+public sealed class DriftRecovery(IGrainFactory grains, ILogger<DriftRecovery> logger)
+    : StartupSweep(logger, "the first GET /v1/drift or new node schedules the scans")
 {
-    public Task Execute(CancellationToken cancellationToken)
+    protected override async Task SweepAsync()
     {
-        // In the background: a silo must not wait on its own grains to finish starting.
-        _ = Task.Run(async () =>
-        {
-            try
-            {
-                var pops = await grains.GetGrain<IFleetGrain>(IFleetGrain.Key).Pops();
-                await Task.WhenAll(pops.Select(pop => grains.GetGrain<IDriftGrain>(pop).Start()));
-            }
-            catch (Exception e)
-            {
-                logger.LogWarning(e, "Could not schedule drift scans at start-up; the first GET /v1/drift or new node will");
-            }
-        }, CancellationToken.None);
-        return Task.CompletedTask;
+        var pops = await grains.GetGrain<IFleetGrain>(IFleetGrain.Key).Pops();
+        await Task.WhenAll(pops.Select(pop => grains.GetGrain<IDriftGrain>(pop).Start()));
     }
 }

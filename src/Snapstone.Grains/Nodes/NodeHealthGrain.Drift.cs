@@ -66,43 +66,41 @@ public sealed partial class NodeHealthGrain
         };
     }
 
-    /// <summary>A report: the node is about to be told its desired state again. True when the drift state must be written now.</summary>
+    /// <summary>A report: the node is about to be told its desired state again. True when it took a deferred assignment.</summary>
     private bool TrackDrift(Catalog catalog, NodeReport report, DateTimeOffset now)
     {
         state.State.Drift.LastReportAt = now;
         state.State.Drift.IntervalSeconds = report.IntervalSeconds;
-        var persist = MarkDrift(Desired(catalog).Units, now, remediation: true);
+        MarkDrift(Desired(catalog).Units, now, remediation: true);
         if (TakeDeferred(now))
         {
             MarkDrift(Desired(catalog).Units, now, remediation: false);
-            persist = true;
+            return true;
         }
-        return persist;
+        return false;
     }
 
-    /// <summary>Re-marks every desired unit and forgets units no longer desired. True when a change must be written now.</summary>
-    private bool MarkDrift(IReadOnlyDictionary<string, DesiredPackage> desired, DateTimeOffset now, bool remediation)
+    /// <summary>Re-marks every desired unit and forgets units no longer desired.</summary>
+    private void MarkDrift(IReadOnlyDictionary<string, DesiredPackage> desired, DateTimeOffset now, bool remediation)
     {
-        var persist = false;
         foreach (var (unit, package) in desired)
         {
-            persist |= MarkDrift(unit, package, now, remediation);
+            MarkDrift(unit, package, now, remediation);
         }
         foreach (var unit in state.State.Drift.Marks.Keys.Where(u => !desired.ContainsKey(u)).ToList())
         {
-            persist |= MarkDrift(unit, null, now);
+            MarkDrift(unit, null, now);
         }
-        return persist;
     }
 
-    /// <summary>Re-marks one unit against <paramref name="package"/> (null: nothing desired). True when the change must be written now.</summary>
-    private bool MarkDrift(string unit, DesiredPackage? package, DateTimeOffset now, bool remediation = false)
+    /// <summary>Re-marks one unit against <paramref name="package"/> (null: nothing desired).</summary>
+    private void MarkDrift(string unit, DesiredPackage? package, DateTimeOffset now, bool remediation = false)
     {
         var settings = DriftSettings;
         var marks = state.State.Drift.Marks;
         var before = marks.GetValueOrDefault(unit);
         var applied = state.State.Applied.GetValueOrDefault(unit)?.Package;
-        var after = DriftRules.Track(before, package?.Version, package?.Sha256, applied, now, settings.GraceFor(state.State.Drift.IntervalSeconds), remediation);
+        var after = DriftRules.Track(before, package?.Version, package?.Sha256, applied, now, Grace, remediation);
         if (after is null)
         {
             marks.Remove(unit);
@@ -124,7 +122,36 @@ public sealed partial class NodeHealthGrain
             logger.LogInformation("Node {Node} readmitted for {Unit}: {How}", Id, unit, after is null ? "converged" : $"told to run v{after.DesiredVersion} instead");
             DriftMetrics.Readmitted(unit);
         }
-        return DriftRules.MustPersist(before, after, settings);
+    }
+
+    private TimeSpan Grace => DriftSettings.GraceFor(state.State.Drift.IntervalSeconds);
+
+    /// <summary>What of the marks must survive a restart now (<see cref="DriftRules.Durable"/>).</summary>
+    private Dictionary<string, DurableMark> DurableMarks(DateTimeOffset now)
+    {
+        var durable = new Dictionary<string, DurableMark>(StringComparer.Ordinal);
+        foreach (var (unit, mark) in state.State.Drift.Marks)
+        {
+            if (DriftRules.Durable(mark, now, Grace, DriftSettings) is { } stored)
+            {
+                durable[unit] = stored;
+            }
+        }
+        return durable;
+    }
+
+    /// <summary>
+    /// Writes behind when what must survive a restart changed since the last write: a node that converges within
+    /// the grace never writes, so a wave of 10,000 nodes that all apply on time costs storage nothing.
+    /// </summary>
+    private void Checkpoint(DateTimeOffset now)
+    {
+        var durable = DurableMarks(now);
+        if (durable.Count != _storedMarks.Count || durable.Any(d => !_storedMarks.TryGetValue(d.Key, out var stored) || stored != d.Value))
+        {
+            _storedMarks = durable;
+            WriteBehind();
+        }
     }
 
     /// <summary>Excluded for <paramref name="unit"/>: the node's reports say nothing about any package of it.</summary>
@@ -146,7 +173,7 @@ public sealed partial class NodeHealthGrain
             return true;
         }
         deferred[assignment.Unit] = new Assignment(assignment.Package, assignment.Rollout, now, assignment.Gates);
-        _writer.WriteBehind();
+        WriteBehind();
         logger.LogWarning("Node {Node} is excluded for {Unit}: rollout {Rollout}'s v{Version} waits until the node converges",
             Id, assignment.Unit, assignment.Rollout, assignment.Package.Version);
         return true;
@@ -157,7 +184,7 @@ public sealed partial class NodeHealthGrain
     {
         if (state.State.Drift.Deferred.Remove(unit))
         {
-            _writer.WriteBehind();
+            WriteBehind();
         }
     }
 

@@ -49,6 +49,10 @@ public sealed partial class NodeHealthGrain : Grain, INodeHealthGrain
     private readonly StateWriter _writer;
     /// <summary>Explicit desired packages; a unit without one follows its LKG.</summary>
     private readonly Dictionary<string, Assignment> _assignments = [];
+    /// <summary>What the node runs changed since the last write (it is written with the next one, or at deactivation).</summary>
+    private bool _appliedUnwritten;
+    /// <summary>The drift marks as the last write stored them (<see cref="Checkpoint"/>).</summary>
+    private Dictionary<string, Domain.Drift.DurableMark> _storedMarks = [];
 
     public NodeHealthGrain(
         [PersistentState("node", StorageNames.Grains)] IPersistentState<NodeState> state,
@@ -82,6 +86,7 @@ public sealed partial class NodeHealthGrain : Grain, INodeHealthGrain
     /// <summary>Takes back what the PoP's ledger says this node was told; the PoP is reentrant, so a wave fanning out to this node cannot deadlock with it.</summary>
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
+        _storedMarks = DurableMarks(time.GetUtcNow());
         if (state.State.Identity is not { } identity)
         {
             return;
@@ -107,10 +112,11 @@ public sealed partial class NodeHealthGrain : Grain, INodeHealthGrain
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         await _writer.FlushAsync();
-        if (_writer.Behind)
+        if (_writer.Behind || _appliedUnwritten)
         {
             try
             {
+                _appliedUnwritten = false;
                 await _writer.WriteAsync();
             }
             catch (Exception e) when (e is not OperationCanceledException)
@@ -134,6 +140,7 @@ public sealed partial class NodeHealthGrain : Grain, INodeHealthGrain
         if (await Register(identity, now))
         {
             // A node is known once its answer is out: identity is written through.
+            _appliedUnwritten = false;
             await _writer.WriteAsync();
         }
         if (joined)
@@ -141,20 +148,20 @@ public sealed partial class NodeHealthGrain : Grain, INodeHealthGrain
             // A node that joins a PoP mid-rollout is in whatever cohort its hash puts it: it takes the wave's order now.
             await TakeOrders(identity.Pop, now);
         }
-        var dirty = false;
         foreach (var (unit, applied) in report.Applied ?? new Dictionary<string, AppliedPackage>())
         {
             if (!state.State.Applied.TryGetValue(unit, out var known) || known.Package != applied)
             {
+                // Stored with the node's next write, not on its own: the node says it again in its next report.
                 state.State.Applied[unit] = new AppliedRecord(applied, now);
-                dirty = true;
+                _appliedUnwritten = true;
             }
         }
-        dirty |= TrackDrift(catalog, report, now);
-        if (dirty)
+        if (TrackDrift(catalog, report, now))
         {
-            _writer.WriteBehind();
+            WriteBehind();
         }
+        Checkpoint(now);
         _lastReportAt = now;
         _lastMetrics = report.Metrics;
         _reports++;
@@ -186,10 +193,8 @@ public sealed partial class NodeHealthGrain : Grain, INodeHealthGrain
         }
         _window.CaptureBaseline(now);
         _assignments[assignment.Unit] = new Assignment(assignment.Package, assignment.Rollout, now, assignment.Gates);
-        if (MarkDrift(assignment.Unit, assignment.Package, now))
-        {
-            _writer.WriteBehind();
-        }
+        MarkDrift(assignment.Unit, assignment.Package, now);
+        Checkpoint(now);
         SignalAssignmentsChanged();
     }
 
@@ -220,10 +225,8 @@ public sealed partial class NodeHealthGrain : Grain, INodeHealthGrain
         {
             _assignments[unit] = new Assignment(previous, null, now);
         }
-        if (MarkDrift(unit, previous, now))
-        {
-            _writer.WriteBehind();
-        }
+        MarkDrift(unit, previous, now);
+        Checkpoint(now);
         SignalAssignmentsChanged();
         return true;
     }
@@ -363,6 +366,12 @@ public sealed partial class NodeHealthGrain : Grain, INodeHealthGrain
             hash.Add(package.Sha256, StringComparer.Ordinal);
         }
         return new DesiredState(units, units.Count == 0 ? 0 : (uint)hash.ToHashCode() | 1L << 32);
+    }
+
+    private void WriteBehind()
+    {
+        _appliedUnwritten = false;
+        _writer.WriteBehind();
     }
 
     private void SignalAssignmentsChanged()

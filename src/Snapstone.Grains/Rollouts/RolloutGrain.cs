@@ -55,6 +55,11 @@ public sealed class RolloutGrain(
     private const int MaxTicksPerRun = 16;
     private IGrainTimer? _timer;
     private TimeSpan _period;
+    /// <summary>
+    /// The status readers see: a new status becomes visible only once the unit has heard of it, so a pipeline
+    /// that sees "completed" finds the unit's LKG already moved.
+    /// </summary>
+    private RolloutStatus? _published;
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private RolloutSpec Spec => state.State.Spec!;
@@ -63,6 +68,7 @@ public sealed class RolloutGrain(
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
+        _published = state.State.Status;
         if (state.State.Status is { IsTerminal: false })
         {
             EnsureTicking();
@@ -85,12 +91,13 @@ public sealed class RolloutGrain(
         await state.WriteStateAsync();
         await this.RegisterOrUpdateReminder(ReminderName, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
         await Announce(null);
+        _published = state.State.Status;
         EnsureTicking();
         await RunTicks();
         return View();
     }
 
-    public Task<RolloutView?> Get() => Task.FromResult(state.State.Spec is null ? null : View());
+    public Task<RolloutView?> Get() => Task.FromResult(Published());
 
     public Task<RolloutView> Approve(string actor, string? reason) =>
         Command(() => RolloutCommands.Approve(Spec, Status, actor, reason, time.GetUtcNow()));
@@ -117,12 +124,12 @@ public sealed class RolloutGrain(
     public async Task<RolloutView?> WaitForTimeline(int seen, TimeSpan wait)
     {
         var deadline = time.GetUtcNow() + wait;
-        while (state.State.Status is { } status && status.Timeline.Count <= seen && !status.IsTerminal && time.GetUtcNow() < deadline)
+        while (_published is { } status && status.Timeline.Count <= seen && !status.IsTerminal && time.GetUtcNow() < deadline)
         {
             var left = deadline - time.GetUtcNow();
             await Task.WhenAny(_changed.Task, Task.Delay(left > TimeSpan.Zero ? left : TimeSpan.Zero, time));
         }
-        return state.State.Spec is null ? null : View();
+        return Published();
     }
 
     public async Task Wake()
@@ -295,6 +302,7 @@ public sealed class RolloutGrain(
         {
             EnsureTicking();
         }
+        _published = next;
         var changed = _changed;
         _changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         changed.TrySetResult();
@@ -370,4 +378,6 @@ public sealed class RolloutGrain(
     }
 
     private RolloutView View() => new(Spec, Status);
+
+    private RolloutView? Published() => state.State.Spec is { } spec && _published is { } status ? new(spec, status) : null;
 }

@@ -6,29 +6,18 @@ namespace Snapstone.Grains.Rollouts;
 /// After a silo starts, wakes every unfinished rollout at once instead of waiting for its reminder (up to a
 /// minute): units know their active rollout, and the catalog knows the units.
 /// </summary>
-public sealed class RolloutRecovery(IGrainFactory grains, ILogger<RolloutRecovery> logger) : IStartupTask
+public sealed class RolloutRecovery(IGrainFactory grains, ILogger<RolloutRecovery> logger)
+    : StartupSweep(logger, "unfinished rollouts wake on their reminders")
 {
-    public Task Execute(CancellationToken cancellationToken)
+    protected override async Task SweepAsync()
     {
-        // In the background: a silo must not wait on its own grains to finish starting.
-        _ = Task.Run(async () =>
+        var catalog = await grains.GetGrain<ICatalogGrain>(ICatalogGrain.Key).Get();
+        var units = await Task.WhenAll(catalog.Units.Keys.Select(u => grains.GetGrain<IUnitGrain>(u).Get()));
+        var active = units.Select(u => u?.ActiveRollout).OfType<string>().ToList();
+        await Task.WhenAll(active.Select(r => grains.GetGrain<IRolloutGrain>(r).Wake()));
+        if (active.Count > 0)
         {
-            try
-            {
-                var catalog = await grains.GetGrain<ICatalogGrain>(ICatalogGrain.Key).Get();
-                var units = await Task.WhenAll(catalog.Units.Keys.Select(u => grains.GetGrain<IUnitGrain>(u).Get()));
-                var active = units.Select(u => u?.ActiveRollout).OfType<string>().ToList();
-                await Task.WhenAll(active.Select(r => grains.GetGrain<IRolloutGrain>(r).Wake()));
-                if (active.Count > 0)
-                {
-                    logger.LogInformation("Woke {Count} unfinished rollout(s): {Rollouts}", active.Count, string.Join(", ", active));
-                }
-            }
-            catch (Exception e)
-            {
-                logger.LogWarning(e, "Could not wake unfinished rollouts at start-up; their reminders will");
-            }
-        }, CancellationToken.None);
-        return Task.CompletedTask;
+            logger.LogInformation("Woke {Count} unfinished rollout(s): {Rollouts}", active.Count, string.Join(", ", active));
+        }
     }
 }

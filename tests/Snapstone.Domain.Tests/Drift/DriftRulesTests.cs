@@ -171,16 +171,30 @@ public class DriftRulesTests
         Assert.Equal(excluded, DriftRules.Excluded(new DriftMark(8, V8, T0, attempts), Settings with { MaxAttempts = maxAttempts }));
 
     [Theory]
-    [InlineData("appears", false, true, true)]
-    [InlineData("goes", true, false, true)]
-    [InlineData("one more attempt", true, true, false)]
-    public void Marks_are_written_when_they_appear_go_or_exclude_but_not_per_attempt(string name, bool hadMark, bool hasMark, bool persist)
+    // mark since (s before now), attempts → stored: (since, excluded) or nothing
+    [InlineData("no mark", null, 0, null, false)]
+    [InlineData("still applying", 1, 0, null, false)]
+    [InlineData("exactly at the grace", 2, 0, null, false)]
+    [InlineData("past the grace", 3, 1, 3, false)]
+    [InlineData("past the grace, more attempts", 9, 7, 9, false)]
+    [InlineData("excluded", 20, 10, 20, true)]
+    public void Only_marks_past_the_grace_or_excluding_the_node_are_stored(string name, int? sinceSeconds, int attempts, int? storedSince, bool excluded)
     {
-        var before = hadMark ? new DriftMark(8, V8, T0, 3) : null;
-        var after = hasMark ? new DriftMark(8, V8, T0, 4) : null;
-        Assert.True(persist == DriftRules.MustPersist(before, after, Settings), name);
-        Assert.True(DriftRules.MustPersist(new DriftMark(8, V8, T0, 9), new DriftMark(8, V8, T0, 10), Settings), "crossing into exclusion");
-        Assert.True(DriftRules.MustPersist(new DriftMark(7, V7, T0, 2), new DriftMark(8, V8, T0.AddSeconds(1)), Settings), "a new desired package");
+        var now = T0.AddSeconds(60);
+        var mark = sinceSeconds is { } s ? new DriftMark(8, V8, now.AddSeconds(-s), attempts) : null;
+
+        var stored = DriftRules.Durable(mark, now, TimeSpan.FromSeconds(2), Settings);
+
+        Assert.True((storedSince is null ? null : new DurableMark(8, V8, now.AddSeconds(-storedSince.Value), excluded)) == stored, name);
+    }
+
+    [Fact]
+    public void An_attempt_does_not_change_what_is_stored_until_it_excludes_the_node()
+    {
+        var now = T0.AddSeconds(60);
+        var grace = TimeSpan.FromSeconds(2);
+        Assert.Equal(DriftRules.Durable(new DriftMark(8, V8, T0, 3), now, grace, Settings), DriftRules.Durable(new DriftMark(8, V8, T0, 4), now, grace, Settings));
+        Assert.NotEqual(DriftRules.Durable(new DriftMark(8, V8, T0, 9), now, grace, Settings), DriftRules.Durable(new DriftMark(8, V8, T0, 10), now, grace, Settings));
     }
 
     [Fact]
