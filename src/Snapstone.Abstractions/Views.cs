@@ -96,13 +96,16 @@ public sealed record PopSummary(
     [property: Id(2)] int Nodes,
     [property: Id(3)] IReadOnlyDictionary<string, int> ByTier);
 
-/// <summary>The fleet in numbers: nodes per PoP, region and tier.</summary>
+/// <summary>The fleet in numbers: nodes per PoP, region and tier, and its drift when the reader asked for it.</summary>
 [GenerateSerializer, Immutable, Alias("snapstone.FleetSummary")]
 public sealed record FleetSummary(
     [property: Id(0)] int Nodes,
     [property: Id(1)] IReadOnlyList<PopSummary> Pops,
     [property: Id(2)] IReadOnlyDictionary<string, int> ByRegion,
-    [property: Id(3)] IReadOnlyDictionary<string, int> ByTier);
+    [property: Id(3)] IReadOnlyDictionary<string, int> ByTier)
+{
+    [Id(4)] public FleetDrift? Drift { get; init; }
+}
 
 /// <summary>What every node needs to know about a unit to compute its desired state.</summary>
 [GenerateSerializer, Immutable, Alias("snapstone.CatalogEntry")]

@@ -181,7 +181,13 @@ public sealed partial class SnapstoneClient(IGrainFactory grains, TimeProvider t
             ?? throw NodeNotFound(node);
     }
 
-    public Task<FleetSummary> GetFleetAsync() => grains.GetGrain<IFleetGrain>(IFleetGrain.Key).Summary();
+    /// <summary>Nodes per PoP, region and tier, with the fleet's drift as of its last check (at most one drift scan interval old).</summary>
+    public async Task<FleetSummary> GetFleetAsync()
+    {
+        var summary = grains.GetGrain<IFleetGrain>(IFleetGrain.Key).Summary();
+        var drift = grains.GetGrain<IFleetDriftGrain>(IFleetDriftGrain.Key).Latest();
+        return (await summary) with { Drift = await drift };
+    }
 
     /// <summary>Every unit ranked by risk (highest first), with reasons, recent rollouts and break-glass use.</summary>
     public async Task<IReadOnlyList<PipelineView>> RiskPipelinesAsync()

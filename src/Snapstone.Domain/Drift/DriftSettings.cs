@@ -15,6 +15,10 @@ public sealed record DriftSettings
     public int StaleReports { get; init; } = 3;
     /// <summary>Remediation attempts after which a drifted node is excluded; 0 never excludes.</summary>
     public int MaxAttempts { get; init; } = 10;
+    /// <summary>Share of the fleet's nodes (drifted or out of band) above which a drift incident opens; 1 never opens one.</summary>
+    public double IncidentShare { get; init; } = 0.05;
+    /// <summary>Fewest drifted or out-of-band nodes that open a drift incident, so one node of a tiny fleet does not page.</summary>
+    public int IncidentMinNodes { get; init; } = 3;
 
     /// <summary>
     /// The grace for a node reporting every <paramref name="intervalSeconds"/>. Worked example: no configured

@@ -11,11 +11,7 @@ namespace Snapstone.Grains.Drift;
 /// Snapstone issued for the versions nodes run, and classifies with <see cref="DriftRules"/>. Keeps only the
 /// latest scan, in memory: a new activation scans again before answering.
 /// </summary>
-/// <remarks>
-/// A reminder drives the scans and brings the grain back after a restart. Reminders cannot fire more often
-/// than the silo's minimum reminder period (a minute by default), so for a shorter scan interval a timer
-/// scans while the grain is active and the reminder only keeps it active.
-/// </remarks>
+/// <remarks>A reminder drives the scans and brings the grain back after a restart, and a timer scans between its firings (<see cref="ScanCadence"/>).</remarks>
 public sealed class DriftGrain(
     TimeProvider time,
     IOptions<DriftOptions> options,
@@ -29,30 +25,36 @@ public sealed class DriftGrain(
     /// <summary>(unit, version) → its hash when Snapstone issued it, null when it failed validation. Packages never change.</summary>
     private readonly Dictionary<(string Unit, long Version), string?> _issued = [];
     private DriftScan? _latest;
-    private IGrainTimer? _timer;
-    private bool _scheduled;
+    private ScanCadence? _cadence;
+    private bool _started;
 
     private string Pop => this.GetPrimaryKeyString();
 
-    private TimeSpan Interval => options.Value.ScanInterval;
+    private ScanCadence Cadence => _cadence ??= new ScanCadence(this, ReminderName, options.Value.ScanInterval,
+        reminderOptions.Value.MinimumReminderPeriod, time, () => _latest?.ScannedAt, Scan);
 
+    /// <summary>Also starts the fleet's drift check, which adds this PoP's counts up with the others'.</summary>
     public async Task Start()
     {
-        if (_scheduled)
+        if (_started)
         {
             return;
         }
-        var minimum = reminderOptions.Value.MinimumReminderPeriod;
-        var period = Interval > minimum ? Interval : minimum;
-        await this.RegisterOrUpdateReminder(ReminderName, period, period);
-        EnsureTimer();
-        _scheduled = true;
+        await Cadence.Start();
+        await GrainFactory.GetGrain<IFleetDriftGrain>(IFleetDriftGrain.Key).Start();
+        _started = true;
     }
 
     public async Task<DriftScan> Latest()
     {
         await Start();
-        return _latest is { } latest && time.GetUtcNow() - latest.ScannedAt < Interval ? latest : await Scan();
+        return Cadence.Fresh ? _latest! : await Scan();
+    }
+
+    public async Task<DriftCounts> Counts()
+    {
+        var scan = await Latest();
+        return DriftCounts.Of(scan.ScannedAt, scan.Nodes, scan.Drifted);
     }
 
     public async Task<DriftScan> Scan()
@@ -80,12 +82,7 @@ public sealed class DriftGrain(
         return _latest;
     }
 
-    public async Task ReceiveReminder(string reminderName, TickStatus status)
-    {
-        _scheduled = true;
-        EnsureTimer();
-        await ScanIfDue();
-    }
+    public Task ReceiveReminder(string reminderName, TickStatus status) => Cadence.Remind();
 
     /// <summary>One node's facts; a node that cannot answer is left out of this scan rather than blinding the whole PoP.</summary>
     private async Task<NodeDriftFacts?> Facts(string node)
@@ -142,23 +139,5 @@ public sealed class DriftGrain(
             }
         }
         return unknown;
-    }
-
-    private async Task ScanIfDue()
-    {
-        // A little early counts as due: the timer and the reminder need not line up to the millisecond.
-        if (_latest is null || time.GetUtcNow() - _latest.ScannedAt >= Interval * 0.9)
-        {
-            await Scan();
-        }
-    }
-
-    private void EnsureTimer()
-    {
-        if (_timer is not null || Interval >= reminderOptions.Value.MinimumReminderPeriod)
-        {
-            return;
-        }
-        _timer = this.RegisterGrainTimer(async _ => await ScanIfDue(), new GrainTimerCreationOptions(Interval, Interval) { Interleave = false, KeepAlive = true });
     }
 }

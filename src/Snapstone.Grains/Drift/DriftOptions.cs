@@ -13,6 +13,10 @@ public sealed class DriftOptions
     public int StaleSeconds { get; set; } = 30;
     /// <summary>Reports past the grace on which a drifted node is told its desired state again before it is excluded; 0 never excludes.</summary>
     public int MaxAttempts { get; set; } = 10;
+    /// <summary>Share of the fleet's nodes, drifted or out of band, above which a drift incident opens (0.05 = 5 %); 1 never opens one.</summary>
+    public double IncidentShare { get; set; } = 0.05;
+    /// <summary>Fewest drifted or out-of-band nodes that open a drift incident.</summary>
+    public int IncidentMinNodes { get; set; } = 3;
 
     public TimeSpan ScanInterval => TimeSpan.FromSeconds(Math.Max(1, ScanSeconds));
 
@@ -21,5 +25,7 @@ public sealed class DriftOptions
         Grace = GraceSeconds is { } grace && double.IsFinite(grace) ? TimeSpan.FromSeconds(Math.Max(0, grace)) : null,
         StaleAfter = TimeSpan.FromSeconds(Math.Max(1, StaleSeconds)),
         MaxAttempts = Math.Max(0, MaxAttempts),
+        IncidentShare = double.IsFinite(IncidentShare) ? Math.Clamp(IncidentShare, 0, 1) : DriftSettings.Default.IncidentShare,
+        IncidentMinNodes = Math.Max(1, IncidentMinNodes),
     };
 }

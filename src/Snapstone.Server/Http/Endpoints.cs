@@ -143,8 +143,8 @@ public static class Endpoints
             TypedResults.Ok(NodeResponse.From(await client.GetNodeAsync(node))))
             .RequireAuthorization(Scopes.Read).Produces<NodeResponse>().WithTags("Nodes");
 
-        v1.MapGet("/fleet", async (SnapstoneClient client) => TypedResults.Ok(await client.GetFleetAsync()))
-            .RequireAuthorization(Scopes.Read).Produces<FleetSummary>().WithTags("Fleet");
+        v1.MapGet("/fleet", async (SnapstoneClient client) => TypedResults.Ok(FleetResponse.From(await client.GetFleetAsync())))
+            .RequireAuthorization(Scopes.Read).Produces<FleetResponse>().WithTags("Fleet");
     }
 
     private static long ParseVersion(string version) =>
