@@ -89,11 +89,13 @@ public sealed class RolloutGrain(
         state.State.Targets = targets;
         state.State.Status = RolloutStatus.Start(spec, time.GetUtcNow());
         await state.WriteStateAsync();
-        await this.RegisterOrUpdateReminder(ReminderName, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
+        // The reminder is a backstop (the start-up sweep wakes unfinished rollouts too): register it alongside the first wave.
+        var reminder = this.RegisterOrUpdateReminder(ReminderName, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
         await Announce(null);
         _published = state.State.Status;
         EnsureTicking();
         await RunTicks();
+        await reminder;
         return View();
     }
 
@@ -175,7 +177,7 @@ public sealed class RolloutGrain(
         }
     }
 
-    /// <summary>One decision. True when the next step can follow at once (a wave opened, passed, or a rollback went out).</summary>
+    /// <summary>One decision. True when the next step can follow at once (a wave passed, or a rollback went out).</summary>
     private async Task<bool> Tick()
     {
         if (state.State.Status is not { IsTerminal: false })
@@ -197,7 +199,8 @@ public sealed class RolloutGrain(
             case RolloutDecision.Assign assign:
                 var cohort = await FanOut(assign.Wave, (pop, order) => pop.AssignWave(order));
                 await Save(Status.WaveAssigned(assign.Wave, cohort.Sum(c => c.Cohort), time.GetUtcNow()));
-                return true;
+                // Nodes learn at their next report: looking before the next tick would find nothing applied.
+                return false;
             case RolloutDecision.Rollback rollback:
                 // The nodes hear of it while the unit quarantines the version, not after: every moment counts.
                 // Both finish before the rollback counts as assigned, so a crash in between repeats both.
