@@ -99,7 +99,9 @@ public sealed class Fleet
         try
         {
             Counters.Tick();
-            var reports = Report(_time.GetUtcNow(), interval.TotalSeconds);
+            var now = _time.GetUtcNow();
+            History.RoundStarted(now);
+            var reports = Report(now, interval.TotalSeconds);
             var answers = new ReportBatchAnswer?[_batches.Length];
             var failures = new ConcurrentQueue<string>();
             await Parallel.ForEachAsync(Enumerable.Range(0, _batches.Length), Bounded(cancellationToken),
