@@ -44,6 +44,16 @@ public static class BenchmarkRun
         };
         try
         {
+            if (options.Only == BenchmarkPart.Replay)
+            {
+                Console.Error.WriteLine(Machine());
+                var played = await IncidentReplays.RunAsync(options, Console.Error, cancel.Token);
+                Console.WriteLine();
+                Console.WriteLine(Machine());
+                Console.WriteLine();
+                Console.Write(IncidentReplays.Table(played));
+                return 0;
+            }
             var rows = await RunAsync(options, Console.Error, cancel.Token);
             Console.WriteLine();
             Console.WriteLine(Machine());
