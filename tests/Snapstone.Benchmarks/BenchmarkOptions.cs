@@ -1,4 +1,7 @@
 using System.Globalization;
+using Snapstone.Simulator;
+using Snapstone.Simulator.Consumers;
+using Snapstone.Simulator.Shape;
 
 namespace Snapstone.Benchmarks;
 
@@ -104,6 +107,29 @@ public sealed record BenchmarkOptions
         }
         return options;
     }
+
+    /// <summary>
+    /// How a benchmark fleet reports: batches of <see cref="Batch"/>, <see cref="Concurrency"/> in flight, no node
+    /// refusing a unit it has no consumer for.
+    /// </summary>
+    public FleetOptions FleetOptions(FleetShape shape, IReadOnlyDictionary<string, IConsumer> consumers, string agentToken) => new()
+    {
+        Shape = shape,
+        Consumers = consumers,
+        OtherUnits = null,
+        Token = agentToken,
+        MaxReportsPerBatch = Batch,
+        MaxConcurrentRequests = Concurrency,
+        // A fresh server takes long to answer first reports (each one is a storage write); waiting beats resending.
+        RequestTimeout = TimeSpan.FromSeconds(120),
+    };
+
+    /// <summary>The handler for report batches: a connection for each batch in flight.</summary>
+    public SocketsHttpHandler ReportHandler() => new()
+    {
+        MaxConnectionsPerServer = Concurrency,
+        PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+    };
 
     private static string[] ReplayIds(string text)
     {

@@ -36,24 +36,9 @@ public static class IncidentReplays
                 Settings = new Dictionary<string, string> { ["Logging:LogLevel:Default"] = "Warning" },
             }, log, cancellationToken);
             build = false;
-            using var reports = new HttpClient(new SocketsHttpHandler
-            {
-                MaxConnectionsPerServer = options.Concurrency,
-                PooledConnectionLifetime = TimeSpan.FromMinutes(5),
-            })
-            { BaseAddress = server.BaseAddress, Timeout = Timeout.InfiniteTimeSpan };
+            using var reports = new HttpClient(options.ReportHandler()) { BaseAddress = server.BaseAddress, Timeout = Timeout.InfiniteTimeSpan };
             using var control = new HttpClient { BaseAddress = server.BaseAddress, Timeout = TimeSpan.FromSeconds(120) };
-            var fleet = new Fleet(new FleetOptions
-            {
-                Shape = scenario.Shape,
-                Consumers = scenario.Consumers,
-                OtherUnits = null,
-                Token = server.AgentToken,
-                MaxReportsPerBatch = options.Batch,
-                MaxConcurrentRequests = options.Concurrency,
-                // A fresh server takes long to answer first reports (each one is a storage write); waiting beats resending.
-                RequestTimeout = TimeSpan.FromSeconds(120),
-            }, reports, TimeProvider.System);
+            var fleet = new Fleet(options.FleetOptions(scenario.Shape, scenario.Consumers, server.AgentToken), reports, TimeProvider.System);
             var runner = new ReplayRunner(fleet, new ControlPlane(control, server.AdminToken), TimeProvider.System, log)
             {
                 Approver = new ControlPlane(control, server.ApproverToken),
