@@ -107,6 +107,7 @@ public sealed class Fleet
             for (var round = 0; round < MaxRoundsPerTick && batches.Length > 0; round++)
             {
                 var now = _time.GetUtcNow();
+                History.RoundStarted(now);
                 var reports = Report(batches, now, round == 0 ? _ => interval.TotalSeconds : node => node.SecondsSinceReport(now, interval), interval.TotalSeconds, summarize: round == 0);
                 var answers = new ReportBatchAnswer?[batches.Length];
                 var failures = new ConcurrentQueue<string>();

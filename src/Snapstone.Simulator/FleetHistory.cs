@@ -14,6 +14,31 @@ public sealed class FleetHistory
     private readonly Dictionary<string, List<NodeChange>> _byNode = new(StringComparer.Ordinal);
     private readonly Dictionary<string, DateTimeOffset> _firstCrash = new(StringComparer.Ordinal);
     private readonly Dictionary<string, DateTimeOffset> _firstRejection = new(StringComparer.Ordinal);
+    private readonly List<DateTimeOffset> _rounds = [];
+
+    /// <summary>Notes that a report round started at <paramref name="at"/>; rounds start in time order.</summary>
+    internal void RoundStarted(DateTimeOffset at)
+    {
+        lock (_sync)
+        {
+            _rounds.Add(at);
+        }
+    }
+
+    /// <summary>
+    /// The start of the first report round at or after <paramref name="at"/>: when what the nodes did at that moment
+    /// first reached Snapstone. Null when no round has started since. Worked example: rounds at 10.0 s, 11.0 s and
+    /// 12.0 s, a canary takes a package at 10.3 s → 11.0 s, the round whose report says it runs (or crashed on) it.
+    /// </summary>
+    public DateTimeOffset? FirstRoundAt(DateTimeOffset at)
+    {
+        lock (_sync)
+        {
+            var index = _rounds.BinarySearch(at);
+            index = index >= 0 ? index : ~index;
+            return index < _rounds.Count ? _rounds[index] : null;
+        }
+    }
 
     internal void Record(NodeChange change)
     {
@@ -124,17 +149,38 @@ public sealed class FleetHistory
             {
                 return null;
             }
-            var end = start;
-            foreach (var node in NodesEverApplied(unit, badVersion))
+            if (!_everApplied.ContainsKey((unit, badVersion)))
+            {
+                return TimeSpan.Zero;
+            }
+            return LastBackOnAt(unit, badVersion, goodVersion) is { } end ? (end > start ? end - start : TimeSpan.Zero) : null;
+        }
+    }
+
+    /// <summary>
+    /// When the last node that ever ran <paramref name="badVersion"/> took <paramref name="goodVersion"/> again;
+    /// null when no node ran it or while one of them runs anything else. In the example of
+    /// <see cref="TimeToSafe"/>: t=14 s.
+    /// </summary>
+    public DateTimeOffset? LastBackOnAt(string unit, long badVersion, long goodVersion)
+    {
+        lock (_sync)
+        {
+            if (!_everApplied.TryGetValue((unit, badVersion), out var touched))
+            {
+                return null;
+            }
+            DateTimeOffset? end = null;
+            foreach (var node in touched)
             {
                 var last = _byNode[node].Last(c => c.Unit == unit && c.Kind == NodeChangeKind.Applied);
                 if (last.Version != goodVersion)
                 {
                     return null;
                 }
-                end = last.At > end ? last.At : end;
+                end = end is { } e && e > last.At ? e : last.At;
             }
-            return end - start;
+            return end;
         }
     }
 

@@ -1,4 +1,7 @@
 using System.Globalization;
+using Snapstone.Simulator;
+using Snapstone.Simulator.Consumers;
+using Snapstone.Simulator.Shape;
 
 namespace Snapstone.Benchmarks;
 
@@ -20,7 +23,11 @@ public sealed record BenchmarkOptions
           --bad-rollouts 10        good-then-bad rollout rounds for (a), (b) and (e), each on a unit of its own
           --canary-bake 20         seconds the canary wave of a bad rollout bakes before the rest of the fleet
           --rollout-seconds 900    start no new rollout round after this many seconds of them
-          --only all               all, or rollouts: register the fleet and measure only (a), (b) and (e)
+          --only all               all; rollouts: register the fleet and measure only (a), (b) and (e);
+                                   replay: only the incident replays, each on a server and fleet of its own
+          --replays a,b,c,d,e      with --only replay: which replays (docs/performance.md, "Incident replays")
+          --replay-bake 10         with --only replay: seconds each wave of the replay plan bakes
+          --replay-gap 0           with --only replay: seconds the fleet reports between one change settling and the next
         """;
 
     public int Nodes { get; init; } = 10_000;
@@ -34,7 +41,11 @@ public sealed record BenchmarkOptions
     public TimeSpan RegistrationTimeout { get; init; } = TimeSpan.FromMinutes(10);
     public int BadRollouts { get; init; } = 10;
     public int CanaryBakeSeconds { get; init; } = 20;
-    public bool RolloutsOnly { get; init; }
+    public bool RolloutsOnly => Only == BenchmarkPart.Rollouts;
+    public BenchmarkPart Only { get; init; }
+    public IReadOnlyList<string> Replays { get; init; } = Simulator.Replay.Replays.Ids;
+    public int ReplayBakeSeconds { get; init; } = 10;
+    public TimeSpan ReplayGap { get; init; } = TimeSpan.Zero;
     public TimeSpan RolloutBudget { get; init; } = TimeSpan.FromSeconds(900);
 
     /// <summary>Reads the options; throws <see cref="ArgumentException"/> naming the first bad one.</summary>
@@ -75,12 +86,16 @@ public sealed record BenchmarkOptions
             BadRollouts = Number("bad-rollouts", 10, 1),
             CanaryBakeSeconds = Number("canary-bake", 20, 1),
             RolloutBudget = TimeSpan.FromSeconds(Number("rollout-seconds", 900, 1)),
-            RolloutsOnly = values.Remove("only", out var only) && only switch
+            Only = !values.Remove("only", out var only) ? BenchmarkPart.All : only switch
             {
-                "rollouts" => true,
-                "all" => false,
-                _ => throw new ArgumentException($"--only must be all or rollouts (got '{only}')"),
+                "all" => BenchmarkPart.All,
+                "rollouts" => BenchmarkPart.Rollouts,
+                "replay" => BenchmarkPart.Replay,
+                _ => throw new ArgumentException($"--only must be all, rollouts or replay (got '{only}')"),
             },
+            Replays = values.Remove("replays", out var replays) ? ReplayIds(replays) : Simulator.Replay.Replays.Ids,
+            ReplayBakeSeconds = Number("replay-bake", 10, 1),
+            ReplayGap = TimeSpan.FromSeconds(Number("replay-gap", 0, 0)),
         };
         if (values.Count > 0)
         {
@@ -92,4 +107,47 @@ public sealed record BenchmarkOptions
         }
         return options;
     }
+
+    /// <summary>
+    /// How a benchmark fleet reports: batches of <see cref="Batch"/>, <see cref="Concurrency"/> in flight, no node
+    /// refusing a unit it has no consumer for.
+    /// </summary>
+    public FleetOptions FleetOptions(FleetShape shape, IReadOnlyDictionary<string, IConsumer> consumers, string agentToken) => new()
+    {
+        Shape = shape,
+        Consumers = consumers,
+        OtherUnits = null,
+        Token = agentToken,
+        MaxReportsPerBatch = Batch,
+        MaxConcurrentRequests = Concurrency,
+        // A fresh server takes long to answer first reports (each one is a storage write); waiting beats resending.
+        RequestTimeout = TimeSpan.FromSeconds(120),
+    };
+
+    /// <summary>The handler for report batches: a connection for each batch in flight.</summary>
+    public SocketsHttpHandler ReportHandler() => new()
+    {
+        MaxConnectionsPerServer = Concurrency,
+        PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+    };
+
+    private static string[] ReplayIds(string text)
+    {
+        var ids = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Distinct().ToArray();
+        var known = Simulator.Replay.Replays.Ids;
+        if (ids.Length == 0 || ids.Any(id => !known.Contains(id)))
+        {
+            throw new ArgumentException($"--replays must list some of {string.Join(",", known)} (got '{text}')");
+        }
+        return ids;
+    }
+}
+
+/// <summary>What <c>--only</c> runs.</summary>
+public enum BenchmarkPart
+{
+    /// <summary>Everything but the incident replays: the baselines, ingest, memory and the rollouts.</summary>
+    All,
+    Rollouts,
+    Replay,
 }

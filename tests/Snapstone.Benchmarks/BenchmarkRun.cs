@@ -44,6 +44,16 @@ public static class BenchmarkRun
         };
         try
         {
+            if (options.Only == BenchmarkPart.Replay)
+            {
+                Console.Error.WriteLine(Machine());
+                var played = await IncidentReplays.RunAsync(options, Console.Error, cancel.Token);
+                Console.WriteLine();
+                Console.WriteLine(Machine());
+                Console.WriteLine();
+                Console.Write(IncidentReplays.Table(played));
+                return 0;
+            }
             var rows = await RunAsync(options, Console.Error, cancel.Token);
             Console.WriteLine();
             Console.WriteLine(Machine());
@@ -90,26 +100,15 @@ public static class BenchmarkRun
             // Per-node registration lines would only measure the console; warnings still reach the log.
             Settings = new Dictionary<string, string> { ["Logging:LogLevel:Default"] = "Warning" },
         }, log, cancellationToken);
-        var batches = new BatchTimer(new SocketsHttpHandler
-        {
-            MaxConnectionsPerServer = options.Concurrency,
-            PooledConnectionLifetime = TimeSpan.FromMinutes(5),
-        });
+        var batches = new BatchTimer(options.ReportHandler());
         using var http = new HttpClient(batches) { BaseAddress = server.BaseAddress, Timeout = Timeout.InfiniteTimeSpan };
         using var control = new HttpClient { BaseAddress = server.BaseAddress, Timeout = TimeSpan.FromSeconds(60) };
-        var fleet = new Fleet(new FleetOptions
-        {
-            Shape = new FleetShape { Nodes = options.Nodes, Pops = options.Pops, Seed = 1 },
-            // Every node loads the feature files of the rollout rounds; no unit exists until (a) defines the first.
-            Consumers = Enumerable.Range(0, options.BadRollouts).ToDictionary(
+        // Every node loads the feature files of the rollout rounds; no unit exists until (a) defines the first.
+        var fleet = new Fleet(options.FleetOptions(
+            new FleetShape { Nodes = options.Nodes, Pops = options.Pops, Seed = 1 },
+            Enumerable.Range(0, options.BadRollouts).ToDictionary(
                 RolloutExperiment.Unit, _ => (Simulator.Consumers.IConsumer)new Simulator.Consumers.FeatureFileConsumer(Simulator.Consumers.FailureMode.FailClosed)),
-            OtherUnits = null,
-            Token = server.AgentToken,
-            MaxReportsPerBatch = options.Batch,
-            MaxConcurrentRequests = options.Concurrency,
-            // A fresh server takes long to answer first reports (each one is a storage write); waiting beats resending.
-            RequestTimeout = TimeSpan.FromSeconds(120),
-        }, http, TimeProvider.System);
+            server.AgentToken), http, TimeProvider.System);
         var context = new BenchmarkContext(options, server, fleet, batches, new ControlPlane(control, server.AdminToken), log)
         {
             Approver = new ControlPlane(control, server.ApproverToken),

@@ -10,8 +10,11 @@ namespace Snapstone.Simulator.Demo;
 /// <summary>Body of <c>POST /v1/units/{unit}/packages</c>.</summary>
 public sealed record NewPackage(string Content, string Message, string Source);
 
-/// <summary>A stored package: its version, hash and whether validation let it through.</summary>
-public sealed record PackageView(string Unit, long Version, string Sha256, long SizeBytes, PackageValidation? Validation);
+/// <summary>A stored package: its version, hash, whether validation let it through, and its risk.</summary>
+public sealed record PackageView(string Unit, long Version, string Sha256, long SizeBytes, PackageValidation? Validation, PackageRisk? Risk = null);
+
+/// <summary>The server's risk assessment of a package: <c>standard</c> or <c>high</c>, its score and the reasons.</summary>
+public sealed record PackageRisk(string Level, int Score, IReadOnlyList<string>? Reasons);
 
 public sealed record PackageValidation(bool Passed, IReadOnlyList<ValidationFinding>? Findings);
 
@@ -23,7 +26,7 @@ public sealed record NewRollout(string Unit, long Version, string Reason, string
 /// <summary>Body of the rollout actions (<c>POST /v1/rollouts/{id}/approve</c> and the like).</summary>
 public sealed record ReasonBody(string? Reason);
 
-/// <summary>What <c>GET /v1/rollouts/{id}</c> says about a rollout.</summary>
+/// <summary>What <c>GET /v1/rollouts/{id}</c> says about a rollout; <see cref="Plan"/> is the plan it uses, which the server may have raised.</summary>
 public sealed record RolloutView(
     string Id,
     string Unit,
@@ -33,7 +36,10 @@ public sealed record RolloutView(
     int? CurrentWave,
     IReadOnlyList<WaveView>? Waves,
     RollbackView? Rollback,
-    IReadOnlyList<TimelineEntry>? Timeline)
+    IReadOnlyList<TimelineEntry>? Timeline,
+    string? Plan = null,
+    IReadOnlyList<string>? Notes = null,
+    string? PausedReason = null)
 {
     /// <summary>States in which the rollout will not move again without someone acting on it.</summary>
     public bool Settled => State is "completed" or "rolled-back" or "aborted" or "paused" or "awaiting-approval";

@@ -58,16 +58,32 @@ public sealed record DemoScenario(
         _ => throw new ArgumentException($"scenario '{name}' must be one of {string.Join(", ", Names)}"),
     };
 
-    /// <summary>A plan of three waves: the canary tier, 10% of the fleet, everyone; each baking <paramref name="bakeSeconds"/>.</summary>
-    public static JsonObject Plan(int bakeSeconds) => new()
+    /// <summary>
+    /// A plan of three waves: the canary tier, 10% of the fleet, everyone; each baking <paramref name="bakeSeconds"/>
+    /// and, when given, judged by <paramref name="gates"/> (a copy each) instead of the server's default gates.
+    /// </summary>
+    public static JsonObject Plan(int bakeSeconds, JsonObject? gates = null)
     {
-        ["waves"] = new JsonArray(
-            new JsonObject { ["name"] = "canary", ["select"] = new JsonObject { ["tier"] = "canary" }, ["bakeSeconds"] = bakeSeconds },
-            new JsonObject { ["name"] = "ten-percent", ["select"] = new JsonObject { ["percent"] = 10 }, ["bakeSeconds"] = bakeSeconds },
-            new JsonObject { ["name"] = "all", ["select"] = new JsonObject { ["percent"] = 100 }, ["bakeSeconds"] = bakeSeconds }),
-    };
+        JsonObject Wave(string name, JsonObject select)
+        {
+            var wave = new JsonObject { ["name"] = name, ["select"] = select, ["bakeSeconds"] = bakeSeconds };
+            if (gates is not null)
+            {
+                wave["gates"] = gates.DeepClone();
+            }
+            return wave;
+        }
+        return new JsonObject
+        {
+            ["waves"] = new JsonArray(
+                Wave("canary", new JsonObject { ["tier"] = "canary" }),
+                Wave("ten-percent", new JsonObject { ["percent"] = 10 }),
+                Wave("all", new JsonObject { ["percent"] = 100 })),
+        };
+    }
 
-    private static JsonObject UnitDefinition(string owner, string description, string kind, string failureMode, string plan) => new()
+    /// <summary>A unit of the standard risk tier, JSON of at most 1 MiB, consumed by every node.</summary>
+    public static JsonObject UnitDefinition(string owner, string description, string kind, string failureMode, string plan) => new()
     {
         ["owner"] = owner,
         ["description"] = description,

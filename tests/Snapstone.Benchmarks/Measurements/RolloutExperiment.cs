@@ -187,7 +187,7 @@ public sealed class RolloutExperiment
             rollout = await ApproveIfAskedAsync(context, experiment, rollout, round, cancellationToken);
             var settled = rollout.State is "completed" or "aborted" or "paused" ||
                           rollout.State == "rolled-back" && rollout.Rollback?.CompletedAt is not null;
-            if (settled && FleetBackAt(fleet, unit, good, bad) is not null)
+            if (settled && fleet.History.LastBackOnAt(unit, bad, good) is not null)
             {
                 break;
             }
@@ -202,7 +202,7 @@ public sealed class RolloutExperiment
             .Where(c => c.Unit == unit && c.Version == bad && c.Kind is NodeChangeKind.Crashed or NodeChangeKind.Rejected)
             .Select(c => (DateTimeOffset?)c.At).Min();
         var everApplied = fleet.NodesEverApplied(unit, bad).Count;
-        var fleetBack = FleetBackAt(fleet, unit, good, bad);
+        var fleetBack = fleet.History.LastBackOnAt(unit, bad, good);
         return new BadRollout(
             rollout.Id, rollout.State,
             firstBad is { } f && rollout.Rollback?.CompletedAt is { } done ? done - f : null,
@@ -235,26 +235,6 @@ public sealed class RolloutExperiment
                 context.Log.WriteLine($"  round {round}: {e.Message} after {watch.Elapsed.TotalSeconds:0.0} s; sending it again");
             }
         }
-    }
-
-    /// <summary>When the last node that ever applied <paramref name="bad"/> was back on <paramref name="good"/>; null while one is not.</summary>
-    private static DateTimeOffset? FleetBackAt(Fleet fleet, string unit, long good, long bad)
-    {
-        var touched = fleet.NodesEverApplied(unit, bad);
-        if (touched.Count == 0)
-        {
-            return null;
-        }
-        DateTimeOffset? latest = null;
-        foreach (var node in touched)
-        {
-            if (fleet.History.BackOnAt(node, unit, good) is not { } at || fleet.Node(node).Running(unit)?.Version != good)
-            {
-                return null;
-            }
-            latest = latest is { } l && l > at ? l : at;
-        }
-        return latest;
     }
 
     private static async Task<RolloutView> ApproveIfAskedAsync(

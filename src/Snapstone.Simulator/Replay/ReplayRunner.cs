@@ -1,0 +1,193 @@
+using System.Globalization;
+using Snapstone.Simulator.Demo;
+
+namespace Snapstone.Simulator.Replay;
+
+/// <summary>
+/// Plays a <see cref="ReplayScenario"/> against a running Snapstone over HTTP, with a <see cref="Fleet"/> built from
+/// the scenario's shape and consumers: the fleet reports every <see cref="FleetOptions.ReportInterval"/> throughout;
+/// the runner waits until the server knows every node, defines the plan and the unit, publishes the baseline and
+/// waits until every consumer runs it, then publishes each change in turn, rolls it out on the replay plan (approving
+/// with <see cref="Approver"/> when the server holds it for approval) and watches it until it settles. What it saw
+/// comes back as a <see cref="ReplayResult"/>; judging it is <see cref="ReplayResult.Problems"/>'s job.
+/// </summary>
+public sealed class ReplayRunner(Fleet fleet, ControlPlane controlPlane, TimeProvider time, TextWriter? log = null)
+{
+    /// <summary>A second person (a token with the <c>approve</c> scope); without one a held rollout ends the change there.</summary>
+    public ControlPlane? Approver { get; init; }
+
+    /// <summary>How long the server may take to register every node, and the consumers to run the baseline.</summary>
+    public TimeSpan SetupTimeout { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>How long one change may take to settle (and, when it completes, to reach every consumer).</summary>
+    public TimeSpan ChangeTimeout { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// How long the fleet reports between one change settling and the next being published, as between two runs of
+    /// a generator. Zero publishes the next change at once.
+    /// </summary>
+    public TimeSpan BetweenChanges { get; init; } = TimeSpan.Zero;
+
+    /// <summary>How often the rollout is read again; by default once per report interval.</summary>
+    public TimeSpan PollEvery { get; init; } = fleet.Options.ReportInterval;
+
+    public async Task<ReplayResult> RunAsync(ReplayScenario scenario, CancellationToken cancellationToken)
+    {
+        if (!fleet.Options.Consumers.ContainsKey(scenario.Unit))
+        {
+            throw new ArgumentException($"the fleet has no consumer for {scenario.Unit}: build it with the scenario's {nameof(ReplayScenario.Consumers)}");
+        }
+        var consumers = fleet.Nodes.Where(n => scenario.Consumes(n.Profile)).ToList();
+        using var stopFleet = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var reporting = fleet.RunAsync(fleet.Options.ReportInterval, stopFleet.Token);
+        try
+        {
+            Say($"{scenario}: {scenario.Models}");
+            await UntilAsync(async () => (await controlPlane.GetFleetAsync(cancellationToken)).Nodes >= fleet.Nodes.Count,
+                $"the server to register all {fleet.Nodes.Count} nodes", SetupTimeout, cancellationToken);
+            await controlPlane.PutPlanAsync(ReplayScenario.PlanName, scenario.Plan, cancellationToken);
+            await controlPlane.PutUnitAsync(scenario.Unit, scenario.Definition, cancellationToken);
+
+            var baseline = await controlPlane.CreatePackageAsync(scenario.Unit, new NewPackage(scenario.Baseline, "Baseline", Source(scenario)), cancellationToken);
+            if (baseline.Validation is { Passed: false })
+            {
+                throw new InvalidOperationException($"{scenario}: validation refused the baseline, so there is nothing to roll out from");
+            }
+            await UntilAsync(() => Task.FromResult(consumers.All(n => n.Running(scenario.Unit)?.Version == baseline.Version)),
+                $"all {consumers.Count} consumers of {scenario.Unit} to run the baseline v{baseline.Version}", SetupTimeout, cancellationToken);
+            Say($"{fleet.Nodes.Count} nodes registered, {consumers.Count} run the baseline v{baseline.Version}");
+
+            var outcomes = new List<ReplayOutcome>();
+            var lkg = baseline.Version;
+            foreach (var (change, i) in scenario.Changes.Select((c, i) => (c, i + 1)))
+            {
+                if (i > 1 && BetweenChanges > TimeSpan.Zero)
+                {
+                    await Task.Delay(BetweenChanges, time, cancellationToken);
+                }
+                var outcome = await PlayAsync(scenario, consumers, i, change, lkg, cancellationToken);
+                outcomes.Add(outcome);
+                if (outcome is { State: "completed", TimedOut: false })
+                {
+                    lkg = outcome.Version;
+                }
+                if (outcome.TimedOut && outcome.State != "completed")
+                {
+                    // The unit still has an active rollout: the next change would only be refused.
+                    Say($"change {i} did not settle in {ChangeTimeout.TotalSeconds:0} s; the replay stops here");
+                    break;
+                }
+            }
+            var result = new ReplayResult(scenario.Id, scenario.Name, fleet.Nodes.Count, consumers.Count,
+                consumers.Count(n => n.Profile.IsCanary), fleet.Options.ReportInterval, outcomes);
+            return result;
+        }
+        finally
+        {
+            await stopFleet.CancelAsync();
+            await reporting;
+        }
+    }
+
+    private async Task<ReplayOutcome> PlayAsync(
+        ReplayScenario scenario, IReadOnlyList<SimulatedNode> consumers, int index, ReplayChange change, long lkg, CancellationToken cancellationToken)
+    {
+        var unit = scenario.Unit;
+        var package = await controlPlane.CreatePackageAsync(unit, new NewPackage(change.Content, change.Message, Source(scenario)), cancellationToken);
+        var risk = package.Risk is { } r ? string.Create(CultureInfo.InvariantCulture, $"{r.Level} {r.Score}") : null;
+        if (package.Validation is { Passed: false })
+        {
+            Say($"change {index}: v{package.Version} refused by validation");
+            return new ReplayOutcome { Index = index, Change = change, Version = package.Version, Risk = risk, Refused = true, State = "refused" };
+        }
+
+        var rollout = await controlPlane.StartRolloutAsync(
+            new NewRollout(unit, package.Version, $"replay ({scenario.Id}): {change.Message}", ReplayScenario.PlanName),
+            $"replay-{scenario.Id}-{unit}-{package.Version}", cancellationToken);
+        var deadline = time.GetUtcNow() + ChangeTimeout;
+        int? approvedWave = -1;
+        var approvals = 0;
+        var timedOut = false;
+        while (true)
+        {
+            if (rollout.State == "awaiting-approval" && Approver is not null && approvedWave != rollout.CurrentWave)
+            {
+                approvedWave = rollout.CurrentWave;
+                approvals++;
+                rollout = await Approver.ApproveRolloutAsync(rollout.Id, "replay: a second person approves", cancellationToken);
+                continue;
+            }
+            var settled = rollout.State switch
+            {
+                // Completed is the server's word; the replay also waits for the fleet to run it everywhere.
+                "completed" => consumers.All(n => n.Running(unit)?.Version == package.Version),
+                "rolled-back" => rollout.Rollback?.CompletedAt is not null,
+                "aborted" or "paused" => true,
+                "awaiting-approval" => Approver is null,
+                _ => false,
+            };
+            if (settled)
+            {
+                break;
+            }
+            if (time.GetUtcNow() >= deadline)
+            {
+                timedOut = true;
+                break;
+            }
+            await Task.Delay(PollEvery, time, cancellationToken);
+            rollout = await controlPlane.GetRolloutAsync(rollout.Id, cancellationToken);
+        }
+
+        var timeline = rollout.Timeline ?? [];
+        var halt = timeline.FirstOrDefault(e => e.Type is "paused" or "rollback-started" or "aborted");
+        var firstTouch = fleet.History.FirstTouchedAt(unit, package.Version);
+        var outcome = new ReplayOutcome
+        {
+            Index = index,
+            Change = change,
+            Version = package.Version,
+            Risk = risk,
+            Rollout = rollout.Id,
+            State = rollout.State,
+            TimedOut = timedOut,
+            Plan = rollout.Plan,
+            Halt = halt is null ? null : $"{halt.Type}: {halt.Message}",
+            StoppedAtWave = rollout.CurrentWave,
+            FirstWaveName = rollout.Waves is [var first, ..] ? first.Name : null,
+            FirstWaveTargeted = rollout.Waves is [var w0, ..] ? w0.Targeted : 0,
+            EverApplied = fleet.NodesEverApplied(unit, package.Version).Count,
+            RollbackTargeted = rollout.Rollback?.Targeted ?? 0,
+            RollbackConfirmed = rollout.Rollback?.Confirmed ?? 0,
+            FirstBadReportAt = change.Bad && firstTouch is { } touched ? fleet.History.FirstRoundAt(touched) : null,
+            SafeAt = rollout.Rollback?.CompletedAt,
+            FleetBackAt = fleet.History.LastBackOnAt(unit, package.Version, rollout.PreviousVersion ?? lkg),
+            Inconclusive = timeline.Count(e => e.Type == "wave-inconclusive"),
+            Approvals = approvals,
+        };
+        Say(string.Create(CultureInfo.InvariantCulture,
+            $"change {index} ({(change.Bad ? "bad" : "good")}, v{outcome.Version}, risk {risk ?? "?"}): {outcome.State}{(timedOut ? " (gave up watching)" : "")} " +
+            $"on plan {outcome.Plan} at wave {outcome.StoppedAtWave}; {outcome.EverApplied} nodes ran it, first wave {outcome.FirstWaveTargeted}") +
+            (outcome.TimeToSafe is { } safe ? string.Create(CultureInfo.InvariantCulture, $"; safe after {safe.TotalSeconds:0.00} s") : "") +
+            (outcome.Halt is { } why ? $"; {why}" : ""));
+        return outcome;
+    }
+
+    /// <summary>Checks <paramref name="done"/> every <see cref="PollEvery"/> until it holds; a timeout names what was awaited.</summary>
+    private async Task UntilAsync(Func<Task<bool>> done, string what, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var deadline = time.GetUtcNow() + timeout;
+        while (!await done())
+        {
+            if (time.GetUtcNow() >= deadline)
+            {
+                throw new TimeoutException($"timed out after {timeout.TotalSeconds:0} s waiting for {what}");
+            }
+            await Task.Delay(PollEvery, time, cancellationToken);
+        }
+    }
+
+    private static string Source(ReplayScenario scenario) => $"snapstone-simulator replay ({scenario.Id}) {scenario.Name}";
+
+    private void Say(string line) => log?.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{time.GetUtcNow():HH:mm:ss.f} {line}"));
+}

@@ -1,0 +1,139 @@
+using Snapstone.Simulator;
+using Snapstone.Simulator.Demo;
+using Snapstone.Simulator.Replay;
+using Snapstone.Simulator.Shape;
+using Snapstone.Testing;
+using Xunit.Abstractions;
+
+namespace Snapstone.Server.Tests;
+
+/// <summary>
+/// The incident replays of issue #6 (<see cref="Replays"/>), scaled down (<see cref="ReplayScale.Ci"/>): each one
+/// against a server of its own and a seeded fleet of 80 nodes reporting every quarter second, the server's rollouts
+/// ticking as often. The bounds are correctness bounds, not speed targets: <c>docs/performance.md</c> has the speed.
+/// </summary>
+public sealed class ReplayTests(ITestOutputHelper output)
+{
+    private static readonly TimeSpan ReportInterval = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>
+    /// Report intervals a bad change may take from its first report to every node confirmed back. Three would do on a
+    /// quiet machine (the report, the order in the next answer, the confirming report); this one is shared and stalls.
+    /// </summary>
+    private const double SafeWithinIntervals = 30;
+
+    /// <summary>
+    /// Four report intervals between one change settling and the next, as between a generator's runs. Without it a
+    /// good file published the moment a bad one is rolled back can be rolled back itself: the server judges a canary
+    /// that has not taken the new file yet on its current health-window slot (about 0.94 s), which may still hold its
+    /// crash on the bad one (see docs/failure-modes.md, "Incident replays").
+    /// </summary>
+    private static readonly TimeSpan BetweenChanges = 4 * ReportInterval;
+
+    [Fact]
+    public async Task A_feature_file_that_doubles_past_its_limit_is_raised_to_high_risk_and_dies_in_the_canary_wave()
+    {
+        var result = await PlayAsync("a");
+
+        Assert.Equal(["completed", "rolled-back"], result.Outcomes.Select(o => o.State));
+        var bad = result.Bad.Single();
+        Assert.Equal("high-risk", bad.Plan);
+        Assert.Equal(1, bad.Approvals);
+        Assert.Equal(("canary", result.Canaries), (bad.FirstWaveName, bad.FirstWaveTargeted));
+        Assert.InRange(bad.EverApplied, 1, bad.FirstWaveTargeted);
+        Assert.Equal(ReplayScenario.PlanName, result.Good.Single().Plan);
+    }
+
+    [Fact]
+    public async Task A_killswitch_that_breaks_only_fl1_nodes_is_rolled_back_from_the_canary_wave()
+    {
+        var layout = FleetLayout.Lay(Replays.Named("b", ReplayScale.Ci).Shape);
+        Assert.Contains(layout.Nodes, n => n.IsCanary && !n.Flaky && n.Labels["proxy"] == "fl1" && !layout.Pops.Single(p => p.Id == n.Pop).LowTraffic);
+
+        var result = await PlayAsync("b");
+
+        Assert.Equal(["completed", "rolled-back"], result.Outcomes.Select(o => o.State));
+        var bad = result.Bad.Single();
+        Assert.Equal((ReplayScenario.PlanName, "canary", result.Canaries), (bad.Plan, bad.FirstWaveName, bad.FirstWaveTargeted));
+        Assert.InRange(bad.EverApplied, 1, bad.FirstWaveTargeted);
+    }
+
+    [Fact]
+    public async Task A_generator_alternating_good_and_bad_files_gets_every_good_one_through_and_every_bad_one_stopped_in_the_canary_wave()
+    {
+        var scenario = Replays.Named("c", ReplayScale.Ci);
+        var layout = FleetLayout.Lay(scenario.Shape);
+        Assert.Contains(layout.Nodes, n => n.IsCanary && scenario.Consumes(n));
+
+        var result = await PlayAsync("c");
+
+        Assert.Equal(Enumerable.Repeat(new[] { "completed", "rolled-back" }, ReplayScale.Ci.Cycles).SelectMany(s => s), result.Outcomes.Select(o => o.State));
+        Assert.All(result.Outcomes, o => Assert.Equal(ReplayScenario.PlanName, o.Plan));
+        Assert.All(result.Bad, o => Assert.InRange(o.EverApplied, 1, o.FirstWaveTargeted));
+        Assert.All(result.Bad, o => Assert.Equal(layout.Nodes.Count(n => n.IsCanary && scenario.Consumes(n)), o.FirstWaveTargeted));
+    }
+
+    [Fact]
+    public async Task A_latency_only_regression_with_no_errors_is_caught_by_the_canary_verdict()
+    {
+        var result = await PlayAsync("d");
+
+        Assert.Equal(["completed", "rolled-back"], result.Outcomes.Select(o => o.State));
+        var bad = result.Bad.Single();
+        Assert.Equal(("canary", result.Canaries), (bad.FirstWaveName, bad.FirstWaveTargeted));
+        Assert.Contains("wave 'canary' unhealthy: cohort p99", bad.Halt);
+        Assert.DoesNotContain("crash", bad.Halt);
+        Assert.DoesNotContain("rejected", bad.Halt);
+    }
+
+    [Fact]
+    public async Task Good_changes_on_a_noisy_fleet_with_flaky_nodes_complete_without_a_halt()
+    {
+        var scenario = Replays.Named("e", ReplayScale.Ci);
+        Assert.Contains(FleetLayout.Lay(scenario.Shape).Nodes, n => n.Flaky);
+
+        var result = await PlayAsync("e");
+
+        Assert.Equal(Enumerable.Repeat("completed", ReplayScale.Ci.NoisyChanges), result.Outcomes.Select(o => o.State));
+        Assert.All(result.Outcomes, o => Assert.Null(o.Halt));
+        Assert.All(result.Outcomes, o => Assert.Equal(result.Consumers, o.EverApplied));
+    }
+
+    /// <summary>Plays the replay on a fresh server and checks every promise of <see cref="ReplayResult.Problems"/>.</summary>
+    private async Task<ReplayResult> PlayAsync(string id)
+    {
+        var scenario = Replays.Named(id, ReplayScale.Ci);
+        await using var server = await ServerProcess.StartAsync(new Dictionary<string, string>
+        {
+            ["Snapstone__Rollouts__TickMilliseconds"] = ((int)ReportInterval.TotalMilliseconds).ToString(),
+        });
+        using var agent = server.Client(null);
+        using var ci = server.Client("ci");
+        using var reviewer = server.Client("reviewer");
+        var fleet = new Fleet(new FleetOptions
+        {
+            Shape = scenario.Shape,
+            Consumers = scenario.Consumers,
+            OtherUnits = null,
+            Token = ServerProcess.Tokens["agent"].Token,
+            ReportInterval = ReportInterval,
+        }, agent, TimeProvider.System);
+        var log = new StringWriter();
+        var runner = new ReplayRunner(fleet, new ControlPlane(ci, token: null), TimeProvider.System, log)
+        {
+            Approver = new ControlPlane(reviewer, token: null),
+            SetupTimeout = TimeSpan.FromSeconds(90),
+            ChangeTimeout = TimeSpan.FromSeconds(120),
+            BetweenChanges = BetweenChanges,
+        };
+
+        var result = await runner.RunAsync(scenario, CancellationToken.None);
+
+        output.WriteLine(log.ToString());
+        output.WriteLine(result.Describe());
+        var problems = result.Problems(SafeWithinIntervals);
+        Assert.True(problems.Count == 0, $"{string.Join("\n", problems)}\n{result.Describe()}");
+        Assert.Equal(scenario.Changes.Count, result.Outcomes.Count);
+        return result;
+    }
+}
