@@ -89,6 +89,37 @@ public sealed class HealthWindow
     }
 
     /// <summary>
+    /// The node changed package at <paramref name="at"/>: what the slot holding that moment has summed so far
+    /// belongs to the package it left, so it moves to the slot before, and totals since <paramref name="at"/> start
+    /// clean. Without it a crash reported on a bad package earlier in the same slot would count against the good
+    /// one the node reports next. Call before adding the first report on the new package.
+    /// </summary>
+    /// <example>
+    /// Slot 0.9375 s. A crash report at 10:00:00.10 (on v3), the node's first report on v4 at 10:00:00.60: Split at
+    /// 10:00:00.60 moves the crash to the slot before, so totals since 10:00:00.60 hold only v4's report.
+    /// </example>
+    public void Split(DateTimeOffset at)
+    {
+        var index = at.UtcTicks / _slotTicks;
+        ref var slot = ref _slots[index % Slots];
+        if (slot.Reports == 0 || slot.Index != index)
+        {
+            return;
+        }
+        ref var before = ref _slots[(index - 1) % Slots];
+        if (before.Reports == 0 || before.Index != index - 1)
+        {
+            before = new Slot { Index = index - 1 };
+        }
+        before.Requests += slot.Requests;
+        before.Errors += slot.Errors;
+        before.P99LatencyMs = Math.Max(before.P99LatencyMs, slot.P99LatencyMs);
+        before.Crashes += slot.Crashes;
+        before.Reports += slot.Reports;
+        slot = default;
+    }
+
+    /// <summary>
     /// Totals of the slots inside the window ending at <paramref name="now"/>; with <paramref name="since"/>,
     /// only from the slot holding that moment on (e.g. since the node first reported the new package, so the
     /// old package's traffic is not judged as the new one's).
@@ -129,11 +160,15 @@ public sealed class HealthWindow
         return Baseline;
     }
 
-    /// <summary>The node's <see cref="NodeSample"/> for a verdict: totals since <paramref name="since"/> plus the baseline.</summary>
+    /// <summary>
+    /// The node's <see cref="NodeSample"/> for a verdict: totals since <paramref name="since"/> plus the baseline.
+    /// A node that does not run the package (<paramref name="reported"/> false) carries no traffic at all: whatever
+    /// it served, or crashed on, was another package's doing, and must not count against this one.
+    /// </summary>
     public NodeSample Sample(string nodeId, DateTimeOffset now, DateTimeOffset? since, bool reported, bool rejected,
         IReadOnlyDictionary<string, string> labels)
     {
-        var totals = Totals(now, since);
+        var totals = reported ? Totals(now, since) : HealthTotals.Empty;
         return new NodeSample
         {
             NodeId = nodeId,

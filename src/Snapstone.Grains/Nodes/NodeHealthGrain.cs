@@ -157,6 +157,7 @@ public sealed partial class NodeHealthGrain : Grain, INodeHealthGrain
                 // Stored with the node's next write, not on its own: the node says it again in its next report.
                 state.State.Applied[unit] = new AppliedRecord(applied, now);
                 _appliedUnwritten = true;
+                _window.Split(now);
             }
         }
         if (TrackDrift(catalog, report, now))

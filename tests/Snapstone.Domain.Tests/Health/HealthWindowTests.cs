@@ -118,6 +118,40 @@ public class HealthWindowTests
     }
 
     [Fact]
+    public void A_node_not_on_the_package_brings_no_traffic_or_crashes_from_the_one_it_left()
+    {
+        var window = new HealthWindow();
+        window.CaptureBaseline(T0);
+        window.Add(T0.AddSeconds(1), M(300, 300, 80, crashes: 2));
+
+        var sample = window.Sample("n-1", T0.AddSeconds(1.5), since: T0.AddSeconds(1.5), reported: false, rejected: false, new Dictionary<string, string>());
+
+        Assert.Equal((0L, 0L, 0, false), (sample.Requests, sample.Errors, sample.Crashes, sample.Reported));
+        Assert.Null(HealthPolicy.Breach(sample, new Domain.Plans.Gates()));
+    }
+
+    [Theory]
+    // crash report, then the first report on the new package, ms after T0 (slot 0.9375 s) → crashes since the switch, in the window
+    [InlineData(100, 600, 0, 1)]  // same slot: split off
+    [InlineData(100, 1000, 0, 1)] // next slot: apart already
+    [InlineData(900, 900, 0, 1)]  // reported the moment before the switch: still the old package's
+    public void A_package_switch_splits_its_slot_so_the_old_package_crashes_stay_behind(int crashAtMs, int switchAtMs, int since, int inWindow)
+    {
+        var window = new HealthWindow();
+        var crash = T0.AddMilliseconds(crashAtMs);
+        var at = T0.AddMilliseconds(switchAtMs);
+        window.Add(crash, M(100, 100, 80, crashes: 1));
+
+        window.Split(at);
+        window.Add(at, M(50, 0, 20));
+
+        var now = T0.AddSeconds(2);
+        Assert.Equal((since, 50L), (window.Totals(now, since: at).Crashes, window.Totals(now, since: at).Requests));
+        Assert.Equal(inWindow, window.Totals(now).Crashes);
+        Assert.Equal(150, window.Totals(now).Requests);
+    }
+
+    [Fact]
     public void Custom_span_sets_the_window()
     {
         var window = new HealthWindow(TimeSpan.FromSeconds(10));
