@@ -180,7 +180,7 @@ public static class BenchmarkRun
             $"target ≥ 25%: {(judged >= 0.25 ? "met" : "not met")}. Mean / mean: {100 * mean:0.0}%; per busy core-second: {100 * perCore:0.0}% " +
             $"({ResultRow.Number((ingest.Value ?? 0) / (ingest.Cores ?? double.NaN))} reports per server core-second, " +
             $"{ResultRow.Number((raw.Value ?? 0) / (raw.Cores ?? double.NaN))} calls per core-second).{starved} " +
-            "A report costs two grain calls (its node, the silo's catalog cache) plus HTTP, auth and JSON",
+            "A report costs one grain call (its node grain; the catalog comes from a silo-wide snapshot) plus HTTP, auth and JSON",
             judged);
     }
 
