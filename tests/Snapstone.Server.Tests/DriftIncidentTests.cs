@@ -111,8 +111,12 @@ public sealed class DriftIncidentTests(DriftIncidentServerFixture fixture) : ICl
             i => i.Count != 1 || (string?)i[0]["status"] == "resolved", "the drift incident to resolve", Patience);
         incident = Assert.Single(settled);
         var updates = incident["updates"]!.AsArray();
-        Assert.Equal(["detected", "detected", "monitoring", "resolved"], updates.Select(u => (string)u!["status"]!));
-        Assert.StartsWith("drift back under the 25% threshold: ", (string?)updates[2]!["message"]);
+        // The nodes converge one report at a time: a check that lands half way may see the share move by half the
+        // threshold again while still over it, which is news (another "detected" update) — then monitoring, then resolved.
+        var statuses = updates.Select(u => (string)u!["status"]!).ToList();
+        Assert.Equal(["monitoring", "resolved"], statuses[^2..]);
+        Assert.True(statuses.Count >= 4 && statuses[..^2].All(s => s == "detected"), string.Join(", ", statuses));
+        Assert.StartsWith("drift back under the 25% threshold: ", (string?)updates[^2]!["message"]);
         Assert.NotNull((string?)incident["resolvedAt"]);
 
         var calm = await FleetWhen(d => (string?)d["incident"] is null, "the fleet to forget the resolved incident");

@@ -131,6 +131,11 @@ public sealed class ReplayTests(ITestOutputHelper output)
         output.WriteLine(log.ToString());
         output.WriteLine(result.Describe());
         var problems = result.Problems(SafeWithinIntervals);
+        if (problems.Count > 0)
+        {
+            output.WriteLine("server log, last lines:");
+            output.WriteLine(string.Join('\n', server.Log.Split('\n').TakeLast(80)));
+        }
         Assert.True(problems.Count == 0, $"{string.Join("\n", problems)}\n{result.Describe()}");
         Assert.Equal(scenario.Changes.Count, result.Outcomes.Count);
         return result;

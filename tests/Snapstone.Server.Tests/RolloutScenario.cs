@@ -85,12 +85,24 @@ public sealed class RolloutScenario : IAsyncDisposable
     }
 
     /// <summary>Ticks the fleet (one report round each) until <paramref name="done"/> holds.</summary>
-    public async Task TickUntil(Func<Task<bool>> done, string what, TimeSpan? timeout = null) =>
-        await Eventually.Until(async () =>
+    public async Task TickUntil(Func<Task<bool>> done, string what, TimeSpan? timeout = null)
+    {
+        try
         {
-            await Fleet.TickAsync();
-            return await done();
-        }, what, timeout ?? TimeSpan.FromSeconds(90));
+            await Eventually.Until(async () =>
+            {
+                await Fleet.TickAsync();
+                return await done();
+            }, what, timeout ?? TimeSpan.FromSeconds(90));
+        }
+        catch (TimeoutException e)
+        {
+            throw WithServerLog(e);
+        }
+    }
+
+    private TimeoutException WithServerLog(TimeoutException e) =>
+        new($"{e.Message}\nserver log, last lines:\n{string.Join('\n', Server.Log.Split('\n').TakeLast(60))}", e);
 
     public Task<JsonNode> TickUntilState(string id, params string[] states) =>
         TickUntilRollout(id, r => states.Contains((string?)r["state"]), $"rollout {id} to reach {string.Join(" or ", states)}");
@@ -108,8 +120,7 @@ public sealed class RolloutScenario : IAsyncDisposable
         }
         catch (TimeoutException e)
         {
-            var tail = Server.Log.Split('\n').TakeLast(60);
-            throw new TimeoutException($"{e.Message}\nserver log, last lines:\n{string.Join('\n', tail)}", e);
+            throw WithServerLog(e);
         }
     }
 

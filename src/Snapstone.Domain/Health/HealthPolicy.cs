@@ -342,7 +342,9 @@ public static class HealthPolicy
                 var reference = controlTraffic.Requests >= MinControlRequests
                     ? Reference.Of(controlTraffic, nodes, $"control {key}={group.Key}")
                     : fleetReference;
-                foreach (var check in Evaluate($"segment {key}={group.Key}: cohort", traffic, reference, gates))
+                // A slice of the fleet can sit near the ceiling with no change at all (a PoP of flaky hosts): where there
+                // is a control to compare with, a segment is judged against it, and the ceiling guards the whole cohort.
+                foreach (var check in Evaluate($"segment {key}={group.Key}: cohort", traffic, reference, gates).Skip(reference is null ? 0 : 1))
                 {
                     if (check.Outcome == Outcome.Fail)
                     {

@@ -40,20 +40,31 @@ public sealed class PopGrain : Grain, IPopGrain
     public PopGrain([PersistentState("pop", StorageNames.Grains)] IPersistentState<PopState> state, ILogger<PopGrain> logger)
     {
         this.state = state;
-        _writer = new StateWriter(state.WriteStateAsync, logger, () => $"PoP {this.GetPrimaryKeyString()}");
+        _writer = new StateWriter(state.WriteStateAsync, logger, () => $"PoP {this.GetPrimaryKeyString()}", () => this.DeactivateOnIdle());
     }
 
     public async Task Register(string node, NodeIdentity identity)
     {
-        if (state.State.Members.TryGetValue(node, out var known) && known.SameAs(identity))
+        if (!state.State.Members.TryGetValue(node, out var known) || !known.SameAs(identity))
         {
-            await (_announced ?? Task.CompletedTask);
-            return;
+            state.State.Members[node] = identity;
+            state.State.Region ??= identity.Region;
+            await _writer.WriteAsync();
         }
-        state.State.Members[node] = identity;
-        state.State.Region ??= identity.Region;
-        await _writer.WriteAsync();
-        await (_announced ??= Announce());
+        var announcing = _announced ??= Announce();
+        try
+        {
+            await announcing;
+        }
+        catch
+        {
+            // Not announced: the next registration tries again rather than failing on this for ever.
+            if (ReferenceEquals(_announced, announcing))
+            {
+                _announced = null;
+            }
+            throw;
+        }
     }
 
     /// <summary>Once per activation, after the first member is stored: the fleet learns of the PoP and its drift scan starts.</summary>

@@ -72,7 +72,7 @@ public sealed partial class NodeHealthGrain : Grain, INodeHealthGrain
         this.silo = silo;
         this.logger = logger;
         this.driftOptions = driftOptions;
-        _writer = new StateWriter(state.WriteStateAsync, logger, () => $"node {Id}");
+        _writer = new StateWriter(state.WriteStateAsync, logger, () => $"node {Id}", () => this.DeactivateOnIdle());
     }
 
     private DateTimeOffset? _lastReportAt;

@@ -54,7 +54,7 @@ public sealed class RolloutGrain(
     private const string ReminderName = "keep-alive";
     private const int MaxTicksPerRun = 16;
     private IGrainTimer? _timer;
-    private TimeSpan _period;
+    private IGrainTimer? _watch;
     /// <summary>
     /// The status readers see: a new status becomes visible only once the unit has heard of it, so a pipeline
     /// that sees "completed" finds the unit's LKG already moved.
@@ -89,10 +89,11 @@ public sealed class RolloutGrain(
         state.State.Targets = targets;
         state.State.Status = RolloutStatus.Start(spec, time.GetUtcNow());
         await state.WriteStateAsync();
+        // The unit reserved this rollout before starting it: a pending rollout is visible at once.
+        _published = state.State.Status;
         // The reminder is a backstop (the start-up sweep wakes unfinished rollouts too): register it alongside the first wave.
         var reminder = this.RegisterOrUpdateReminder(ReminderName, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
         await Announce(null);
-        _published = state.State.Status;
         EnsureTicking();
         await RunTicks();
         await reminder;
@@ -303,7 +304,7 @@ public sealed class RolloutGrain(
         }
         if (_timer is not null && !next.IsTerminal)
         {
-            EnsureTicking();
+            WatchRollback();
         }
         _published = next;
         var changed = _changed;
@@ -354,26 +355,35 @@ public sealed class RolloutGrain(
 
     private IUnitGrain Unit => GrainFactory.GetGrain<IUnitGrain>(Spec.Unit);
 
-    /// <summary>Starts the timer, or retunes it when the status calls for another cadence (a rollback is counted more often).</summary>
+    /// <summary>Starts the tick timer; while a rollback waits for confirmations, a second timer counts them more often.</summary>
     private void EnsureTicking()
     {
-        var period = Settings.TickInterval(Status);
-        period = period < TimeSpan.FromMilliseconds(50) ? TimeSpan.FromMilliseconds(50) : period;
-        if (_timer is null)
+        var period = TimeSpan.FromMilliseconds(Math.Max(50, options.Value.TickMilliseconds));
+        _timer ??= this.RegisterGrainTimer(async _ => await RunTicks(), new GrainTimerCreationOptions(period, period) { Interleave = false, KeepAlive = true });
+        WatchRollback();
+    }
+
+    /// <summary>A rollback's last step is its confirmations: counted every <see cref="RolloutSettings.TickInterval"/>, not every tick.</summary>
+    private void WatchRollback()
+    {
+        if (_watch is not null || state.State.Status is not { State: RolloutState.RollingBack, Rollback.AssignedAt: not null } status)
         {
-            _timer = this.RegisterGrainTimer(async _ => await RunTicks(), new GrainTimerCreationOptions(period, period) { Interleave = false, KeepAlive = true });
+            return;
         }
-        else if (period != _period)
+        var period = Settings.TickInterval(status);
+        if (period < TimeSpan.FromMilliseconds(Math.Max(50, options.Value.TickMilliseconds)))
         {
-            _timer.Change(period, period);
+            period = period < TimeSpan.FromMilliseconds(50) ? TimeSpan.FromMilliseconds(50) : period;
+            _watch = this.RegisterGrainTimer(async _ => await RunTicks(), new GrainTimerCreationOptions(period, period) { Interleave = false, KeepAlive = true });
         }
-        _period = period;
     }
 
     private async Task StopTicking()
     {
         _timer?.Dispose();
         _timer = null;
+        _watch?.Dispose();
+        _watch = null;
         if (await this.GetReminder(ReminderName) is { } reminder)
         {
             await this.UnregisterReminder(reminder);

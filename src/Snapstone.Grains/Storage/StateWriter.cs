@@ -9,8 +9,12 @@ namespace Snapstone.Grains.Storage;
 /// registrations a second with a handful of table writes, and a node grain answer a report without
 /// waiting on storage.
 /// </summary>
-/// <remarks>Grain-local: use it only from the grain's own scheduler. All of the grain's writes must go through it.</remarks>
-public sealed class StateWriter(Func<Task> write, ILogger logger, Func<string> owner)
+/// <remarks>
+/// Grain-local: use it only from the grain's own scheduler. All of the grain's writes must go through it.
+/// <c>onConflict</c> runs when storage refuses a write because the row changed under the activation; grains
+/// pass their <c>DeactivateOnIdle</c>, so the next call reads the stored state afresh.
+/// </remarks>
+public sealed class StateWriter(Func<Task> write, ILogger logger, Func<string> owner, Action? onConflict = null)
 {
     private TaskCompletionSource? _next;
     private Task _loop = Task.CompletedTask;
@@ -73,6 +77,13 @@ public sealed class StateWriter(Func<Task> write, ILogger logger, Func<string> o
             catch (Exception e)
             {
                 Behind = true;
+                if (e is Orleans.Storage.InconsistentStateException)
+                {
+                    // Storage holds a newer row than this activation read (a write that timed out but landed):
+                    // every later write would fail the same way, so the grain starts over from what is stored.
+                    logger.LogWarning("{Owner}: stored state changed under this activation; deactivating to read it again", owner());
+                    onConflict?.Invoke();
+                }
                 batch.SetException(e);
             }
         }
