@@ -13,17 +13,11 @@ namespace Snapstone.Grains.Tests;
 [Collection(ClusterCollection.Name)]
 public sealed class NodeAssignmentTests(ClusterFixture fixture)
 {
-    private static readonly Plan CanaryThenAll = new(
-    [
-        new WaveSpec { Name = "canary", Select = new WaveSelect { Tier = "canary" }, BakeSeconds = 1 },
-        new WaveSpec { Name = "all", Select = new WaveSelect { Percent = 100 }, BakeSeconds = 1 },
-    ]);
-
     private sealed record Setup(string Unit, string Pop, Dictionary<string, string> Labels, DesiredPackage V1, DesiredPackage V2)
     {
         public WaveOrder Order(int wave) => new()
         {
-            Rollout = "r-00000000000000cc", Unit = Unit, Package = V2, Previous = V1, Plan = CanaryThenAll, Wave = wave,
+            Rollout = "r-00000000000000cc", Unit = Unit, Package = V2, Previous = V1, Plan = RolloutGrainTests.TwoWaves, Wave = wave,
             Targets = new UnitTargets(Labels), Salt = "salt",
         };
     }
@@ -103,28 +97,5 @@ public sealed class NodeAssignmentTests(ClusterFixture fixture)
         Assert.Equal(s.V2, (await Report(s, late, "edge", s.V1)).Units[s.Unit]);
         var seen = await pop.ObserveWave(s.Order(1));
         Assert.Equal(2, seen.Cohort);
-    }
-
-    [Fact]
-    public async Task A_node_that_crashes_on_its_package_is_sent_back_in_the_answer_to_that_report()
-    {
-        var s = await UnitWithTwoPackages();
-        var (crashed, fine) = ($"{s.Pop}-c1", $"{s.Pop}-c2");
-        await Report(s, crashed, "canary", s.V1);
-        await Report(s, fine, "canary", s.V1);
-        await fixture.Client.GetGrain<IPopGrain>(s.Pop).AssignWave(s.Order(0) with { Rollout = "r-00000000000000dd" });
-
-        var answer = await fixture.Client.GetGrain<INodeHealthGrain>(crashed).Report(new NodeReport
-        {
-            Node = crashed,
-            Pop = s.Pop,
-            Tier = "canary",
-            Labels = s.Labels,
-            Applied = new Dictionary<string, AppliedPackage> { [s.Unit] = new() { Version = 2, Sha256 = s.V2.Sha256 } },
-            Metrics = new NodeMetrics { Requests = 100, Errors = 100, P99LatencyMs = 20, Crashes = 1 },
-        });
-
-        Assert.Equal(s.V1, answer.Units[s.Unit]);
-        Assert.Equal(s.V2, (await Report(s, fine, "canary", s.V2)).Units[s.Unit]);
     }
 }

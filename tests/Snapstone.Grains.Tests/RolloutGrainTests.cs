@@ -11,7 +11,8 @@ namespace Snapstone.Grains.Tests;
 [Collection(ClusterCollection.Name)]
 public sealed class RolloutGrainTests(ClusterFixture fixture)
 {
-    private static readonly Plan TwoWaves = new(
+    /// <summary>canary tier → everyone, bakes of a minute (fake time).</summary>
+    internal static readonly Plan TwoWaves = new(
     [
         new WaveSpec { Name = "canary", Select = new WaveSelect { Tier = "canary" }, BakeSeconds = 60 },
         new WaveSpec { Name = "all", Select = new WaveSelect { Percent = 100 }, BakeSeconds = 60 },

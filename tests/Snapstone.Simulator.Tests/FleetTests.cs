@@ -80,6 +80,36 @@ public sealed class FleetTests
         Assert.Equal([6, 6, 6, 6, 6], server.BatchSizes);
     }
 
+    [Fact]
+    public async Task A_node_told_its_previous_package_in_the_answer_to_its_crash_report_goes_back_at_once()
+    {
+        var (fleet, server, time) = Build(Quiet(nodes: 6, pops: 1), new Dictionary<string, IConsumer>
+        {
+            ["bot-features"] = new FeatureFileConsumer(FailureMode.FailClosed),
+        }, reportAfterChange: true);
+        var v1 = FakePackage.Of("bot-features", 1, Features(150));
+        var v2 = FakePackage.Of("bot-features", 2, Features(201));
+        server.Desired = _ => [v1];
+        await TickAsync(fleet, time);
+        server.TakeReports();
+
+        // The server answers v2 until a node reports a crash, then v1 to that node from then on.
+        var crashed = new System.Collections.Concurrent.ConcurrentDictionary<string, bool>();
+        server.Desired = r =>
+        {
+            if ((long?)r["metrics"]?["crashes"] > 0)
+            {
+                crashed[(string)r["node"]!] = true;
+            }
+            return crashed.ContainsKey((string)r["node"]!) ? [v1] : [v2];
+        };
+        await TickAsync(fleet, time);
+
+        Assert.All(fleet.Nodes, n => Assert.Equal(1, n.Running("bot-features")?.Version));
+        Assert.All(fleet.Nodes, n => Assert.False(n.CrashLooping));
+        Assert.All(server.TakeReports().Values, r => Assert.Equal(1, (long)r["applied"]!["bot-features"]!["version"]!));
+    }
+
     private static async Task TickAsync(Fleet fleet, FakeTimeProvider time)
     {
         await fleet.TickAsync(CancellationToken.None);
