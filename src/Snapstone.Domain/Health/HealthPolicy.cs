@@ -332,9 +332,12 @@ public static class HealthPolicy
                     continue; // the same comparison as the whole cohort's
                 }
                 var controlTraffic = Traffic.Of(controlSegment);
+                // Without enough control traffic for this label value, the segment is compared with its own nodes'
+                // baselines (the same slice before the change), not the whole cohort's: one proxy version may always
+                // be slower than another. Only a segment without baselines falls back to the fleet's reference.
                 var reference = controlTraffic.Requests >= MinControlRequests
                     ? Reference.Of(controlTraffic, nodes, $"control {key}={group.Key}")
-                    : fleetReference;
+                    : Reference.Of(Traffic.Of([]), nodes, $"segment {key}={group.Key} baseline") ?? fleetReference;
                 // A slice of the fleet can sit near the ceiling with no change at all (a PoP of flaky hosts): where there
                 // is a control to compare with, a segment is judged against it, and the ceiling guards the whole cohort.
                 foreach (var check in Evaluate($"segment {key}={group.Key}: cohort", traffic, reference, gates).Skip(reference is null ? 0 : 1))

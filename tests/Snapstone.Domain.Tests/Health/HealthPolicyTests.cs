@@ -193,6 +193,22 @@ public class HealthPolicyTests
     }
 
     [Fact]
+    public void A_segment_without_control_traffic_is_compared_with_its_own_baseline_not_the_whole_cohorts()
+    {
+        // The last wave: no control. fl1 proxies were always slower (p99 90 ms before, 95 ms now); fl2 at 40 ms throughout.
+        // Against the whole cohort's baseline p99 (about 57 ms) fl1 would look 1.7× slower; against its own, 1.06×.
+        List<NodeSample> cohort =
+        [
+            .. Many("c2", 20, 1_000, 1, p99: 40, baseline: 0.001, baselineP99: 40, proxy: "fl2"),
+            .. Many("c1", 10, 1_000, 1, p99: 95, baseline: 0.001, baselineP99: 90, proxy: "fl1"),
+        ];
+
+        var verdict = Judge(cohort, []);
+
+        Assert.True(verdict.Result == VerdictResult.Healthy, string.Join("\n", verdict.Reasons));
+    }
+
+    [Fact]
     public void A_segment_with_no_control_and_no_baselines_is_still_held_to_the_ceiling()
     {
         List<NodeSample> cohort = [.. Many("c2", 10, 10_000, 10, proxy: "fl2"), .. Many("c1", 2, 500, 25, proxy: "fl1")];
