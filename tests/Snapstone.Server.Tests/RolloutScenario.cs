@@ -12,8 +12,9 @@ namespace Snapstone.Server.Tests;
 /// </summary>
 public sealed class RolloutScenario : IAsyncDisposable
 {
-    private RolloutScenario(ServerProcess server, Fleet fleet, string unit)
+    private RolloutScenario(ServerProcess server, Fleet fleet, string unit, RecordingLogger fleetLog)
     {
+        _fleetLog = fleetLog;
         Server = server;
         Fleet = fleet;
         Unit = unit;
@@ -32,14 +33,15 @@ public sealed class RolloutScenario : IAsyncDisposable
     public static async Task<RolloutScenario> StartAsync(FailureMode consumer, int nodes = 80, IDictionary<string, string>? settings = null)
     {
         var server = await ServerProcess.StartAsync(settings);
+        var fleetLog = new RecordingLogger();
         var unit = "bot-features";
         var fleet = new Fleet(new FleetOptions
         {
             Shape = new FleetShape { Nodes = nodes, Pops = 4, Regions = ["eu-west", "us-east"], CanaryShare = 0.05, LowTrafficPopShare = 0, FlakyNodeShare = 0, Seed = 7 },
             Consumers = new Dictionary<string, IConsumer> { [unit] = new FeatureFileConsumer(consumer) },
             Token = ServerProcess.Tokens["agent"].Token,
-        }, server.Client(null), TimeProvider.System);
-        var scenario = new RolloutScenario(server, fleet, unit);
+        }, server.Client(null), TimeProvider.System, fleetLog);
+        var scenario = new RolloutScenario(server, fleet, unit, fleetLog);
         var (planned, _) = await scenario.Ci.Put("/v1/plans/fast", FastPlan);
         Assert.Equal(200, planned);
         var failureMode = consumer == FailureMode.FailClosed ? "fail-closed" : "fail-stale";
@@ -102,7 +104,44 @@ public sealed class RolloutScenario : IAsyncDisposable
     }
 
     private TimeoutException WithServerLog(TimeoutException e) =>
-        new($"{e.Message}\nserver log, last lines:\n{string.Join('\n', Server.Log.Split('\n').TakeLast(60))}", e);
+        new($"{e.Message}\nfleet log, last lines:\n{_fleetLog.Tail(30)}\nserver log, last lines:\n{string.Join('\n', Server.Log.Split('\n').TakeLast(60))}", e);
+
+    /// <summary>What the simulated fleet logs (failed fetches, refused reports, ignored answers), kept for a timeout's message.</summary>
+    private readonly RecordingLogger _fleetLog;
+
+    private sealed class RecordingLogger : Microsoft.Extensions.Logging.ILogger
+    {
+        private readonly Queue<string> _lines = new();
+
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => logLevel >= Microsoft.Extensions.Logging.LogLevel.Warning;
+
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception,
+            Func<TState, Exception?, string> formatter)
+        {
+            if (!IsEnabled(logLevel))
+            {
+                return;
+            }
+            lock (_lines)
+            {
+                _lines.Enqueue($"{DateTimeOffset.UtcNow:HH:mm:ss.f} {formatter(state, exception)}");
+                while (_lines.Count > 200)
+                {
+                    _lines.Dequeue();
+                }
+            }
+        }
+
+        public string Tail(int count)
+        {
+            lock (_lines)
+            {
+                return string.Join('\n', _lines.TakeLast(count));
+            }
+        }
+    }
 
     public Task<JsonNode> TickUntilState(string id, params string[] states) =>
         TickUntilRollout(id, r => states.Contains((string?)r["state"]), $"rollout {id} to reach {string.Join(" or ", states)}");
