@@ -42,14 +42,23 @@ public sealed class RolloutScenario : IAsyncDisposable
             Token = ServerProcess.Tokens["agent"].Token,
         }, server.Client(null), TimeProvider.System, fleetLog);
         var scenario = new RolloutScenario(server, fleet, unit, fleetLog);
-        var (planned, _) = await scenario.Ci.Put("/v1/plans/fast", FastPlan);
-        Assert.Equal(200, planned);
-        var failureMode = consumer == FailureMode.FailClosed ? "fail-closed" : "fail-stale";
-        var (defined, _) = await scenario.Ci.Put($"/v1/units/{unit}", new { owner = "bot-management", kind = "file", riskTier = "standard", failureMode, plan = "fast" });
-        Assert.Equal(200, defined);
-        await scenario.PublishAsync(Http.Features(150), expect: 201);
-        await scenario.TickUntil(() => Task.FromResult(fleet.NodesOn(unit, 1).Count == nodes), "every node to run v1");
-        return scenario;
+        try
+        {
+            var (planned, _) = await scenario.Ci.Put("/v1/plans/fast", FastPlan);
+            Assert.Equal(200, planned);
+            var failureMode = consumer == FailureMode.FailClosed ? "fail-closed" : "fail-stale";
+            var (defined, _) = await scenario.Ci.Put($"/v1/units/{unit}", new { owner = "bot-management", kind = "file", riskTier = "standard", failureMode, plan = "fast" });
+            Assert.Equal(200, defined);
+            await scenario.PublishAsync(Http.Features(150), expect: 201);
+            await scenario.TickUntil(() => Task.FromResult(fleet.NodesOn(unit, 1).Count == nodes), "every node to run v1");
+            return scenario;
+        }
+        catch
+        {
+            // A set-up that fails must not leave its server running under the rest of the suite.
+            await scenario.DisposeAsync();
+            throw;
+        }
     }
 
     /// <summary>canary tier → 25% → 100%, bakes of two seconds, gates that a 0.1% noise floor passes.</summary>
