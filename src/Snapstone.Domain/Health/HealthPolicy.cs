@@ -340,7 +340,7 @@ public static class HealthPolicy
                     : Reference.Of(Traffic.Of([]), nodes, $"segment {key}={group.Key} baseline") ?? fleetReference;
                 // A slice of the fleet can sit near the ceiling with no change at all (a PoP of flaky hosts): where there
                 // is a control to compare with, a segment is judged against it, and the ceiling guards the whole cohort.
-                foreach (var check in Evaluate($"segment {key}={group.Key}: cohort", traffic, reference, gates).Skip(reference is null ? 0 : 1))
+                foreach (var check in Evaluate($"segment {key}={group.Key}: cohort", traffic, reference, gates, ceiling: reference is null))
                 {
                     if (check.Outcome == Outcome.Fail)
                     {
@@ -373,14 +373,18 @@ public static class HealthPolicy
 
     private static Outcome Worst(Outcome a, Outcome b) => (Outcome)Math.Max((int)a, (int)b);
 
-    private static List<Check> Evaluate(string who, Traffic traffic, Reference? reference, Gates gates)
+    /// <summary>The error and latency checks of <paramref name="traffic"/>; <paramref name="ceiling"/> false leaves out the absolute ceiling.</summary>
+    private static List<Check> Evaluate(string who, Traffic traffic, Reference? reference, Gates gates, bool ceiling = true)
     {
         var checks = new List<Check>();
         if (traffic.Requests <= 0)
         {
             return checks;
         }
-        checks.Add(ErrorCheck(who, traffic, gates.MaxErrorRate, $"ceiling {Percent(gates.MaxErrorRate)}"));
+        if (ceiling)
+        {
+            checks.Add(ErrorCheck(who, traffic, gates.MaxErrorRate, $"ceiling {Percent(gates.MaxErrorRate)}"));
+        }
         if (reference is null)
         {
             return checks;

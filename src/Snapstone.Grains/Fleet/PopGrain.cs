@@ -105,10 +105,6 @@ public sealed class PopGrain : Grain, IPopGrain
     /// <summary>Stores the order before any node hears of it: a node that activates later reads it back.</summary>
     private Task Record(PopOrder order)
     {
-        if (state.State.Orders.GetValueOrDefault(order.Order.Unit) == order)
-        {
-            return Task.CompletedTask;
-        }
         state.State.Orders[order.Order.Unit] = order;
         return _writer.WriteAsync();
     }
