@@ -24,7 +24,9 @@ namespace Snapstone.Domain.Health;
 /// <item>A single failing node among at least <see cref="MinOutlierPeers"/> others, already flaky before the
 /// change, whose removal clears every check, is set aside as an outlier.</item>
 /// <item>Each label value with enough traffic is judged on its own against the same label value in the
-/// control, so a change that breaks only <c>proxy=fl1</c> is caught even when the fleet rate dilutes it.</item>
+/// control, so a change that breaks only <c>proxy=fl1</c> is caught even when the fleet rate dilutes it. A label
+/// value breaks on every node that has it: when the slice passes without its single worst node, the failure is that
+/// node's (a flaky host with too thin a baseline to know it by), noted, and left to the whole cohort's checks.</item>
 /// <item>Any failure → Unhealthy (even with missing data: missing data can hide a regression, not excuse
 /// one). Else too few reporting nodes, too little traffic or an unsure check → Inconclusive. Else Healthy.</item>
 /// </list>
@@ -107,7 +109,7 @@ public static class HealthPolicy
         }
 
         var failures = checks.Where(c => c.Outcome == Outcome.Fail).Select(c => c.Message)
-            .Concat(SegmentFailures(judged, controlJudged, reference, gates))
+            .Concat(SegmentFailures(judged, controlJudged, reference, gates, notes))
             .ToList();
         var passes = checks.Where(c => c.Outcome == Outcome.Pass).Select(c => c.Message);
         var unsure = checks.Where(c => c.Outcome == Outcome.Unsure).Select(c => c.Message);
@@ -306,8 +308,9 @@ public static class HealthPolicy
     private static bool NodeFailsLatency(NodeSample s, Reference? reference, Gates gates) =>
         reference?.P99 is { } p99 && Latency(s) > gates.MaxP99LatencyRatio * Math.Max(p99, LatencyFloorMs);
 
-    private static IEnumerable<string> SegmentFailures(List<NodeSample> judged, List<NodeSample> control, Reference? fleetReference, Gates gates)
+    private static List<string> SegmentFailures(List<NodeSample> judged, List<NodeSample> control, Reference? fleetReference, Gates gates, List<string> notes)
     {
+        var failures = new List<string>();
         var keys = judged.SelectMany(s => s.Labels.Keys).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal);
         foreach (var key in keys)
         {
@@ -321,33 +324,75 @@ public static class HealthPolicy
             foreach (var group in values.OrderBy(g => g.Key, StringComparer.Ordinal))
             {
                 var nodes = group.ToList();
-                var traffic = Traffic.Of(nodes);
-                if (traffic.Requests < MinSegmentRequests)
-                {
-                    continue;
-                }
                 var controlSegment = control.Where(s => s.Labels.TryGetValue(key, out var v) && v == group.Key).ToList();
                 if (nodes.Count == judged.Count && controlSegment.Count == control.Count)
                 {
                     continue; // the same comparison as the whole cohort's
                 }
-                var controlTraffic = Traffic.Of(controlSegment);
-                // Without enough control traffic for this label value, the segment is compared with its own nodes'
-                // baselines (the same slice before the change), not the whole cohort's: one proxy version may always
-                // be slower than another. Only a segment without baselines falls back to the fleet's reference.
-                var reference = controlTraffic.Requests >= MinControlRequests
-                    ? Reference.Of(controlTraffic, nodes, $"control {key}={group.Key}")
-                    : Reference.Of(Traffic.Of([]), nodes, $"segment {key}={group.Key} baseline") ?? fleetReference;
-                // A slice of the fleet can sit near the ceiling with no change at all (a PoP of flaky hosts): where there
-                // is a control to compare with, a segment is judged against it, and the ceiling guards the whole cohort.
-                foreach (var check in Evaluate($"segment {key}={group.Key}: cohort", traffic, reference, gates, ceiling: reference is null))
+                var segment = new Segment($"{key}={group.Key}", Traffic.Of(controlSegment), fleetReference, gates);
+                var failed = segment.Failures(nodes);
+                if (failed.Count == 0)
                 {
-                    if (check.Outcome == Outcome.Fail)
-                    {
-                        yield return check.Message;
-                    }
+                    continue;
+                }
+                if (segment.CarriedByOneNode(nodes) is { } node)
+                {
+                    notes.Add($"{failed[0]}, but only because of node {node.NodeId} (error rate {RateText(node.Errors, node.Requests)}, p99 {Ms(Latency(node))}): " +
+                              $"the other {nodes.Count - 1} {segment.Name} node(s) are within the gates, so this is one node, not the segment; it is judged with the whole cohort and by its own breach check");
+                    continue;
+                }
+                failures.AddRange(failed);
+            }
+        }
+        return failures;
+    }
+
+    /// <summary>
+    /// One label value's slice of the cohort, judged against the same value in the control. Without enough control
+    /// traffic it is compared with its own nodes' baselines (the same slice before the change), not the whole cohort's:
+    /// one proxy version may always be slower than another. Only a slice without baselines falls back to the fleet's
+    /// reference. A slice of the fleet can sit near the ceiling with no change at all (a PoP of flaky hosts): where there
+    /// is a control to compare with, the slice is judged against it, and the ceiling guards the whole cohort.
+    /// </summary>
+    private sealed record Segment(string Name, Traffic ControlTraffic, Reference? FleetReference, Gates Gates)
+    {
+        public List<string> Failures(IReadOnlyList<NodeSample> nodes)
+        {
+            var traffic = Traffic.Of(nodes);
+            if (traffic.Requests < MinSegmentRequests)
+            {
+                return [];
+            }
+            var reference = ControlTraffic.Requests >= MinControlRequests
+                ? Reference.Of(ControlTraffic, nodes, $"control {Name}")
+                : Reference.Of(Traffic.Of([]), nodes, $"segment {Name} baseline") ?? FleetReference;
+            return [.. Evaluate($"segment {Name}: cohort", traffic, reference, Gates, ceiling: reference is null)
+                .Where(c => c.Outcome == Outcome.Fail).Select(c => c.Message)];
+        }
+
+        /// <summary>
+        /// The node the segment's failure rests on, if there is one: a label value breaks on every node that has it, so
+        /// when the slice without its worst node (by excess errors, or by latency) still has enough traffic to judge and
+        /// passes, what failed is one node — a flaky host whose baseline was too thin to know it by — not the segment.
+        /// </summary>
+        public NodeSample? CarriedByOneNode(IReadOnlyList<NodeSample> nodes)
+        {
+            if (nodes.Count < 2)
+            {
+                return null;
+            }
+            var limit = Gates.MaxErrorRate;
+            var byErrors = nodes.MaxBy(s => { var (e, r) = Counts(s); return e - limit * r; });
+            var byLatency = nodes.Where(s => s.Requests > 0).MaxBy(Latency);
+            foreach (var candidate in new[] { byErrors, byLatency }.OfType<NodeSample>().Distinct(ReferenceEqualityComparer.Instance).Cast<NodeSample>())
+            {
+                var rest = nodes.Where(s => !ReferenceEquals(s, candidate)).ToList();
+                if (Traffic.Of(rest).Requests >= MinSegmentRequests && Failures(rest).Count == 0)
+                {
+                    return candidate;
                 }
             }
+            return null;
         }
     }
 

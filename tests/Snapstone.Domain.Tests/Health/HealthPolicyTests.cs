@@ -179,6 +179,36 @@ public class HealthPolicyTests
         }
     }
 
+    public static TheoryData<string, List<NodeSample>, VerdictResult, string> OneNodeInASegmentCases => new()
+    {
+        { "one flaky host with no known baseline among five fl1 nodes: one node, not the segment",
+            [.. Many("c1", 4, 1_000, 5, proxy: "fl1"), S("c1-flaky", 1_000, 150, proxy: "fl1")], VerdictResult.Healthy,
+            "segment proxy=fl1: cohort error rate 3.40% (170/5000) > 2× control proxy=fl1 0.50% (50/10000) = 1.00%, but only because of node c1-flaky " +
+            "(error rate 15.00% (150/1000), p99 40.0 ms): the other 4 proxy=fl1 node(s) are within the gates, so this is one node, not the segment; " +
+            "it is judged with the whole cohort and by its own breach check" },
+        { "every fl1 node as bad: the segment broke",
+            Many("c1", 5, 1_000, 34, proxy: "fl1"), VerdictResult.Unhealthy,
+            "segment proxy=fl1: cohort error rate 3.40% (170/5000) > 2× control proxy=fl1 0.50% (50/10000) = 1.00%" },
+        { "the flaky host and one idle fl1 node: too little traffic left to clear the segment",
+            [S("c1-idle", 50, 0, proxy: "fl1"), S("c1-flaky", 1_000, 150, proxy: "fl1")], VerdictResult.Unhealthy,
+            "segment proxy=fl1: cohort error rate 14.29% (150/1050) > 2× control proxy=fl1 0.50% (50/10000) = 1.00%" },
+    };
+
+    [Theory]
+    [MemberData(nameof(OneNodeInASegmentCases))]
+    public void A_segment_failure_that_rests_on_one_node_is_that_node_not_the_segment(string because, List<NodeSample> fl1, VerdictResult result, string reason)
+    {
+        // 80 fl2 nodes at 0.2% on both sides; control fl1 at 0.5%. The whole cohort stays within 2× the control in every row.
+        _ = because;
+        List<NodeSample> cohort = [.. Many("c2", 80, 1_000, 2, proxy: "fl2"), .. fl1];
+        List<NodeSample> control = [.. Many("k2", 80, 1_000, 2, proxy: "fl2"), .. Many("k1", 10, 1_000, 5, proxy: "fl1")];
+
+        var verdict = Judge(cohort, control);
+
+        Assert.True(result == verdict.Result, $"expected {result}, got {verdict.Result}: {string.Join(" | ", verdict.Reasons)}");
+        Assert.Contains(reason, verdict.Reasons);
+    }
+
     [Fact]
     public void A_segment_over_the_ceiling_that_its_own_control_is_over_too_is_not_a_regression()
     {
