@@ -31,10 +31,10 @@ public static class SiloSetup
 
     public static IServiceCollection AddSnapstoneGrainServices(this IServiceCollection services, string connectionString, StorageOptions storage)
     {
-        services.AddSingleton<IPackageStore>(_ => new BlobPackageStore(new BlobContainerClient(connectionString, storage.PackageContainer)));
-        services.AddSingleton(sp => new AuditStore(
-            new Azure.Data.Tables.TableClient(connectionString, storage.AuditTable),
-            sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<ClusterOptions>>().Value.ServiceId));
+        // Packages and the audit log are kept per service id, as grain state is.
+        static string Service(IServiceProvider sp) => sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<ClusterOptions>>().Value.ServiceId;
+        services.AddSingleton<IPackageStore>(sp => new BlobPackageStore(new BlobContainerClient(connectionString, storage.PackageContainer), Service(sp)));
+        services.AddSingleton(sp => new AuditStore(new Azure.Data.Tables.TableClient(connectionString, storage.AuditTable), Service(sp)));
         services.AddSingleton(TimeProvider.System);
         services.AddOptions<CatalogOptions>().BindConfiguration("Snapstone:Catalog");
         services.AddSingleton<CatalogSnapshot>();
