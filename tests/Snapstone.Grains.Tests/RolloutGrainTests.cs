@@ -81,4 +81,59 @@ public sealed class RolloutGrainTests(ClusterFixture fixture)
         Assert.Equal(System.Text.Json.JsonSerializer.Serialize(next, SnapstoneJson.Options), System.Text.Json.JsonSerializer.Serialize(reread.Status, SnapstoneJson.Options));
         Assert.Equal(TwoWaves.Waves.Count, reread.Spec.Plan.Waves.Count);
     }
+    [Fact]
+    public async Task A_rollback_a_wedged_node_never_confirms_finishes_at_its_deadline_naming_the_node()
+    {
+        // The unit is consumed only by nodes with its label, so other tests' nodes stay out of its cohorts.
+        var (unitName, v1, v2, labels) = await fixture.UnitWithTwoPackages("wedge");
+        var unit = fixture.Client.GetGrain<IUnitGrain>(unitName);
+        var pop = TestStorage.Unique("pop");
+        var (healthy, wedged) = ($"{pop}-a", $"{pop}-b");
+
+        // The wedged node takes v2 and then never moves again; the other follows whatever it is told.
+        async Task Report(string node, bool follows)
+        {
+            var grain = fixture.Client.GetGrain<INodeHealthGrain>(node);
+            var desired = (await grain.GetView())?.Desired.GetValueOrDefault(unitName) ?? v1;
+            var applied = follows || desired.Version == 2 ? desired : v2;
+            await grain.Report(new NodeReport
+            {
+                Node = node, Pop = pop, Tier = "canary", Labels = labels,
+                Applied = new Dictionary<string, AppliedPackage> { [unitName] = new() { Version = applied.Version, Sha256 = applied.Sha256 } },
+                Metrics = new NodeMetrics { Requests = 1000, Errors = 1, P99LatencyMs = 20 },
+            });
+        }
+        async Task ReportBoth()
+        {
+            await Report(healthy, follows: true);
+            await Report(wedged, follows: false);
+        }
+
+        await ReportBoth();
+        var id = "r-" + Guid.NewGuid().ToString("N")[..16];
+        var ticket = await unit.ReserveRollout(id, 2);
+        var rollout = fixture.Client.GetGrain<IRolloutGrain>(id);
+        await rollout.Start(new RolloutSpec
+        {
+            Id = id, Unit = unitName, Version = 2, Sha256 = v2.Sha256, PreviousVersion = 1, PreviousSha256 = v1.Sha256,
+            Plan = TwoWaves, PlanName = "two-waves", CreatedBy = "ci",
+        }, ticket.Targets);
+        await ReportBoth();
+        await rollout.Wake();
+        await rollout.Abort("alice", "wrong file");
+        await ReportBoth();
+        await ReportBoth();
+        await rollout.Wake();
+        var waiting = (await rollout.Get())!.Status;
+        Assert.Equal((RolloutState.RollingBack, 2, 1), (waiting.State, waiting.Rollback!.Targeted, waiting.Rollback.Confirmed));
+
+        fixture.Time.Advance(TimeSpan.FromSeconds(301));
+        await ReportBoth();
+        await rollout.Wake();
+
+        var done = (await rollout.Get())!.Status;
+        Assert.Equal((RolloutState.Aborted, 2, 1), (done.State, done.Rollback!.Targeted, done.Rollback.Confirmed));
+        Assert.Equal($"1/2 node(s) confirmed back on the previous package; 1 of 2 node(s) did not confirm the previous package within 301 s; " +
+                     $"not confirmed: {wedged}; they stay told to run it, and /v1/drift lists them until they do", done.Timeline[^1].Message);
+    }
 }

@@ -179,7 +179,16 @@ public static class RolloutPolicy
         {
             return Finish(status, targeted, seen.Applied, now);
         }
-        return Same(status, new RolloutDecision.Wait(now + settings.PollInterval) { Status = status.RollbackProgress(targeted, seen.Applied, now) });
+        var deadline = rollback.AssignedAt.Value + settings.RollbackDeadline;
+        if (now >= deadline)
+        {
+            var missing = targeted - Math.Max(0, seen.Applied);
+            var unconfirmed = $"{missing} of {targeted} node(s) did not confirm the previous package within {RolloutStatus.Duration(now - rollback.AssignedAt.Value)}" +
+                              Naming(seen.Unconverged, missing, "not confirmed") + "; they stay told to run it, and /v1/drift lists them until they do";
+            var done = status.RollbackFinished(targeted, seen.Applied, now, unconfirmed);
+            return new RolloutDecision.FinishRollback(done.State) { Status = done, Changed = true };
+        }
+        return Same(status, new RolloutDecision.Wait(Earlier(now + settings.PollInterval, deadline)) { Status = status.RollbackProgress(targeted, seen.Applied, now) });
     }
 
     /// <summary>Why the rollout must roll back now, if it must: node signals, rejections or an Unhealthy verdict.</summary>
@@ -250,7 +259,7 @@ public static class RolloutPolicy
     private static DateTimeOffset Earlier(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
 
     /// <summary><c>; not converged: n-1, n-2 and 3 more</c> for 5 missing nodes of which 2 are named; empty when none is named.</summary>
-    private static string Naming(IReadOnlyList<string>? named, int missing)
+    private static string Naming(IReadOnlyList<string>? named, int missing, string what = "not converged")
     {
         var shown = (named ?? []).Where(n => !string.IsNullOrEmpty(n)).Distinct(StringComparer.Ordinal).Take(WaveObservation.MaxNamed).ToList();
         if (shown.Count == 0)
@@ -258,6 +267,6 @@ public static class RolloutPolicy
             return "";
         }
         var more = missing - shown.Count;
-        return $"; not converged: {string.Join(", ", shown)}" + (more > 0 ? $" and {more} more" : "");
+        return $"; {what}: {string.Join(", ", shown)}" + (more > 0 ? $" and {more} more" : "");
     }
 }

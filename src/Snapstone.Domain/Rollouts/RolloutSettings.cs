@@ -17,6 +17,13 @@ public sealed record RolloutSettings
     /// <summary>How soon to count a rollback's confirmations again: the last step before a rollback is done, so it is watched closely.</summary>
     [Id(3)] public TimeSpan RollbackPollInterval { get; init; } = TimeSpan.FromMilliseconds(200);
 
+    /// <summary>
+    /// A rollback still waiting on confirmations this long after every touched node was told finishes anyway, naming
+    /// the nodes that did not confirm: a dead or wedged node must not hold the unit's rollouts for ever. Those nodes
+    /// stay told to run the previous package, and drift tracks them.
+    /// </summary>
+    [Id(4)] public TimeSpan RollbackDeadline { get; init; } = TimeSpan.FromMinutes(5);
+
     /// <summary>Watching a rollback costs one call per touched node; this much per node keeps a large one from flooding the silo.</summary>
     public static readonly TimeSpan RollbackPollPerNode = TimeSpan.FromTicks(500); // 50 µs
 

@@ -301,7 +301,8 @@ public sealed record RolloutStatus
         return next == rollback ? this : this with { Rollback = next, UpdatedAt = now };
     }
 
-    internal RolloutStatus RollbackFinished(int targeted, int confirmed, DateTimeOffset now)
+    /// <summary>The rollback is over; <paramref name="unconfirmed"/> says why some nodes never confirmed, when that is how it ended.</summary>
+    internal RolloutStatus RollbackFinished(int targeted, int confirmed, DateTimeOffset now, string? unconfirmed = null)
     {
         var rollback = Rollback!;
         var state = rollback.Aborted ? RolloutState.Aborted : RolloutState.RolledBack;
@@ -311,7 +312,7 @@ public sealed record RolloutStatus
             FinishedAt = now,
             Rollback = rollback with { Targeted = Math.Max(0, targeted), Confirmed = Math.Max(0, confirmed), CompletedAt = now },
         }).Append(now, state == RolloutState.Aborted ? TimelineTypes.Aborted : TimelineTypes.RolledBack,
-            $"{Math.Max(0, confirmed)}/{Math.Max(0, targeted)} node(s) confirmed back on the previous package");
+            $"{Math.Max(0, confirmed)}/{Math.Max(0, targeted)} node(s) confirmed back on the previous package" + (unconfirmed is null ? "" : $"; {unconfirmed}"));
     }
 
     /// <summary>An abort before any node was touched: nothing to send back.</summary>

@@ -173,7 +173,8 @@ public sealed class PopGrain : Grain, IPopGrain
             return new WaveCount(touched.Count, touched.Count, 0, [], []);
         }
         var seen = await Task.WhenAll(touched.Select(c => GrainFactory.GetGrain<INodeHealthGrain>(c.Node).Observe(order.Unit, previous)));
-        return new WaveCount(touched.Count, seen.Count(o => o.On), 0, [], []);
+        return new WaveCount(touched.Count, seen.Count(o => o.On), 0, [], [],
+            Unconverged: [.. touched.Zip(seen).Where(c => !c.Second.On).Select(c => c.First.Node).Order(StringComparer.Ordinal).Take(WaveObservation.MaxNamed)]);
     }
 
     /// <summary>The PoP's consumers of the unit, split into the cohort through the order's wave and the rest.</summary>

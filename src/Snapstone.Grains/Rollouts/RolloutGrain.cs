@@ -29,6 +29,8 @@ public sealed class RolloutOptions
     public int ApplyDeadlineSeconds { get; set; } = 600;
     /// <summary>How long an inconclusive wave may wait before it pauses; empty: twice its bake, at least a minute.</summary>
     public int? InconclusiveGraceSeconds { get; set; }
+    /// <summary>A rollback whose touched nodes have not all confirmed this long after they were told finishes, naming them.</summary>
+    public int RollbackDeadlineSeconds { get; set; } = 300;
 
     public RolloutSettings Settings() => new()
     {
@@ -36,6 +38,7 @@ public sealed class RolloutOptions
         InconclusiveGrace = InconclusiveGraceSeconds is { } grace ? TimeSpan.FromSeconds(grace) : null,
         PollInterval = TimeSpan.FromMilliseconds(TickMilliseconds),
         RollbackPollInterval = TimeSpan.FromMilliseconds(RollbackPollMilliseconds),
+        RollbackDeadline = TimeSpan.FromSeconds(RollbackDeadlineSeconds),
     };
 }
 
@@ -246,7 +249,13 @@ public sealed class RolloutGrain(
         if (wave == WaveObservation.Rollback)
         {
             var rollback = await FanOut(Status.Rollback?.ThroughWave ?? Status.TouchedThrough, (pop, order) => pop.ObserveRollback(order));
-            return new WaveObservation { Wave = wave, Targeted = rollback.Sum(c => c.Cohort), Applied = rollback.Sum(c => c.Applied) };
+            return new WaveObservation
+            {
+                Wave = wave,
+                Targeted = rollback.Sum(c => c.Cohort),
+                Applied = rollback.Sum(c => c.Applied),
+                Unconverged = [.. rollback.SelectMany(c => c.Unconverged ?? []).Order(StringComparer.Ordinal).Take(WaveObservation.MaxNamed)],
+            };
         }
         var counts = await FanOut(wave, (pop, order) => pop.ObserveWave(order));
         var targeted = counts.Sum(c => c.Cohort);

@@ -156,6 +156,8 @@ public class RolloutPolicyTests
         ["rollback persisted, fan-out not confirmed (crash)"] = () => (RollingBack().At(95), null),
         ["rollback assigned, not observed"] = () => (RollingBack().Do(s => s.RollbackAssigned(10, 0, T0.AddSeconds(95))).At(100), null),
         ["rollback 7 of 10 confirmed"] = () => (RollingBack().Do(s => s.RollbackAssigned(10, 0, T0.AddSeconds(95))).At(100), Obs(WaveObservation.Rollback, 10, 7)),
+        ["rollback 7 of 10 confirmed at the deadline"] = () => (RollingBack().Do(s => s.RollbackAssigned(10, 0, T0.AddSeconds(95))).At(395),
+            Obs(WaveObservation.Rollback, 10, 7) with { Unconverged = ["n-3", "n-8", "n-9"] }),
         ["rollback 10 of 10 confirmed"] = () => (RollingBack().Do(s => s.RollbackAssigned(10, 0, T0.AddSeconds(95))).At(100), Obs(WaveObservation.Rollback, 10, 10)),
         ["abort, 10 of 10 confirmed"] = () => (new Run().Open(0).At(30).Expect<Wait>(Obs(0, 10, 9)).At(60)
             .Command(s => RolloutCommands.Abort(s, "alice", "wrong file", T0.AddSeconds(60)))
@@ -215,6 +217,7 @@ public class RolloutPolicyTests
     [InlineData("rollback persisted, fan-out not confirmed (crash)", "Rollback(through 0): wave 'canary' unhealthy: cohort error rate 3.10% (310/10000) > ceiling 1.00%", RolloutState.RollingBack, false)]
     [InlineData("rollback assigned, not observed", "Observe(-1)", RolloutState.RollingBack, false)]
     [InlineData("rollback 7 of 10 confirmed", "Wait(10:01:45)", RolloutState.RollingBack, true)]
+    [InlineData("rollback 7 of 10 confirmed at the deadline", "FinishRollback(RolledBack)", RolloutState.RolledBack, true)]
     [InlineData("rollback 10 of 10 confirmed", "FinishRollback(RolledBack)", RolloutState.RolledBack, true)]
     [InlineData("abort, 10 of 10 confirmed", "FinishRollback(Aborted)", RolloutState.Aborted, true)]
     [InlineData("paused", "Wait(none)", RolloutState.Paused, false)]
@@ -232,6 +235,21 @@ public class RolloutPolicyTests
         Assert.Equal(state, decision.Status.State);
         Assert.Equal(changed, decision.Changed);
         Assert.Equal(changed, !ReferenceEquals(before, decision.Status));
+    }
+
+    [Fact]
+    public void A_rollback_that_waits_past_its_deadline_finishes_naming_the_nodes_that_never_confirmed()
+    {
+        var (run, observation) = Stages["rollback 7 of 10 confirmed at the deadline"]();
+
+        var decision = run.Decide(observation);
+
+        var last = decision.Status.Timeline[^1];
+        Assert.Equal(TimelineTypes.RolledBack, last.Type);
+        Assert.Equal("7/10 node(s) confirmed back on the previous package; 3 of 10 node(s) did not confirm the previous package within 5 min; " +
+                     "not confirmed: n-3, n-8, n-9; they stay told to run it, and /v1/drift lists them until they do", last.Message);
+        Assert.Equal((10, 7), (decision.Status.Rollback!.Targeted, decision.Status.Rollback.Confirmed));
+        Assert.NotNull(decision.Status.Rollback.CompletedAt);
     }
 
     public static TheoryData<string> StageNames => new(Stages.Keys);
