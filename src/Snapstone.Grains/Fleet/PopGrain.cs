@@ -98,7 +98,7 @@ public sealed class PopGrain : Grain, IPopGrain
         var (cohort, _) = Split(order);
         var fresh = cohort.Where(c => c.FirstWave == order.Wave).ToList();
         await Record(new PopOrder(order, RolledBack: false));
-        await Task.WhenAll(fresh.Select(c => GrainFactory.GetGrain<INodeHealthGrain>(c.Node).Assign(AssignmentOf(order, c.FirstWave))));
+        await Task.WhenAll(fresh.Select(c => GrainFactory.ByKey<INodeHealthGrain>(c.Node).Assign(AssignmentOf(order, c.FirstWave))));
         return new WaveCount(cohort.Count, 0, 0, [], [], fresh.Count);
     }
 
@@ -141,9 +141,9 @@ public sealed class PopGrain : Grain, IPopGrain
     public async Task<WaveCount> ObserveWave(WaveOrder order)
     {
         var (cohort, control) = Split(order);
-        var seen = await Task.WhenAll(cohort.Select(c => GrainFactory.GetGrain<INodeHealthGrain>(c.Node).Observe(order.Unit, order.Package)));
+        var seen = await Task.WhenAll(cohort.Select(c => GrainFactory.ByKey<INodeHealthGrain>(c.Node).Observe(order.Unit, order.Package)));
         var controls = order.Previous is { } previous
-            ? await Task.WhenAll(control.Take(MaxControlSamples).Select(c => GrainFactory.GetGrain<INodeHealthGrain>(c.Node).Observe(order.Unit, previous)))
+            ? await Task.WhenAll(control.Take(MaxControlSamples).Select(c => GrainFactory.ByKey<INodeHealthGrain>(c.Node).Observe(order.Unit, previous)))
             : [];
         return new WaveCount(
             cohort.Count,
@@ -158,7 +158,7 @@ public sealed class PopGrain : Grain, IPopGrain
     {
         var (touched, _) = Split(order);
         await Record(new PopOrder(order, RolledBack: true));
-        var ran = await Task.WhenAll(touched.Select(c => GrainFactory.GetGrain<INodeHealthGrain>(c.Node).ReturnTo(order.Rollout, order.Unit, order.Previous, order.Package)));
+        var ran = await Task.WhenAll(touched.Select(c => GrainFactory.ByKey<INodeHealthGrain>(c.Node).ReturnTo(order.Rollout, order.Unit, order.Previous, order.Package)));
         return new WaveCount(touched.Count, ran.Count(r => r), 0, [], [], touched.Count);
     }
 
@@ -172,7 +172,7 @@ public sealed class PopGrain : Grain, IPopGrain
         {
             return new WaveCount(touched.Count, touched.Count, 0, [], []);
         }
-        var seen = await Task.WhenAll(touched.Select(c => GrainFactory.GetGrain<INodeHealthGrain>(c.Node).Observe(order.Unit, previous)));
+        var seen = await Task.WhenAll(touched.Select(c => GrainFactory.ByKey<INodeHealthGrain>(c.Node).Observe(order.Unit, previous)));
         return new WaveCount(touched.Count, seen.Count(o => o.On), 0, [], [],
             Unconverged: [.. touched.Zip(seen).Where(c => !c.Second.On).Select(c => c.First.Node).Order(StringComparer.Ordinal).Take(WaveObservation.MaxNamed)]);
     }
