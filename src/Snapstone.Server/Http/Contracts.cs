@@ -166,7 +166,36 @@ public sealed record DesiredResponse(IReadOnlyDictionary<string, DesiredEntry> D
 }
 
 /// <summary>The batch as read: each slot parsed once, straight from the request bytes, into a report or the reason it is not one.</summary>
-public sealed record BatchReportBody(IReadOnlyList<ReportSlot>? Reports);
+public sealed record BatchReportBody(IReadOnlyList<ReportSlot>? Reports)
+{
+    /// <summary>
+    /// The slots of a batch. A batch of well-formed reports is read in one pass (one reader state for the whole body,
+    /// where reading each slot on its own cost a fresh one per report); only a batch with a malformed report is read
+    /// again slot by slot, so that report alone is refused with its reason.
+    /// </summary>
+    public static IReadOnlyList<ReportSlot> Read(ReadOnlySpan<byte> json)
+    {
+        try
+        {
+            if (JsonSerializer.Deserialize<WellFormed>(json, Http.JsonBody.Lenient)?.Reports is { } reports)
+            {
+                var slots = new ReportSlot[reports.Count];
+                for (var i = 0; i < slots.Length; i++)
+                {
+                    slots[i] = reports[i] is { } report ? new ReportSlot(report, report.Node, null) : ReportSlotConverter.NotAnObject;
+                }
+                return slots;
+            }
+        }
+        catch (JsonException)
+        {
+        }
+        return Http.JsonBody.Parse<BatchReportBody>(json, Http.JsonBody.Lenient).Reports
+            ?? throw SnapstoneException.Invalid("reports is required (an array of reports)");
+    }
+
+    private sealed record WellFormed(IReadOnlyList<NodeReport?>? Reports);
+}
 
 /// <summary>The batch as documented (OpenAPI): an array of reports, each with its <c>node</c>.</summary>
 public sealed record BatchReportRequest(IReadOnlyList<NodeReport> Reports);
@@ -181,19 +210,21 @@ public sealed record ReportSlot(NodeReport? Report, string? Node, string? Error)
 /// </summary>
 public sealed class ReportSlotConverter : System.Text.Json.Serialization.JsonConverter<ReportSlot>
 {
+    internal static readonly ReportSlot NotAnObject = new(null, null, "report must be an object");
+
     public override ReportSlot Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
     {
         if (reader.TokenType != JsonTokenType.StartObject)
         {
             reader.Skip();
-            return new ReportSlot(null, null, "report must be an object");
+            return NotAnObject;
         }
         var attempt = reader;
         try
         {
             var report = JsonSerializer.Deserialize<NodeReport>(ref attempt, options);
             reader = attempt;
-            return report is null ? new ReportSlot(null, null, "report must be an object") : new ReportSlot(report, report.Node, null);
+            return report is null ? NotAnObject : new ReportSlot(report, report.Node, null);
         }
         catch (JsonException e)
         {

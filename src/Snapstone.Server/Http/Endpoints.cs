@@ -118,8 +118,11 @@ public static class Endpoints
 
         v1.MapPost("/reports", async (HttpContext http, SnapstoneClient client) =>
         {
-            var batch = await JsonBody.ReadAsync<BatchReportBody>(http.Request, JsonBody.Lenient);
-            var slots = batch.Reports ?? throw SnapstoneException.Invalid("reports is required (an array of reports)");
+            IReadOnlyList<ReportSlot> slots;
+            using (var body = await JsonBody.ReadPooledAsync(http.Request))
+            {
+                slots = BatchReportBody.Read(body.Span);
+            }
             var outcomes = await client.ReportBatchAsync([.. slots.Select(s => s.Report)]);
             var results = outcomes.Select((o, i) => slots[i].Error is { } error
                 ? new BatchResult(slots[i].Node, null, error)

@@ -25,6 +25,23 @@ public static partial class JsonBody
 
     public static async Task<byte[]> ReadBytesAsync(HttpRequest request)
     {
+        using var body = await ReadPooledAsync(request);
+        return body.Span.ToArray();
+    }
+
+    public static async Task<T> ReadAsync<T>(HttpRequest request, JsonSerializerOptions options) where T : class
+    {
+        using var body = await ReadPooledAsync(request);
+        return Parse<T>(body.Span, options);
+    }
+
+    /// <summary>
+    /// The request body in a buffer rented from the shared pool (returned on dispose), read straight into it: a batch
+    /// of reports is a few hundred kilobytes, and copying it through a growing stream into a fresh array three times
+    /// over was a fifth of what the server allocated under load.
+    /// </summary>
+    public static async Task<PooledBody> ReadPooledAsync(HttpRequest request)
+    {
         var limit = request.HttpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize;
         if (request.ContentLength > limit)
         {
@@ -32,25 +49,67 @@ public static partial class JsonBody
             throw new SnapstoneException(ProblemKind.TooLarge,
                 $"request body exceeds the limit of {limit} bytes (Snapstone:Gateway:MaxRequestBytes); it declared {request.ContentLength}");
         }
+        // One more byte than declared, so a body of the declared length is read without growing the buffer.
+        var body = new PooledBody(request.ContentLength is > 0 and < int.MaxValue / 2 and var declared ? (int)declared + 1 : 16 * 1024);
         try
         {
-            using var buffer = new MemoryStream();
-            await request.Body.CopyToAsync(buffer, request.HttpContext.RequestAborted);
-            if (buffer.Length == 0)
+            while (await request.Body.ReadAsync(body.Free(), request.HttpContext.RequestAborted) is var read and > 0)
+            {
+                body.Advance(read);
+            }
+            if (body.Length == 0)
             {
                 throw SnapstoneException.Invalid("request body is required (JSON)");
             }
-            return buffer.ToArray();
+            return body;
         }
         catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
+            body.Dispose();
             throw new SnapstoneException(ProblemKind.TooLarge,
                 $"request body exceeds the limit of {request.HttpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize} bytes (Snapstone:Gateway:MaxRequestBytes)");
         }
+        catch
+        {
+            body.Dispose();
+            throw;
+        }
     }
 
-    public static async Task<T> ReadAsync<T>(HttpRequest request, JsonSerializerOptions options) where T : class =>
-        Parse<T>(await ReadBytesAsync(request), options);
+    /// <summary>Bytes read into an array rented from <see cref="System.Buffers.ArrayPool{T}.Shared"/>; dispose returns it.</summary>
+    public sealed class PooledBody(int capacity) : IDisposable
+    {
+        private byte[]? _buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(capacity);
+
+        public int Length { get; private set; }
+
+        public ReadOnlySpan<byte> Span => Buffer.AsSpan(0, Length);
+
+        private byte[] Buffer => _buffer ?? throw new ObjectDisposedException(nameof(PooledBody));
+
+        /// <summary>Room for the next read, doubling the buffer when it is full.</summary>
+        internal Memory<byte> Free()
+        {
+            if (Length == Buffer.Length)
+            {
+                var larger = System.Buffers.ArrayPool<byte>.Shared.Rent(Buffer.Length * 2);
+                Buffer.AsSpan(0, Length).CopyTo(larger);
+                System.Buffers.ArrayPool<byte>.Shared.Return(Buffer);
+                _buffer = larger;
+            }
+            return Buffer.AsMemory(Length);
+        }
+
+        internal void Advance(int count) => Length += count;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _buffer, null) is { } buffer)
+            {
+                System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+    }
 
     public static T Parse<T>(ReadOnlySpan<byte> json, JsonSerializerOptions options) where T : class
     {
