@@ -128,42 +128,84 @@ public sealed partial class SnapstoneClient(IGrainFactory grains, TimeProvider t
         {
             throw SnapstoneException.Invalid(error);
         }
-        return await grains.GetGrain<INodeHealthGrain>(report.Node!).Report(report);
+        return await grains.ByKey<INodeHealthGrain>(report.Node!).Report(report);
     }
 
-    /// <summary>Ingests many reports at once; each slot holds the desired state or the reason that report was refused.</summary>
+    /// <summary>
+    /// Ingests many reports at once; each slot holds the desired state or the reason that report was refused. Every
+    /// report of a node named more than once is refused: which of them is the node's state would be a guess. The
+    /// node grains are called all at once, with no state machine of its own per report.
+    /// </summary>
     public async Task<IReadOnlyList<ReportResult>> ReportBatchAsync(IReadOnlyList<NodeReport?> reports)
     {
         if (reports.Count > MaxBatchReports)
         {
             throw SnapstoneException.Invalid($"reports may hold at most {MaxBatchReports} reports (got {reports.Count})");
         }
-        var duplicate = reports.Where(r => r?.Node is not null).GroupBy(r => r!.Node).FirstOrDefault(g => g.Count() > 1);
-        return await Task.WhenAll(reports.Select(async report =>
+        var named = new Dictionary<string, int>(reports.Count, StringComparer.Ordinal);
+        foreach (var report in reports)
         {
+            if (report?.Node is { } node)
+            {
+                named[node] = named.GetValueOrDefault(node) + 1;
+            }
+        }
+        var results = new ReportResult[reports.Count];
+        var calls = new Task<DesiredState>?[reports.Count];
+        for (var i = 0; i < reports.Count; i++)
+        {
+            var report = reports[i];
             if (report is null)
             {
-                return new ReportResult(null, null, "report must be an object");
+                results[i] = new ReportResult(null, null, "report must be an object");
             }
-            if (duplicate is not null && report.Node == duplicate.Key)
+            else if (report.Node is { } node && named[node] > 1)
             {
-                return new ReportResult(report.Node, null, $"node '{report.Node}' appears more than once in this batch");
+                results[i] = new ReportResult(node, null, $"node '{node}' appears more than once in this batch");
             }
-            try
+            else if (ReportRules.Check(report) is { } error)
             {
-                return new ReportResult(report.Node, await ReportAsync(report), null);
+                results[i] = new ReportResult(report.Node, null, error);
             }
-            catch (SnapstoneException e)
+            else
             {
-                return new ReportResult(report.Node, null, e.Message);
+                calls[i] = grains.ByKey<INodeHealthGrain>(report.Node!).Report(report);
             }
-        }));
+        }
+        try
+        {
+            await Task.WhenAll(calls.OfType<Task<DesiredState>>());
+        }
+        catch (Exception)
+        {
+            // Each call's outcome is read below: a refused report fails its own slot, anything else the batch.
+        }
+        for (var i = 0; i < calls.Length; i++)
+        {
+            if (calls[i] is not { } call)
+            {
+                continue;
+            }
+            if (call.IsCompletedSuccessfully)
+            {
+                results[i] = new ReportResult(reports[i]!.Node, call.Result, null);
+            }
+            else if (call.Exception?.InnerException is SnapstoneException refused)
+            {
+                results[i] = new ReportResult(reports[i]!.Node, null, refused.Message);
+            }
+            else
+            {
+                await call; // rethrows what failed the call, with its own stack
+            }
+        }
+        return results;
     }
 
     public async Task<NodeView> GetNodeAsync(string node)
     {
         SnapstoneException.ThrowIfBadName("node", node);
-        return await grains.GetGrain<INodeHealthGrain>(node).GetView() ?? throw NodeNotFound(node);
+        return await grains.ByKey<INodeHealthGrain>(node).GetView() ?? throw NodeNotFound(node);
     }
 
     /// <summary>
@@ -177,7 +219,7 @@ public sealed partial class SnapstoneClient(IGrainFactory grains, TimeProvider t
         {
             throw SnapstoneException.Invalid($"waitSeconds must be between 0 and {MaxDesiredWait.TotalSeconds} (got {wait.TotalSeconds})");
         }
-        return await grains.GetGrain<INodeHealthGrain>(node).WaitForDesired(stamp ?? -1, stamp is null ? TimeSpan.Zero : wait)
+        return await grains.ByKey<INodeHealthGrain>(node).WaitForDesired(stamp ?? -1, stamp is null ? TimeSpan.Zero : wait)
             ?? throw NodeNotFound(node);
     }
 

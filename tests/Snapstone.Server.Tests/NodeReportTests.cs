@@ -137,6 +137,30 @@ public sealed class NodeReportTests(ServerFixture fixture)
     }
 
     [Fact]
+    public async Task In_a_well_formed_batch_every_report_of_a_node_named_twice_is_refused_and_the_rest_answered()
+    {
+        var pop = TestStorage.Unique("pop");
+        var (twiceA, twiceB, once) = (TestStorage.Unique("node"), TestStorage.Unique("node"), TestStorage.Unique("node"));
+        string Report(string node) => $$"""{ "node": "{{node}}", "pop": "{{pop}}", "metrics": { "requests": 10, "errors": 0, "p99LatencyMs": 5, "crashes": 0 } }""";
+        var body = $$"""{ "reports": [ {{Report(twiceA)}}, {{Report(twiceB)}}, null, {{Report(once)}}, {{Report(twiceA)}}, {{Report(twiceB)}} ] }""";
+
+        using var response = await _agent.PostAsync("/v1/reports", Http.Json(body));
+        Assert.Equal(200, (int)response.StatusCode);
+        var results = (await response.ReadJson())["results"]!.AsArray();
+
+        Assert.Equal(
+            [
+                $"node '{twiceA}' appears more than once in this batch", $"node '{twiceB}' appears more than once in this batch",
+                "report must be an object", null,
+                $"node '{twiceA}' appears more than once in this batch", $"node '{twiceB}' appears more than once in this batch",
+            ],
+            results.Select(r => (string?)r!["error"]));
+        Assert.Equal(once, (string?)results[3]!["node"]);
+        Assert.Equal(404, (await _reader.Get($"/v1/nodes/{twiceB}")).Status);
+        Assert.Equal(200, (await _reader.Get($"/v1/nodes/{once}")).Status);
+    }
+
+    [Fact]
     public async Task A_long_poll_answers_as_soon_as_the_desired_state_changes()
     {
         var unit = TestStorage.Unique("unit");
