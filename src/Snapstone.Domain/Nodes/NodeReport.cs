@@ -36,8 +36,28 @@ public sealed record NodeIdentity(
     [property: Id(3)] IReadOnlyDictionary<string, string> Labels)
 {
     public bool SameAs(NodeIdentity other) =>
-        Pop == other.Pop && Region == other.Region && Tier == other.Tier &&
-        Labels.Count == other.Labels.Count && Labels.All(l => other.Labels.TryGetValue(l.Key, out var v) && v == l.Value);
+        Pop == other.Pop && Region == other.Region && Tier == other.Tier && SameLabels(Labels, other.Labels);
+
+    /// <summary>Same keys with the same values; null is no labels.</summary>
+    public static bool SameLabels(IReadOnlyDictionary<string, string> labels, IReadOnlyDictionary<string, string>? other)
+    {
+        if (other is null)
+        {
+            return labels.Count == 0;
+        }
+        if (labels.Count != other.Count)
+        {
+            return false;
+        }
+        foreach (var (key, value) in labels)
+        {
+            if (!other.TryGetValue(key, out var theirs) || theirs != value)
+            {
+                return false;
+            }
+        }
+        return true;
+    }
 }
 
 /// <summary>One report from an edge agent about one node.</summary>
@@ -57,4 +77,9 @@ public sealed record NodeReport
     public const string DefaultTier = "standard";
 
     public NodeIdentity Identity => new(Pop!, Region ?? DefaultRegion, Tier ?? DefaultTier, Labels ?? new Dictionary<string, string>());
+
+    /// <summary>Whether <see cref="Identity"/> would be the same as <paramref name="identity"/>, without building it (every report asks).</summary>
+    public bool Describes(NodeIdentity? identity) =>
+        identity is not null && identity.Pop == Pop && identity.Region == (Region ?? DefaultRegion) && identity.Tier == (Tier ?? DefaultTier) &&
+        NodeIdentity.SameLabels(identity.Labels, Labels);
 }

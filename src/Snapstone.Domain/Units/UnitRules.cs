@@ -47,7 +47,7 @@ public static class UnitRules
         }
         foreach (var (key, value) in labels)
         {
-            if (Names.Check($"{field} key", key) is { } keyError)
+            if (!Names.IsValid(key) && Names.Check($"{field} key", key) is { } keyError)
             {
                 errors.Add(keyError);
             }

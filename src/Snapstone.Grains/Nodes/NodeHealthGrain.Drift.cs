@@ -27,7 +27,9 @@ public sealed class NodeDriftState
 /// </summary>
 public sealed partial class NodeHealthGrain
 {
-    private DriftSettings DriftSettings => driftOptions.Value.Settings();
+    /// <summary>Read once per activation: every report consults it several times.</summary>
+    private DriftSettings DriftSettings => _driftSettings ??= driftOptions.Value.Settings();
+    private DriftSettings? _driftSettings;
 
     public async Task<NodeDriftFacts?> DriftFacts()
     {
@@ -66,15 +68,19 @@ public sealed partial class NodeHealthGrain
         };
     }
 
-    /// <summary>A report: the node is about to be told its desired state again. True when it took a deferred assignment.</summary>
-    private bool TrackDrift(Catalog catalog, NodeReport report, DateTimeOffset now)
+    /// <summary>
+    /// A report: the node is about to be told <paramref name="desired"/> again. When it took a deferred assignment
+    /// (and must be written) the desired state it is told instead comes back in <paramref name="desired"/>.
+    /// </summary>
+    private bool TrackDrift(Catalog catalog, NodeReport report, DateTimeOffset now, ref DesiredState desired)
     {
         state.State.Drift.LastReportAt = now;
         state.State.Drift.IntervalSeconds = report.IntervalSeconds;
-        MarkDrift(Desired(catalog).Units, now, remediation: true);
-        if (TakeDeferred(now))
+        MarkDrift(desired.Units, now, remediation: true);
+        if (state.State.Drift.Deferred.Count > 0 && TakeDeferred(now))
         {
-            MarkDrift(Desired(catalog).Units, now, remediation: false);
+            desired = Desired(catalog);
+            MarkDrift(desired.Units, now, remediation: false);
             return true;
         }
         return false;
@@ -87,9 +93,12 @@ public sealed partial class NodeHealthGrain
         {
             MarkDrift(unit, package, now, remediation);
         }
-        foreach (var unit in state.State.Drift.Marks.Keys.Where(u => !desired.ContainsKey(u)).ToList())
+        if (state.State.Drift.Marks.Count > 0)
         {
-            MarkDrift(unit, null, now);
+            foreach (var unit in state.State.Drift.Marks.Keys.Where(u => !desired.ContainsKey(u)).ToList())
+            {
+                MarkDrift(unit, null, now);
+            }
         }
     }
 
@@ -146,6 +155,10 @@ public sealed partial class NodeHealthGrain
     /// </summary>
     private void Checkpoint(DateTimeOffset now)
     {
+        if (state.State.Drift.Marks.Count == 0 && _storedMarks.Count == 0)
+        {
+            return; // converged, and stored as converged: the common case
+        }
         var durable = DurableMarks(now);
         if (durable.Count != _storedMarks.Count || durable.Any(d => !_storedMarks.TryGetValue(d.Key, out var stored) || stored != d.Value))
         {

@@ -128,25 +128,29 @@ public sealed partial class NodeHealthGrain : Grain, INodeHealthGrain
 
     public async Task<DesiredState> Report(NodeReport report)
     {
-        var catalog = await Catalog(report.Applied is { Count: > 0 } reported ? [.. reported.Keys] : null);
-        if (report.Applied?.Keys.FirstOrDefault(u => !catalog.Units.ContainsKey(u)) is { } unknown)
+        var catalog = await Catalog(report.Applied is { Count: > 0 } reported ? reported.Keys : null);
+        foreach (var unit in report.Applied?.Keys ?? [])
         {
-            throw SnapstoneException.Invalid($"applied: unknown unit '{unknown}' (no such unit is defined)");
+            if (!catalog.Units.ContainsKey(unit))
+            {
+                throw SnapstoneException.Invalid($"applied: unknown unit '{unit}' (no such unit is defined)");
+            }
         }
 
         var now = time.GetUtcNow();
-        var identity = report.Identity;
-        var joined = state.State.Identity?.Pop != identity.Pop;
-        if (await Register(identity, now))
+        if (!report.Describes(state.State.Identity))
         {
+            var identity = report.Identity;
+            var joined = state.State.Identity?.Pop != identity.Pop;
+            await Register(identity, now);
             // A node is known once its answer is out: identity is written through.
             _appliedUnwritten = false;
             await _writer.WriteAsync();
-        }
-        if (joined)
-        {
-            // A node that joins a PoP mid-rollout is in whatever cohort its hash puts it: it takes the wave's order now.
-            await TakeOrders(identity.Pop, now);
+            if (joined)
+            {
+                // A node that joins a PoP mid-rollout is in whatever cohort its hash puts it: it takes the wave's order now.
+                await TakeOrders(identity.Pop, now);
+            }
         }
         foreach (var (unit, applied) in report.Applied ?? new Dictionary<string, AppliedPackage>())
         {
@@ -158,7 +162,8 @@ public sealed partial class NodeHealthGrain : Grain, INodeHealthGrain
                 _window.Split(now);
             }
         }
-        if (TrackDrift(catalog, report, now))
+        var desired = Desired(catalog);
+        if (TrackDrift(catalog, report, now, ref desired))
         {
             WriteBehind();
         }
@@ -171,7 +176,7 @@ public sealed partial class NodeHealthGrain : Grain, INodeHealthGrain
             _window.Add(now, metrics);
         }
         SignalLiveRollouts(now);
-        return Desired(catalog);
+        return desired;
     }
 
     /// <summary>In memory only: the PoP wrote the order to its ledger before fanning it out.</summary>
@@ -255,6 +260,10 @@ public sealed partial class NodeHealthGrain : Grain, INodeHealthGrain
     /// <summary>Pushes a crash, rejection or breach to each live rollout of this node at once, without waiting to be polled.</summary>
     private void SignalLiveRollouts(DateTimeOffset now)
     {
+        if (_assignments.Count == 0)
+        {
+            return;
+        }
         foreach (var (unit, assignment) in _assignments.ToList())
         {
             if (assignment is not { Rollout: { } rollout, Gates: { } gates })
@@ -315,14 +324,10 @@ public sealed partial class NodeHealthGrain : Grain, INodeHealthGrain
         }
     }
 
-    /// <summary>Records a new or changed identity and keeps the PoP membership in step. True when state changed.</summary>
-    private async Task<bool> Register(NodeIdentity identity, DateTimeOffset now)
+    /// <summary>Records a new or changed identity and keeps the PoP membership in step.</summary>
+    private async Task Register(NodeIdentity identity, DateTimeOffset now)
     {
         var previous = state.State.Identity;
-        if (previous is not null && previous.SameAs(identity))
-        {
-            return false;
-        }
         await GrainFactory.GetGrain<IPopGrain>(identity.Pop).Register(Id, identity);
         if (previous is not null && previous.Pop != identity.Pop)
         {
@@ -334,20 +339,40 @@ public sealed partial class NodeHealthGrain : Grain, INodeHealthGrain
             logger.LogInformation("Node {Node} registered in PoP {Pop} ({Region}, tier {Tier})", Id, identity.Pop, identity.Region, identity.Tier);
         }
         state.State.Identity = identity;
-        return true;
     }
 
     /// <summary>The silo's copy of the catalog; the cache grain is asked only when the copy is old or lacks a unit the report names.</summary>
-    private Task<Catalog> Catalog(IReadOnlyCollection<string>? mustKnow) =>
+    private ValueTask<Catalog> Catalog(IEnumerable<string>? mustKnow) =>
         snapshot.Fresh(time.GetUtcNow(), TimeSpan.FromSeconds(catalogOptions.Value.RefreshSeconds), mustKnow) is { } fresh
-            ? Task.FromResult(fresh)
-            : GrainFactory.GetGrain<ICatalogCacheGrain>(silo.SiloAddress.ToParsableString()).Get(mustKnow);
+            ? ValueTask.FromResult(fresh)
+            : new ValueTask<Catalog>(GrainFactory.GetGrain<ICatalogCacheGrain>(silo.SiloAddress.ToParsableString()).Get(mustKnow?.ToArray()));
 
     /// <summary>
     /// For every unit whose targets match the node: its explicit assignment, else the unit's LKG.
     /// A unit with neither is absent. The stamp is a hash of the result, so it changes exactly when the result does.
     /// </summary>
     private DesiredState Desired(Catalog catalog)
+    {
+        // The answer to nearly every report is the one before: it changes only with the catalog, the node's
+        // identity (its labels pick units) or its assignments.
+        if (_desired is { } cached && ReferenceEquals(cached.Catalog, catalog) && ReferenceEquals(cached.Identity, state.State.Identity) &&
+            cached.Assignments == _assignmentsVersion)
+        {
+            return cached.State;
+        }
+        var desired = ComputeDesired(catalog);
+        _desired = new DesiredCache(catalog, state.State.Identity, _assignmentsVersion, desired);
+        return desired;
+    }
+
+    private sealed record DesiredCache(Catalog Catalog, NodeIdentity? Identity, long Assignments, DesiredState State);
+
+    private DesiredCache? _desired;
+
+    /// <summary>Moves on every change to <see cref="_assignments"/>, which invalidates <see cref="_desired"/>.</summary>
+    private long _assignmentsVersion;
+
+    private DesiredState ComputeDesired(Catalog catalog)
     {
         var labels = state.State.Identity!.Labels;
         var units = new SortedDictionary<string, DesiredPackage>(StringComparer.Ordinal);
@@ -381,6 +406,7 @@ public sealed partial class NodeHealthGrain : Grain, INodeHealthGrain
 
     private void SignalAssignmentsChanged()
     {
+        _assignmentsVersion++;
         var previous = _assignmentsChanged;
         _assignmentsChanged = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         previous.TrySetResult();

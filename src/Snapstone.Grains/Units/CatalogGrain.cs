@@ -86,7 +86,7 @@ public sealed class CatalogSnapshot
     private volatile Copy? _copy;
 
     /// <summary>The copy when it is younger than <paramref name="maxAge"/> and knows every unit in <paramref name="mustKnow"/>.</summary>
-    public Catalog? Fresh(DateTimeOffset now, TimeSpan maxAge, IReadOnlyCollection<string>? mustKnow) =>
+    public Catalog? Fresh(DateTimeOffset now, TimeSpan maxAge, IEnumerable<string>? mustKnow) =>
         _copy is { } copy && now - copy.TakenAt <= maxAge && (mustKnow is null || mustKnow.All(copy.Catalog.Units.ContainsKey))
             ? copy.Catalog
             : null;
