@@ -24,6 +24,7 @@ public sealed record BenchmarkOptions
           --canary-bake 20         seconds the canary wave of a bad rollout bakes before the rest of the fleet
           --rollout-seconds 900    start no new rollout round after this many seconds of them
           --only all               all; rollouts: register the fleet and measure only (a), (b) and (e);
+                                   ingest: the baselines, registration, memory and ingest (c), (d), no rollouts;
                                    replay: only the incident replays, each on a server and fleet of its own
           --replays a,b,c,d,e      with --only replay: which replays (docs/performance.md, "Incident replays")
           --replay-bake 10         with --only replay: seconds each wave of the replay plan bakes
@@ -91,7 +92,8 @@ public sealed record BenchmarkOptions
                 "all" => BenchmarkPart.All,
                 "rollouts" => BenchmarkPart.Rollouts,
                 "replay" => BenchmarkPart.Replay,
-                _ => throw new ArgumentException($"--only must be all, rollouts or replay (got '{only}')"),
+                "ingest" => BenchmarkPart.Ingest,
+                _ => throw new ArgumentException($"--only must be all, rollouts, ingest or replay (got '{only}')"),
             },
             Replays = values.Remove("replays", out var replays) ? ReplayIds(replays) : Simulator.Replay.Replays.Ids,
             ReplayBakeSeconds = Number("replay-bake", 10, 1),
@@ -150,4 +152,6 @@ public enum BenchmarkPart
     All,
     Rollouts,
     Replay,
+    /// <summary>The baselines, registration, paced reporting, memory and ingest: (c) and (d) without the rollouts.</summary>
+    Ingest,
 }

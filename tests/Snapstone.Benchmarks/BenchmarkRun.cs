@@ -120,6 +120,8 @@ public static class BenchmarkRun
 
         IMeasurement[] measurements = options.RolloutsOnly
             ? [new FleetRegistration(), new WaveAssignmentTime(), new TimeToSafe(), new BlastRadius()]
+            : options.Only == BenchmarkPart.Ingest
+            ? [new FleetRegistration(), new PacedReporting(), new MemoryPerNode(), new ReportIngestRate()]
             :
             [
                 new FleetRegistration(),
@@ -148,6 +150,14 @@ public static class BenchmarkRun
         var ingest = measured[typeof(ReportIngestRate)];
         var ratio = Ratio(ingest, raw!);
         Add(ratio);
+        if (options.Only == BenchmarkPart.Ingest)
+        {
+            return
+            [
+                ingest, raw!, ratio, rawWithDashboard!, measured[typeof(PacedReporting)],
+                measured[typeof(MemoryPerNode)], measured[typeof(FleetRegistration)],
+            ];
+        }
         // Reading order: (a), (b), (c) with its baseline and ratio, (d), (e), then how the fleet got there.
         return
         [
