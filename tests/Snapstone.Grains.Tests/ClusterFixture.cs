@@ -50,6 +50,23 @@ public sealed class ClusterFixture : IAsyncLifetime
     }
 }
 
+public static class RolloutStarts
+{
+    /// <summary>Reserves the unit for a rollout of <paramref name="to"/> over <paramref name="from"/> and starts it on <paramref name="plan"/>.</summary>
+    public static async Task<IRolloutGrain> StartRollout(this ClusterFixture fixture, string unit, DesiredPackage from, DesiredPackage to, Domain.Plans.Plan plan)
+    {
+        var id = "r-" + Guid.NewGuid().ToString("N")[..16];
+        var ticket = await fixture.Client.GetGrain<IUnitGrain>(unit).ReserveRollout(id, to.Version);
+        var rollout = fixture.Client.GetGrain<IRolloutGrain>(id);
+        await rollout.Start(new Domain.Rollouts.RolloutSpec
+        {
+            Id = id, Unit = unit, Version = to.Version, Sha256 = to.Sha256, PreviousVersion = from.Version, PreviousSha256 = from.Sha256,
+            Plan = plan, PlanName = "two-waves", CreatedBy = "ci",
+        }, ticket.Targets);
+        return rollout;
+    }
+}
+
 public sealed record TwoPackages(string Unit, DesiredPackage V1, DesiredPackage V2, Dictionary<string, string> Labels);
 
 [CollectionDefinition(Name)]

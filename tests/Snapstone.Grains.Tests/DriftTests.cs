@@ -179,15 +179,8 @@ public sealed class DriftTests(ClusterFixture fixture)
             await fixture.Client.GetGrain<INodeHealthGrain>(stuck).Report(Report(stuck, pop, labels, unit, 1, v1.Sha256, "canary"));
         }
         await ReportBoth();
-        var id = "r-" + Guid.NewGuid().ToString("N")[..16];
-        var ticket = await fixture.Client.GetGrain<IUnitGrain>(unit).ReserveRollout(id, 2);
-        var rollout = fixture.Client.GetGrain<IRolloutGrain>(id);
         var plan = new Plan([new WaveSpec { Name = "canary", Select = new WaveSelect { Tier = "canary" }, BakeSeconds = 10 }, new WaveSpec { Name = "all", Select = new WaveSelect { Percent = 100 }, BakeSeconds = 10 }]);
-        await rollout.Start(new RolloutSpec
-        {
-            Id = id, Unit = unit, Version = 2, Sha256 = v2.Sha256, PreviousVersion = 1, PreviousSha256 = v1.Sha256,
-            Plan = plan, PlanName = "two-waves", CreatedBy = "ci",
-        }, ticket.Targets);
+        var rollout = await fixture.StartRollout(unit, v1, v2, plan);
 
         await ReportBoth();
         await rollout.Wake();

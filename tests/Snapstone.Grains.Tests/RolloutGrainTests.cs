@@ -86,7 +86,6 @@ public sealed class RolloutGrainTests(ClusterFixture fixture)
     {
         // The unit is consumed only by nodes with its label, so other tests' nodes stay out of its cohorts.
         var (unitName, v1, v2, labels) = await fixture.UnitWithTwoPackages("wedge");
-        var unit = fixture.Client.GetGrain<IUnitGrain>(unitName);
         var pop = TestStorage.Unique("pop");
         var (healthy, wedged) = ($"{pop}-a", $"{pop}-b");
 
@@ -110,14 +109,7 @@ public sealed class RolloutGrainTests(ClusterFixture fixture)
         }
 
         await ReportBoth();
-        var id = "r-" + Guid.NewGuid().ToString("N")[..16];
-        var ticket = await unit.ReserveRollout(id, 2);
-        var rollout = fixture.Client.GetGrain<IRolloutGrain>(id);
-        await rollout.Start(new RolloutSpec
-        {
-            Id = id, Unit = unitName, Version = 2, Sha256 = v2.Sha256, PreviousVersion = 1, PreviousSha256 = v1.Sha256,
-            Plan = TwoWaves, PlanName = "two-waves", CreatedBy = "ci",
-        }, ticket.Targets);
+        var rollout = await fixture.StartRollout(unitName, v1, v2, TwoWaves);
         await ReportBoth();
         await rollout.Wake();
         await rollout.Abort("alice", "wrong file");
