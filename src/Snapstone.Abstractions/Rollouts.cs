@@ -98,7 +98,9 @@ public sealed record NodeAssignment(
     [property: Id(0)] string Rollout,
     [property: Id(1)] string Unit,
     [property: Id(2)] DesiredPackage Package,
-    [property: Id(3)] Gates Gates);
+    [property: Id(3)] Gates Gates,
+    /// <summary>The package the rollout replaces: where a node that crashes on the new one goes back at once.</summary>
+    [property: Id(4)] DesiredPackage? Previous = null);
 
 /// <summary>
 /// One unit's entry in a PoP's order ledger as it concerns one node: the assignment it holds

@@ -98,4 +98,27 @@ public sealed class NodeAssignmentTests(ClusterFixture fixture)
         var seen = await pop.ObserveWave(s.Order(1));
         Assert.Equal(2, seen.Cohort);
     }
+
+    [Fact]
+    public async Task A_node_that_crashes_on_its_package_is_sent_back_in_the_answer_to_that_report()
+    {
+        var s = await UnitWithTwoPackages();
+        var (crashed, fine) = ($"{s.Pop}-c1", $"{s.Pop}-c2");
+        await Report(s, crashed, "canary", s.V1);
+        await Report(s, fine, "canary", s.V1);
+        await fixture.Client.GetGrain<IPopGrain>(s.Pop).AssignWave(s.Order(0) with { Rollout = "r-00000000000000dd" });
+
+        var answer = await fixture.Client.GetGrain<INodeHealthGrain>(crashed).Report(new NodeReport
+        {
+            Node = crashed,
+            Pop = s.Pop,
+            Tier = "canary",
+            Labels = s.Labels,
+            Applied = new Dictionary<string, AppliedPackage> { [s.Unit] = new() { Version = 2, Sha256 = s.V2.Sha256 } },
+            Metrics = new NodeMetrics { Requests = 100, Errors = 100, P99LatencyMs = 20, Crashes = 1 },
+        });
+
+        Assert.Equal(s.V1, answer.Units[s.Unit]);
+        Assert.Equal(s.V2, (await Report(s, fine, "canary", s.V2)).Units[s.Unit]);
+    }
 }

@@ -181,6 +181,13 @@ public static class HealthPolicy
         Assess(sample, gates, controlRate) == NodeHealth.Healthy;
 
     /// <summary>
+    /// Whether the node that raised <paramref name="signal"/> goes back to the previous package at once, before the
+    /// rollout decides: only a crash, which leaves the node serving nothing. A rejection already kept the old
+    /// package, and an error breach is the node's own health, which the rollout weighs against the control group.
+    /// </summary>
+    public static bool SendsNodeBack(NodeSignal signal) => signal.Kind == SignalKind.Crash;
+
+    /// <summary>
     /// What a node grain checks on every report to decide whether to tell the rollout at once: a crash, a
     /// rejection, or an error rate more than <see cref="BreachFactor"/> × its limit on at least
     /// <see cref="MinBreachRequests"/> requests, where the limit is <c>max(ceiling, ratio × own baseline)</c>.

@@ -110,7 +110,7 @@ public sealed class PopGrain : Grain, IPopGrain
     }
 
     private static NodeAssignment AssignmentOf(WaveOrder order, int firstWave) =>
-        new(order.Rollout, order.Unit, order.Package, order.Plan.Waves[Math.Clamp(firstWave, 0, order.Plan.Waves.Count - 1)].Gates);
+        new(order.Rollout, order.Unit, order.Package, order.Plan.Waves[Math.Clamp(firstWave, 0, order.Plan.Waves.Count - 1)].Gates, order.Previous);
 
     /// <summary>What the ledger says <paramref name="node"/> was told, per unit: the assignments an activating node takes back.</summary>
     public Task<IReadOnlyList<NodeOrder>> OrdersFor(string node)

@@ -14,7 +14,9 @@ public sealed record Assignment(
     [property: Id(1)] string? Rollout,
     [property: Id(2)] DateTimeOffset At,
     /// <summary>The gates this node's own health is checked against while the rollout is live; null after a rollback.</summary>
-    [property: Id(3)] Gates? Gates = null);
+    [property: Id(3)] Gates? Gates = null,
+    /// <summary>The package the rollout replaces, where the node goes back at once if it crashes on this one.</summary>
+    [property: Id(4)] DesiredPackage? Previous = null);
 
 [GenerateSerializer, Immutable, Alias("snapstone.AppliedRecord")]
 public sealed record AppliedRecord([property: Id(0)] AppliedPackage Package, [property: Id(1)] DateTimeOffset Since);
@@ -176,7 +178,8 @@ public sealed partial class NodeHealthGrain : Grain, INodeHealthGrain
             _window.Add(now, metrics);
         }
         SignalLiveRollouts(now);
-        return desired;
+        // A node that crashed was just sent back: the answer is worked out again (from the cache when nothing moved).
+        return Desired(catalog);
     }
 
     /// <summary>In memory only: the PoP wrote the order to its ledger before fanning it out.</summary>
@@ -198,7 +201,7 @@ public sealed partial class NodeHealthGrain : Grain, INodeHealthGrain
             return;
         }
         _window.CaptureBaseline(now);
-        _assignments[assignment.Unit] = new Assignment(assignment.Package, assignment.Rollout, now, assignment.Gates);
+        _assignments[assignment.Unit] = new Assignment(assignment.Package, assignment.Rollout, now, assignment.Gates, assignment.Previous);
         MarkDrift(assignment.Unit, assignment.Package, now);
         Checkpoint(now);
         SignalAssignmentsChanged();
@@ -257,7 +260,11 @@ public sealed partial class NodeHealthGrain : Grain, INodeHealthGrain
     private static bool Runs(AppliedPackage applied, DesiredPackage package) =>
         applied.Version == package.Version && (applied.Sha256 is null || applied.Sha256 == package.Sha256);
 
-    /// <summary>Pushes a crash, rejection or breach to each live rollout of this node at once, without waiting to be polled.</summary>
+    /// <summary>
+    /// Pushes a crash, rejection or breach to each live rollout of this node at once, without waiting to be polled.
+    /// A node that crashed on the package goes back to the previous one at once, in this report's answer, ahead of
+    /// the rollout's decision for everyone else (<see cref="HealthPolicy.SendsNodeBack"/>).
+    /// </summary>
     private void SignalLiveRollouts(DateTimeOffset now)
     {
         if (_assignments.Count == 0)
@@ -279,6 +286,11 @@ public sealed partial class NodeHealthGrain : Grain, INodeHealthGrain
             {
                 logger.LogWarning("Node {Node} signals rollout {Rollout}: {Reason}", Id, rollout, signal.Reason);
                 GrainFactory.GetGrain<IRolloutGrain>(rollout).Signal(signal).Ignore();
+            }
+            if (HealthPolicy.SendsNodeBack(signal) && assignment.Previous is { } previous && Return(unit, previous, now))
+            {
+                logger.LogWarning("Node {Node} sent back to {Unit} v{Previous} at once: {Reason} (rollout {Rollout} decides for the rest)",
+                    Id, unit, previous.Version, signal.Reason, rollout);
             }
         }
     }

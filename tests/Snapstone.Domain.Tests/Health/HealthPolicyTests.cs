@@ -406,6 +406,13 @@ public class HealthPolicyTests
     }
 
     [Theory]
+    [InlineData(SignalKind.Crash, true)]
+    [InlineData(SignalKind.Rejected, false)]
+    [InlineData(SignalKind.Breach, false)]
+    public void Only_a_crash_sends_the_node_back_before_the_rollout_decides(SignalKind kind, bool sendsBack) =>
+        Assert.Equal(sendsBack, HealthPolicy.SendsNodeBack(new NodeSignal("n-1", kind, "because")));
+
+    [Theory]
     [InlineData(0, 0.9, 0)]
     [InlineData(10, 0.9, 9)]
     [InlineData(12, 0.9, 11)]
