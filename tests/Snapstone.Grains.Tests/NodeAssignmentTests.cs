@@ -120,5 +120,10 @@ public sealed class NodeAssignmentTests(ClusterFixture fixture)
 
         Assert.Equal(s.V1, answer.Units[s.Unit]);
         Assert.Equal(s.V2, (await Report(s, fine, "canary", s.V2)).Units[s.Unit]);
+
+        // The crashed node is back on v1 when the rollout's own rollback arrives; it still counts as having run v2.
+        await Report(s, crashed, "canary", s.V1);
+        var back = await fixture.Client.GetGrain<IPopGrain>(s.Pop).RollBack(s.Order(0) with { Rollout = "r-00000000000000dd" });
+        Assert.Equal((2, 2), (back.Cohort, back.Applied));
     }
 }

@@ -284,7 +284,15 @@ public sealed record RolloutStatus
         var status = this;
         if (CurrentWave < Waves.Count && Waves[CurrentWave].State is WaveState.Applying or WaveState.Baking)
         {
-            status = WithWave(CurrentWave, Waves[CurrentWave] with { State = WaveState.Failed, Verdict = verdict ?? Waves[CurrentWave].Verdict });
+            // A wave stopped by node signals before any verdict still shows the nodes that signalled as unhealthy.
+            var wave = Waves[CurrentWave];
+            var signalled = Signals.Where(x => x.Kind != SignalKind.Rejected).Select(x => x.NodeId).Distinct(StringComparer.Ordinal).Count();
+            status = WithWave(CurrentWave, wave with
+            {
+                State = WaveState.Failed,
+                Verdict = verdict ?? wave.Verdict,
+                Unhealthy = Math.Max(verdict?.UnhealthyNodes ?? wave.Unhealthy, signalled),
+            });
         }
         return (status with
         {

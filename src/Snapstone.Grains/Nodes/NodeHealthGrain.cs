@@ -80,6 +80,11 @@ public sealed partial class NodeHealthGrain : Grain, INodeHealthGrain
     private long _reports;
     private TaskCompletionSource _assignmentsChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly HealthWindow _window = new();
+    /// <summary>
+    /// The package this node crashed on and was sent back from at once, per unit: it ran that package, though it no
+    /// longer does when the rollout's own rollback reaches it (which counts the nodes that ran the bad package).
+    /// </summary>
+    private readonly Dictionary<string, DesiredPackage> _crashedOff = [];
     /// <summary>Signals already pushed, so each rollout hears of each kind of trouble from a node once per activation.</summary>
     private readonly HashSet<(string Rollout, SignalKind Kind)> _signalled = [];
 
@@ -209,7 +214,8 @@ public sealed partial class NodeHealthGrain : Grain, INodeHealthGrain
 
     public Task<bool> ReturnTo(string rollout, string unit, DesiredPackage? previous, DesiredPackage from)
     {
-        var ran = state.State.Applied.GetValueOrDefault(unit)?.Package is { Status: ApplyStatus.Ok } applied && Runs(applied, from);
+        var ran = (state.State.Applied.GetValueOrDefault(unit)?.Package is { Status: ApplyStatus.Ok } applied && Runs(applied, from)) ||
+                  _crashedOff.GetValueOrDefault(unit) == from;
         if (Return(unit, previous, time.GetUtcNow()))
         {
             logger.LogInformation("Node {Node} sent back to {Unit} v{Version} by rollout {Rollout}", Id, unit, previous?.Version, rollout);
@@ -289,6 +295,7 @@ public sealed partial class NodeHealthGrain : Grain, INodeHealthGrain
             }
             if (HealthPolicy.SendsNodeBack(signal) && assignment.Previous is { } previous && Return(unit, previous, now))
             {
+                _crashedOff[unit] = assignment.Package;
                 logger.LogWarning("Node {Node} sent back to {Unit} v{Previous} at once: {Reason} (rollout {Rollout} decides for the rest)",
                     Id, unit, previous.Version, signal.Reason, rollout);
             }

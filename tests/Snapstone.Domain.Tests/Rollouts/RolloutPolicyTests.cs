@@ -252,6 +252,16 @@ public class RolloutPolicyTests
         Assert.NotNull(decision.Status.Rollback.CompletedAt);
     }
 
+    [Fact]
+    public void A_wave_stopped_by_a_crash_before_any_verdict_counts_the_crashed_node_unhealthy()
+    {
+        var (run, observation) = Stages["mid-bake, crash signal"]();
+
+        var wave = run.Decide(observation).Status.Waves[0];
+
+        Assert.Equal((WaveState.Failed, 1), (wave.State, wave.Unhealthy));
+    }
+
     public static TheoryData<string> StageNames => new(Stages.Keys);
 
     [Theory]
