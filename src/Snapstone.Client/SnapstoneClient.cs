@@ -121,15 +121,14 @@ public sealed partial class SnapstoneClient(IGrainFactory grains, TimeProvider t
 
     // ---- nodes ----
 
-    /// <summary>Ingests one report and answers the node's desired state.</summary>
-    public async Task<DesiredState> ReportAsync(NodeReport report)
-    {
-        if (ReportRules.Check(report) is { } error)
-        {
-            throw SnapstoneException.Invalid(error);
-        }
-        return await grains.ByKey<INodeHealthGrain>(report.Node!).Report(report);
-    }
+    /// <summary>
+    /// Ingests one report and answers the node's desired state; a report that breaks a rule faults the task with the
+    /// reason. Not an async method: a batch calls it once per report.
+    /// </summary>
+    public Task<DesiredState> ReportAsync(NodeReport report) =>
+        ReportRules.Check(report) is { } error
+            ? Task.FromException<DesiredState>(SnapstoneException.Invalid(error))
+            : grains.ByKey<INodeHealthGrain>(report.Node!).Report(report);
 
     /// <summary>
     /// Ingests many reports at once; each slot holds the desired state or the reason that report was refused. Every
@@ -163,13 +162,9 @@ public sealed partial class SnapstoneClient(IGrainFactory grains, TimeProvider t
             {
                 results[i] = new ReportResult(node, null, $"node '{node}' appears more than once in this batch");
             }
-            else if (ReportRules.Check(report) is { } error)
-            {
-                results[i] = new ReportResult(report.Node, null, error);
-            }
             else
             {
-                calls[i] = grains.ByKey<INodeHealthGrain>(report.Node!).Report(report);
+                calls[i] = ReportAsync(report);
             }
         }
         try
