@@ -68,19 +68,15 @@ public sealed partial class NodeHealthGrain
         };
     }
 
-    /// <summary>
-    /// A report: the node is about to be told <paramref name="desired"/> again. When it took a deferred assignment
-    /// (and must be written) the desired state it is told instead comes back in <paramref name="desired"/>.
-    /// </summary>
-    private bool TrackDrift(Catalog catalog, NodeReport report, DateTimeOffset now, ref DesiredState desired)
+    /// <summary>A report: the node is about to be told its desired state again. True when it took a deferred assignment.</summary>
+    private bool TrackDrift(Catalog catalog, NodeReport report, DateTimeOffset now)
     {
         state.State.Drift.LastReportAt = now;
         state.State.Drift.IntervalSeconds = report.IntervalSeconds;
-        MarkDrift(desired.Units, now, remediation: true);
+        MarkDrift(Desired(catalog).Units, now, remediation: true);
         if (state.State.Drift.Deferred.Count > 0 && TakeDeferred(now))
         {
-            desired = Desired(catalog);
-            MarkDrift(desired.Units, now, remediation: false);
+            MarkDrift(Desired(catalog).Units, now, remediation: false);
             return true;
         }
         return false;

@@ -169,8 +169,7 @@ public sealed partial class NodeHealthGrain : Grain, INodeHealthGrain
                 _window.Split(now);
             }
         }
-        var desired = Desired(catalog);
-        if (TrackDrift(catalog, report, now, ref desired))
+        if (TrackDrift(catalog, report, now))
         {
             WriteBehind();
         }
@@ -183,7 +182,7 @@ public sealed partial class NodeHealthGrain : Grain, INodeHealthGrain
             _window.Add(now, metrics);
         }
         SignalLiveRollouts(now);
-        // A node that crashed was just sent back: the answer is worked out again (from the cache when nothing moved).
+        // After any send-back above; from the cache when nothing moved.
         return Desired(catalog);
     }
 
