@@ -151,7 +151,7 @@ public sealed class PopGrain : Grain, IPopGrain
             seen.Count(o => o.Rejected),
             [.. seen.Select(o => o.Sample)],
             [.. controls.Where(o => o.On).Select(o => o.Sample)],
-            Unconverged: [.. cohort.Zip(seen).Where(c => !c.Second.On).Select(c => c.First.Node).Order(StringComparer.Ordinal).Take(WaveObservation.MaxNamed)]);
+            Unconverged: Unconverged(cohort, seen));
     }
 
     public async Task<WaveCount> RollBack(WaveOrder order)
@@ -174,8 +174,12 @@ public sealed class PopGrain : Grain, IPopGrain
         }
         var seen = await Task.WhenAll(touched.Select(c => GrainFactory.ByKey<INodeHealthGrain>(c.Node).Observe(order.Unit, previous)));
         return new WaveCount(touched.Count, seen.Count(o => o.On), 0, [], [],
-            Unconverged: [.. touched.Zip(seen).Where(c => !c.Second.On).Select(c => c.First.Node).Order(StringComparer.Ordinal).Take(WaveObservation.MaxNamed)]);
+            Unconverged: Unconverged(touched, seen));
     }
+
+    /// <summary>The first few of <paramref name="nodes"/> (by id) whose observation says they do not run the package.</summary>
+    private static IReadOnlyList<string> Unconverged(List<(string Node, int FirstWave)> nodes, NodeObservation[] seen) =>
+        [.. nodes.Zip(seen).Where(c => !c.Second.On).Select(c => c.First.Node).Order(StringComparer.Ordinal).Take(WaveObservation.MaxNamed)];
 
     /// <summary>The PoP's consumers of the unit, split into the cohort through the order's wave and the rest.</summary>
     private (List<(string Node, int FirstWave)> Cohort, List<(string Node, int FirstWave)> Control) Split(WaveOrder order)

@@ -243,6 +243,10 @@ public sealed class RolloutGrain(
         }
     }
 
+    /// <summary>The first few nodes the PoPs named as not running what they should, over all of them.</summary>
+    private static IReadOnlyList<string> Unconverged(IEnumerable<WaveCount> counts) =>
+        [.. counts.SelectMany(c => c.Unconverged ?? []).Order(StringComparer.Ordinal).Take(WaveObservation.MaxNamed)];
+
     /// <summary>Gathers what Decide asked to see: the current wave's cohort and control, or the rollback's confirmations.</summary>
     private async Task<WaveObservation> Observe(int wave)
     {
@@ -254,7 +258,7 @@ public sealed class RolloutGrain(
                 Wave = wave,
                 Targeted = rollback.Sum(c => c.Cohort),
                 Applied = rollback.Sum(c => c.Applied),
-                Unconverged = [.. rollback.SelectMany(c => c.Unconverged ?? []).Order(StringComparer.Ordinal).Take(WaveObservation.MaxNamed)],
+                Unconverged = Unconverged(rollback),
             };
         }
         var counts = await FanOut(wave, (pop, order) => pop.ObserveWave(order));
@@ -271,7 +275,7 @@ public sealed class RolloutGrain(
             Applied = counts.Sum(c => c.Applied),
             Rejected = counts.Sum(c => c.Rejected),
             Verdict = verdict,
-            Unconverged = [.. counts.SelectMany(c => c.Unconverged ?? []).Order(StringComparer.Ordinal).Take(WaveObservation.MaxNamed)],
+            Unconverged = Unconverged(counts),
         };
     }
 
@@ -367,8 +371,7 @@ public sealed class RolloutGrain(
     /// <summary>Starts the tick timer; while a rollback waits for confirmations, a second timer counts them more often.</summary>
     private void EnsureTicking()
     {
-        var period = TimeSpan.FromMilliseconds(Math.Max(50, options.Value.TickMilliseconds));
-        _timer ??= this.RegisterGrainTimer(async _ => await RunTicks(), new GrainTimerCreationOptions(period, period) { Interleave = false, KeepAlive = true });
+        _timer ??= this.RegisterGrainTimer(async _ => await RunTicks(), new GrainTimerCreationOptions(TickPeriod, TickPeriod) { Interleave = false, KeepAlive = true });
         WatchRollback();
     }
 
@@ -380,12 +383,17 @@ public sealed class RolloutGrain(
             return;
         }
         var period = Settings.TickInterval(status);
-        if (period < TimeSpan.FromMilliseconds(Math.Max(50, options.Value.TickMilliseconds)))
+        if (period < TickPeriod)
         {
-            period = period < TimeSpan.FromMilliseconds(50) ? TimeSpan.FromMilliseconds(50) : period;
+            period = period < MinTimerPeriod ? MinTimerPeriod : period;
             _watch = this.RegisterGrainTimer(async _ => await RunTicks(), new GrainTimerCreationOptions(period, period) { Interleave = false, KeepAlive = true });
         }
     }
+
+    private static readonly TimeSpan MinTimerPeriod = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>The configured tick, never below <see cref="MinTimerPeriod"/>.</summary>
+    private TimeSpan TickPeriod => TimeSpan.FromMilliseconds(Math.Max(MinTimerPeriod.TotalMilliseconds, options.Value.TickMilliseconds));
 
     private async Task StopTicking()
     {
