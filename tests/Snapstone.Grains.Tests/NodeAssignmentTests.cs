@@ -28,7 +28,8 @@ public sealed class NodeAssignmentTests(ClusterFixture fixture)
         return new Setup(unit, TestStorage.Unique("pop"), labels, v1, v2);
     }
 
-    private Task<DesiredState> Report(Setup s, string node, string tier, DesiredPackage running) =>
+    /// <summary>A report of 100 requests on <paramref name="running"/>, all answered unless the node crashed.</summary>
+    private Task<DesiredState> Report(Setup s, string node, string tier, DesiredPackage running, bool crashed = false) =>
         fixture.Client.GetGrain<INodeHealthGrain>(node).Report(new NodeReport
         {
             Node = node,
@@ -36,7 +37,9 @@ public sealed class NodeAssignmentTests(ClusterFixture fixture)
             Tier = tier,
             Labels = s.Labels,
             Applied = new Dictionary<string, AppliedPackage> { [s.Unit] = new() { Version = running.Version, Sha256 = running.Sha256 } },
-            Metrics = new NodeMetrics { Requests = 100, Errors = 0, P99LatencyMs = 20 },
+            Metrics = crashed
+                ? new NodeMetrics { Requests = 100, Errors = 100, P99LatencyMs = 20, Crashes = 1 }
+                : new NodeMetrics { Requests = 100, Errors = 0, P99LatencyMs = 20 },
         });
 
     private async Task Deactivate(params IGrain[] grains)
@@ -108,15 +111,7 @@ public sealed class NodeAssignmentTests(ClusterFixture fixture)
         await Report(s, fine, "canary", s.V1);
         await fixture.Client.GetGrain<IPopGrain>(s.Pop).AssignWave(s.Order(0) with { Rollout = "r-00000000000000dd" });
 
-        var answer = await fixture.Client.GetGrain<INodeHealthGrain>(crashed).Report(new NodeReport
-        {
-            Node = crashed,
-            Pop = s.Pop,
-            Tier = "canary",
-            Labels = s.Labels,
-            Applied = new Dictionary<string, AppliedPackage> { [s.Unit] = new() { Version = 2, Sha256 = s.V2.Sha256 } },
-            Metrics = new NodeMetrics { Requests = 100, Errors = 100, P99LatencyMs = 20, Crashes = 1 },
-        });
+        var answer = await Report(s, crashed, "canary", s.V2, crashed: true);
 
         Assert.Equal(s.V1, answer.Units[s.Unit]);
         Assert.Equal(s.V2, (await Report(s, fine, "canary", s.V2)).Units[s.Unit]);
