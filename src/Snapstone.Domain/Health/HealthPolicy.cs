@@ -17,11 +17,11 @@ namespace Snapstone.Domain.Health;
 /// one; a node that served nothing counts for nothing, never as healthy). Nodes that were already above the
 /// ceiling before the change and are no worse than their own baseline are set aside on both sides.</item>
 /// <item>Error rate against the ceiling and against <see cref="Gates.MaxErrorRateRatio"/> × the control rate,
-/// floored (see <see cref="ErrorRateFloor"/>); p99 against <see cref="Gates.MaxP99LatencyRatio"/> × the
+/// floored (see <see cref="GateThresholds.ErrorRateFloor"/>); p99 against <see cref="Gates.MaxP99LatencyRatio"/> × the
 /// control's p99. With no control traffic (the last wave) the cohort's own baselines stand in for it.
-/// An error check fails only when the excess is significant (<see cref="Significance"/>); a point rate above
+/// An error check fails only when the excess is significant (<see cref="GateThresholds.Significance"/>); a point rate above
 /// the limit that could still be noise is "unsure".</item>
-/// <item>A single failing node among at least <see cref="MinOutlierPeers"/> others, already flaky before the
+/// <item>A single failing node among at least <see cref="GateThresholds.MinOutlierPeers"/> others, already flaky before the
 /// change, whose removal clears every check, is set aside as an outlier.</item>
 /// <item>Each label value with enough traffic is judged on its own against the same label value in the
 /// control, so a change that breaks only <c>proxy=fl1</c> is caught even when the fleet rate dilutes it. A label
@@ -33,36 +33,6 @@ namespace Snapstone.Domain.Health;
 /// </remarks>
 public static class HealthPolicy
 {
-    /// <summary>Fewer cohort requests than this give no verdict but Inconclusive.</summary>
-    public const long MinCohortRequests = 200;
-    /// <summary>Control (or baseline) traffic needed before a ratio against it means anything.</summary>
-    public const long MinControlRequests = 200;
-    /// <summary>A label value needs this much cohort traffic to be judged on its own.</summary>
-    public const long MinSegmentRequests = 200;
-    /// <summary>
-    /// The smallest reference error rate a ratio is taken against: the control rate is raised to at least
-    /// <c>max(1 / control requests, 0.1%)</c>. Worked example: control 0/4000 → reference 0.1%, so with
-    /// ratio 2 the cohort may reach 0.2% instead of being "infinitely worse" with its first error.
-    /// </summary>
-    public const double ErrorRateFloor = 0.001;
-    /// <summary>
-    /// An error excess fails a check only when P(errors ≥ observed | rate = limit) is below this. Worked example:
-    /// 3 errors in 300 requests against an allowed 0.2% (0.6 expected) has P = 0.023: unsure, not a failure.
-    /// </summary>
-    public const double Significance = 0.001;
-    /// <summary>Latencies below this are raised to it before a ratio, so 0.2 ms → 0.4 ms is not a 2× regression.</summary>
-    public const double LatencyFloorMs = 1.0;
-    /// <summary>A node is only an outlier among at least this many other reporting nodes.</summary>
-    public const int MinOutlierPeers = 5;
-    /// <summary>A label key with more distinct values than this on the cohort (e.g. a host name) is not a segment.</summary>
-    public const int MaxSegmentValues = 32;
-    /// <summary>A node needs this many requests before its error rate alone can signal a breach.</summary>
-    public const long MinBreachRequests = 100;
-    /// <summary>A breach is an error rate more than this multiple of the node's limit ...</summary>
-    public const double BreachFactor = 3.0;
-    /// <summary>... and that excess is this unlikely to be chance.</summary>
-    public const double BreachSignificance = 1e-6;
-
     private const int MaxNamedNodes = 5;
 
     /// <summary>The verdict on a wave's cohort; <paramref name="targeted"/> is how many nodes should run the package.</summary>
@@ -86,11 +56,12 @@ public static class HealthPolicy
             hard.Add($"{rejected.Count} node(s) rejected the package > max {gates.MaxRejected} ({NodeList(rejected)})");
         }
 
+        var t = gates.Thresholds;
         var notes = new List<string>();
         var judged = SetAsideUnchangedFlaky(cohort.Where(IsLive).ToList(), gates, "cohort", notes);
         var controlJudged = SetAsideUnchangedFlaky(control.Where(IsLive).ToList(), gates, "control", notes);
         var controlTraffic = Traffic.Of(controlJudged);
-        var reference = Reference.Of(controlTraffic, judged, "control");
+        var reference = Reference.Of(controlTraffic, judged, "control", t);
         var checks = Evaluate("cohort", Traffic.Of(judged), reference, gates);
 
         if (hard.Count == 0 && checks.Any(c => c.Outcome == Outcome.Fail) &&
@@ -127,13 +98,13 @@ public static class HealthPolicy
         {
             missing.Add($"{reportingLine} < required {Percent(gates.MinReportingFraction, 0)} ({required} nodes)");
         }
-        if (traffic.Requests < MinCohortRequests)
+        if (traffic.Requests < t.MinCohortRequests)
         {
-            missing.Add($"cohort served {traffic.Requests} requests < {MinCohortRequests} needed for a verdict");
+            missing.Add($"cohort served {traffic.Requests} requests < {t.MinCohortRequests} needed for a verdict");
         }
-        if (reference is null && traffic.Requests >= MinCohortRequests)
+        if (reference is null && traffic.Requests >= t.MinCohortRequests)
         {
-            notes.Add($"no control traffic (≥ {MinControlRequests} requests) and no baselines: judged against the ceiling only");
+            notes.Add($"no control traffic (≥ {t.MinControlRequests} requests) and no baselines: judged against the ceiling only");
         }
         if (missing.Count > 0 || unsure.Any())
         {
@@ -163,10 +134,10 @@ public static class HealthPolicy
             return NodeHealth.Healthy;
         }
         var (errors, requests) = Counts(sample);
-        var outcome = ErrorOutcome(errors, requests, gates.MaxErrorRate);
+        var outcome = ErrorOutcome(errors, requests, gates.MaxErrorRate, gates);
         if (controlRate is { } rate)
         {
-            outcome = Worst(outcome, ErrorOutcome(errors, requests, gates.MaxErrorRateRatio * Math.Max(rate, ErrorRateFloor)));
+            outcome = Worst(outcome, ErrorOutcome(errors, requests, gates.MaxErrorRateRatio * Math.Max(rate, gates.Thresholds.ErrorRateFloor), gates));
         }
         return outcome switch
         {
@@ -189,8 +160,8 @@ public static class HealthPolicy
 
     /// <summary>
     /// What a node grain checks on every report to decide whether to tell the rollout at once: a crash, a
-    /// rejection, or an error rate more than <see cref="BreachFactor"/> × its limit on at least
-    /// <see cref="MinBreachRequests"/> requests, where the limit is <c>max(ceiling, ratio × own baseline)</c>.
+    /// rejection, or an error rate more than <see cref="GateThresholds.BreachFactor"/> × its limit on at least
+    /// <see cref="GateThresholds.MinBreachRequests"/> requests, where the limit is <c>max(ceiling, ratio × own baseline)</c>.
     /// Null when there is nothing to signal.
     /// </summary>
     /// <example>
@@ -210,19 +181,20 @@ public static class HealthPolicy
             return new NodeSignal(sample.NodeId, SignalKind.Rejected, $"node {sample.NodeId} rejected the package");
         }
         var (errors, requests) = Counts(sample);
-        if (!sample.Reported || requests < MinBreachRequests || sample.BaselineErrorRate > gates.MaxErrorRate)
+        var t = gates.Thresholds;
+        if (!sample.Reported || requests < t.MinBreachRequests || sample.BaselineErrorRate > gates.MaxErrorRate)
         {
             return null;
         }
         var limit = Math.Max(gates.MaxErrorRate, gates.MaxErrorRateRatio * (sample.BaselineErrorRate ?? 0));
         var rate = (double)errors / requests;
-        if (rate <= BreachFactor * limit || Poisson.UpperTail(errors, limit * requests) >= BreachSignificance)
+        if (rate <= t.BreachFactor * limit || Poisson.UpperTail(errors, limit * requests) >= t.BreachSignificance)
         {
             return null;
         }
         var baseline = sample.BaselineErrorRate is { } b ? Percent(b) : "unknown";
         return new NodeSignal(sample.NodeId, SignalKind.Breach,
-            $"node {sample.NodeId} error rate {Percent(rate)} ({errors}/{requests}) > {Number(BreachFactor)}× its limit {Percent(limit)} (ceiling {Percent(gates.MaxErrorRate)}, own baseline {baseline})");
+            $"node {sample.NodeId} error rate {Percent(rate)} ({errors}/{requests}) > {Number(t.BreachFactor)}× its limit {Percent(limit)} (ceiling {Percent(gates.MaxErrorRate)}, own baseline {baseline})");
     }
 
     /// <summary>
@@ -242,11 +214,11 @@ public static class HealthPolicy
             return false;
         }
         var (errors, requests) = Counts(s);
-        if (ErrorOutcome(errors, requests, gates.MaxErrorRateRatio * baseline) == Outcome.Fail)
+        if (ErrorOutcome(errors, requests, gates.MaxErrorRateRatio * baseline, gates) == Outcome.Fail)
         {
             return false;
         }
-        return s.BaselineP99LatencyMs is not { } p99 || Latency(s) <= gates.MaxP99LatencyRatio * Math.Max(p99, LatencyFloorMs);
+        return s.BaselineP99LatencyMs is not { } p99 || Latency(s) <= gates.MaxP99LatencyRatio * Math.Max(p99, gates.Thresholds.LatencyFloorMs);
     }
 
     private static List<NodeSample> SetAsideUnchangedFlaky(List<NodeSample> nodes, Gates gates, string side, List<string> notes)
@@ -281,20 +253,20 @@ public static class HealthPolicy
         var latencyFailed = checks.Any(c => c.Outcome == Outcome.Fail && c.Kind == CheckKind.Latency);
         var failing = judged.Where(s => s.Requests > 0 &&
             ((errorsFailed && NodeFailsErrors(s, reference, gates)) || (latencyFailed && NodeFailsLatency(s, reference, gates)))).Take(2).ToList();
-        if (failing.Count != 1 || judged.Count - 1 < MinOutlierPeers)
+        if (failing.Count != 1 || judged.Count - 1 < gates.Thresholds.MinOutlierPeers)
         {
             return null;
         }
         var node = failing[0];
         var wasFlaky = node.BaselineErrorRate > gates.MaxErrorRate ||
             (node.BaselineP99LatencyMs is { } p99 && reference?.P99 is { } referenceP99 &&
-             p99 > gates.MaxP99LatencyRatio * Math.Max(referenceP99, LatencyFloorMs));
+             p99 > gates.MaxP99LatencyRatio * Math.Max(referenceP99, gates.Thresholds.LatencyFloorMs));
         if (!wasFlaky)
         {
             return null;
         }
         var rest = judged.Where(s => !ReferenceEquals(s, node)).ToList();
-        var restReference = Reference.Of(controlTraffic, rest, "control");
+        var restReference = Reference.Of(controlTraffic, rest, "control", gates.Thresholds);
         var restChecks = Evaluate("cohort", Traffic.Of(rest), restReference, gates);
         if (restChecks.Any(c => c.Outcome == Outcome.Fail))
         {
@@ -308,12 +280,12 @@ public static class HealthPolicy
     private static bool NodeFailsErrors(NodeSample s, Reference? reference, Gates gates)
     {
         var (errors, requests) = Counts(s);
-        return ErrorOutcome(errors, requests, gates.MaxErrorRate) == Outcome.Fail ||
-            (reference is not null && ErrorOutcome(errors, requests, gates.MaxErrorRateRatio * reference.Floored) == Outcome.Fail);
+        return ErrorOutcome(errors, requests, gates.MaxErrorRate, gates) == Outcome.Fail ||
+            (reference is not null && ErrorOutcome(errors, requests, gates.MaxErrorRateRatio * reference.Floored, gates) == Outcome.Fail);
     }
 
     private static bool NodeFailsLatency(NodeSample s, Reference? reference, Gates gates) =>
-        reference?.P99 is { } p99 && Latency(s) > gates.MaxP99LatencyRatio * Math.Max(p99, LatencyFloorMs);
+        reference?.P99 is { } p99 && Latency(s) > gates.MaxP99LatencyRatio * Math.Max(p99, gates.Thresholds.LatencyFloorMs);
 
     private static List<string> SegmentFailures(List<NodeSample> judged, List<NodeSample> control, Reference? fleetReference, Gates gates, List<string> notes)
     {
@@ -324,7 +296,7 @@ public static class HealthPolicy
             var values = judged.Where(s => s.Labels.ContainsKey(key))
                 .GroupBy(s => s.Labels[key], StringComparer.Ordinal)
                 .ToList();
-            if (values.Count > MaxSegmentValues)
+            if (values.Count > gates.Thresholds.MaxSegmentValues)
             {
                 continue;
             }
@@ -366,13 +338,13 @@ public static class HealthPolicy
         public List<string> Failures(IReadOnlyList<NodeSample> nodes)
         {
             var traffic = Traffic.Of(nodes);
-            if (traffic.Requests < MinSegmentRequests)
+            if (traffic.Requests < Gates.Thresholds.MinSegmentRequests)
             {
                 return [];
             }
-            var reference = ControlTraffic.Requests >= MinControlRequests
-                ? Reference.Of(ControlTraffic, nodes, $"control {Name}")
-                : Reference.Of(Traffic.Of([]), nodes, $"segment {Name} baseline") ?? FleetReference;
+            var reference = ControlTraffic.Requests >= Gates.Thresholds.MinControlRequests
+                ? Reference.Of(ControlTraffic, nodes, $"control {Name}", Gates.Thresholds)
+                : Reference.Of(Traffic.Of([]), nodes, $"segment {Name} baseline", Gates.Thresholds) ?? FleetReference;
             return [.. Evaluate($"segment {Name}: cohort", traffic, reference, Gates, ceiling: reference is null)
                 .Where(c => c.Outcome == Outcome.Fail).Select(c => c.Message)];
         }
@@ -394,7 +366,7 @@ public static class HealthPolicy
             foreach (var candidate in new[] { byErrors, byLatency }.OfType<NodeSample>().Distinct(ReferenceEqualityComparer.Instance).Cast<NodeSample>())
             {
                 var rest = nodes.Where(s => !ReferenceEquals(s, candidate)).ToList();
-                if (Traffic.Of(rest).Requests >= MinSegmentRequests && Failures(rest).Count == 0)
+                if (Traffic.Of(rest).Requests >= Gates.Thresholds.MinSegmentRequests && Failures(rest).Count == 0)
                 {
                     return candidate;
                 }
@@ -435,7 +407,7 @@ public static class HealthPolicy
         }
         if (ceiling)
         {
-            checks.Add(ErrorCheck(who, traffic, gates.MaxErrorRate, $"ceiling {Percent(gates.MaxErrorRate)}"));
+            checks.Add(ErrorCheck(who, traffic, gates.MaxErrorRate, $"ceiling {Percent(gates.MaxErrorRate)}", gates));
         }
         if (reference is null)
         {
@@ -444,10 +416,10 @@ public static class HealthPolicy
         var ratio = Number(gates.MaxErrorRateRatio);
         var floored = reference.Floored > reference.Rate ? $", floored to {Percent(reference.Floored)}" : "";
         checks.Add(ErrorCheck(who, traffic, gates.MaxErrorRateRatio * reference.Floored,
-            $"{ratio}× {reference.Describe}{floored} = {Percent(gates.MaxErrorRateRatio * reference.Floored)}"));
-        if (reference.P99 is { } referenceP99 && traffic.P99 is { } p99 && traffic.Requests >= MinCohortRequests)
+            $"{ratio}× {reference.Describe}{floored} = {Percent(gates.MaxErrorRateRatio * reference.Floored)}", gates));
+        if (reference.P99 is { } referenceP99 && traffic.P99 is { } p99 && traffic.Requests >= gates.Thresholds.MinCohortRequests)
         {
-            var against = Math.Max(referenceP99, LatencyFloorMs);
+            var against = Math.Max(referenceP99, gates.Thresholds.LatencyFloorMs);
             var latencyRatio = p99 / against;
             var failed = latencyRatio > gates.MaxP99LatencyRatio;
             checks.Add(new Check(CheckKind.Latency, failed ? Outcome.Fail : Outcome.Pass,
@@ -456,25 +428,25 @@ public static class HealthPolicy
         return checks;
     }
 
-    private static Check ErrorCheck(string who, Traffic traffic, double limit, string limitText)
+    private static Check ErrorCheck(string who, Traffic traffic, double limit, string limitText, Gates gates)
     {
         var observed = $"{who} error rate {RateText(traffic.Errors, traffic.Requests)}";
-        return ErrorOutcome(traffic.Errors, traffic.Requests, limit, out var p) switch
+        return ErrorOutcome(traffic.Errors, traffic.Requests, limit, gates, out var p) switch
         {
             Outcome.Pass => new Check(CheckKind.Errors, Outcome.Pass, $"{observed} within {limitText}"),
             Outcome.Fail => new Check(CheckKind.Errors, Outcome.Fail, $"{observed} > {limitText}"),
             _ => new Check(CheckKind.Errors, Outcome.Unsure,
-                $"{observed} > {limitText}, but that could be chance on {traffic.Requests} requests (p = {p.ToString("0.###", CultureInfo.InvariantCulture)}, needs < {Number(Significance)})"),
+                $"{observed} > {limitText}, but that could be chance on {traffic.Requests} requests (p = {p.ToString("0.###", CultureInfo.InvariantCulture)}, needs < {Number(gates.Thresholds.Significance)})"),
         };
     }
 
-    private static Outcome ErrorOutcome(long errors, long requests, double limit) => ErrorOutcome(errors, requests, limit, out _);
+    private static Outcome ErrorOutcome(long errors, long requests, double limit, Gates gates) => ErrorOutcome(errors, requests, limit, gates, out _);
 
     /// <summary>
-    /// Pass when the point rate is within the limit; Fail when above it and P(≥ errors | limit) &lt; <see cref="Significance"/>;
+    /// Pass when the point rate is within the limit; Fail when above it and P(≥ errors | limit) &lt; <see cref="GateThresholds.Significance"/>;
     /// Unsure in between.
     /// </summary>
-    private static Outcome ErrorOutcome(long errors, long requests, double limit, out double p)
+    private static Outcome ErrorOutcome(long errors, long requests, double limit, Gates gates, out double p)
     {
         p = 1;
         if (requests <= 0)
@@ -486,7 +458,7 @@ public static class HealthPolicy
             return Outcome.Pass;
         }
         p = Poisson.UpperTail(errors, limit * requests);
-        return p < Significance ? Outcome.Fail : Outcome.Unsure;
+        return p < gates.Thresholds.Significance ? Outcome.Fail : Outcome.Unsure;
     }
 
     /// <summary>A sample's counts made sound: requests ≥ 0, 0 ≤ errors ≤ requests.</summary>
@@ -519,12 +491,12 @@ public static class HealthPolicy
     /// <summary>What the cohort is compared with: the control's rate and p99, or else the cohort's own baselines.</summary>
     private sealed record Reference(string Name, double Rate, double Floored, double? P99, string Describe)
     {
-        public static Reference? Of(Traffic control, IReadOnlyList<NodeSample> cohort, string name)
+        public static Reference? Of(Traffic control, IReadOnlyList<NodeSample> cohort, string name, GateThresholds t)
         {
-            if (control.Requests >= MinControlRequests)
+            if (control.Requests >= t.MinControlRequests)
             {
                 var rate = (double)control.Errors / control.Requests;
-                return new Reference(name, rate, Math.Max(rate, Math.Max(1.0 / control.Requests, ErrorRateFloor)), control.P99,
+                return new Reference(name, rate, Math.Max(rate, Math.Max(1.0 / control.Requests, t.ErrorRateFloor)), control.P99,
                     $"{name} {RateText(control.Errors, control.Requests)}");
             }
             long cohortRequests = 0, withBaseline = 0, withBaselineP99 = 0;
@@ -544,12 +516,12 @@ public static class HealthPolicy
                     baselineP99 += Math.Max(0, p) * requests;
                 }
             }
-            if (withBaseline < MinControlRequests || withBaseline * 2 < cohortRequests)
+            if (withBaseline < t.MinControlRequests || withBaseline * 2 < cohortRequests)
             {
                 return null;
             }
             var baselineRate = baselineErrors / withBaseline;
-            return new Reference("baseline", baselineRate, Math.Max(baselineRate, ErrorRateFloor),
+            return new Reference("baseline", baselineRate, Math.Max(baselineRate, t.ErrorRateFloor),
                 withBaselineP99 > 0 ? baselineP99 / withBaselineP99 : null,
                 $"the cohort's own baseline {Percent(baselineRate)}");
         }

@@ -27,6 +27,28 @@ public sealed record Gates
     [Id(4)] public int MaxRejected { get; init; }
     /// <summary>Share of the wave's nodes that must have reported on the new package for a verdict.</summary>
     [Id(5)] public double MinReportingFraction { get; init; } = 0.9;
+    /// <summary>The statistics behind every check; the defaults are what the judge has always used.</summary>
+    [Id(7)] public GateThresholds Thresholds { get; init; } = GateThresholds.Default;
+    /// <summary>Queries against the configured metrics store, judged like pushed metrics (see <see cref="MetricGate"/>).</summary>
+    [Id(8)] public IReadOnlyList<MetricGate> Metrics { get; init; } = [];
+}
+
+/// <summary>Whether a wave's verdict (or one metric gate's) is acted on.</summary>
+public enum GateMode
+{
+    /// <summary>The verdict decides: an unhealthy wave rolls back (or pauses, see <see cref="FailureAction"/>).</summary>
+    Enforce,
+    /// <summary>Judged and recorded, never acted on: a dry run while a team learns what its gates would do.</summary>
+    ReportOnly,
+}
+
+/// <summary>What an unhealthy verdict on an enforced wave does.</summary>
+public enum FailureAction
+{
+    /// <summary>Every touched node goes back to the previous package and the version is quarantined.</summary>
+    Rollback,
+    /// <summary>The rollout pauses with the verdict, leaving the wave's nodes where they are, for a person to decide.</summary>
+    Pause,
 }
 
 /// <summary>One wave of a plan: a cohort, a bake time and its gates.</summary>
@@ -38,8 +60,28 @@ public sealed record WaveSpec
     [Id(2)] public int BakeSeconds { get; init; } = 60;
     [Id(3)] public Gates Gates { get; init; } = new();
     [Id(4)] public bool RequiresApproval { get; init; }
+    /// <summary><c>report-only</c>: the wave's verdict is recorded and shown, and the rollout goes on whatever it says.</summary>
+    [Id(5)] public GateMode Mode { get; init; }
+    /// <summary>What an unhealthy verdict does on an enforced wave: <c>rollback</c> (the default) or <c>pause</c>.</summary>
+    [Id(6)] public FailureAction OnFailure { get; init; }
 }
 
 /// <summary>The ordered waves a rollout walks through.</summary>
 [GenerateSerializer, Immutable, Alias("snapstone.Plan")]
-public sealed record Plan([property: Id(0)] IReadOnlyList<WaveSpec> Waves);
+public sealed record Plan([property: Id(0)] IReadOnlyList<WaveSpec> Waves)
+{
+    /// <summary>
+    /// How long the whole fleet is watched after the last wave passes, before the rollout completes and its package
+    /// becomes the LKG. A regression in that time still rolls every node back. 0 (the default): none.
+    /// </summary>
+    [Id(1)] public int FinalBakeSeconds { get; init; }
+
+    /// <summary>
+    /// When true, a wave does not open on nodes where another unit's wave is still baking: it waits until those bakes
+    /// end, so no two changes are judged on the same node at once. False by default: overlapping changes are told
+    /// apart by attribution (a node's regression is blamed on the change it applied last before the regression
+    /// began, see <c>Attribution</c>), and serialising every unit's rollouts behind each other would slow every
+    /// team to the pace of the slowest bake.
+    /// </summary>
+    [Id(2)] public bool AvoidOverlappingBakes { get; init; }
+}

@@ -2,8 +2,10 @@ namespace Snapstone.Domain.Plans;
 
 /// <summary>
 /// The least a high-risk change may roll out with. A plan is at least as strict as the floor when it has at
-/// least as many waves, bakes at least as long in total, asks a person before its first wave and before the
-/// wave that reaches the whole fleet, and none of its gates is looser than the floor's strictest wave.
+/// least as many waves, bakes at least as long in total (its final bake at least as long too), asks a person before
+/// its first wave and before the wave that reaches the whole fleet, enforces every wave's verdict by rolling back
+/// (no <c>report-only</c> wave, no <c>onFailure: pause</c>), and none of its gates is looser than the floor's
+/// strictest wave, thresholds and metric queries included.
 /// </summary>
 /// <example>
 /// <c>standard</c> (5 waves, 16 min of bakes, no approvals) against <c>high-risk</c> (7 waves, 110 min, two
@@ -13,7 +15,11 @@ public static class PlanFloor
 {
     public static bool IsAtLeastAsStrict(Plan plan, Plan floor)
     {
-        if (plan.Waves.Count < floor.Waves.Count || TotalBake(plan) < TotalBake(floor))
+        if (plan.Waves.Count < floor.Waves.Count || TotalBake(plan) < TotalBake(floor) || plan.FinalBakeSeconds < floor.FinalBakeSeconds)
+        {
+            return false;
+        }
+        if (plan.Waves.Any(w => w.Mode != GateMode.Enforce || w.OnFailure != FailureAction.Rollback))
         {
             return false;
         }
@@ -50,5 +56,7 @@ public static class PlanFloor
         gates.MaxP99LatencyRatio <= floor.MaxP99LatencyRatio &&
         gates.MaxCrashes <= floor.MaxCrashes &&
         gates.MaxRejected <= floor.MaxRejected &&
-        gates.MinReportingFraction >= floor.MinReportingFraction;
+        gates.MinReportingFraction >= floor.MinReportingFraction &&
+        gates.Thresholds.AtLeastAsStrictAs(floor.Thresholds) &&
+        floor.Metrics.Where(m => m.Mode == GateMode.Enforce).All(m => gates.Metrics.Any(g => g.Mode == GateMode.Enforce && g == m));
 }

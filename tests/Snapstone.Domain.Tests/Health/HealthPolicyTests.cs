@@ -114,6 +114,26 @@ public class HealthPolicyTests
         AssertVerdict(Judge(cohort, targeted: targeted), result, firstReason);
     }
 
+    public static TheoryData<string, List<NodeSample>, GateThresholds, VerdictResult, string> ThresholdCases => new()
+    {
+        { "150 requests are too few by default", Many("c", 10, 15, 0), GateThresholds.Default,
+            VerdictResult.Inconclusive, "cohort served 150 requests < 200 needed for a verdict" },
+        { "a plan that needs only 100 gets a verdict", Many("c", 10, 15, 0), new GateThresholds { MinCohortRequests = 100 },
+            VerdictResult.Healthy, "10/10 nodes reported on the package (100%)" },
+        { "a lone flaky node among 4 is not an outlier by default", [.. Many("c", 4, 1000, 1), S("c-out", 1000, 401, baseline: 0.06)], GateThresholds.Default,
+            VerdictResult.Unhealthy, "cohort error rate 8.10% (405/5000) > ceiling 1.00%" },
+        { "a plan that allows 4 peers sets it aside", [.. Many("c", 4, 1000, 1), S("c-out", 1000, 401, baseline: 0.06)], new GateThresholds { MinOutlierPeers = 4 },
+            VerdictResult.Healthy, "5/5 nodes reported on the package (100%)" },
+    };
+
+    [Theory]
+    [MemberData(nameof(ThresholdCases))]
+    public void A_plan_sets_the_judges_thresholds_and_the_defaults_are_the_judges_own(string because, List<NodeSample> cohort, GateThresholds thresholds, VerdictResult result, string firstReason)
+    {
+        _ = because;
+        AssertVerdict(Judge(cohort, gates: Gates with { Thresholds = thresholds }), result, firstReason);
+    }
+
     [Fact]
     public void Sparse_nodes_do_not_count_as_healthy_and_traffic_is_aggregated()
     {

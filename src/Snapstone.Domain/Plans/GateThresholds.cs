@@ -1,0 +1,73 @@
+namespace Snapstone.Domain.Plans;
+
+/// <summary>
+/// The numbers behind a wave's checks: how much evidence a verdict needs and how sure a failure must be. The
+/// defaults are the judge's own; a plan sets them only to be stricter or laxer on purpose (a high-risk change's
+/// plan may not be laxer than <c>high-risk</c>'s, see <see cref="PlanFloor"/>).
+/// </summary>
+[GenerateSerializer, Immutable, Alias("snapstone.GateThresholds")]
+public sealed record GateThresholds
+{
+    public static readonly GateThresholds Default = new();
+
+    /// <summary>Fewer cohort requests than this give no verdict but Inconclusive.</summary>
+    [Id(0)] public long MinCohortRequests { get; init; } = 200;
+
+    /// <summary>Control (or baseline) traffic needed before a ratio against it means anything.</summary>
+    [Id(1)] public long MinControlRequests { get; init; } = 200;
+
+    /// <summary>A label value needs this much cohort traffic to be judged on its own.</summary>
+    [Id(2)] public long MinSegmentRequests { get; init; } = 200;
+
+    /// <summary>
+    /// The smallest reference error rate a ratio is taken against: the control rate is raised to at least
+    /// <c>max(1 / control requests, ErrorRateFloor)</c>. Worked example: control 0/4000 → reference 0.1%, so with
+    /// ratio 2 the cohort may reach 0.2% instead of being "infinitely worse" with its first error.
+    /// </summary>
+    [Id(3)] public double ErrorRateFloor { get; init; } = 0.001;
+
+    /// <summary>
+    /// An error excess fails a check only when P(errors ≥ observed | rate = limit) is below this. Worked example:
+    /// 3 errors in 300 requests against an allowed 0.2% (0.6 expected) has P = 0.023: unsure, not a failure.
+    /// </summary>
+    [Id(4)] public double Significance { get; init; } = 0.001;
+
+    /// <summary>Latencies below this are raised to it before a ratio, so 0.2 ms → 0.4 ms is not a 2× regression.</summary>
+    [Id(5)] public double LatencyFloorMs { get; init; } = 1.0;
+
+    /// <summary>A node is only an outlier among at least this many other reporting nodes.</summary>
+    [Id(6)] public int MinOutlierPeers { get; init; } = 5;
+
+    /// <summary>A label key with more distinct values than this on the cohort (e.g. a host name) is not a segment.</summary>
+    [Id(7)] public int MaxSegmentValues { get; init; } = 32;
+
+    /// <summary>A node needs this many requests before its error rate alone can signal a breach.</summary>
+    [Id(8)] public long MinBreachRequests { get; init; } = 100;
+
+    /// <summary>A breach is an error rate more than this multiple of the node's limit ...</summary>
+    [Id(9)] public double BreachFactor { get; init; } = 3.0;
+
+    /// <summary>... and that excess is this unlikely to be chance.</summary>
+    [Id(10)] public double BreachSignificance { get; init; } = 1e-6;
+
+    /// <summary>
+    /// Whether these thresholds are nowhere laxer than <paramref name="floor"/>'s. Stricter means: a failure needs no
+    /// more evidence (higher <see cref="Significance"/>, <see cref="BreachSignificance"/>; lower
+    /// <see cref="BreachFactor"/>, <see cref="MinBreachRequests"/>, floors), a pass needs
+    /// no less (higher <see cref="MinCohortRequests"/>), fewer nodes are set aside (higher <see cref="MinOutlierPeers"/>),
+    /// more is judged (lower <see cref="MinControlRequests"/>, <see cref="MinSegmentRequests"/>; higher
+    /// <see cref="MaxSegmentValues"/>).
+    /// </summary>
+    public bool AtLeastAsStrictAs(GateThresholds floor) =>
+        MinCohortRequests >= floor.MinCohortRequests &&
+        MinControlRequests <= floor.MinControlRequests &&
+        MinSegmentRequests <= floor.MinSegmentRequests &&
+        ErrorRateFloor <= floor.ErrorRateFloor &&
+        Significance >= floor.Significance &&
+        LatencyFloorMs <= floor.LatencyFloorMs &&
+        MinOutlierPeers >= floor.MinOutlierPeers &&
+        MaxSegmentValues >= floor.MaxSegmentValues &&
+        MinBreachRequests <= floor.MinBreachRequests &&
+        BreachFactor <= floor.BreachFactor &&
+        BreachSignificance >= floor.BreachSignificance;
+}
