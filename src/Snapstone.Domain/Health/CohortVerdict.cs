@@ -1,0 +1,107 @@
+using Snapstone.Domain.Plans;
+
+namespace Snapstone.Domain.Health;
+
+/// <summary>The wave's verdict put together from the hard limits, the cohort's checks, its outliers and its segments.</summary>
+internal static class CohortVerdict
+{
+    public static Verdict Judge(IReadOnlyList<NodeSample> cohort, IReadOnlyList<NodeSample> control, Gates gates, int targeted)
+    {
+        if (targeted <= 0)
+        {
+            return new Verdict(VerdictResult.Healthy, [new Finding.EmptyWave()]);
+        }
+
+        var hard = HardLimits(cohort, gates);
+        var t = gates.Thresholds;
+        var notes = new List<Finding>();
+        var judged = OutlierRules.SetAsideUnchangedFlaky(cohort.Where(IsLive).ToList(), gates, Side.Cohort, notes);
+        var controlJudged = OutlierRules.SetAsideUnchangedFlaky(control.Where(IsLive).ToList(), gates, Side.Control, notes);
+        var controlTraffic = Traffic.Of(controlJudged);
+        var reference = Reference.Of(controlTraffic, judged, "control", t);
+        var checks = CohortChecks.Evaluate("cohort", Traffic.Of(judged), reference, gates);
+
+        if (hard.Count == 0 && checks.Any(c => c.Outcome == CheckOutcome.Fail) &&
+            OutlierRules.TrySetAside(judged, controlTraffic, reference, checks, gates) is { } outlier)
+        {
+            notes.Add(outlier.Note);
+            judged = outlier.Rest;
+            reference = outlier.Reference;
+            checks = outlier.Checks;
+        }
+
+        var (healthy, unhealthy) = CountNodes(cohort, gates, reference?.Rate);
+        if (hard.Count > 0)
+        {
+            return new Verdict(VerdictResult.Unhealthy, hard, healthy, unhealthy);
+        }
+
+        var failures = checks.Where(c => c.Outcome == CheckOutcome.Fail).Select(c => c.Finding)
+            .Concat(SegmentChecks.Failures(judged, controlJudged, reference, gates, notes))
+            .ToList();
+        var passes = checks.Where(c => c.Outcome == CheckOutcome.Pass).Select(c => c.Finding);
+        var unsure = checks.Where(c => c.Outcome == CheckOutcome.Unsure).Select(c => c.Finding).ToList();
+        if (failures.Count > 0)
+        {
+            return new Verdict(VerdictResult.Unhealthy, [.. failures, .. unsure, .. passes, .. notes], healthy, unhealthy);
+        }
+
+        var reporting = new Finding.Reporting(Math.Min(cohort.Count(s => s.Reported), targeted), targeted, gates.MinReportingFraction,
+            HealthPolicy.RequiredReporting(targeted, gates.MinReportingFraction));
+        var traffic = Traffic.Of(judged);
+        var missing = new List<Finding>();
+        if (!reporting.Enough)
+        {
+            missing.Add(reporting);
+        }
+        if (traffic.Requests < t.MinCohortRequests)
+        {
+            missing.Add(new Finding.TooLittleTraffic(traffic.Requests, t.MinCohortRequests));
+        }
+        if (reference is null && traffic.Requests >= t.MinCohortRequests)
+        {
+            notes.Add(new Finding.CeilingOnly(t.MinControlRequests));
+        }
+        if (missing.Count > 0 || unsure.Count > 0)
+        {
+            return new Verdict(VerdictResult.Inconclusive, [.. missing, .. unsure, .. passes, .. notes], healthy, unhealthy);
+        }
+        return new Verdict(VerdictResult.Healthy, [reporting, .. passes, .. notes], healthy, unhealthy);
+    }
+
+    /// <summary>Crashes over <see cref="Gates.MaxCrashes"/> and rejections over <see cref="Gates.MaxRejected"/>: unhealthy whatever else holds.</summary>
+    private static List<Finding> HardLimits(IReadOnlyList<NodeSample> cohort, Gates gates)
+    {
+        var crashed = cohort.Where(s => s.Crashes > 0).ToList();
+        var crashes = crashed.Sum(s => (long)s.Crashes);
+        var rejected = cohort.Where(s => s.Rejected).ToList();
+        var hard = new List<Finding>();
+        if (crashes > gates.MaxCrashes)
+        {
+            hard.Add(new Finding.Crashed(crashes, crashed.Count, gates.MaxCrashes, Named(crashed)));
+        }
+        if (rejected.Count > gates.MaxRejected)
+        {
+            hard.Add(new Finding.Rejected(rejected.Count, gates.MaxRejected, Named(rejected)));
+        }
+        return hard;
+    }
+
+    private static bool IsLive(NodeSample s) => s.Reported && !s.Rejected;
+
+    private static IReadOnlyList<string> Named(IEnumerable<NodeSample> nodes) => [.. nodes.Take(FindingText.MaxNamedNodes).Select(s => s.NodeId)];
+
+    private static (int Healthy, int Unhealthy) CountNodes(IReadOnlyList<NodeSample> cohort, Gates gates, double? controlRate)
+    {
+        int healthy = 0, unhealthy = 0;
+        foreach (var sample in cohort)
+        {
+            switch (NodeBreach.Assess(sample, gates, controlRate))
+            {
+                case NodeHealth.Healthy: healthy++; break;
+                case NodeHealth.Unhealthy: unhealthy++; break;
+            }
+        }
+        return (healthy, unhealthy);
+    }
+}

@@ -1,0 +1,199 @@
+using System.Text.Json.Serialization;
+
+namespace Snapstone.Domain.Health;
+
+/// <summary>How a check came out: within its limit, over it beyond doubt, or over it but possibly by chance.</summary>
+public enum CheckOutcome
+{
+    Pass,
+    /// <summary>Above the limit, but the evidence does not yet rule out chance: the verdict waits.</summary>
+    Unsure,
+    Fail,
+}
+
+/// <summary>Which side of the comparison a node is on.</summary>
+public enum Side
+{
+    Cohort,
+    Control,
+}
+
+/// <summary>What a ratio was taken against.</summary>
+public enum ReferenceKind
+{
+    /// <summary>Nodes still on the previous package, at the same time.</summary>
+    Control,
+    /// <summary>The cohort's own figures from before the change: used only where there is no control.</summary>
+    Baseline,
+}
+
+/// <summary>
+/// The figures a ratio was taken against: a control's traffic (<see cref="Errors"/>/<see cref="Requests"/>), or a
+/// baseline rate; <see cref="Floored"/> is the rate the ratio actually multiplied (see <see cref="Plans.GateThresholds.ErrorRateFloor"/>).
+/// </summary>
+[GenerateSerializer, Immutable, Alias("snapstone.ReferenceFigures")]
+public sealed record ReferenceFigures(
+    [property: Id(0)] ReferenceKind Kind,
+    /// <summary>How the reference is named in text: <c>control</c>, <c>control proxy=fl1</c>, <c>baseline</c>.</summary>
+    [property: Id(1)] string Name,
+    [property: Id(2)] double Rate,
+    [property: Id(3)] double Floored,
+    [property: Id(4)] double? Errors = null,
+    [property: Id(5)] double? Requests = null);
+
+/// <summary>
+/// One piece of a verdict's evidence: a code (the record's type, <c>code</c> in JSON) and its numbers. Text is made
+/// from them at the edge (<see cref="FindingText"/>), so readers can also act on the numbers themselves.
+/// </summary>
+[JsonPolymorphic(TypeDiscriminatorPropertyName = "code")]
+[JsonDerivedType(typeof(EmptyWave), "empty-wave")]
+[JsonDerivedType(typeof(Crashed), "crashed")]
+[JsonDerivedType(typeof(Rejected), "rejected")]
+[JsonDerivedType(typeof(Reporting), "reporting")]
+[JsonDerivedType(typeof(TooLittleTraffic), "too-little-traffic")]
+[JsonDerivedType(typeof(CeilingOnly), "ceiling-only")]
+[JsonDerivedType(typeof(ErrorRate), "error-rate")]
+[JsonDerivedType(typeof(Latency), "latency")]
+[JsonDerivedType(typeof(FlakySetAside), "flaky-set-aside")]
+[JsonDerivedType(typeof(FlakyMore), "flaky-more")]
+[JsonDerivedType(typeof(FlakyTooMany), "flaky-too-many")]
+[JsonDerivedType(typeof(Outlier), "outlier")]
+[JsonDerivedType(typeof(OneNodeSegment), "one-node-segment")]
+[JsonDerivedType(typeof(NodeCrashed), "node-crashed")]
+[JsonDerivedType(typeof(NodeRejected), "node-rejected")]
+[JsonDerivedType(typeof(NodeBreach), "node-breach")]
+[JsonDerivedType(typeof(Note), "note")]
+[GenerateSerializer, Immutable, Alias("snapstone.VerdictFinding")]
+public abstract record Finding
+{
+    /// <summary>The wave selected no node.</summary>
+    [GenerateSerializer, Immutable, Alias("snapstone.VerdictFinding.EmptyWave")]
+    public sealed record EmptyWave : Finding;
+
+    /// <summary>Crashes over <see cref="Max"/>; <see cref="Named"/> are the first few nodes.</summary>
+    [GenerateSerializer, Immutable, Alias("snapstone.VerdictFinding.Crashed")]
+    public sealed record Crashed(
+        [property: Id(0)] long Count,
+        [property: Id(1)] int Nodes,
+        [property: Id(2)] int Max,
+        [property: Id(3)] IReadOnlyList<string> Named) : Finding;
+
+    /// <summary>Nodes that refused the package, over <see cref="Max"/>.</summary>
+    [GenerateSerializer, Immutable, Alias("snapstone.VerdictFinding.Rejected")]
+    public sealed record Rejected(
+        [property: Id(0)] int Nodes,
+        [property: Id(1)] int Max,
+        [property: Id(2)] IReadOnlyList<string> Named) : Finding;
+
+    /// <summary>How many of the targeted nodes reported on the package, against the <see cref="Required"/> count.</summary>
+    [GenerateSerializer, Immutable, Alias("snapstone.VerdictFinding.Reporting")]
+    public sealed record Reporting(
+        [property: Id(0)] int Reported,
+        [property: Id(1)] int Targeted,
+        [property: Id(2)] double Fraction,
+        [property: Id(3)] int Required) : Finding
+    {
+        public bool Enough => Reported >= Required;
+    }
+
+    /// <summary>The cohort served fewer requests than a verdict needs.</summary>
+    [GenerateSerializer, Immutable, Alias("snapstone.VerdictFinding.TooLittleTraffic")]
+    public sealed record TooLittleTraffic([property: Id(0)] double Requests, [property: Id(1)] long Min) : Finding;
+
+    /// <summary>Neither a control nor baselines to compare with: only the absolute ceiling judged the cohort.</summary>
+    [GenerateSerializer, Immutable, Alias("snapstone.VerdictFinding.CeilingOnly")]
+    public sealed record CeilingOnly([property: Id(0)] long MinControlRequests) : Finding;
+
+    /// <summary>
+    /// An error-rate check of <see cref="Subject"/> (<c>cohort</c>, <c>segment proxy=fl1: cohort</c>) against
+    /// <see cref="Limit"/>: the ceiling when <see cref="Ratio"/> is null, else <c>Ratio × Reference.Floored</c>.
+    /// <see cref="P"/> is how likely an excess this large is by chance (1 when within the limit).
+    /// </summary>
+    [GenerateSerializer, Immutable, Alias("snapstone.VerdictFinding.ErrorRate")]
+    public sealed record ErrorRate(
+        [property: Id(0)] CheckOutcome Outcome,
+        [property: Id(1)] string Subject,
+        [property: Id(2)] double Errors,
+        [property: Id(3)] double Requests,
+        [property: Id(4)] double Limit,
+        [property: Id(5)] double? Ratio,
+        [property: Id(6)] ReferenceFigures? Reference,
+        [property: Id(7)] double P,
+        [property: Id(8)] double Significance) : Finding;
+
+    /// <summary>A p99 latency check of <see cref="Subject"/>: <see cref="Observed"/> = p99 / reference p99 against <see cref="Ratio"/>.</summary>
+    [GenerateSerializer, Immutable, Alias("snapstone.VerdictFinding.Latency")]
+    public sealed record Latency(
+        [property: Id(0)] CheckOutcome Outcome,
+        [property: Id(1)] string Subject,
+        [property: Id(2)] double P99,
+        [property: Id(3)] double Ratio,
+        [property: Id(4)] string ReferenceName,
+        [property: Id(5)] double ReferenceP99,
+        [property: Id(6)] double Observed) : Finding;
+
+    /// <summary>A node already over the ceiling before the change and no worse now, left out on its side.</summary>
+    [GenerateSerializer, Immutable, Alias("snapstone.VerdictFinding.FlakySetAside")]
+    public sealed record FlakySetAside(
+        [property: Id(0)] Side Side,
+        [property: Id(1)] string Node,
+        [property: Id(2)] double Errors,
+        [property: Id(3)] double Requests,
+        [property: Id(4)] double Baseline) : Finding;
+
+    /// <summary>More such nodes than a verdict names.</summary>
+    [GenerateSerializer, Immutable, Alias("snapstone.VerdictFinding.FlakyMore")]
+    public sealed record FlakyMore([property: Id(0)] Side Side, [property: Id(1)] int Count) : Finding;
+
+    /// <summary>Most of a side was over the ceiling before the change: the gate is what is wrong, so nobody is set aside.</summary>
+    [GenerateSerializer, Immutable, Alias("snapstone.VerdictFinding.FlakyTooMany")]
+    public sealed record FlakyTooMany([property: Id(0)] Side Side, [property: Id(1)] int Count, [property: Id(2)] int Total) : Finding;
+
+    /// <summary>One failing node, flaky before the change, without which the cohort passes: left out.</summary>
+    [GenerateSerializer, Immutable, Alias("snapstone.VerdictFinding.Outlier")]
+    public sealed record Outlier(
+        [property: Id(0)] string Node,
+        [property: Id(1)] double Errors,
+        [property: Id(2)] double Requests,
+        [property: Id(3)] double P99,
+        [property: Id(4)] double? BaselineErrorRate,
+        [property: Id(5)] double? BaselineP99,
+        [property: Id(6)] int Others) : Finding;
+
+    /// <summary>A segment's <see cref="Failure"/> that rests on one node: noted, left to the whole cohort's checks.</summary>
+    [GenerateSerializer, Immutable, Alias("snapstone.VerdictFinding.OneNodeSegment")]
+    public sealed record OneNodeSegment(
+        [property: Id(0)] Finding Failure,
+        [property: Id(1)] string Segment,
+        [property: Id(2)] string Node,
+        [property: Id(3)] double Errors,
+        [property: Id(4)] double Requests,
+        [property: Id(5)] double P99,
+        [property: Id(6)] int Others) : Finding;
+
+    /// <summary>A node crashed on the package.</summary>
+    [GenerateSerializer, Immutable, Alias("snapstone.VerdictFinding.NodeCrashed")]
+    public sealed record NodeCrashed([property: Id(0)] string Node, [property: Id(1)] int Crashes) : Finding;
+
+    /// <summary>A node refused the package.</summary>
+    [GenerateSerializer, Immutable, Alias("snapstone.VerdictFinding.NodeRejected")]
+    public sealed record NodeRejected([property: Id(0)] string Node) : Finding;
+
+    /// <summary>
+    /// A node's error rate far over its own limit (<c>max(ceiling, ratio × own baseline)</c>): more than
+    /// <see cref="Factor"/> times it, beyond chance.
+    /// </summary>
+    [GenerateSerializer, Immutable, Alias("snapstone.VerdictFinding.NodeBreach")]
+    public sealed record NodeBreach(
+        [property: Id(0)] string Node,
+        [property: Id(1)] double Errors,
+        [property: Id(2)] double Requests,
+        [property: Id(3)] double Factor,
+        [property: Id(4)] double Limit,
+        [property: Id(5)] double Ceiling,
+        [property: Id(6)] double? Baseline) : Finding;
+
+    /// <summary>Free text, for reasons made before findings had codes.</summary>
+    [GenerateSerializer, Immutable, Alias("snapstone.VerdictFinding.Note")]
+    public sealed record Note([property: Id(0)] string Text) : Finding;
+}

@@ -1,0 +1,104 @@
+using System.Globalization;
+
+namespace Snapstone.Domain.Health;
+
+/// <summary>
+/// A finding as one line of text, with its numbers: what the timeline, the HTTP gateway and the CLI show.
+/// </summary>
+/// <example>
+/// <c>new Finding.ErrorRate(CheckOutcome.Fail, "cohort", 310, 10000, 0.01, null, null, 1e-40, 0.001)</c> →
+/// <c>cohort error rate 3.10% (310/10000) &gt; ceiling 1.00%</c>.
+/// </example>
+public static class FindingText
+{
+    /// <summary>How many node ids a line names before it says "and N more".</summary>
+    public const int MaxNamedNodes = 5;
+
+    public static string Render(Finding finding) => finding switch
+    {
+        Finding.EmptyWave => "no nodes selected: an empty wave adds no risk",
+        Finding.Crashed c => $"{c.Count} crash(es) on {c.Nodes} node(s) > max {c.Max} ({Named(c.Named, c.Nodes)})",
+        Finding.Rejected r => $"{r.Nodes} node(s) rejected the package > max {r.Max} ({Named(r.Named, r.Nodes)})",
+        Finding.Reporting r => Reporting(r),
+        Finding.TooLittleTraffic t => $"cohort served {Count(t.Requests)} requests < {t.Min} needed for a verdict",
+        Finding.CeilingOnly c => $"no control traffic (≥ {c.MinControlRequests} requests) and no baselines: judged against the ceiling only",
+        Finding.ErrorRate e => ErrorRate(e),
+        Finding.Latency l => Latency(l),
+        Finding.FlakySetAside f =>
+            $"set aside {Side(f.Side)} node {f.Node}: error rate {RateText(f.Errors, f.Requests)} matches its own baseline {Percent(f.Baseline)} from before the change",
+        Finding.FlakyMore f => $"set aside {f.Count} more {Side(f.Side)} node(s) that were as flaky before the change",
+        Finding.FlakyTooMany f =>
+            $"{f.Count} of {f.Total} {Side(f.Side)} nodes were above the ceiling before the change too: too many to set aside, all are judged",
+        Finding.Outlier o =>
+            $"set aside outlier node {o.Node}: error rate {RateText(o.Errors, o.Requests)}, p99 {Ms(o.P99)}, " +
+            (o.BaselineErrorRate is { } b ? $"already {Percent(b)} before the change" : $"p99 already {Ms(o.BaselineP99 ?? 0)} before the change") +
+            $"; the other {o.Others} nodes are within the gates",
+        Finding.OneNodeSegment s =>
+            $"{Render(s.Failure)}, but only because of node {s.Node} (error rate {RateText(s.Errors, s.Requests)}, p99 {Ms(s.P99)}): " +
+            $"the other {s.Others} {s.Segment} node(s) are within the gates, so this is one node, not the segment; it is judged with the whole cohort and by its own breach check",
+        Finding.NodeCrashed c => $"node {c.Node} crashed {c.Crashes} time(s) on the package",
+        Finding.NodeRejected r => $"node {r.Node} rejected the package",
+        Finding.NodeBreach b =>
+            $"node {b.Node} error rate {Percent(Rate(b.Errors, b.Requests))} ({Count(b.Errors)}/{Count(b.Requests)}) > {Number(b.Factor)}× its limit {Percent(b.Limit)} " +
+            $"(ceiling {Percent(b.Ceiling)}, own baseline {(b.Baseline is { } baseline ? Percent(baseline) : "unknown")})",
+        Finding.Note n => n.Text,
+        _ => finding.GetType().Name,
+    };
+
+    public static IReadOnlyList<string> Render(IEnumerable<Finding> findings) => [.. findings.Select(Render)];
+
+    private static string Reporting(Finding.Reporting r)
+    {
+        var line = $"{r.Reported}/{r.Targeted} nodes reported on the package ({Percent(r.Targeted > 0 ? (double)r.Reported / r.Targeted : 0, 0)})";
+        return r.Enough ? line : $"{line} < required {Percent(r.Fraction, 0)} ({r.Required} nodes)";
+    }
+
+    private static string ErrorRate(Finding.ErrorRate e)
+    {
+        var observed = $"{e.Subject} error rate {RateText(e.Errors, e.Requests)}";
+        var limit = e.Ratio is not { } ratio || e.Reference is not { } reference
+            ? $"ceiling {Percent(e.Limit)}"
+            : $"{Number(ratio)}× {Describe(reference)}{(reference.Floored > reference.Rate ? $", floored to {Percent(reference.Floored)}" : "")} = {Percent(e.Limit)}";
+        return e.Outcome switch
+        {
+            CheckOutcome.Pass => $"{observed} within {limit}",
+            CheckOutcome.Fail => $"{observed} > {limit}",
+            _ => $"{observed} > {limit}, but that could be chance on {Count(e.Requests)} requests " +
+                 $"(p = {e.P.ToString("0.###", CultureInfo.InvariantCulture)}, needs < {Number(e.Significance)})",
+        };
+    }
+
+    private static string Describe(ReferenceFigures reference) => reference switch
+    {
+        { Kind: ReferenceKind.Control, Errors: { } errors, Requests: { } requests } => $"{reference.Name} {RateText(errors, requests)}",
+        { Kind: ReferenceKind.Control } => $"{reference.Name} {Percent(reference.Rate)}",
+        _ => $"the cohort's own baseline {Percent(reference.Rate)}",
+    };
+
+    private static string Latency(Finding.Latency l) =>
+        $"{l.Subject} p99 {Ms(l.P99)} {(l.Outcome == CheckOutcome.Pass ? "within" : ">")} {Number(l.Ratio)}× {l.ReferenceName} p99 {Ms(l.ReferenceP99)} " +
+        $"(ratio {l.Observed.ToString("0.00", CultureInfo.InvariantCulture)})";
+
+    private static string Side(Side side) => side == Health.Side.Cohort ? "cohort" : "control";
+
+    private static string Named(IReadOnlyList<string> named, int total)
+    {
+        var shown = named.Take(MaxNamedNodes).ToList();
+        return string.Join(", ", shown) + (total > shown.Count ? $" and {total - shown.Count} more" : "");
+    }
+
+    private static double Rate(double errors, double requests) => requests > 0 ? errors / requests : 0;
+
+    /// <summary><c>3.10% (310/10000)</c></summary>
+    internal static string RateText(double errors, double requests) => $"{Percent(Rate(errors, requests))} ({Count(errors)}/{Count(requests)})";
+
+    /// <summary>A count as a whole number when it is one (<c>310</c>), else with one decimal (<c>2999.7</c>: a capped node's share).</summary>
+    internal static string Count(double value) => value.ToString(value == Math.Floor(value) ? "0" : "0.0", CultureInfo.InvariantCulture);
+
+    internal static string Percent(double share, int decimals = 2) =>
+        (share * 100).ToString(decimals == 0 ? "0" : "0." + new string('0', decimals), CultureInfo.InvariantCulture) + "%";
+
+    internal static string Number(double value) => value.ToString("0.######", CultureInfo.InvariantCulture);
+
+    internal static string Ms(double value) => value.ToString("0.0", CultureInfo.InvariantCulture) + " ms";
+}
