@@ -27,8 +27,9 @@ internal static class CohortChecks
         {
             return checks;
         }
-        checks.Add(ErrorCheck(who, traffic, gates.MaxErrorRateRatio * reference.Floored, gates.MaxErrorRateRatio, reference, gates));
-        if (reference.P99 is { } referenceP99 && traffic.P99 is { } p99 && traffic.Requests >= gates.Thresholds.MinCohortRequests)
+        var covered = reference.Cohort;
+        checks.Add(ErrorCheck(who, covered, gates.MaxErrorRateRatio * reference.Floored, gates.MaxErrorRateRatio, reference, gates));
+        if (reference.P99 is { } referenceP99 && covered.P99 is { } p99 && covered.Requests >= gates.Thresholds.MinCohortRequests)
         {
             var against = Math.Max(referenceP99, gates.Thresholds.LatencyFloorMs);
             var latencyRatio = p99 / against;

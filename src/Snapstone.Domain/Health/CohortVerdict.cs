@@ -18,16 +18,22 @@ internal static class CohortVerdict
         var judged = OutlierRules.SetAsideUnchangedFlaky(cohort.Where(IsLive).ToList(), gates, Side.Cohort, notes);
         var controlJudged = OutlierRules.SetAsideUnchangedFlaky(control.Where(IsLive).ToList(), gates, Side.Control, notes);
         var controlTraffic = Traffic.Of(controlJudged);
-        var reference = Reference.Of(controlTraffic, judged, "control", t);
-        var checks = CohortChecks.Evaluate("cohort", Traffic.Of(judged), reference, gates);
+        var cohortTraffic = Traffic.Of(judged);
+        var reference = Reference.Of(controlTraffic, cohortTraffic, judged, "control", t);
+        var checks = CohortChecks.Evaluate("cohort", cohortTraffic, reference, gates);
 
         if (hard.Count == 0 && checks.Any(c => c.Outcome == CheckOutcome.Fail) &&
             OutlierRules.TrySetAside(judged, controlTraffic, reference, checks, gates) is { } outlier)
         {
             notes.Add(outlier.Note);
             judged = outlier.Rest;
+            cohortTraffic = Traffic.Of(judged);
             reference = outlier.Reference;
             checks = outlier.Checks;
+        }
+        if (Aligned(cohortTraffic, controlTraffic, reference) is { } aligned)
+        {
+            notes.Add(aligned);
         }
 
         var (healthy, unhealthy) = CountNodes(cohort, gates, reference?.Rate);
@@ -48,7 +54,7 @@ internal static class CohortVerdict
 
         var reporting = new Finding.Reporting(Math.Min(cohort.Count(s => s.Reported), targeted), targeted, gates.MinReportingFraction,
             HealthPolicy.RequiredReporting(targeted, gates.MinReportingFraction));
-        var traffic = Traffic.Of(judged);
+        var traffic = cohortTraffic;
         var missing = new List<Finding>();
         if (!reporting.Enough)
         {
@@ -88,6 +94,23 @@ internal static class CohortVerdict
     }
 
     private static bool IsLive(NodeSample s) => s.Reported && !s.Rejected;
+
+    /// <summary>Says which moments the comparison with the control covered, when lining the two up left control traffic out.</summary>
+    private static Finding.Aligned? Aligned(Traffic cohort, Traffic control, Reference? reference)
+    {
+        if (reference is not { Figures: { Kind: ReferenceKind.Control, Requests: { } compared } } || cohort.SlotTicks is not { } slotTicks)
+        {
+            return null;
+        }
+        var leftOut = control.Requests - compared;
+        var slots = reference.Cohort.Buckets.Keys.Where(k => k != Traffic.Untimed).ToList();
+        if (leftOut <= 0 || slots.Count == 0)
+        {
+            return null;
+        }
+        return new Finding.Aligned(slots.Count, SlotSeries.At(slots[0], slotTicks), SlotSeries.At(slots[^1] + 1, slotTicks), leftOut,
+            cohort.Requests - reference.Cohort.Requests);
+    }
 
     private static IReadOnlyList<string> Named(IEnumerable<NodeSample> nodes) => [.. nodes.Take(FindingText.MaxNamedNodes).Select(s => s.NodeId)];
 

@@ -62,6 +62,7 @@ public sealed record ReferenceFigures(
 [JsonDerivedType(typeof(NodeCrashed), "node-crashed")]
 [JsonDerivedType(typeof(NodeRejected), "node-rejected")]
 [JsonDerivedType(typeof(NodeBreach), "node-breach")]
+[JsonDerivedType(typeof(Aligned), "aligned")]
 [JsonDerivedType(typeof(Note), "note")]
 [GenerateSerializer, Immutable, Alias("snapstone.VerdictFinding")]
 public abstract record Finding
@@ -192,6 +193,19 @@ public abstract record Finding
         [property: Id(4)] double Limit,
         [property: Id(5)] double Ceiling,
         [property: Id(6)] double? Baseline) : Finding;
+
+    /// <summary>
+    /// Cohort and control were compared over the <see cref="Slots"/> time slots both reported in, from
+    /// <see cref="From"/> to <see cref="To"/>; the control's traffic at other moments (<see cref="ControlLeftOut"/>
+    /// requests) and the cohort's (<see cref="CohortLeftOut"/>) took no part in the ratio.
+    /// </summary>
+    [GenerateSerializer, Immutable, Alias("snapstone.VerdictFinding.Aligned")]
+    public sealed record Aligned(
+        [property: Id(0)] int Slots,
+        [property: Id(1)] DateTimeOffset From,
+        [property: Id(2)] DateTimeOffset To,
+        [property: Id(3)] double ControlLeftOut,
+        [property: Id(4)] double CohortLeftOut) : Finding;
 
     /// <summary>Free text, for reasons made before findings had codes.</summary>
     [GenerateSerializer, Immutable, Alias("snapstone.VerdictFinding.Note")]

@@ -41,6 +41,9 @@ public static class FindingText
         Finding.NodeBreach b =>
             $"node {b.Node} error rate {Percent(Rate(b.Errors, b.Requests))} ({Count(b.Errors)}/{Count(b.Requests)}) > {Number(b.Factor)}× its limit {Percent(b.Limit)} " +
             $"(ceiling {Percent(b.Ceiling)}, own baseline {(b.Baseline is { } baseline ? Percent(baseline) : "unknown")})",
+        Finding.Aligned a =>
+            $"compared with the control over the {a.Slots} time slot(s) both reported in ({Clock(a.From)}–{Clock(a.To)} UTC): " +
+            $"{Count(a.ControlLeftOut)} control requests at other times left out" + (a.CohortLeftOut > 0 ? $", and {Count(a.CohortLeftOut)} cohort requests with no control to compare with" : ""),
         Finding.Note n => n.Text,
         _ => finding.GetType().Name,
     };
@@ -70,7 +73,7 @@ public static class FindingText
 
     private static string Describe(ReferenceFigures reference) => reference switch
     {
-        { Kind: ReferenceKind.Control, Errors: { } errors, Requests: { } requests } => $"{reference.Name} {RateText(errors, requests)}",
+        { Kind: ReferenceKind.Control, Errors: { } errors, Requests: { } requests } => $"{reference.Name} {Percent(reference.Rate)} ({Count(errors)}/{Count(requests)})",
         { Kind: ReferenceKind.Control } => $"{reference.Name} {Percent(reference.Rate)}",
         _ => $"the cohort's own baseline {Percent(reference.Rate)}",
     };
@@ -99,6 +102,8 @@ public static class FindingText
         (share * 100).ToString(decimals == 0 ? "0" : "0." + new string('0', decimals), CultureInfo.InvariantCulture) + "%";
 
     internal static string Number(double value) => value.ToString("0.######", CultureInfo.InvariantCulture);
+
+    private static string Clock(DateTimeOffset at) => at.UtcDateTime.ToString("HH:mm:ss.f", CultureInfo.InvariantCulture);
 
     internal static string Ms(double value) => value.ToString("0.0", CultureInfo.InvariantCulture) + " ms";
 }

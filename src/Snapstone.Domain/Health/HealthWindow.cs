@@ -126,12 +126,7 @@ public sealed class HealthWindow
     /// </summary>
     public HealthTotals Totals(DateTimeOffset now, DateTimeOffset? since = null)
     {
-        var last = now.UtcTicks / _slotTicks;
-        var first = last - Slots + 1;
-        if (since is { } from)
-        {
-            first = Math.Max(first, from.UtcTicks / _slotTicks);
-        }
+        var (first, last) = Range(now, since);
         long requests = 0, errors = 0;
         var crashes = 0;
         var reports = 0;
@@ -153,6 +148,59 @@ public sealed class HealthWindow
             : new HealthTotals { Requests = requests, Errors = errors, P99LatencyMs = p99, Crashes = crashes, Reports = reports };
     }
 
+    /// <summary>
+    /// The same slots <see cref="Totals"/> sums, one by one: from the first slot with a report (at or after
+    /// <paramref name="since"/>) to the last, zeros where no report landed. Null when no slot has a report.
+    /// </summary>
+    /// <example>
+    /// Reports at 10:00:00.2 (100 requests), 10:00:00.5 (80) and 10:00:02.0 (50), since 10:00:00: three slots of
+    /// 0.9375 s from the one holding 10:00:00 — requests [180, 0, 50].
+    /// </example>
+    public SlotSeries? Series(DateTimeOffset now, DateTimeOffset? since = null)
+    {
+        var (first, last) = Range(now, since);
+        long lo = long.MaxValue, hi = long.MinValue;
+        foreach (var slot in _slots)
+        {
+            if (slot.Reports > 0 && slot.Index >= first && slot.Index <= last)
+            {
+                lo = Math.Min(lo, slot.Index);
+                hi = Math.Max(hi, slot.Index);
+            }
+        }
+        if (lo > hi)
+        {
+            return null;
+        }
+        var count = (int)(hi - lo + 1);
+        var requests = new long[count];
+        var errors = new long[count];
+        var p99 = new double[count];
+        foreach (var slot in _slots)
+        {
+            if (slot.Reports > 0 && slot.Index >= lo && slot.Index <= hi)
+            {
+                var i = (int)(slot.Index - lo);
+                requests[i] = slot.Requests;
+                errors[i] = slot.Errors;
+                p99[i] = slot.P99LatencyMs;
+            }
+        }
+        return new SlotSeries { SlotTicks = _slotTicks, FirstSlot = lo, Requests = requests, Errors = errors, P99 = p99 };
+    }
+
+    /// <summary>The slot numbers inside the window ending at <paramref name="now"/>, from <paramref name="since"/>'s slot on.</summary>
+    private (long First, long Last) Range(DateTimeOffset now, DateTimeOffset? since)
+    {
+        var last = now.UtcTicks / _slotTicks;
+        var first = last - Slots + 1;
+        if (since is { } from)
+        {
+            first = Math.Max(first, from.UtcTicks / _slotTicks);
+        }
+        return (first, last);
+    }
+
     /// <summary>Records the window's totals at <paramref name="now"/> as the baseline; call when a new package is assigned.</summary>
     public HealthTotals CaptureBaseline(DateTimeOffset now)
     {
@@ -161,14 +209,17 @@ public sealed class HealthWindow
     }
 
     /// <summary>
-    /// The node's <see cref="NodeSample"/> for a verdict: totals since <paramref name="since"/> plus the baseline.
-    /// A node that does not run the package (<paramref name="reported"/> false) carries no traffic at all: whatever
-    /// it served, or crashed on, was another package's doing, and must not count against this one.
+    /// The node's <see cref="NodeSample"/> for a verdict: totals since <paramref name="since"/> (and not before
+    /// <paramref name="from"/>, the start of the stretch the rollout judges) with their slot-by-slot
+    /// <see cref="NodeSample.Series"/>, plus the baseline. A node that does not run the package
+    /// (<paramref name="reported"/> false) carries no traffic at all: whatever it served, or crashed on, was another
+    /// package's doing, and must not count against this one.
     /// </summary>
     public NodeSample Sample(string nodeId, DateTimeOffset now, DateTimeOffset? since, bool reported, bool rejected,
-        IReadOnlyDictionary<string, string> labels)
+        IReadOnlyDictionary<string, string> labels, DateTimeOffset? from = null)
     {
-        var totals = reported ? Totals(now, since) : HealthTotals.Empty;
+        var start = since is { } s && from is { } f ? (s > f ? s : f) : since ?? from;
+        var totals = reported ? Totals(now, start) : HealthTotals.Empty;
         return new NodeSample
         {
             NodeId = nodeId,
@@ -181,6 +232,7 @@ public sealed class HealthWindow
             Labels = labels,
             BaselineErrorRate = BaselineErrorRate,
             BaselineP99LatencyMs = BaselineP99LatencyMs,
+            Series = reported ? Series(now, start) : null,
         };
     }
 

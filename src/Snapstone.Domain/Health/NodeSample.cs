@@ -6,7 +6,6 @@ namespace Snapstone.Domain.Health;
 [GenerateSerializer, Immutable, Alias("snapstone.NodeSample")]
 public sealed record NodeSample
 {
-
     [Id(0)] public required string NodeId { get; init; }
     [Id(1)] public long Requests { get; init; }
     [Id(2)] public long Errors { get; init; }
@@ -25,6 +24,12 @@ public sealed record NodeSample
     [Id(8)] public double? BaselineErrorRate { get; init; }
     /// <summary>The node's own p99 latency before the change; null when unknown.</summary>
     [Id(9)] public double? BaselineP99LatencyMs { get; init; }
+
+    /// <summary>
+    /// The same traffic slot by slot, so the judge compares cohort and control over the same moments; null when the
+    /// sample was made without one (then the judge can only compare totals, as if every sample covered the same time).
+    /// </summary>
+    [Id(10)] public SlotSeries? Series { get; init; }
 
     /// <summary>Errors over requests; 0 when the node served nothing (which never makes it healthy, see <see cref="HealthPolicy"/>).</summary>
     public double ErrorRate => Requests > 0 ? (double)Errors / Requests : 0;

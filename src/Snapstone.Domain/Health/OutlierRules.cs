@@ -78,8 +78,9 @@ internal static class OutlierRules
             return null;
         }
         var rest = judged.Where(s => !ReferenceEquals(s, node)).ToList();
-        var restReference = Reference.Of(controlTraffic, rest, "control", gates.Thresholds);
-        var restChecks = CohortChecks.Evaluate("cohort", Traffic.Of(rest), restReference, gates);
+        var restTraffic = Traffic.Of(rest);
+        var restReference = Reference.Of(controlTraffic, restTraffic, rest, "control", gates.Thresholds);
+        var restChecks = CohortChecks.Evaluate("cohort", restTraffic, restReference, gates);
         if (restChecks.Any(c => c.Outcome == CheckOutcome.Fail))
         {
             return null;

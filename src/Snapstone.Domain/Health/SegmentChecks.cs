@@ -68,9 +68,9 @@ internal static class SegmentChecks
             {
                 return [];
             }
-            var reference = ControlTraffic.Requests >= Gates.Thresholds.MinControlRequests
-                ? Reference.Of(ControlTraffic, nodes, $"control {Name}", Gates.Thresholds)
-                : Reference.Of(Traffic.Of([]), nodes, $"segment {Name} baseline", Gates.Thresholds) ?? FleetReference;
+            var reference = Reference.Of(ControlTraffic, traffic, nodes, $"control {Name}", Gates.Thresholds) is { Figures.Kind: ReferenceKind.Control } own
+                ? own
+                : Reference.Of(Traffic.Empty, traffic, nodes, $"segment {Name} baseline", Gates.Thresholds) ?? FleetReference?.For(traffic);
             return [.. CohortChecks.Evaluate($"segment {Name}: cohort", traffic, reference, Gates, ceiling: reference is null)
                 .Where(c => c.Outcome == CheckOutcome.Fail).Select(c => c.Finding)];
         }

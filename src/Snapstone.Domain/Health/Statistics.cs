@@ -17,24 +17,24 @@ internal static class Statistics
 
     public static CheckOutcome Worst(CheckOutcome a, CheckOutcome b) => (CheckOutcome)Math.Max((int)a, (int)b);
 
-    public static CheckOutcome ErrorOutcome(long errors, long requests, double limit, GateThresholds t) => ErrorOutcome(errors, requests, limit, t, out _);
+    public static CheckOutcome ErrorOutcome(double errors, double requests, double limit, GateThresholds t) => ErrorOutcome(errors, requests, limit, t, out _);
 
     /// <summary>
     /// Pass when the point rate is within the limit; Fail when above it and P(≥ errors | limit) &lt; <see cref="GateThresholds.Significance"/>;
     /// Unsure in between.
     /// </summary>
-    public static CheckOutcome ErrorOutcome(long errors, long requests, double limit, GateThresholds t, out double p)
+    public static CheckOutcome ErrorOutcome(double errors, double requests, double limit, GateThresholds t, out double p)
     {
         p = 1;
         if (requests <= 0)
         {
             return CheckOutcome.Unsure;
         }
-        if ((double)errors / requests <= limit)
+        if (errors / requests <= limit)
         {
             return CheckOutcome.Pass;
         }
-        p = Poisson.UpperTail(errors, limit * requests);
+        p = Poisson.UpperTail((long)Math.Round(errors), limit * requests);
         return p < t.Significance ? CheckOutcome.Fail : CheckOutcome.Unsure;
     }
 }

@@ -3,39 +3,157 @@ using static Snapstone.Domain.Health.Statistics;
 
 namespace Snapstone.Domain.Health;
 
-/// <summary>Traffic summed over nodes; p99 is the request-weighted mean of the nodes' p99s.</summary>
-internal readonly record struct Traffic(long Requests, long Errors, double? P99)
+/// <summary>Traffic in one time slot: requests, errors and the request-weighted sum of p99s (<c>Σ p99 × requests</c>).</summary>
+internal readonly record struct Bucket(double Requests, double Errors, double Latency)
 {
-    public static Traffic Of(IEnumerable<NodeSample> nodes)
-    {
-        long requests = 0, errors = 0;
-        double weighted = 0;
-        foreach (var s in nodes)
-        {
-            var (e, r) = Counts(s);
-            requests += r;
-            errors += e;
-            weighted += Latency(s) * r;
-        }
-        return new Traffic(requests, errors, requests > 0 ? weighted / requests : null);
-    }
+    public Bucket Add(double requests, double errors, double p99) => new(Requests + requests, Errors + errors, Latency + p99 * requests);
+
+    public Bucket Add(Bucket other) => new(Requests + other.Requests, Errors + other.Errors, Latency + other.Latency);
+
+    public double Rate => Requests > 0 ? Errors / Requests : 0;
+
+    public double? P99 => Requests > 0 ? Latency / Requests : null;
 }
 
-/// <summary>What the cohort is compared with: the control's rate and p99, or else the cohort's own baselines.</summary>
-internal sealed record Reference(string Name, double Rate, double Floored, double? P99, ReferenceFigures Figures)
+/// <summary>
+/// Traffic of a set of nodes summed slot by slot (<see cref="SlotSeries"/>), so two sets can be compared over the
+/// same moments. A sample without a series lands in one <see cref="Untimed"/> slot, shared by every such sample:
+/// samples that say nothing about time are compared as if they covered the same time.
+/// </summary>
+internal sealed class Traffic
 {
-    public static Reference? Of(Traffic control, IReadOnlyList<NodeSample> cohort, string name, GateThresholds t)
+    /// <summary>The slot of samples without a series.</summary>
+    public const long Untimed = long.MinValue;
+
+    public static readonly Traffic Empty = new(new SortedDictionary<long, Bucket>(), null);
+
+    private Traffic(SortedDictionary<long, Bucket> buckets, long? slotTicks)
     {
-        if (control.Requests >= t.MinControlRequests)
+        Buckets = buckets;
+        SlotTicks = slotTicks;
+        var total = default(Bucket);
+        foreach (var bucket in buckets.Values)
         {
-            var rate = (double)control.Errors / control.Requests;
-            var floored = Math.Max(rate, Math.Max(1.0 / control.Requests, t.ErrorRateFloor));
-            return new Reference(name, rate, floored, control.P99,
-                new ReferenceFigures(ReferenceKind.Control, name, rate, floored, control.Errors, control.Requests));
+            total = total.Add(bucket);
+        }
+        Total = total;
+    }
+
+    /// <summary>Slot number → traffic, in time order (<see cref="Untimed"/> first).</summary>
+    public SortedDictionary<long, Bucket> Buckets { get; }
+
+    /// <summary>The slot length of the series summed; null when none had one.</summary>
+    public long? SlotTicks { get; }
+
+    public Bucket Total { get; }
+
+    public double Requests => Total.Requests;
+    public double Errors => Total.Errors;
+    /// <summary>The request-weighted mean of the p99s; null when nothing was served.</summary>
+    public double? P99 => Total.P99;
+
+    public static Traffic Of(IEnumerable<NodeSample> nodes)
+    {
+        var buckets = new SortedDictionary<long, Bucket>();
+        long? slotTicks = null;
+        foreach (var s in nodes)
+        {
+            if (s.Series is { Count: > 0 } series && series.SlotTicks > 0)
+            {
+                slotTicks ??= series.SlotTicks;
+                if (series.SlotTicks != slotTicks)
+                {
+                    continue; // a window of another span cannot be lined up slot by slot: it is not counted
+                }
+                for (var i = 0; i < series.Count; i++)
+                {
+                    var requests = Math.Max(0, series.Requests[i]);
+                    if (requests == 0)
+                    {
+                        continue;
+                    }
+                    var errors = Math.Clamp(i < series.Errors.Length ? series.Errors[i] : 0, 0, requests);
+                    var p99 = i < series.P99.Length && double.IsFinite(series.P99[i]) && series.P99[i] > 0 ? series.P99[i] : 0;
+                    Add(buckets, series.FirstSlot + i, requests, errors, p99);
+                }
+                continue;
+            }
+            var (e, r) = Counts(s);
+            if (r > 0)
+            {
+                Add(buckets, Untimed, r, e, Latency(s));
+            }
+        }
+        return new Traffic(buckets, slotTicks);
+    }
+
+    /// <summary>This traffic in the slots where <paramref name="other"/> has traffic too.</summary>
+    public Traffic Where(Traffic other)
+    {
+        var kept = new SortedDictionary<long, Bucket>();
+        foreach (var (slot, bucket) in Buckets)
+        {
+            if (other.Buckets.TryGetValue(slot, out var theirs) && theirs.Requests > 0)
+            {
+                kept[slot] = bucket;
+            }
+        }
+        return new Traffic(kept, SlotTicks);
+    }
+
+    /// <summary>The number of timed slots (not <see cref="Untimed"/>).</summary>
+    public int TimedSlots => Buckets.Keys.Count(k => k != Untimed);
+
+    private static void Add(SortedDictionary<long, Bucket> buckets, long slot, double requests, double errors, double p99) =>
+        buckets[slot] = buckets.GetValueOrDefault(slot).Add(requests, errors, p99);
+}
+
+/// <summary>
+/// What the cohort is compared with: the control at the same moments, or else the cohort's own baselines.
+/// <see cref="Cohort"/> is the cohort's traffic the comparison covers: against a control, only the slots both sides
+/// reported in; against baselines, all of it.
+/// </summary>
+internal sealed record Reference(string Name, double Rate, double Floored, double? P99, ReferenceFigures Figures, Traffic Cohort)
+{
+    /// <summary>The same reference figures held against other traffic (a segment judged against the whole cohort's reference).</summary>
+    public Reference For(Traffic traffic) => this with { Cohort = traffic };
+
+    /// <summary>
+    /// The control's figures over the slots where both it and <paramref name="cohort"/> have traffic, each slot weighted
+    /// by the cohort's traffic in it, so a control that reported for longer (or earlier) than the cohort is compared
+    /// only over the same moments.
+    /// </summary>
+    /// <example>
+    /// Cohort 1,000 requests in slot 7 and 1,000 in slot 8; control 10,000 in slot 7 at 0.1% and 10,000 in slot 8 at 5%
+    /// (an upstream blip), and 40,000 in slots 1–4 at 0.1% before the cohort existed: the control rate the cohort is
+    /// held to is (1,000 × 0.1% + 1,000 × 5%) / 2,000 = 2.55%, not (40 + 10 + 500) / 60,000 = 0.92%.
+    /// </example>
+    public static Reference? Of(Traffic control, Traffic cohort, IReadOnlyList<NodeSample> cohortNodes, string name, GateThresholds t)
+    {
+        var aligned = control.Where(cohort);
+        if (aligned.Requests >= t.MinControlRequests)
+        {
+            var covered = cohort.Where(control);
+            double weight = 0, rate = 0, latencyWeight = 0, latency = 0;
+            foreach (var (slot, theirs) in aligned.Buckets)
+            {
+                var ours = covered.Buckets[slot];
+                weight += ours.Requests;
+                rate += ours.Requests * theirs.Rate;
+                if (theirs.P99 is { } p99 && p99 > 0)
+                {
+                    latencyWeight += ours.Requests;
+                    latency += ours.Requests * p99;
+                }
+            }
+            var controlRate = weight > 0 ? rate / weight : aligned.Total.Rate;
+            var floored = Math.Max(controlRate, Math.Max(1.0 / aligned.Requests, t.ErrorRateFloor));
+            return new Reference(name, controlRate, floored, latencyWeight > 0 ? latency / latencyWeight : null,
+                new ReferenceFigures(ReferenceKind.Control, name, controlRate, floored, aligned.Errors, aligned.Requests), covered);
         }
         long cohortRequests = 0, withBaseline = 0, withBaselineP99 = 0;
         double baselineErrors = 0, baselineP99 = 0;
-        foreach (var s in cohort)
+        foreach (var s in cohortNodes)
         {
             var (_, requests) = Counts(s);
             cohortRequests += requests;
@@ -57,6 +175,6 @@ internal sealed record Reference(string Name, double Rate, double Floored, doubl
         var baselineRate = baselineErrors / withBaseline;
         var baselineFloored = Math.Max(baselineRate, t.ErrorRateFloor);
         return new Reference("baseline", baselineRate, baselineFloored, withBaselineP99 > 0 ? baselineP99 / withBaselineP99 : null,
-            new ReferenceFigures(ReferenceKind.Baseline, "baseline", baselineRate, baselineFloored));
+            new ReferenceFigures(ReferenceKind.Baseline, "baseline", baselineRate, baselineFloored), cohort);
     }
 }

@@ -114,7 +114,47 @@ public class HealthWindowTests
         {
             NodeId = "n-1", Requests = 300, Errors = 30, P99LatencyMs = 80, Crashes = 1, Reported = true, Rejected = false,
             Labels = labels, BaselineErrorRate = 0.01, BaselineP99LatencyMs = 40,
+            Series = new SlotSeries { SlotTicks = SlotTicks, FirstSlot = Slot(T0.AddSeconds(5)), Requests = [300], Errors = [30], P99 = [80] },
         }, sample);
+    }
+
+    private const long SlotTicks = 60 * TimeSpan.TicksPerSecond / HealthWindow.Slots;
+
+    private static long Slot(DateTimeOffset at) => at.UtcTicks / SlotTicks;
+
+    [Fact]
+    public void The_series_holds_each_slot_from_the_first_report_on_with_zeros_where_none_landed()
+    {
+        var window = new HealthWindow();
+        window.Add(T0.AddMilliseconds(200), M(100, 1, 40));
+        window.Add(T0.AddMilliseconds(500), M(80, 0, 55));
+        window.Add(T0.AddMilliseconds(2000), M(50, 5, 30));
+
+        var series = window.Series(T0.AddSeconds(3), since: T0);
+
+        Assert.Equal(new SlotSeries { SlotTicks = SlotTicks, FirstSlot = Slot(T0), Requests = [180, 0, 50], Errors = [1, 0, 5], P99 = [55, 0, 30] }, series);
+        Assert.Equal(T0.AddMilliseconds(1875), series!.StartOf(2));
+        Assert.Null(window.Series(T0.AddSeconds(3), since: T0.AddSeconds(2.9)));
+    }
+
+    [Theory]
+    [InlineData("the rollout's start is later than the package's", 5, 20, 20)]
+    [InlineData("the package's is later", 20, 5, 20)]
+    [InlineData("no start from the rollout", 10, null, 10)]
+    public void A_sample_starts_at_the_later_of_the_package_and_the_stretch_the_rollout_judges(string because, int sinceSeconds, int? fromSeconds, int expectedFirst)
+    {
+        var window = new HealthWindow();
+        for (var s = 0; s < 30; s++)
+        {
+            window.Add(T0.AddSeconds(s), M(10, 1));
+        }
+
+        var sample = window.Sample("n-1", T0.AddSeconds(29.5), T0.AddSeconds(sinceSeconds), reported: true, rejected: false,
+            new Dictionary<string, string>(), from: fromSeconds is { } f ? T0.AddSeconds(f) : null);
+
+        Assert.True(Slot(T0.AddSeconds(expectedFirst)) == sample.Series!.FirstSlot, because);
+        Assert.Equal(10L * (30 - expectedFirst), sample.Requests);
+        Assert.Equal(sample.Requests, sample.Series.Requests.Sum());
     }
 
     [Fact]
@@ -127,6 +167,7 @@ public class HealthWindowTests
         var sample = window.Sample("n-1", T0.AddSeconds(1.5), since: T0.AddSeconds(1.5), reported: false, rejected: false, new Dictionary<string, string>());
 
         Assert.Equal((0L, 0L, 0, false), (sample.Requests, sample.Errors, sample.Crashes, sample.Reported));
+        Assert.Null(sample.Series);
         Assert.Null(HealthPolicy.Breach(sample, new Domain.Plans.Gates()));
     }
 
