@@ -108,7 +108,8 @@ public abstract record Finding
     /// <summary>
     /// An error-rate check of <see cref="Subject"/> (<c>cohort</c>, <c>segment proxy=fl1: cohort</c>) against
     /// <see cref="Limit"/>: the ceiling when <see cref="Ratio"/> is null, else <c>Ratio × Reference.Floored</c>.
-    /// <see cref="P"/> is how likely an excess this large is by chance (1 when within the limit).
+    /// <see cref="P"/> is the always-valid p-value of the excess (1 when within the limit), <see cref="DecidedAt"/>
+    /// the end of the time slot where the evidence first passed <c>1 / Significance</c>.
     /// </summary>
     [GenerateSerializer, Immutable, Alias("snapstone.VerdictFinding.ErrorRate")]
     public sealed record ErrorRate(
@@ -120,9 +121,14 @@ public abstract record Finding
         [property: Id(5)] double? Ratio,
         [property: Id(6)] ReferenceFigures? Reference,
         [property: Id(7)] double P,
-        [property: Id(8)] double Significance) : Finding;
+        [property: Id(8)] double Significance,
+        [property: Id(9)] DateTimeOffset? DecidedAt = null) : Finding;
 
-    /// <summary>A p99 latency check of <see cref="Subject"/>: <see cref="Observed"/> = p99 / reference p99 against <see cref="Ratio"/>.</summary>
+    /// <summary>
+    /// A p99 latency check of <see cref="Subject"/>: <see cref="Observed"/> = p99 / reference p99 against
+    /// <see cref="Ratio"/>, over <see cref="Slots"/> time slots; <see cref="P"/> and <see cref="DecidedAt"/> as for
+    /// <see cref="ErrorRate"/>.
+    /// </summary>
     [GenerateSerializer, Immutable, Alias("snapstone.VerdictFinding.Latency")]
     public sealed record Latency(
         [property: Id(0)] CheckOutcome Outcome,
@@ -131,7 +137,11 @@ public abstract record Finding
         [property: Id(3)] double Ratio,
         [property: Id(4)] string ReferenceName,
         [property: Id(5)] double ReferenceP99,
-        [property: Id(6)] double Observed) : Finding;
+        [property: Id(6)] double Observed,
+        [property: Id(7)] double P = 1,
+        [property: Id(8)] double Significance = 0,
+        [property: Id(9)] int Slots = 0,
+        [property: Id(10)] DateTimeOffset? DecidedAt = null) : Finding;
 
     /// <summary>A node already over the ceiling before the change and no worse now, left out on its side.</summary>
     [GenerateSerializer, Immutable, Alias("snapstone.VerdictFinding.FlakySetAside")]

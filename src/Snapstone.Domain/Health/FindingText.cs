@@ -78,9 +78,14 @@ public static class FindingText
         _ => $"the cohort's own baseline {Percent(reference.Rate)}",
     };
 
-    private static string Latency(Finding.Latency l) =>
-        $"{l.Subject} p99 {Ms(l.P99)} {(l.Outcome == CheckOutcome.Pass ? "within" : ">")} {Number(l.Ratio)}× {l.ReferenceName} p99 {Ms(l.ReferenceP99)} " +
-        $"(ratio {l.Observed.ToString("0.00", CultureInfo.InvariantCulture)})";
+    private static string Latency(Finding.Latency l)
+    {
+        var line = $"{l.Subject} p99 {Ms(l.P99)} {(l.Outcome == CheckOutcome.Pass ? "within" : ">")} {Number(l.Ratio)}× {l.ReferenceName} p99 {Ms(l.ReferenceP99)} " +
+                   $"(ratio {l.Observed.ToString("0.00", CultureInfo.InvariantCulture)})";
+        return l.Outcome != CheckOutcome.Unsure
+            ? line
+            : $"{line}, but that could be noise over {l.Slots} time slot(s) (p = {l.P.ToString("0.###", CultureInfo.InvariantCulture)}, needs < {Number(l.Significance)})";
+    }
 
     private static string Side(Side side) => side == Health.Side.Cohort ? "cohort" : "control";
 

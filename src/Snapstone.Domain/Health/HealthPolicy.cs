@@ -17,9 +17,10 @@ namespace Snapstone.Domain.Health;
 /// ceiling before the change and are no worse than their own baseline are set aside on both sides (<see cref="OutlierRules"/>).</item>
 /// <item>Error rate against the ceiling and against <see cref="Gates.MaxErrorRateRatio"/> × the control rate,
 /// floored (see <see cref="GateThresholds.ErrorRateFloor"/>); p99 against <see cref="Gates.MaxP99LatencyRatio"/> × the
-/// control's p99. With no control traffic (the last wave) the cohort's own baselines stand in for it.
-/// An error check fails only when the excess is significant (<see cref="GateThresholds.Significance"/>); a point rate above
-/// the limit that could still be noise is "unsure" (<see cref="CohortChecks"/>).</item>
+/// control's p99, both over the moments cohort and control reported in (<see cref="Reference"/>). With no control traffic
+/// (the last wave) the cohort's own baselines stand in for it. A check fails only when its always-valid evidence passes
+/// <c>1 / </c><see cref="GateThresholds.Significance"/> at some slot (<see cref="Sequential"/>), so judging at every tick
+/// does not raise false alarms; a point figure above the limit that could still be noise is "unsure" (<see cref="CohortChecks"/>).</item>
 /// <item>A single failing node among at least <see cref="GateThresholds.MinOutlierPeers"/> others, already flaky before the
 /// change, whose removal clears every check, is set aside as an outlier.</item>
 /// <item>Each label value with enough traffic is judged on its own against the same label value in the

@@ -20,7 +20,8 @@ internal static class Statistics
     public static CheckOutcome ErrorOutcome(double errors, double requests, double limit, GateThresholds t) => ErrorOutcome(errors, requests, limit, t, out _);
 
     /// <summary>
-    /// Pass when the point rate is within the limit; Fail when above it and P(≥ errors | limit) &lt; <see cref="GateThresholds.Significance"/>;
+    /// One node's (or one total's) errors against a known limit: Pass when the point rate is within it; Fail when
+    /// above it and the always-valid evidence passes <c>1 / Significance</c> (<see cref="Sequential.AgainstLimit"/>);
     /// Unsure in between.
     /// </summary>
     public static CheckOutcome ErrorOutcome(double errors, double requests, double limit, GateThresholds t, out double p)
@@ -30,11 +31,8 @@ internal static class Statistics
         {
             return CheckOutcome.Unsure;
         }
-        if (errors / requests <= limit)
-        {
-            return CheckOutcome.Pass;
-        }
-        p = Poisson.UpperTail((long)Math.Round(errors), limit * requests);
-        return p < t.Significance ? CheckOutcome.Fail : CheckOutcome.Unsure;
+        var evidence = Sequential.AgainstLimit([(0, errors, limit * requests)], t.Significance);
+        p = evidence.P;
+        return evidence.Crossed ? CheckOutcome.Fail : errors / requests <= limit ? CheckOutcome.Pass : CheckOutcome.Unsure;
     }
 }

@@ -111,9 +111,11 @@ internal sealed class Traffic
 /// <summary>
 /// What the cohort is compared with: the control at the same moments, or else the cohort's own baselines.
 /// <see cref="Cohort"/> is the cohort's traffic the comparison covers: against a control, only the slots both sides
-/// reported in; against baselines, all of it.
+/// reported in (<see cref="Control"/> is the control's traffic in those slots); against baselines, all of it.
+/// <see cref="FloorRate"/> is the least rate a ratio is taken against, <see cref="Floored"/> = max(rate, floor).
 /// </summary>
-internal sealed record Reference(string Name, double Rate, double Floored, double? P99, ReferenceFigures Figures, Traffic Cohort)
+internal sealed record Reference(string Name, double Rate, double Floored, double? P99, ReferenceFigures Figures, Traffic Cohort,
+    Traffic? Control, double FloorRate)
 {
     /// <summary>The same reference figures held against other traffic (a segment judged against the whole cohort's reference).</summary>
     public Reference For(Traffic traffic) => this with { Cohort = traffic };
@@ -147,9 +149,10 @@ internal sealed record Reference(string Name, double Rate, double Floored, doubl
                 }
             }
             var controlRate = weight > 0 ? rate / weight : aligned.Total.Rate;
-            var floored = Math.Max(controlRate, Math.Max(1.0 / aligned.Requests, t.ErrorRateFloor));
+            var floor = Math.Max(1.0 / aligned.Requests, t.ErrorRateFloor);
+            var floored = Math.Max(controlRate, floor);
             return new Reference(name, controlRate, floored, latencyWeight > 0 ? latency / latencyWeight : null,
-                new ReferenceFigures(ReferenceKind.Control, name, controlRate, floored, aligned.Errors, aligned.Requests), covered);
+                new ReferenceFigures(ReferenceKind.Control, name, controlRate, floored, aligned.Errors, aligned.Requests), covered, aligned, floor);
         }
         long cohortRequests = 0, withBaseline = 0, withBaselineP99 = 0;
         double baselineErrors = 0, baselineP99 = 0;
@@ -175,6 +178,6 @@ internal sealed record Reference(string Name, double Rate, double Floored, doubl
         var baselineRate = baselineErrors / withBaseline;
         var baselineFloored = Math.Max(baselineRate, t.ErrorRateFloor);
         return new Reference("baseline", baselineRate, baselineFloored, withBaselineP99 > 0 ? baselineP99 / withBaselineP99 : null,
-            new ReferenceFigures(ReferenceKind.Baseline, "baseline", baselineRate, baselineFloored), cohort);
+            new ReferenceFigures(ReferenceKind.Baseline, "baseline", baselineRate, baselineFloored), cohort, null, t.ErrorRateFloor);
     }
 }

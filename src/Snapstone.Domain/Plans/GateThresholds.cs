@@ -27,33 +27,42 @@ public sealed record GateThresholds
     [Id(3)] public double ErrorRateFloor { get; init; } = 0.001;
 
     /// <summary>
-    /// An error excess fails a check only when P(errors ≥ observed | rate = limit) is below this. Worked example:
-    /// 3 errors in 300 requests against an allowed 0.2% (0.6 expected) has P = 0.023: unsure, not a failure.
+    /// The false-alarm level of each check, however often the wave is judged: a check over its gate fails only when its
+    /// always-valid evidence against "within the gate" passes <c>1 / Significance</c> (see <c>Sequential</c>). Worked
+    /// example: 4 errors in 300 requests against a 1% ceiling (3 expected) is evidence of 0.47, p = 1: unsure, not a
+    /// failure; 60 in 3,000 (30 expected) is evidence of about 17,000: a failure.
     /// </summary>
     [Id(4)] public double Significance { get; init; } = 0.001;
 
     /// <summary>Latencies below this are raised to it before a ratio, so 0.2 ms → 0.4 ms is not a 2× regression.</summary>
     [Id(5)] public double LatencyFloorMs { get; init; } = 1.0;
 
+    /// <summary>
+    /// How much a pooled p99 moves from one time slot to the next with nothing changed, as a standard deviation of its
+    /// natural log (0.25: about ±25%). The latency test needs a slot-by-slot excess well beyond it: a cohort 3× slower
+    /// where 1.5× is allowed fails in 3 slots (under 3 s), one 1.75× slower in about 50.
+    /// </summary>
+    [Id(6)] public double LatencyNoise { get; init; } = 0.25;
+
     /// <summary>A node is only an outlier among at least this many other reporting nodes.</summary>
-    [Id(6)] public int MinOutlierPeers { get; init; } = 5;
+    [Id(7)] public int MinOutlierPeers { get; init; } = 5;
 
     /// <summary>A label key with more distinct values than this on the cohort (e.g. a host name) is not a segment.</summary>
-    [Id(7)] public int MaxSegmentValues { get; init; } = 32;
+    [Id(8)] public int MaxSegmentValues { get; init; } = 32;
 
     /// <summary>A node needs this many requests before its error rate alone can signal a breach.</summary>
-    [Id(8)] public long MinBreachRequests { get; init; } = 100;
+    [Id(9)] public long MinBreachRequests { get; init; } = 100;
 
     /// <summary>A breach is an error rate more than this multiple of the node's limit ...</summary>
-    [Id(9)] public double BreachFactor { get; init; } = 3.0;
+    [Id(10)] public double BreachFactor { get; init; } = 3.0;
 
     /// <summary>... and that excess is this unlikely to be chance.</summary>
-    [Id(10)] public double BreachSignificance { get; init; } = 1e-6;
+    [Id(11)] public double BreachSignificance { get; init; } = 1e-6;
 
     /// <summary>
     /// Whether these thresholds are nowhere laxer than <paramref name="floor"/>'s. Stricter means: a failure needs no
     /// more evidence (higher <see cref="Significance"/>, <see cref="BreachSignificance"/>; lower
-    /// <see cref="BreachFactor"/>, <see cref="MinBreachRequests"/>, floors), a pass needs
+    /// <see cref="BreachFactor"/>, <see cref="MinBreachRequests"/>, <see cref="LatencyNoise"/>, floors), a pass needs
     /// no less (higher <see cref="MinCohortRequests"/>), fewer nodes are set aside (higher <see cref="MinOutlierPeers"/>),
     /// more is judged (lower <see cref="MinControlRequests"/>, <see cref="MinSegmentRequests"/>; higher
     /// <see cref="MaxSegmentValues"/>).
@@ -65,6 +74,7 @@ public sealed record GateThresholds
         ErrorRateFloor <= floor.ErrorRateFloor &&
         Significance >= floor.Significance &&
         LatencyFloorMs <= floor.LatencyFloorMs &&
+        LatencyNoise <= floor.LatencyNoise &&
         MinOutlierPeers >= floor.MinOutlierPeers &&
         MaxSegmentValues >= floor.MaxSegmentValues &&
         MinBreachRequests <= floor.MinBreachRequests &&

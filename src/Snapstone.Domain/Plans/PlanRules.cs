@@ -128,6 +128,7 @@ public static class PlanRules
         Range(errors, $"{at}.errorRateFloor", t.ErrorRateFloor, 0, 1);
         Positive(errors, $"{at}.significance", t.Significance, 0.5);
         Range(errors, $"{at}.latencyFloorMs", t.LatencyFloorMs, 0, 60_000);
+        Positive(errors, $"{at}.latencyNoise", t.LatencyNoise, 10);
         Range(errors, $"{at}.minOutlierPeers", t.MinOutlierPeers, 1, MaxMetricNodes);
         Range(errors, $"{at}.maxSegmentValues", t.MaxSegmentValues, 0, 1000);
         Range(errors, $"{at}.minBreachRequests", t.MinBreachRequests, 1, MaxRequestThreshold);

@@ -155,7 +155,7 @@ public class HealthPolicyTests
         { "0.1% against a zero-error control is within 2× the floor", Many("c", 10, 1000, 1) /* 10/10000 */,
             VerdictResult.Healthy, "10/10 nodes reported on the package (100%)" },
         { "a handful of errors on little traffic is chance, not a regression", [S("c-0", 100, 2), S("c-1", 100, 1), S("c-2", 100, 1)],
-            VerdictResult.Inconclusive, "cohort error rate 1.33% (4/300) > ceiling 1.00%, but that could be chance on 300 requests (p = 0.353, needs < 0.001)" },
+            VerdictResult.Inconclusive, "cohort error rate 1.33% (4/300) > ceiling 1.00%, but that could be chance on 300 requests (p = 1, needs < 0.001)" },
         { "a clear regression over the ceiling", Many("c", 10, 300, 6) /* 60/3000 */,
             VerdictResult.Unhealthy, "cohort error rate 2.00% (60/3000) > ceiling 1.00%" },
         { "a clear regression under the ceiling is still caught by the ratio", Many("c", 10, 1000, 5) /* 50/10000 */,
@@ -316,15 +316,36 @@ public class HealthPolicyTests
     }
 
     [Theory]
-    [InlineData("70 ms vs 40 ms", 70.0, 40.0, VerdictResult.Unhealthy, "cohort p99 70.0 ms > 1.5× control p99 40.0 ms (ratio 1.75)")]
+    [InlineData("70 ms vs 40 ms, one look: over the gate, but one slot could be noise", 70.0, 40.0, VerdictResult.Inconclusive,
+        "cohort p99 70.0 ms > 1.5× control p99 40.0 ms (ratio 1.75), but that could be noise over 1 time slot(s) (p = 1, needs < 0.001)")]
     [InlineData("58 ms vs 40 ms", 58.0, 40.0, VerdictResult.Healthy, "cohort p99 58.0 ms within 1.5× control p99 40.0 ms (ratio 1.45)")]
     [InlineData("sub-millisecond jitter is floored to 1 ms", 0.5, 0.2, VerdictResult.Healthy, "cohort p99 0.5 ms within 1.5× control p99 0.2 ms (ratio 0.50)")]
     public void A_latency_only_regression_is_unhealthy_with_zero_errors(string because, double cohortP99, double controlP99, VerdictResult result, string reason)
     {
-        // (e)
+        // (e) A sample without a series is one look at one moment: the latency test needs the excess to last (see below).
         var verdict = Judge(Many("c", 10, 1000, 0, p99: cohortP99), Many("k", 20, 1000, 0, p99: controlP99));
         Assert.True(result == verdict.Result, $"{because}: got {verdict.Result}: {string.Join(" | ", verdict.Reasons)}");
         Assert.Contains(reason, verdict.Reasons);
+    }
+
+    [Theory]
+    [InlineData("3× slower for 4 slots", 120.0, 4, VerdictResult.Unhealthy)]
+    [InlineData("3× slower for 2 slots: not yet", 120.0, 2, VerdictResult.Inconclusive)]
+    [InlineData("1.75× for 60 slots", 70.0, 60, VerdictResult.Unhealthy)]
+    [InlineData("1.75× for 20 slots: not yet", 70.0, 20, VerdictResult.Inconclusive)]
+    [InlineData("1.45× for 60 slots is within the gate", 58.0, 60, VerdictResult.Healthy)]
+    public void A_latency_regression_fails_once_it_has_lasted_long_enough_to_be_more_than_noise(string because, double cohortP99, int slots, VerdictResult result)
+    {
+        // Sequential.LatencyExcess: 120 ms against 40 ms where 1.5× is allowed adds 3.7 per slot to the evidence's log; 70 ms adds about 0.17.
+        var cohort = Timed.Many("c", 10, 0, Timed.Repeat(slots, 1000, 0, cohortP99));
+        var control = Timed.Many("k", 20, 0, Timed.Repeat(slots, 1000, 0, 40));
+
+        var verdict = Judge(cohort, control);
+
+        Assert.True(result == verdict.Result, $"{because}: got {verdict.Result}: {string.Join(" | ", verdict.Reasons)}");
+        var latency = verdict.Findings.OfType<Finding.Latency>().Single();
+        Assert.Equal(slots, latency.Slots);
+        Assert.Equal(result == VerdictResult.Unhealthy, latency.DecidedAt is not null);
     }
 
     [Fact]
@@ -342,7 +363,9 @@ public class HealthPolicyTests
             VerdictResult.Healthy, "cohort error rate 0.10% (10/10000) within 2× the cohort's own baseline 0.10% = 0.20%" },
         { "no control: 10× its own baseline is a regression even under the ceiling", Many("c", 10, 1000, 10, baseline: 0.001, baselineP99: 40),
             VerdictResult.Unhealthy, "cohort error rate 1.00% (100/10000) > 2× the cohort's own baseline 0.10% = 0.20%" },
-        { "no control: latency against the baselines", Many("c", 10, 1000, 1, p99: 80, baseline: 0.001, baselineP99: 40),
+        { "no control: latency against the baselines, one look", Many("c", 10, 1000, 1, p99: 80, baseline: 0.001, baselineP99: 40),
+            VerdictResult.Inconclusive, "cohort p99 80.0 ms > 1.5× baseline p99 40.0 ms (ratio 2.00), but that could be noise over 1 time slot(s) (p = 0.922, needs < 0.001)" },
+        { "no control: latency against the baselines for 30 slots", [.. Enumerable.Range(0, 10).Select(i => Timed.Node($"c-{i}", 0, Timed.Repeat(30, 100, 0, 80), baseline: 0.001, baselineP99: 40))],
             VerdictResult.Unhealthy, "cohort p99 80.0 ms > 1.5× baseline p99 40.0 ms (ratio 2.00)" },
         { "no control and no baselines: the ceiling only, and it says so", Many("c", 10, 1000, 1),
             VerdictResult.Healthy, "no control traffic (≥ 200 requests) and no baselines: judged against the ceiling only" },

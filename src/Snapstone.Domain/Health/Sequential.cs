@@ -1,0 +1,156 @@
+namespace Snapstone.Domain.Health;
+
+/// <summary>
+/// How strongly the data so far speaks against "within the gate": the largest value an always-valid mixture
+/// likelihood ratio reached, slot by slot, and the slot where it first passed <c>1 / α</c>.
+/// </summary>
+internal readonly record struct Evidence(double MaxLog, long? CrossedAt)
+{
+    public static readonly Evidence None = new(0, null);
+
+    /// <summary>The always-valid p-value: the chance of evidence this strong, at any look, were the cohort within the gate.</summary>
+    public double P => Math.Min(1, Math.Exp(-MaxLog));
+
+    public bool Crossed => CrossedAt is not null;
+}
+
+/// <summary>
+/// Tests that keep their false-alarm rate however often the wave is judged. A wave is judged every tick of its
+/// bake; a test at level α looked at 300 times raises false alarms far more often than α. Each test here is a
+/// mixture of likelihood ratios (a mixture sequential probability ratio test): a running product that, were the
+/// cohort within its gate, would be a nonnegative supermartingale starting at 1, so by Ville's inequality it
+/// passes <c>1 / α</c> at any time, at any look, with probability at most α. A check fails when it does.
+/// The statistic is computed slot by slot and its running maximum kept, so the verdict does not depend on how
+/// often, or when, anyone looked.
+/// </summary>
+/// <remarks>
+/// <para>
+/// <b>Errors against a known limit</b> (the ceiling, or a ratio of the cohort's own baseline). Were the cohort at
+/// the limit, its errors in slot <c>b</c> would be Poisson with mean <c>λ_b = limit × requests_b</c>. Against "m
+/// times the limit", a slot multiplies the evidence by <c>m^x_b · e^−(m−1)λ_b</c>; the mixture averages that over
+/// m ∈ {1.25, 1.5, 2, 3, 5, 10, 30}, so small excesses with much traffic and large ones with little are both seen.
+/// Worked example: ceiling 1%, 3,000 requests, 60 errors (λ = 30): at m = 2 the ratio is
+/// <c>2⁶⁰ · e⁻³⁰ ≈ 1.1 × 10⁵</c>, the mixture about 1.7 × 10⁴ &gt; 1,000 → fail at α = 0.001. With 4 errors in 300
+/// requests (λ = 3) the mixture is 0.47: nothing. A rate below the limit makes every term shrink, so the test
+/// never fails a cohort within its gate more often than α.
+/// </para>
+/// <para>
+/// <b>Errors against the control</b>. The control's own rate is uncertain too, so the test conditions on each
+/// slot's errors on both sides (<c>n_b = x_b + y_b</c>): were the cohort exactly θ₀ times the control, each error
+/// would be the cohort's with probability <c>q₀ = θ₀·N_b / (θ₀·N_b + M_b)</c> (N, M the two sides' requests in the
+/// slot), a binomial whatever the rate of the moment — an upstream incident that triples errors on both sides
+/// leaves q₀ where it was. The slot's ratio against <c>θ₀·m</c> is <c>(q₁/q₀)^x · ((1−q₁)/(1−q₀))^y</c>, mixed
+/// over the same m. Because a control with no errors would make the cohort's first error conclusive, the same check
+/// must also fail the known-limit test against <c>θ₀ × floor</c> (both at level α, so their intersection is too).
+/// Worked example: ratio 2, cohort 140/20,000, control 20/20,000 in one slot: q₀ = 2/3, and at m = 2 (q₁ = 0.8)
+/// the ratio is <c>(1.2)^140 · (0.6)^20 ≈ e^15.3</c> → fail.
+/// </para>
+/// <para>
+/// <b>Latency</b>. A p99 is not a count, so each slot gives one number: <c>d_b = ln(cohort p99 / reference p99) −
+/// ln(allowed ratio)</c>, above 0 when that slot is over the gate. Treating <c>d_b</c> as noisy with a standard
+/// deviation of <see cref="Plans.GateThresholds.LatencyNoise"/> σ (0.25 by default), a slot multiplies the evidence
+/// against "excess μ" by <c>exp((μ·d_b − μ²/2) / σ²)</c>, mixed over μ ∈ {0.05, 0.1, 0.2, 0.4, 0.8, 1.6}. Worked
+/// example: control 40 ms, cohort 120 ms, allowed 1.5×: d = ln 3 − ln 1.5 = 0.69 per slot; at μ = 0.8 each slot adds
+/// (0.8 × 0.69 − 0.32) / 0.0625 = 3.7 to the log, so 3 slots (under 3 s) pass ln(1,000 × 6) — fail. At 70 ms
+/// (1.75×, d = 0.15) it takes about 50 slots; one slot alone never fails.
+/// </para>
+/// </remarks>
+internal static class Sequential
+{
+    /// <summary>The alternatives "m times the limit" the error tests bet on, with equal weight.</summary>
+    private static readonly double[] Multiples = [1.25, 1.5, 2, 3, 5, 10, 30];
+
+    /// <summary>The latency excesses (in natural-log units over the allowed ratio) the latency test bets on.</summary>
+    private static readonly double[] Excesses = [0.05, 0.1, 0.2, 0.4, 0.8, 1.6];
+
+    /// <summary>The evidence against "errors at most <c>expected</c>" from (slot, errors, expected errors at the limit) in time order.</summary>
+    public static Evidence AgainstLimit(IEnumerable<(long Slot, double Errors, double Expected)> slots, double significance)
+    {
+        var log = new double[Multiples.Length];
+        var threshold = -Math.Log(significance);
+        var evidence = Evidence.None;
+        foreach (var (slot, errors, expected) in slots)
+        {
+            if (expected <= 0 && errors <= 0)
+            {
+                continue;
+            }
+            for (var j = 0; j < Multiples.Length; j++)
+            {
+                var m = Multiples[j];
+                log[j] += errors * Math.Log(m) - (m - 1) * expected;
+            }
+            evidence = Look(evidence, slot, Mixture(log), threshold);
+        }
+        return evidence;
+    }
+
+    /// <summary>
+    /// The evidence against "cohort rate at most <paramref name="ratio"/> × control rate" from each slot's
+    /// (cohort errors, cohort requests, control errors, control requests), conditioned on the slot's errors.
+    /// </summary>
+    public static Evidence AgainstControl(IEnumerable<(long Slot, double Errors, double Requests, double ControlErrors, double ControlRequests)> slots,
+        double ratio, double significance)
+    {
+        var log = new double[Multiples.Length];
+        var threshold = -Math.Log(significance);
+        var evidence = Evidence.None;
+        foreach (var (slot, x, n, y, m) in slots)
+        {
+            if (n <= 0 || m <= 0 || x + y <= 0)
+            {
+                continue;
+            }
+            var q0 = ratio * n / (ratio * n + m);
+            for (var j = 0; j < Multiples.Length; j++)
+            {
+                var q1 = ratio * Multiples[j] * n / (ratio * Multiples[j] * n + m);
+                log[j] += x * Math.Log(q1 / q0) + y * Math.Log((1 - q1) / (1 - q0));
+            }
+            evidence = Look(evidence, slot, Mixture(log), threshold);
+        }
+        return evidence;
+    }
+
+    /// <summary>The evidence that each slot's excess <c>d</c> (log latency ratio over the allowed one) is above 0, with noise σ.</summary>
+    public static Evidence LatencyExcess(IEnumerable<(long Slot, double Excess)> slots, double sigma, double significance)
+    {
+        var log = new double[Excesses.Length];
+        var threshold = -Math.Log(significance);
+        var variance = sigma * sigma;
+        var evidence = Evidence.None;
+        foreach (var (slot, d) in slots)
+        {
+            if (!double.IsFinite(d))
+            {
+                continue;
+            }
+            for (var j = 0; j < Excesses.Length; j++)
+            {
+                var mu = Excesses[j];
+                log[j] += (mu * d - mu * mu / 2) / variance;
+            }
+            evidence = Look(evidence, slot, Mixture(log), threshold);
+        }
+        return evidence;
+    }
+
+    private static Evidence Look(Evidence so, long slot, double log, double threshold) =>
+        new(Math.Max(so.MaxLog, log), so.CrossedAt ?? (log >= threshold ? slot : null));
+
+    /// <summary>ln(mean of e^log[j]), computed without overflow.</summary>
+    private static double Mixture(double[] log)
+    {
+        var max = log.Max();
+        if (double.IsNegativeInfinity(max))
+        {
+            return max;
+        }
+        double sum = 0;
+        foreach (var l in log)
+        {
+            sum += Math.Exp(l - max);
+        }
+        return max + Math.Log(sum / log.Length);
+    }
+}
