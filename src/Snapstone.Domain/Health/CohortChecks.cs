@@ -25,7 +25,8 @@ internal static class CohortChecks
         }
         if (ceiling)
         {
-            checks.Add(Ceiling(who, traffic, gates));
+            checks.AddRange(ErrorCeiling(who, traffic, reference?.Control, gates));
+            checks.AddRange(LatencyCeiling(who, traffic, reference?.Control, gates));
         }
         if (reference is null)
         {
@@ -39,12 +40,104 @@ internal static class CohortChecks
         return checks;
     }
 
+    /// <summary>
+    /// The error ceiling, minding what the control did at the same time: slots where the control was over the ceiling
+    /// too are judged apart (<see cref="Finding.Ambient"/>): an upstream incident that raises errors on every node is
+    /// not the change's fault unless the cohort is significantly worse than the control meanwhile.
+    /// </summary>
+    /// <example>
+    /// Ceiling 1%. Slots 0–49: cohort and control at 0.1%; slots 50–59: both at 20% (the upstream blip). The cohort is
+    /// not significantly worse than the control in slots 50–59, so they are left out of the ceiling check, which passes
+    /// on slots 0–49, and the verdict waits while the blip goes on. Had the cohort been at 30% against the control's 20%
+    /// in those slots, the breach would be the change's: fail.
+    /// </example>
+    private static IEnumerable<Check> ErrorCeiling(string who, Traffic traffic, Traffic? control, Gates gates)
+    {
+        var limit = gates.MaxErrorRate;
+        var disturbed = control is null ? [] : control.Buckets.Where(b => b.Value.Requests > 0 && b.Value.Rate > limit).Select(b => b.Key).ToHashSet();
+        var during = traffic.Where(disturbed.Contains);
+        if (disturbed.Count == 0 || during.Requests <= 0 || during.Total.Rate <= limit)
+        {
+            yield return Ceiling(who, traffic, gates);
+            yield break;
+        }
+        var clean = traffic.Where(slot => !disturbed.Contains(slot));
+        if (clean.Requests > 0)
+        {
+            yield return Ceiling(who, clean, gates);
+        }
+        var theirs = control!.Where(disturbed.Contains);
+        var worse = Sequential.AgainstControl(during.Buckets.Select(b =>
+        {
+            var k = theirs.Buckets.GetValueOrDefault(b.Key);
+            return (b.Key, b.Value.Errors, b.Value.Requests, k.Errors, k.Requests);
+        }), 1.0, Level.For(during, gates.Thresholds.Significance));
+        yield return Ambient(who, Health.Ceiling.ErrorRate, limit, during, during.Total.Rate, theirs.Total.Rate, control, clean, worse, gates);
+    }
+
+    /// <summary>The optional p99 ceiling (<see cref="Gates.MaxP99LatencyMs"/>), minding the control the same way as <see cref="ErrorCeiling"/>.</summary>
+    private static IEnumerable<Check> LatencyCeiling(string who, Traffic traffic, Traffic? control, Gates gates)
+    {
+        if (gates.MaxP99LatencyMs is not { } max || traffic.P99 is null)
+        {
+            yield break;
+        }
+        var disturbed = control is null ? [] : control.Buckets.Where(b => b.Value.P99 > max).Select(b => b.Key).ToHashSet();
+        var during = traffic.Where(disturbed.Contains);
+        if (disturbed.Count == 0 || during.P99 is not { } duringP99 || duringP99 <= max)
+        {
+            yield return LatencyCeilingCheck(who, traffic, max, gates);
+            yield break;
+        }
+        var clean = traffic.Where(slot => !disturbed.Contains(slot));
+        if (clean.Requests > 0)
+        {
+            yield return LatencyCeilingCheck(who, clean, max, gates);
+        }
+        var theirs = control!.Where(disturbed.Contains);
+        var floor = gates.Thresholds.LatencyFloorMs;
+        var worse = Sequential.LatencyExcess(during.Buckets
+            .Select(b => (b.Key, Ours: b.Value.P99, Theirs: theirs.Buckets.GetValueOrDefault(b.Key).P99))
+            .Where(b => b.Ours is > 0 && b.Theirs is > 0)
+            .Select(b => (b.Key, Math.Log(Math.Max(b.Ours!.Value, floor) / Math.Max(b.Theirs!.Value, floor)))), gates.Thresholds.LatencyNoise,
+            Level.For(during, gates.Thresholds.Significance));
+        yield return Ambient(who, Health.Ceiling.P99Latency, max, during, duringP99, theirs.P99 ?? 0, control, clean, worse, gates);
+    }
+
+    private static Check Ambient(string who, Ceiling ceiling, double max, Traffic during, double ours, double theirs, Traffic control, Traffic clean,
+        Evidence worse, Gates gates)
+    {
+        var slots = during.Buckets.Keys.Where(k => k != Traffic.Untimed).ToList();
+        var ongoing = control.Buckets.Count > 0 && during.Buckets.ContainsKey(control.Buckets.Keys.Max());
+        var outcome = worse.Crossed ? CheckOutcome.Fail
+            : ongoing || clean.Requests < gates.Thresholds.MinCohortRequests ? CheckOutcome.Unsure
+            : CheckOutcome.Pass;
+        var ticks = during.SlotTicks ?? 0;
+        var finding = new Finding.Ambient(outcome, who, ceiling, max, ours, theirs, during.Buckets.Count,
+            slots.Count > 0 && ticks > 0 ? SlotSeries.At(slots[0], ticks) : null,
+            slots.Count > 0 && ticks > 0 ? SlotSeries.At(slots[^1] + 1, ticks) : null,
+            ongoing, worse.P, gates.Thresholds.Significance, DecidedAt(worse, during));
+        return new Check(ceiling == Health.Ceiling.ErrorRate ? CheckKind.Errors : CheckKind.Latency, outcome, finding);
+    }
+
+    private static Check LatencyCeilingCheck(string who, Traffic traffic, double max, Gates gates)
+    {
+        var t = gates.Thresholds;
+        var excess = traffic.Buckets.Where(b => b.Value.P99 is > 0)
+            .Select(b => (b.Key, Math.Log(Math.Max(b.Value.P99!.Value, t.LatencyFloorMs) / max))).ToList();
+        var evidence = Sequential.LatencyExcess(excess, t.LatencyNoise, Level.For(traffic, t.Significance));
+        var p99 = traffic.P99 ?? 0;
+        var outcome = evidence.Crossed ? CheckOutcome.Fail : p99 <= max ? CheckOutcome.Pass : CheckOutcome.Unsure;
+        return new Check(CheckKind.Latency, outcome,
+            new Finding.LatencyCeiling(outcome, who, p99, max, evidence.P, t.Significance, excess.Count, DecidedAt(evidence, traffic)));
+    }
+
     /// <summary>The cohort's error rate against the absolute ceiling.</summary>
-    public static Check Ceiling(string who, Traffic traffic, Gates gates)
+    private static Check Ceiling(string who, Traffic traffic, Gates gates)
     {
         var t = gates.Thresholds;
         var limit = gates.MaxErrorRate;
-        var evidence = Sequential.AgainstLimit(traffic.Buckets.Select(b => (b.Key, b.Value.Errors, limit * b.Value.Requests)), t.Significance);
+        var evidence = Sequential.AgainstLimit(traffic.Buckets.Select(b => (b.Key, b.Value.Errors, limit * b.Value.Requests)), Level.For(traffic, t.Significance));
         return ErrorCheck(who, traffic, limit, null, null, evidence, gates);
     }
 
@@ -65,14 +158,14 @@ internal static class CohortChecks
             {
                 var theirs = control.Buckets.GetValueOrDefault(b.Key);
                 return (b.Key, b.Value.Errors, b.Value.Requests, theirs.Errors, theirs.Requests);
-            }), ratio, t.Significance);
+            }), ratio, Level.For(covered, t.Significance));
             var floor = ratio * reference.FloorRate;
-            var againstFloor = Sequential.AgainstLimit(covered.Buckets.Select(b => (b.Key, b.Value.Errors, floor * b.Value.Requests)), t.Significance);
+            var againstFloor = Sequential.AgainstLimit(covered.Buckets.Select(b => (b.Key, b.Value.Errors, floor * b.Value.Requests)), Level.For(covered, t.Significance));
             evidence = Both(againstControl, againstFloor);
         }
         else
         {
-            evidence = Sequential.AgainstLimit(covered.Buckets.Select(b => (b.Key, b.Value.Errors, limit * b.Value.Requests)), t.Significance);
+            evidence = Sequential.AgainstLimit(covered.Buckets.Select(b => (b.Key, b.Value.Errors, limit * b.Value.Requests)), Level.For(covered, t.Significance));
         }
         return ErrorCheck(who, covered, limit, ratio, reference, evidence, gates);
     }
@@ -94,7 +187,7 @@ internal static class CohortChecks
             .Where(b => b.Ours is > 0 && b.Theirs is > 0)
             .Select(b => (b.Key, Math.Log(Math.Max(b.Ours!.Value, floor) / Math.Max(b.Theirs!.Value, floor)) - Math.Log(allowed)))
             .ToList();
-        var evidence = Sequential.LatencyExcess(excess, t.LatencyNoise, t.Significance);
+        var evidence = Sequential.LatencyExcess(excess, t.LatencyNoise, Level.For(covered, t.Significance));
         var outcome = evidence.Crossed ? CheckOutcome.Fail : observed <= allowed ? CheckOutcome.Pass : CheckOutcome.Unsure;
         return new Check(CheckKind.Latency, outcome,
             new Finding.Latency(outcome, who, p99, allowed, reference.Name, referenceP99, observed, evidence.P, t.Significance, excess.Count,
@@ -105,7 +198,7 @@ internal static class CohortChecks
 
     /// <summary>Both tests passed their threshold (an intersection of two tests at level α is a test at level α).</summary>
     private static Evidence Both(Evidence a, Evidence b) =>
-        new(Math.Min(a.MaxLog, b.MaxLog), a.CrossedAt is { } x && b.CrossedAt is { } y ? Math.Max(x, y) : null);
+        new(Math.Min(a.MaxLog, b.MaxLog), a.CrossedAt is { } x && b.CrossedAt is { } y ? Math.Max(x, y) : null, a.Level);
 
     private static Check ErrorCheck(string who, Traffic traffic, double limit, double? ratio, Reference? reference, Evidence evidence, Gates gates)
     {

@@ -35,6 +35,10 @@ internal static class CohortVerdict
         {
             notes.Add(aligned);
         }
+        if (reference is { Figures.Kind: ReferenceKind.Baseline })
+        {
+            notes.Add(new Finding.BaselineOnly(t.MinControlRequests));
+        }
 
         var (healthy, unhealthy) = CountNodes(cohort, gates, reference?.Rate);
         if (hard.Count > 0)
@@ -68,6 +72,7 @@ internal static class CohortVerdict
         {
             notes.Add(new Finding.CeilingOnly(t.MinControlRequests));
         }
+
         if (missing.Count > 0 || unsure.Count > 0)
         {
             return new Verdict(VerdictResult.Inconclusive, [.. missing, .. unsure, .. passes, .. notes], healthy, unhealthy);

@@ -18,6 +18,26 @@ public enum Side
     Control,
 }
 
+/// <summary>What a node's breach signal comes to once weighed against its PoP and the control at the same time.</summary>
+public enum BreachStanding
+{
+    /// <summary>The node is significantly worse than both (or there was nothing to weigh it against): it acts on its own.</summary>
+    Confirmed,
+    /// <summary>Its PoP or the control was as bad at the same moments: a disturbance around it, left to the verdict.</summary>
+    Ambient,
+    /// <summary>Worse than its surroundings, but not beyond chance yet: left to the verdict.</summary>
+    Unconfirmed,
+}
+
+/// <summary>Which absolute gate a finding is about.</summary>
+public enum Ceiling
+{
+    /// <summary><see cref="Plans.Gates.MaxErrorRate"/>.</summary>
+    ErrorRate,
+    /// <summary><see cref="Plans.Gates.MaxP99LatencyMs"/>.</summary>
+    P99Latency,
+}
+
 /// <summary>What a ratio was taken against.</summary>
 public enum ReferenceKind
 {
@@ -52,8 +72,11 @@ public sealed record ReferenceFigures(
 [JsonDerivedType(typeof(Reporting), "reporting")]
 [JsonDerivedType(typeof(TooLittleTraffic), "too-little-traffic")]
 [JsonDerivedType(typeof(CeilingOnly), "ceiling-only")]
+[JsonDerivedType(typeof(BaselineOnly), "baseline-only")]
 [JsonDerivedType(typeof(ErrorRate), "error-rate")]
 [JsonDerivedType(typeof(Latency), "latency")]
+[JsonDerivedType(typeof(LatencyCeiling), "latency-ceiling")]
+[JsonDerivedType(typeof(Ambient), "ambient")]
 [JsonDerivedType(typeof(FlakySetAside), "flaky-set-aside")]
 [JsonDerivedType(typeof(FlakyMore), "flaky-more")]
 [JsonDerivedType(typeof(FlakyTooMany), "flaky-too-many")]
@@ -62,6 +85,7 @@ public sealed record ReferenceFigures(
 [JsonDerivedType(typeof(NodeCrashed), "node-crashed")]
 [JsonDerivedType(typeof(NodeRejected), "node-rejected")]
 [JsonDerivedType(typeof(NodeBreach), "node-breach")]
+[JsonDerivedType(typeof(BreachWeighed), "breach-weighed")]
 [JsonDerivedType(typeof(Aligned), "aligned")]
 [JsonDerivedType(typeof(Note), "note")]
 [GenerateSerializer, Immutable, Alias("snapstone.VerdictFinding")]
@@ -106,6 +130,13 @@ public abstract record Finding
     public sealed record CeilingOnly([property: Id(0)] long MinControlRequests) : Finding;
 
     /// <summary>
+    /// No control traffic at the same time: the cohort was compared with its own nodes' figures from before the change,
+    /// a before/after comparison that an upstream incident during the bake can fool, used only for want of a control.
+    /// </summary>
+    [GenerateSerializer, Immutable, Alias("snapstone.VerdictFinding.BaselineOnly")]
+    public sealed record BaselineOnly([property: Id(0)] long MinControlRequests) : Finding;
+
+    /// <summary>
     /// An error-rate check of <see cref="Subject"/> (<c>cohort</c>, <c>segment proxy=fl1: cohort</c>) against
     /// <see cref="Limit"/>: the ceiling when <see cref="Ratio"/> is null, else <c>Ratio × Reference.Floored</c>.
     /// <see cref="P"/> is the always-valid p-value of the excess (1 when within the limit), <see cref="DecidedAt"/>
@@ -142,6 +173,42 @@ public abstract record Finding
         [property: Id(8)] double Significance = 0,
         [property: Id(9)] int Slots = 0,
         [property: Id(10)] DateTimeOffset? DecidedAt = null) : Finding;
+
+    /// <summary>The p99 of <see cref="Subject"/> against <see cref="Plans.Gates.MaxP99LatencyMs"/>, slot by slot.</summary>
+    [GenerateSerializer, Immutable, Alias("snapstone.VerdictFinding.LatencyCeiling")]
+    public sealed record LatencyCeiling(
+        [property: Id(0)] CheckOutcome Outcome,
+        [property: Id(1)] string Subject,
+        [property: Id(2)] double P99,
+        [property: Id(3)] double Max,
+        [property: Id(4)] double P,
+        [property: Id(5)] double Significance,
+        [property: Id(6)] int Slots,
+        [property: Id(7)] DateTimeOffset? DecidedAt = null) : Finding;
+
+    /// <summary>
+    /// An ambient disturbance: in <see cref="Slots"/> time slots (<see cref="From"/> to <see cref="To"/>) the control
+    /// was over <see cref="Ceiling"/>'s limit <see cref="Max"/> as well as the cohort (<see cref="Cohort"/>,
+    /// <see cref="Control"/>: their error rates or p99s then). <see cref="P"/> says whether the cohort was worse than the
+    /// control meanwhile. Fail: it was, beyond chance, so the breach is the change's. Otherwise the breach is not held
+    /// against the change: Unsure (the wave waits) while the disturbance goes on (<see cref="Ongoing"/>) or too little
+    /// traffic came after it; Pass once it is over, the ceiling judged on the other slots.
+    /// </summary>
+    [GenerateSerializer, Immutable, Alias("snapstone.VerdictFinding.Ambient")]
+    public sealed record Ambient(
+        [property: Id(0)] CheckOutcome Outcome,
+        [property: Id(1)] string Subject,
+        [property: Id(2)] Ceiling Ceiling,
+        [property: Id(3)] double Max,
+        [property: Id(4)] double Cohort,
+        [property: Id(5)] double Control,
+        [property: Id(6)] int Slots,
+        [property: Id(7)] DateTimeOffset? From,
+        [property: Id(8)] DateTimeOffset? To,
+        [property: Id(9)] bool Ongoing,
+        [property: Id(10)] double P,
+        [property: Id(11)] double Significance,
+        [property: Id(12)] DateTimeOffset? DecidedAt = null) : Finding;
 
     /// <summary>A node already over the ceiling before the change and no worse now, left out on its side.</summary>
     [GenerateSerializer, Immutable, Alias("snapstone.VerdictFinding.FlakySetAside")]
@@ -216,6 +283,22 @@ public abstract record Finding
         [property: Id(2)] DateTimeOffset To,
         [property: Id(3)] double ControlLeftOut,
         [property: Id(4)] double CohortLeftOut) : Finding;
+
+    /// <summary>
+    /// A node's breach weighed against what its PoP (<see cref="Pop"/>: the PoP's nodes not on the package) and the
+    /// rollout's control (<see cref="Control"/>) did at the same moments: their error rates then, null where there was
+    /// too little traffic to tell. <see cref="P"/> is how likely the node's excess over them is by chance.
+    /// </summary>
+    [GenerateSerializer, Immutable, Alias("snapstone.VerdictFinding.BreachWeighed")]
+    public sealed record BreachWeighed(
+        [property: Id(0)] string Node,
+        [property: Id(1)] BreachStanding Standing,
+        [property: Id(2)] double Errors,
+        [property: Id(3)] double Requests,
+        [property: Id(4)] double? Pop,
+        [property: Id(5)] double? Control,
+        [property: Id(6)] double P,
+        [property: Id(7)] double Significance) : Finding;
 
     /// <summary>Free text, for reasons made before findings had codes.</summary>
     [GenerateSerializer, Immutable, Alias("snapstone.VerdictFinding.Note")]

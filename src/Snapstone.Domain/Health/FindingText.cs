@@ -22,8 +22,12 @@ public static class FindingText
         Finding.Reporting r => Reporting(r),
         Finding.TooLittleTraffic t => $"cohort served {Count(t.Requests)} requests < {t.Min} needed for a verdict",
         Finding.CeilingOnly c => $"no control traffic (≥ {c.MinControlRequests} requests) and no baselines: judged against the ceiling only",
+        Finding.BaselineOnly b =>
+            $"no control traffic at the same time (≥ {b.MinControlRequests} requests): compared with the cohort's own baselines from before the change",
         Finding.ErrorRate e => ErrorRate(e),
         Finding.Latency l => Latency(l),
+        Finding.LatencyCeiling l => LatencyCeiling(l),
+        Finding.Ambient a => Ambient(a),
         Finding.FlakySetAside f =>
             $"set aside {Side(f.Side)} node {f.Node}: error rate {RateText(f.Errors, f.Requests)} matches its own baseline {Percent(f.Baseline)} from before the change",
         Finding.FlakyMore f => $"set aside {f.Count} more {Side(f.Side)} node(s) that were as flaky before the change",
@@ -44,6 +48,7 @@ public static class FindingText
         Finding.Aligned a =>
             $"compared with the control over the {a.Slots} time slot(s) both reported in ({Clock(a.From)}–{Clock(a.To)} UTC): " +
             $"{Count(a.ControlLeftOut)} control requests at other times left out" + (a.CohortLeftOut > 0 ? $", and {Count(a.CohortLeftOut)} cohort requests with no control to compare with" : ""),
+        Finding.BreachWeighed w => BreachWeighed(w),
         Finding.Note n => n.Text,
         _ => finding.GetType().Name,
     };
@@ -85,6 +90,49 @@ public static class FindingText
         return l.Outcome != CheckOutcome.Unsure
             ? line
             : $"{line}, but that could be noise over {l.Slots} time slot(s) (p = {l.P.ToString("0.###", CultureInfo.InvariantCulture)}, needs < {Number(l.Significance)})";
+    }
+
+    private static string LatencyCeiling(Finding.LatencyCeiling l)
+    {
+        var line = $"{l.Subject} p99 {Ms(l.P99)} {(l.Outcome == CheckOutcome.Pass ? "within" : ">")} ceiling {Ms(l.Max)}";
+        return l.Outcome != CheckOutcome.Unsure
+            ? line
+            : $"{line}, but that could be noise over {l.Slots} time slot(s) (p = {l.P.ToString("0.###", CultureInfo.InvariantCulture)}, needs < {Number(l.Significance)})";
+    }
+
+    private static string Ambient(Finding.Ambient a)
+    {
+        var (what, cohort, control, max) = a.Ceiling == Ceiling.ErrorRate
+            ? ("error rate", Percent(a.Cohort), Percent(a.Control), $"ceiling {Percent(a.Max)}")
+            : ("p99", Ms(a.Cohort), Ms(a.Control), $"ceiling {Ms(a.Max)}");
+        var when = a.From is { } from && a.To is { } to ? $" in {a.Slots} time slot(s) ({Clock(from)}–{Clock(to)} UTC)" : "";
+        var p = a.P.ToString("0.###", CultureInfo.InvariantCulture);
+        return a.Outcome switch
+        {
+            CheckOutcome.Fail =>
+                $"{a.Subject} {what} {cohort} > {max} while the control was over it too ({control}){when}, " +
+                $"and the {a.Subject} is significantly worse than the control (p = {p}, needs < {Number(a.Significance)})",
+            _ =>
+                $"ambient disturbance: {a.Subject} {what} {cohort} and control {control} both over the {max}{when}, " +
+                $"the {a.Subject} no worse than the control (p = {p}): " +
+                (a.Outcome == CheckOutcome.Pass ? "those slots are left out of the ceiling check"
+                    : a.Ongoing ? "waiting for it to clear" : "waiting for enough traffic after it"),
+        };
+    }
+
+    private static string BreachWeighed(Finding.BreachWeighed w)
+    {
+        var around = string.Join(" and ", new[] { w.Pop is { } pop ? $"its PoP ({Percent(pop)})" : null, w.Control is { } control ? $"the control ({Percent(control)})" : null }
+            .OfType<string>());
+        var node = $"node {w.Node} error rate {RateText(w.Errors, w.Requests)}";
+        var p = w.P.ToString("0.###", CultureInfo.InvariantCulture);
+        return (w.Standing, around) switch
+        {
+            (BreachStanding.Confirmed, "") => $"{node}: no same-time PoP or control traffic to weigh it against, so its own limit decides",
+            (BreachStanding.Confirmed, _) => $"{node} is significantly worse than {around} at the same time (p = {p}, needs < {Number(w.Significance)})",
+            (BreachStanding.Ambient, _) => $"{node}, but {around} at the same time say the trouble is around it, not on it: left to the verdict",
+            _ => $"{node} is worse than {around} at the same time, but that could be chance (p = {p}, needs < {Number(w.Significance)}): left to the verdict",
+        };
     }
 
     private static string Side(Side side) => side == Health.Side.Cohort ? "cohort" : "control";

@@ -72,6 +72,26 @@ public static class HealthPolicy
     public static NodeSignal? Breach(NodeSample sample, Gates gates) => NodeBreach.Breach(sample, gates);
 
     /// <summary>
+    /// Whether a node's signal may roll the rollout back on its own. Crashes and rejections always do. A breach (a node's
+    /// error rate far over its own limit) is first weighed against what the node's PoP and the rollout's control did at
+    /// the same moments: an upstream incident that hits a PoP, or every node, is not this change's doing. It acts only
+    /// when the node is significantly worse than <see cref="Gates.MaxErrorRateRatio"/> × each of them, or when there is
+    /// nothing to weigh it against (then its own limit decides, and the finding says so); otherwise it is left to the
+    /// verdict, which compares the whole cohort with the control.
+    /// </summary>
+    /// <param name="signal">What the node grain raised (<see cref="Breach"/>).</param>
+    /// <param name="node">The node's sample, with its series, over the stretch the signal was raised on.</param>
+    /// <param name="popPeers">Samples of the node's PoP's other consumers of the unit that do not run the package.</param>
+    /// <param name="control">The rollout's control samples.</param>
+    /// <example>
+    /// Ceiling 1%, ratio 2. Node at 28% (280/1000) while its PoP peers run at 0.1% and the control at 0.1% → confirmed:
+    /// the rollout rolls back. The same node at 20% while its PoP peers are at 19% (their upstream is failing) → ambient:
+    /// the verdict decides, and waits while the disturbance lasts.
+    /// </example>
+    public static BreachCheck Weigh(NodeSignal signal, NodeSample node, IReadOnlyList<NodeSample> popPeers, IReadOnlyList<NodeSample> control, Gates gates) =>
+        NodeBreach.Weigh(signal, node, popPeers, control, gates);
+
+    /// <summary>
     /// How many of <paramref name="targeted"/> nodes must report: <c>ceil(targeted × fraction)</c>.
     /// Worked example: 12 nodes at 0.9 → 10.8 → 11; 10 nodes at 0.9 → 9.
     /// </summary>

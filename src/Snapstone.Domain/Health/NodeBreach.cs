@@ -35,6 +35,57 @@ internal static class NodeBreach
         };
     }
 
+    /// <summary>
+    /// A breach <paramref name="signal"/> of <paramref name="node"/> weighed against its PoP peers not on the package and
+    /// the control, over the node's own moments. Confirmed only when the node is significantly worse (at
+    /// <see cref="GateThresholds.BreachSignificance"/>) than ratio × each of them that has traffic; ambient when one of
+    /// them was itself over the node's limit then. A crash or a rejection, and a breach with nothing to weigh it against,
+    /// stand as they are.
+    /// </summary>
+    public static BreachCheck Weigh(NodeSignal signal, NodeSample node, IReadOnlyList<NodeSample> popPeers, IReadOnlyList<NodeSample> control, Gates gates)
+    {
+        var t = gates.Thresholds;
+        var (errors, requests) = Counts(node);
+        if (signal.Kind != SignalKind.Breach)
+        {
+            return new BreachCheck(BreachStanding.Confirmed, signal.Finding ?? new Finding.Note(signal.Reason));
+        }
+        var ours = Traffic.Of([node]);
+        var limit = Math.Max(gates.MaxErrorRate, gates.MaxErrorRateRatio * (node.BaselineErrorRate ?? 0));
+        var around = new[] { Traffic.Of(popPeers.Where(Live)), Traffic.Of(control.Where(Live)) }
+            .Select(theirs => theirs.Where(ours))
+            .Select(theirs => theirs.Requests >= t.MinControlRequests ? theirs : null)
+            .ToArray();
+        if (around.All(a => a is null))
+        {
+            return new BreachCheck(BreachStanding.Confirmed,
+                new Finding.BreachWeighed(node.NodeId, BreachStanding.Confirmed, errors, requests, null, null, 0, t.BreachSignificance));
+        }
+        var standing = BreachStanding.Confirmed;
+        double p = 0;
+        foreach (var theirs in around.OfType<Traffic>())
+        {
+            if (theirs.Total.Rate > limit)
+            {
+                standing = BreachStanding.Ambient;
+            }
+            var worse = Sequential.AgainstControl(ours.Buckets.Select(b =>
+            {
+                var k = theirs.Buckets.GetValueOrDefault(b.Key);
+                return (b.Key, b.Value.Errors, b.Value.Requests, k.Errors, k.Requests);
+            }), gates.MaxErrorRateRatio, Level.For(ours, t.BreachSignificance));
+            p = Math.Max(p, worse.P);
+            if (!worse.Crossed && standing == BreachStanding.Confirmed)
+            {
+                standing = BreachStanding.Unconfirmed;
+            }
+        }
+        return new BreachCheck(standing,
+            new Finding.BreachWeighed(node.NodeId, standing, errors, requests, around[0]?.Total.Rate, around[1]?.Total.Rate, p, t.BreachSignificance));
+    }
+
+    private static bool Live(NodeSample s) => s.Reported && !s.Rejected;
+
     public static NodeSignal? Breach(NodeSample sample, Gates gates)
     {
         if (sample.Crashes > 0)

@@ -4,24 +4,41 @@ namespace Snapstone.Domain.Health;
 /// How strongly the data so far speaks against "within the gate": the largest value an always-valid mixture
 /// likelihood ratio reached, slot by slot, and the slot where it first passed <c>1 / α</c>.
 /// </summary>
-internal readonly record struct Evidence(double MaxLog, long? CrossedAt)
+internal readonly record struct Evidence(double MaxLog, long? CrossedAt, Level Level)
 {
-    public static readonly Evidence None = new(0, null);
-
-    /// <summary>The always-valid p-value: the chance of evidence this strong, at any look, were the cohort within the gate.</summary>
-    public double P => Math.Min(1, Math.Exp(-MaxLog));
+    /// <summary>The p-value over the level's horizon: the chance of evidence this strong at any look, were the cohort within the gate.</summary>
+    public double P => Math.Min(1, Level.Horizon * Math.Exp(-MaxLog));
 
     public bool Crossed => CrossedAt is not null;
+
+    public static Evidence None(Level level) => new(double.NegativeInfinity, null, level);
+}
+
+/// <summary>
+/// A test's false-alarm level α over a horizon of looks: the evidence must reach <c>horizon / α</c>. One look (totals
+/// without a series, a node's own counts) has horizon 1; a bake's evidence, slot by slot, has <see cref="Sequential.Horizon"/>.
+/// </summary>
+internal readonly record struct Level(double Significance, int Horizon)
+{
+    public double Threshold => Math.Log(Horizon / Significance);
+
+    public static Level Once(double significance) => new(significance, 1);
+
+    /// <summary>The level for judging <paramref name="traffic"/>: a bake's horizon when it has time slots, one look when it has none.</summary>
+    public static Level For(Traffic traffic, double significance) => new(significance, traffic.TimedSlots > 0 ? Sequential.Horizon : 1);
 }
 
 /// <summary>
 /// Tests that keep their false-alarm rate however often the wave is judged. A wave is judged every tick of its
 /// bake; a test at level α looked at 300 times raises false alarms far more often than α. Each test here is a
-/// mixture of likelihood ratios (a mixture sequential probability ratio test): a running product that, were the
-/// cohort within its gate, would be a nonnegative supermartingale starting at 1, so by Ville's inequality it
-/// passes <c>1 / α</c> at any time, at any look, with probability at most α. A check fails when it does.
-/// The statistic is computed slot by slot and its running maximum kept, so the verdict does not depend on how
-/// often, or when, anyone looked.
+/// mixture of likelihood ratios run slot by slot as a Shiryaev–Roberts statistic: <c>R_t = LR_t · (1 + R_{t−1})</c>,
+/// the sum over every possible start of the regression of the evidence since then, so a regression that begins
+/// late in the bake is seen as fast as one that begins with it (a plain running product would first have to pay
+/// back the clean slots before it). Were the cohort within its gate, <c>R_t − t</c> would be a martingale, so by
+/// Doob's inequality R passes <c>T / α</c> within T slots with probability at most α, however often anyone
+/// looks; T is <see cref="Horizon"/> (256 slots: the most a bake's evidence holds), so a check fails when its
+/// evidence passes <c>256 / α</c> (ln ≈ 12.5 at α = 0.001). The running maximum is kept, so the verdict does not
+/// depend on how often, or when, it was asked for. Totals without a series are one look, held to <c>1 / α</c>.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -29,10 +46,11 @@ internal readonly record struct Evidence(double MaxLog, long? CrossedAt)
 /// the limit, its errors in slot <c>b</c> would be Poisson with mean <c>λ_b = limit × requests_b</c>. Against "m
 /// times the limit", a slot multiplies the evidence by <c>m^x_b · e^−(m−1)λ_b</c>; the mixture averages that over
 /// m ∈ {1.25, 1.5, 2, 3, 5, 10, 30}, so small excesses with much traffic and large ones with little are both seen.
-/// Worked example: ceiling 1%, 3,000 requests, 60 errors (λ = 30): at m = 2 the ratio is
+/// Worked example (one look): ceiling 1%, 3,000 requests, 60 errors (λ = 30): at m = 2 the ratio is
 /// <c>2⁶⁰ · e⁻³⁰ ≈ 1.1 × 10⁵</c>, the mixture about 1.7 × 10⁴ &gt; 1,000 → fail at α = 0.001. With 4 errors in 300
-/// requests (λ = 3) the mixture is 0.47: nothing. A rate below the limit makes every term shrink, so the test
-/// never fails a cohort within its gate more often than α.
+/// requests (λ = 3) the mixture is 0.47: nothing. Slot by slot: a cohort at 3% where 1% is allowed, 1,000 requests a
+/// slot (λ = 10, 30 errors), adds <c>30 ln 3 − 20 ≈ 13</c> to the log at m = 3 in each slot, past ln(256,000) ≈ 12.5 in
+/// the first — after 20 clean slots too, where a plain running product would still be paying them back.
 /// </para>
 /// <para>
 /// <b>Errors against the control</b>. The control's own rate is uncertain too, so the test conditions on each
@@ -51,12 +69,15 @@ internal readonly record struct Evidence(double MaxLog, long? CrossedAt)
 /// deviation of <see cref="Plans.GateThresholds.LatencyNoise"/> σ (0.25 by default), a slot multiplies the evidence
 /// against "excess μ" by <c>exp((μ·d_b − μ²/2) / σ²)</c>, mixed over μ ∈ {0.05, 0.1, 0.2, 0.4, 0.8, 1.6}. Worked
 /// example: control 40 ms, cohort 120 ms, allowed 1.5×: d = ln 3 − ln 1.5 = 0.69 per slot; at μ = 0.8 each slot adds
-/// (0.8 × 0.69 − 0.32) / 0.0625 = 3.7 to the log, so 3 slots (under 3 s) pass ln(1,000 × 6) — fail. At 70 ms
-/// (1.75×, d = 0.15) it takes about 50 slots; one slot alone never fails.
+/// (0.8 × 0.69 − 0.32) / 0.0625 = 3.7 to the log, so 4 slots (under 4 s) pass ln(256,000 × 6) — fail. At 70 ms
+/// (1.75×, d = 0.15) it takes about 80 slots; one slot alone never fails.
 /// </para>
 /// </remarks>
 internal static class Sequential
 {
+    /// <summary>The looks a bake's evidence is guarded for: its most slots (see the remarks).</summary>
+    public const int Horizon = 256;
+
     /// <summary>The alternatives "m times the limit" the error tests bet on, with equal weight.</summary>
     private static readonly double[] Multiples = [1.25, 1.5, 2, 3, 5, 10, 30];
 
@@ -64,25 +85,18 @@ internal static class Sequential
     private static readonly double[] Excesses = [0.05, 0.1, 0.2, 0.4, 0.8, 1.6];
 
     /// <summary>The evidence against "errors at most <c>expected</c>" from (slot, errors, expected errors at the limit) in time order.</summary>
-    public static Evidence AgainstLimit(IEnumerable<(long Slot, double Errors, double Expected)> slots, double significance)
+    public static Evidence AgainstLimit(IEnumerable<(long Slot, double Errors, double Expected)> slots, Level level)
     {
-        var log = new double[Multiples.Length];
-        var threshold = -Math.Log(significance);
-        var evidence = Evidence.None;
+        var test = new Run(Multiples.Length, level);
         foreach (var (slot, errors, expected) in slots)
         {
             if (expected <= 0 && errors <= 0)
             {
                 continue;
             }
-            for (var j = 0; j < Multiples.Length; j++)
-            {
-                var m = Multiples[j];
-                log[j] += errors * Math.Log(m) - (m - 1) * expected;
-            }
-            evidence = Look(evidence, slot, Mixture(log), threshold);
+            test.Look(slot, j => errors * Math.Log(Multiples[j]) - (Multiples[j] - 1) * expected);
         }
-        return evidence;
+        return test.Evidence;
     }
 
     /// <summary>
@@ -90,11 +104,9 @@ internal static class Sequential
     /// (cohort errors, cohort requests, control errors, control requests), conditioned on the slot's errors.
     /// </summary>
     public static Evidence AgainstControl(IEnumerable<(long Slot, double Errors, double Requests, double ControlErrors, double ControlRequests)> slots,
-        double ratio, double significance)
+        double ratio, Level level)
     {
-        var log = new double[Multiples.Length];
-        var threshold = -Math.Log(significance);
-        var evidence = Evidence.None;
+        var test = new Run(Multiples.Length, level);
         foreach (var (slot, x, n, y, m) in slots)
         {
             if (n <= 0 || m <= 0 || x + y <= 0)
@@ -102,41 +114,53 @@ internal static class Sequential
                 continue;
             }
             var q0 = ratio * n / (ratio * n + m);
-            for (var j = 0; j < Multiples.Length; j++)
+            test.Look(slot, j =>
             {
                 var q1 = ratio * Multiples[j] * n / (ratio * Multiples[j] * n + m);
-                log[j] += x * Math.Log(q1 / q0) + y * Math.Log((1 - q1) / (1 - q0));
-            }
-            evidence = Look(evidence, slot, Mixture(log), threshold);
+                return x * Math.Log(q1 / q0) + y * Math.Log((1 - q1) / (1 - q0));
+            });
         }
-        return evidence;
+        return test.Evidence;
     }
 
     /// <summary>The evidence that each slot's excess <c>d</c> (log latency ratio over the allowed one) is above 0, with noise σ.</summary>
-    public static Evidence LatencyExcess(IEnumerable<(long Slot, double Excess)> slots, double sigma, double significance)
+    public static Evidence LatencyExcess(IEnumerable<(long Slot, double Excess)> slots, double sigma, Level level)
     {
-        var log = new double[Excesses.Length];
-        var threshold = -Math.Log(significance);
+        var test = new Run(Excesses.Length, level);
         var variance = sigma * sigma;
-        var evidence = Evidence.None;
         foreach (var (slot, d) in slots)
         {
             if (!double.IsFinite(d))
             {
                 continue;
             }
-            for (var j = 0; j < Excesses.Length; j++)
-            {
-                var mu = Excesses[j];
-                log[j] += (mu * d - mu * mu / 2) / variance;
-            }
-            evidence = Look(evidence, slot, Mixture(log), threshold);
+            test.Look(slot, j => (Excesses[j] * d - Excesses[j] * Excesses[j] / 2) / variance);
         }
-        return evidence;
+        return test.Evidence;
     }
 
-    private static Evidence Look(Evidence so, long slot, double log, double threshold) =>
-        new(Math.Max(so.MaxLog, log), so.CrossedAt ?? (log >= threshold ? slot : null));
+    /// <summary>One Shiryaev–Roberts statistic per alternative, in logs, and the running maximum of their mixture.</summary>
+    private sealed class Run(int alternatives, Level level)
+    {
+        private readonly double[] _log = Enumerable.Repeat(double.NegativeInfinity, alternatives).ToArray();
+
+        public Evidence Evidence { get; private set; } = Evidence.None(level);
+
+        /// <summary>One more slot whose log likelihood ratio against alternative j is <paramref name="ratio"/>(j).</summary>
+        public void Look(long slot, Func<int, double> ratio)
+        {
+            for (var j = 0; j < _log.Length; j++)
+            {
+                _log[j] = ratio(j) + SoftPlus(_log[j]);
+            }
+            var mixture = Mixture(_log);
+            var so = Evidence;
+            Evidence = so with { MaxLog = Math.Max(so.MaxLog, mixture), CrossedAt = so.CrossedAt ?? (mixture >= level.Threshold ? slot : null) };
+        }
+
+        /// <summary>ln(1 + e^x).</summary>
+        private static double SoftPlus(double x) => x > 35 ? x : Math.Log(1 + Math.Exp(x));
+    }
 
     /// <summary>ln(mean of e^log[j]), computed without overflow.</summary>
     private static double Mixture(double[] log)

@@ -31,7 +31,7 @@ internal static class Statistics
         {
             return CheckOutcome.Unsure;
         }
-        var evidence = Sequential.AgainstLimit([(0, errors, limit * requests)], t.Significance);
+        var evidence = Sequential.AgainstLimit([(0, errors, limit * requests)], Level.Once(t.Significance));
         p = evidence.P;
         return evidence.Crossed ? CheckOutcome.Fail : errors / requests <= limit ? CheckOutcome.Pass : CheckOutcome.Unsure;
     }

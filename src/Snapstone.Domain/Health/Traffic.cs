@@ -101,6 +101,20 @@ internal sealed class Traffic
         return new Traffic(kept, SlotTicks);
     }
 
+    /// <summary>This traffic in the slots <paramref name="keep"/> says yes to.</summary>
+    public Traffic Where(Func<long, bool> keep)
+    {
+        var kept = new SortedDictionary<long, Bucket>();
+        foreach (var (slot, bucket) in Buckets)
+        {
+            if (keep(slot))
+            {
+                kept[slot] = bucket;
+            }
+        }
+        return new Traffic(kept, SlotTicks);
+    }
+
     /// <summary>The number of timed slots (not <see cref="Untimed"/>).</summary>
     public int TimedSlots => Buckets.Keys.Count(k => k != Untimed);
 

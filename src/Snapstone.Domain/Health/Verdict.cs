@@ -58,6 +58,16 @@ public enum NodeHealth
     Unhealthy,
 }
 
+/// <summary>
+/// What a node's signal comes to once weighed (<see cref="HealthPolicy.Weigh"/>): <see cref="Acts"/> when it may roll
+/// the rollout back on its own, with the finding that says why or why not.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("snapstone.BreachCheck")]
+public sealed record BreachCheck([property: Id(0)] BreachStanding Standing, [property: Id(1)] Finding Finding)
+{
+    public bool Acts => Standing == BreachStanding.Confirmed;
+}
+
 /// <summary>Why a node grain tells a rollout at once instead of waiting for the next verdict.</summary>
 public enum SignalKind { Crash, Rejected, Breach }
 

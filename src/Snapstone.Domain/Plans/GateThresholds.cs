@@ -27,10 +27,11 @@ public sealed record GateThresholds
     [Id(3)] public double ErrorRateFloor { get; init; } = 0.001;
 
     /// <summary>
-    /// The false-alarm level of each check, however often the wave is judged: a check over its gate fails only when its
-    /// always-valid evidence against "within the gate" passes <c>1 / Significance</c> (see <c>Sequential</c>). Worked
-    /// example: 4 errors in 300 requests against a 1% ceiling (3 expected) is evidence of 0.47, p = 1: unsure, not a
-    /// failure; 60 in 3,000 (30 expected) is evidence of about 17,000: a failure.
+    /// The false-alarm level of each check, however often the wave is judged within a bake: a check over its gate fails
+    /// only when its sequential evidence against "within the gate" passes <c>256 / Significance</c> slot by slot, or
+    /// <c>1 / Significance</c> for one look at totals (see <c>Sequential</c>). Worked example, one look: 4 errors in 300
+    /// requests against a 1% ceiling (3 expected) is evidence of 0.47, p = 1: unsure, not a failure; 60 in 3,000
+    /// (30 expected) is evidence of about 17,000: a failure.
     /// </summary>
     [Id(4)] public double Significance { get; init; } = 0.001;
 
@@ -39,8 +40,8 @@ public sealed record GateThresholds
 
     /// <summary>
     /// How much a pooled p99 moves from one time slot to the next with nothing changed, as a standard deviation of its
-    /// natural log (0.25: about ±25%). The latency test needs a slot-by-slot excess well beyond it: a cohort 3× slower
-    /// where 1.5× is allowed fails in 3 slots (under 3 s), one 1.75× slower in about 50.
+    /// natural log (0.25: about ±25%). The latency test needs a slot-by-slot excess well beyond it: where 1.5× is allowed,
+    /// a cohort 3× slower fails in 4 slots (under 4 s), one 2.25× slower in about 11.
     /// </summary>
     [Id(6)] public double LatencyNoise { get; init; } = 0.25;
 

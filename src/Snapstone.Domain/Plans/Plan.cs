@@ -27,6 +27,11 @@ public sealed record Gates
     [Id(4)] public int MaxRejected { get; init; }
     /// <summary>Share of the wave's nodes that must have reported on the new package for a verdict.</summary>
     [Id(5)] public double MinReportingFraction { get; init; } = 0.9;
+    /// <summary>
+    /// Optional absolute ceiling on the cohort's p99 latency in milliseconds; none by default (the ratio against the
+    /// control is the latency gate). Like the error ceiling, a breach the control shares at the same time waits.
+    /// </summary>
+    [Id(6)] public double? MaxP99LatencyMs { get; init; }
     /// <summary>The statistics behind every check; the defaults are what the judge has always used.</summary>
     [Id(7)] public GateThresholds Thresholds { get; init; } = GateThresholds.Default;
     /// <summary>Queries against the configured metrics store, judged like pushed metrics (see <see cref="MetricGate"/>).</summary>

@@ -57,6 +57,7 @@ public static class PlanFloor
         gates.MaxCrashes <= floor.MaxCrashes &&
         gates.MaxRejected <= floor.MaxRejected &&
         gates.MinReportingFraction >= floor.MinReportingFraction &&
+        (floor.MaxP99LatencyMs is not { } ceiling || gates.MaxP99LatencyMs <= ceiling) &&
         gates.Thresholds.AtLeastAsStrictAs(floor.Thresholds) &&
         floor.Metrics.Where(m => m.Mode == GateMode.Enforce).All(m => gates.Metrics.Any(g => g.Mode == GateMode.Enforce && g == m));
 }

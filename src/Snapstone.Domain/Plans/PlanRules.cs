@@ -107,6 +107,8 @@ public static class PlanRules
         Range(errors, $"{at}.maxErrorRateRatio", gates.MaxErrorRateRatio, 1, 1000);
         Range(errors, $"{at}.maxP99LatencyRatio", gates.MaxP99LatencyRatio, 1, 1000);
         Range(errors, $"{at}.minReportingFraction", gates.MinReportingFraction, 0, 1);
+        if (gates.MaxP99LatencyMs is { } latencyCeiling)
+            Positive(errors, $"{at}.maxP99LatencyMs", latencyCeiling, 600_000);
         if (gates.MaxCrashes < 0)
             errors.Add($"{at}.maxCrashes must be 0 or more (got {gates.MaxCrashes})");
         if (gates.MaxRejected < 0)

@@ -329,14 +329,16 @@ public class HealthPolicyTests
     }
 
     [Theory]
-    [InlineData("3× slower for 4 slots", 120.0, 4, VerdictResult.Unhealthy)]
-    [InlineData("3× slower for 2 slots: not yet", 120.0, 2, VerdictResult.Inconclusive)]
-    [InlineData("1.75× for 60 slots", 70.0, 60, VerdictResult.Unhealthy)]
-    [InlineData("1.75× for 20 slots: not yet", 70.0, 20, VerdictResult.Inconclusive)]
+    [InlineData("3× slower for 5 slots", 120.0, 5, VerdictResult.Unhealthy)]
+    [InlineData("3× slower for 3 slots: not yet", 120.0, 3, VerdictResult.Inconclusive)]
+    [InlineData("2.25× for 20 slots", 90.0, 20, VerdictResult.Unhealthy)]
+    [InlineData("2.25× for 8 slots: not yet", 90.0, 8, VerdictResult.Inconclusive)]
+    [InlineData("1.75× for 60 slots: over the gate, but not by enough to tell from noise within a minute", 70.0, 60, VerdictResult.Inconclusive)]
     [InlineData("1.45× for 60 slots is within the gate", 58.0, 60, VerdictResult.Healthy)]
     public void A_latency_regression_fails_once_it_has_lasted_long_enough_to_be_more_than_noise(string because, double cohortP99, int slots, VerdictResult result)
     {
-        // Sequential.LatencyExcess: 120 ms against 40 ms where 1.5× is allowed adds 3.7 per slot to the evidence's log; 70 ms adds about 0.17.
+        // Sequential.LatencyExcess: 120 ms against 40 ms where 1.5× is allowed adds 3.7 per slot to the evidence's log, 90 ms
+        // about 1.3, 70 ms about 0.17; failing takes ln(256,000 × 6) ≈ 14.2.
         var cohort = Timed.Many("c", 10, 0, Timed.Repeat(slots, 1000, 0, cohortP99));
         var control = Timed.Many("k", 20, 0, Timed.Repeat(slots, 1000, 0, 40));
 

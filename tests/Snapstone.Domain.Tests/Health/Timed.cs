@@ -3,7 +3,7 @@ using Snapstone.Domain.Health;
 namespace Snapstone.Domain.Tests.Health;
 
 /// <summary>Samples with slot-by-slot series, as node grains make them, for tests of what happens when.</summary>
-internal static class Timed
+public static class Timed
 {
     /// <summary>The default window's slot: 60 s / 64 = 0.9375 s.</summary>
     public const long SlotTicks = 60 * TimeSpan.TicksPerSecond / HealthWindow.Slots;

@@ -1,0 +1,146 @@
+using Snapstone.Domain.Health;
+using Snapstone.Domain.Plans;
+using static Snapstone.Domain.Tests.Health.Timed;
+
+namespace Snapstone.Domain.Tests.Health;
+
+/// <summary>A disturbance that hits cohort and control alike waits; it does not roll a good change back.</summary>
+public class AmbientTests
+{
+    private static readonly Gates Gates = new(); // ceiling 1%, ratio 2
+
+    /// <summary>10 cohort and 20 control nodes, 1,000 requests a slot, at 0.1% for <paramref name="clean"/> slots, then the given slots.</summary>
+    private static Verdict Judge(int clean, IEnumerable<Slot> cohortAfter, IEnumerable<Slot> controlAfter, Gates? gates = null) =>
+        HealthPolicy.Judge(
+            Many("c", 10, 0, [.. Repeat(clean, 1000, 1), .. cohortAfter]),
+            Many("k", 20, 0, [.. Repeat(clean, 1000, 1), .. controlAfter]),
+            gates ?? Gates, 10);
+
+    private static void AssertResult(VerdictResult expected, Verdict verdict) =>
+        Assert.True(expected == verdict.Result, $"expected {expected}, got {verdict.Result}: {string.Join(" | ", verdict.Reasons)}");
+
+    public static TheoryData<string, int, List<Slot>, List<Slot>, VerdictResult, string> Cases => new()
+    {
+        { "an upstream blip on every node, still going: the wave waits", 20, [.. Repeat(10, 1000, 200)], [.. Repeat(10, 1000, 200)],
+            VerdictResult.Inconclusive,
+            "ambient disturbance: cohort error rate 20.00% and control 20.00% both over the ceiling 1.00% in 10 time slot(s) (10:00:18.7–10:00:28.1 UTC), " +
+            "the cohort no worse than the control (p = 1): waiting for it to clear" },
+        { "the blip is over: judged on the other slots, healthy", 20, [.. Repeat(10, 1000, 200), .. Repeat(10, 1000, 1)], [.. Repeat(10, 1000, 200), .. Repeat(10, 1000, 1)],
+            VerdictResult.Healthy,
+            "ambient disturbance: cohort error rate 20.00% and control 20.00% both over the ceiling 1.00% in 10 time slot(s) (10:00:18.7–10:00:28.1 UTC), " +
+            "the cohort no worse than the control (p = 1): those slots are left out of the ceiling check" },
+        { "the blip on top of a real regression: the cohort is worse than the control during it, and outside it", 20,
+            [.. Repeat(10, 1000, 300), .. Repeat(10, 1000, 16)], [.. Repeat(10, 1000, 200), .. Repeat(10, 1000, 1)],
+            VerdictResult.Unhealthy, "cohort error rate 30.00% > ceiling 1.00% while the control was over it too (20.00%) in 10 time slot(s) (10:00:18.7–10:00:28.1 UTC), " +
+            "and the cohort is significantly worse than the control (p = 0, needs < 0.001)" },
+        { "the control alone disturbed: the cohort is held to the ceiling as usual", 20, [.. Repeat(10, 1000, 1)], [.. Repeat(10, 1000, 200)],
+            VerdictResult.Healthy, "cohort error rate 0.10% (300/300000) within ceiling 1.00%" },
+        { "over the ceiling with a clean control: the change's", 20, [.. Repeat(10, 1000, 30)], [.. Repeat(10, 1000, 1)],
+            VerdictResult.Unhealthy, "cohort error rate 1.07% (3200/300000) > ceiling 1.00%" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void An_absolute_gate_breached_by_cohort_and_control_alike_waits_unless_the_cohort_is_worse(string because, int clean,
+        List<Slot> cohortAfter, List<Slot> controlAfter, VerdictResult result, string reason)
+    {
+        _ = because;
+        var verdict = Judge(clean, cohortAfter, controlAfter);
+        AssertResult(result, verdict);
+        Assert.Contains(reason, verdict.Reasons);
+    }
+
+    [Fact]
+    public void A_disturbance_over_the_whole_bake_leaves_too_little_clean_traffic_to_pass()
+    {
+        var verdict = Judge(0, [.. Repeat(10, 1000, 200), .. Repeat(1, 10, 0)], [.. Repeat(10, 1000, 200), .. Repeat(1, 1000, 1)]);
+
+        AssertResult(VerdictResult.Inconclusive, verdict);
+        Assert.EndsWith("waiting for enough traffic after it", verdict.Findings.OfType<Finding.Ambient>().Select(FindingText.Render).Single(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_cohort_significantly_worse_than_a_disturbed_control_fails_even_within_the_ratio()
+    {
+        // 35% against the control's 20% is within 2× the control, but a tenth of a million requests say it is worse.
+        var verdict = Judge(20, [.. Repeat(10, 1000, 350)], [.. Repeat(10, 1000, 200)]);
+
+        AssertResult(VerdictResult.Unhealthy, verdict);
+        var ambient = verdict.Findings.OfType<Finding.Ambient>().Single();
+        Assert.Equal((CheckOutcome.Fail, 0.35, 0.2), (ambient.Outcome, ambient.Cohort, ambient.Control));
+        Assert.Equal(CheckOutcome.Pass, verdict.Findings.OfType<Finding.ErrorRate>().Single(f => f.Ratio is not null).Outcome);
+        Assert.NotNull(ambient.DecidedAt);
+    }
+
+    public static TheoryData<string, double, double, VerdictResult> LatencyCeilingCases => new()
+    {
+        { "the cohort alone over 200 ms", 300, 40, VerdictResult.Unhealthy },
+        { "everyone over 200 ms at once: waits", 300, 300, VerdictResult.Inconclusive },
+        { "within 200 ms", 150, 140, VerdictResult.Healthy },
+    };
+
+    [Theory]
+    [MemberData(nameof(LatencyCeilingCases))]
+    public void A_p99_ceiling_minds_the_control_the_same_way(string because, double cohortP99, double controlP99, VerdictResult result)
+    {
+        var gates = Gates with { MaxP99LatencyMs = 200, MaxP99LatencyRatio = 10 };
+        var verdict = Judge(0, [.. Repeat(20, 1000, 1, cohortP99)], [.. Repeat(20, 1000, 1, controlP99)], gates);
+        Assert.True(result == verdict.Result, $"{because}: got {verdict.Result}: {string.Join(" | ", verdict.Reasons)}");
+    }
+
+    [Fact]
+    public void Without_a_control_the_ceiling_stands_and_the_verdict_says_it_compared_before_and_after()
+    {
+        // The last wave: every node on the package, the blip cannot be told from the change, so the ceiling decides.
+        var cohort = Enumerable.Range(0, 10).Select(i => Node($"c-{i}", 0, [.. Repeat(20, 1000, 1), .. Repeat(10, 1000, 200)], baseline: 0.001, baselineP99: 40)).ToList();
+
+        var verdict = HealthPolicy.Judge(cohort, [], Gates, 10);
+
+        AssertResult(VerdictResult.Unhealthy, verdict);
+        Assert.Contains("no control traffic at the same time (≥ 200 requests): compared with the cohort's own baselines from before the change", verdict.Reasons);
+    }
+
+    public static TheoryData<string, List<Slot>, List<Slot>, BreachStanding> BreachCases => new()
+    {
+        { "28% while its PoP and the control are at 0.1%", [.. Repeat(5, 200, 56)], [.. Repeat(5, 1000, 1)], BreachStanding.Confirmed },
+        { "20% while its PoP is at 19%: the trouble is around it", [.. Repeat(5, 200, 40)], [.. Repeat(5, 1000, 190)], BreachStanding.Ambient },
+    };
+
+    [Theory]
+    [MemberData(nameof(BreachCases))]
+    public void A_node_breach_is_weighed_against_its_pop_and_the_control_before_it_acts_alone(string because, List<Slot> node, List<Slot> peers, BreachStanding standing)
+    {
+        var sample = Node("n-1", 0, node);
+        var signal = HealthPolicy.Breach(sample, Gates)!;
+        Assert.Equal(SignalKind.Breach, signal.Kind);
+        var control = Many("k", 20, 0, Repeat(5, 1000, 1));
+
+        var check = HealthPolicy.Weigh(signal, sample, Many("p", 10, 0, peers), control, Gates);
+
+        Assert.True(standing == check.Standing, $"{because}: {FindingText.Render(check.Finding)}");
+        Assert.Equal(standing == BreachStanding.Confirmed, check.Acts);
+    }
+
+    [Fact]
+    public void A_breach_with_nothing_to_weigh_it_against_acts_and_says_so()
+    {
+        var sample = Node("n-1", 0, Repeat(5, 200, 56));
+        var check = HealthPolicy.Weigh(HealthPolicy.Breach(sample, Gates)!, sample, [], [], Gates);
+
+        Assert.True(check.Acts);
+        Assert.Equal("node n-1 error rate 28.00% (280/1000): no same-time PoP or control traffic to weigh it against, so its own limit decides", FindingText.Render(check.Finding));
+    }
+
+    [Theory]
+    [InlineData(SignalKind.Crash)]
+    [InlineData(SignalKind.Rejected)]
+    public void Crashes_and_rejections_act_at_once_whatever_the_pop_does(SignalKind kind)
+    {
+        var sample = Node("n-1", 0, Repeat(5, 200, 0));
+        var everyoneFailing = Many("p", 10, 0, Repeat(5, 1000, 500));
+
+        var check = HealthPolicy.Weigh(new NodeSignal("n-1", kind, "because"), sample, everyoneFailing, everyoneFailing, Gates);
+
+        Assert.True(check.Acts);
+    }
+}
