@@ -15,8 +15,8 @@ internal static class CohortVerdict
         var hard = HardLimits(cohort, gates);
         var t = gates.Thresholds;
         var notes = new List<Finding>();
-        var judged = OutlierRules.SetAsideUnchangedFlaky(cohort.Where(IsLive).ToList(), gates, Side.Cohort, notes);
-        var controlJudged = OutlierRules.SetAsideUnchangedFlaky(control.Where(IsLive).ToList(), gates, Side.Control, notes);
+        var judged = NodeWeights.Cap(OutlierRules.SetAsideUnchangedFlaky(cohort.Where(IsLive).ToList(), gates, Side.Cohort, notes), Side.Cohort, t, notes);
+        var controlJudged = NodeWeights.Cap(OutlierRules.SetAsideUnchangedFlaky(control.Where(IsLive).ToList(), gates, Side.Control, notes), Side.Control, t, notes);
         var controlTraffic = Traffic.Of(controlJudged);
         var cohortTraffic = Traffic.Of(judged);
         var reference = Reference.Of(controlTraffic, cohortTraffic, judged, "control", t);

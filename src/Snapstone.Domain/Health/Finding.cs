@@ -81,6 +81,7 @@ public sealed record ReferenceFigures(
 [JsonDerivedType(typeof(FlakyMore), "flaky-more")]
 [JsonDerivedType(typeof(FlakyTooMany), "flaky-too-many")]
 [JsonDerivedType(typeof(Outlier), "outlier")]
+[JsonDerivedType(typeof(WeightCapped), "weight-capped")]
 [JsonDerivedType(typeof(OneNodeSegment), "one-node-segment")]
 [JsonDerivedType(typeof(NodeCrashed), "node-crashed")]
 [JsonDerivedType(typeof(NodeRejected), "node-rejected")]
@@ -237,6 +238,19 @@ public abstract record Finding
         [property: Id(4)] double? BaselineErrorRate,
         [property: Id(5)] double? BaselineP99,
         [property: Id(6)] int Others) : Finding;
+
+    /// <summary>
+    /// <see cref="Nodes"/> nodes of a side served more than <see cref="Multiple"/> × the side's median node
+    /// (<see cref="Median"/> requests) and counted as <see cref="Cap"/> requests each, errors scaled alike.
+    /// </summary>
+    [GenerateSerializer, Immutable, Alias("snapstone.VerdictFinding.WeightCapped")]
+    public sealed record WeightCapped(
+        [property: Id(0)] Side Side,
+        [property: Id(1)] int Nodes,
+        [property: Id(2)] double Median,
+        [property: Id(3)] double Cap,
+        [property: Id(4)] double Multiple,
+        [property: Id(5)] IReadOnlyList<string> Named) : Finding;
 
     /// <summary>A segment's <see cref="Failure"/> that rests on one node: noted, left to the whole cohort's checks.</summary>
     [GenerateSerializer, Immutable, Alias("snapstone.VerdictFinding.OneNodeSegment")]

@@ -37,6 +37,9 @@ public static class FindingText
             $"set aside outlier node {o.Node}: error rate {RateText(o.Errors, o.Requests)}, p99 {Ms(o.P99)}, " +
             (o.BaselineErrorRate is { } b ? $"already {Percent(b)} before the change" : $"p99 already {Ms(o.BaselineP99 ?? 0)} before the change") +
             $"; the other {o.Others} nodes are within the gates",
+        Finding.WeightCapped w =>
+            $"counted {w.Nodes} {Side(w.Side)} node(s) as {Count(w.Cap)} requests each, {Number(w.Multiple)}× the {Side(w.Side)}'s median node ({Count(w.Median)}), " +
+            $"so no node outweighs the rest: {Named(w.Named, w.Nodes)}",
         Finding.OneNodeSegment s =>
             $"{Render(s.Failure)}, but only because of node {s.Node} (error rate {RateText(s.Errors, s.Requests)}, p99 {Ms(s.P99)}): " +
             $"the other {s.Others} {s.Segment} node(s) are within the gates, so this is one node, not the segment; it is judged with the whole cohort and by its own breach check",

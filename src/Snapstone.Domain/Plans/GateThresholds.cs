@@ -61,12 +61,19 @@ public sealed record GateThresholds
     [Id(11)] public double BreachSignificance { get; init; } = 1e-6;
 
     /// <summary>
+    /// No node weighs more than this multiple of its side's median node in pooled figures. Worked example: ten nodes
+    /// serving 1,000 requests and one claiming 9×10¹⁵: median 1,000, so the claim counts as 3,000 requests (its errors
+    /// scaled alike) and cannot dilute the other ten's error rate into a pass.
+    /// </summary>
+    [Id(12)] public double MaxNodeWeight { get; init; } = 3.0;
+
+    /// <summary>
     /// Whether these thresholds are nowhere laxer than <paramref name="floor"/>'s. Stricter means: a failure needs no
     /// more evidence (higher <see cref="Significance"/>, <see cref="BreachSignificance"/>; lower
     /// <see cref="BreachFactor"/>, <see cref="MinBreachRequests"/>, <see cref="LatencyNoise"/>, floors), a pass needs
     /// no less (higher <see cref="MinCohortRequests"/>), fewer nodes are set aside (higher <see cref="MinOutlierPeers"/>),
     /// more is judged (lower <see cref="MinControlRequests"/>, <see cref="MinSegmentRequests"/>; higher
-    /// <see cref="MaxSegmentValues"/>).
+    /// <see cref="MaxSegmentValues"/>) and no node weighs more (lower <see cref="MaxNodeWeight"/>).
     /// </summary>
     public bool AtLeastAsStrictAs(GateThresholds floor) =>
         MinCohortRequests >= floor.MinCohortRequests &&
@@ -80,5 +87,6 @@ public sealed record GateThresholds
         MaxSegmentValues >= floor.MaxSegmentValues &&
         MinBreachRequests <= floor.MinBreachRequests &&
         BreachFactor <= floor.BreachFactor &&
-        BreachSignificance >= floor.BreachSignificance;
+        BreachSignificance >= floor.BreachSignificance &&
+        MaxNodeWeight <= floor.MaxNodeWeight;
 }

@@ -136,6 +136,7 @@ public static class PlanRules
         Range(errors, $"{at}.minBreachRequests", t.MinBreachRequests, 1, MaxRequestThreshold);
         Range(errors, $"{at}.breachFactor", t.BreachFactor, 1, 1000);
         Positive(errors, $"{at}.breachSignificance", t.BreachSignificance, 0.5);
+        Range(errors, $"{at}.maxNodeWeight", t.MaxNodeWeight, 1, 1_000_000);
     }
 
     private static void CheckMetrics(string at, IReadOnlyList<MetricGate>? metrics, List<string> errors)
