@@ -5,7 +5,7 @@ namespace Snapstone.Domain.Health;
 /// <summary>The wave's verdict put together from the hard limits, the cohort's checks, its outliers and its segments.</summary>
 internal static class CohortVerdict
 {
-    public static Verdict Judge(IReadOnlyList<NodeSample> cohort, IReadOnlyList<NodeSample> control, Gates gates, int targeted)
+    public static Verdict Judge(IReadOnlyList<NodeSample> cohort, IReadOnlyList<NodeSample> control, Gates gates, int targeted, string? unit)
     {
         if (targeted <= 0)
         {
@@ -15,8 +15,16 @@ internal static class CohortVerdict
         var hard = HardLimits(cohort, gates);
         var t = gates.Thresholds;
         var notes = new List<Finding>();
-        var judged = NodeWeights.Cap(OutlierRules.SetAsideUnchangedFlaky(cohort.Where(IsLive).ToList(), gates, Side.Cohort, notes), Side.Cohort, t, notes);
-        var controlJudged = NodeWeights.Cap(OutlierRules.SetAsideUnchangedFlaky(control.Where(IsLive).ToList(), gates, Side.Control, notes), Side.Control, t, notes);
+        var live = cohort.Where(IsLive).ToList();
+        var liveControl = control.Where(IsLive).ToList();
+        if (unit is not null)
+        {
+            var limit = NodeLimit(liveControl, gates);
+            live = LeaveOutOthers(live, Side.Cohort, unit, limit, t, notes);
+            liveControl = LeaveOutOthers(liveControl, Side.Control, unit, limit, t, notes);
+        }
+        var judged = NodeWeights.Cap(OutlierRules.SetAsideUnchangedFlaky(live, gates, Side.Cohort, notes), Side.Cohort, t, notes);
+        var controlJudged = NodeWeights.Cap(OutlierRules.SetAsideUnchangedFlaky(liveControl, gates, Side.Control, notes), Side.Control, t, notes);
         var controlTraffic = Traffic.Of(controlJudged);
         var cohortTraffic = Traffic.Of(judged);
         var reference = Reference.Of(controlTraffic, cohortTraffic, judged, "control", t);
@@ -99,6 +107,43 @@ internal static class CohortVerdict
     }
 
     private static bool IsLive(NodeSample s) => s.Reported && !s.Rejected;
+
+    /// <summary>The error rate a node is regressing above: the ceiling, or ratio × the (floored) control rate when that is lower.</summary>
+    private static double NodeLimit(List<NodeSample> control, Gates gates)
+    {
+        var traffic = Traffic.Of(control);
+        if (traffic.Requests < gates.Thresholds.MinControlRequests)
+        {
+            return gates.MaxErrorRate;
+        }
+        var floored = Math.Max(traffic.Total.Rate, Math.Max(1.0 / traffic.Requests, gates.Thresholds.ErrorRateFloor));
+        return Math.Min(gates.MaxErrorRate, gates.MaxErrorRateRatio * floored);
+    }
+
+    /// <summary><paramref name="nodes"/> without those whose regression began after another unit's change (<see cref="Attribution"/>), each noted.</summary>
+    private static List<NodeSample> LeaveOutOthers(List<NodeSample> nodes, Side side, string unit, double limit, GateThresholds t, List<Finding> notes)
+    {
+        var kept = new List<NodeSample>(nodes.Count);
+        var left = 0;
+        foreach (var node in nodes)
+        {
+            if (Attribution.Elsewhere(node, unit, limit, t) is not { } other)
+            {
+                kept.Add(node);
+                continue;
+            }
+            if (++left <= FindingText.MaxNamedNodes)
+            {
+                var (errors, requests) = Statistics.Counts(node);
+                notes.Add(new Finding.AttributedElsewhere(side, node.NodeId, other.Unit, other.Version, other.At, Attribution.Onset(node, limit)!.Value, errors, requests));
+            }
+        }
+        if (left > FindingText.MaxNamedNodes)
+        {
+            notes.Add(new Finding.AttributedMore(side, left - FindingText.MaxNamedNodes));
+        }
+        return kept;
+    }
 
     /// <summary>Says which moments the comparison with the control covered, when lining the two up left control traffic out.</summary>
     private static Finding.Aligned? Aligned(Traffic cohort, Traffic control, Reference? reference)

@@ -82,6 +82,8 @@ public sealed record ReferenceFigures(
 [JsonDerivedType(typeof(FlakyTooMany), "flaky-too-many")]
 [JsonDerivedType(typeof(Outlier), "outlier")]
 [JsonDerivedType(typeof(WeightCapped), "weight-capped")]
+[JsonDerivedType(typeof(AttributedElsewhere), "attributed-elsewhere")]
+[JsonDerivedType(typeof(AttributedMore), "attributed-more")]
 [JsonDerivedType(typeof(OneNodeSegment), "one-node-segment")]
 [JsonDerivedType(typeof(NodeCrashed), "node-crashed")]
 [JsonDerivedType(typeof(NodeRejected), "node-rejected")]
@@ -251,6 +253,25 @@ public abstract record Finding
         [property: Id(3)] double Cap,
         [property: Id(4)] double Multiple,
         [property: Id(5)] IReadOnlyList<string> Named) : Finding;
+
+    /// <summary>
+    /// A node left out of this rollout's evidence: its errors began at <see cref="Onset"/>, after it applied
+    /// <see cref="Unit"/> v<see cref="Version"/> at <see cref="AppliedAt"/>, so they are that change's.
+    /// </summary>
+    [GenerateSerializer, Immutable, Alias("snapstone.VerdictFinding.AttributedElsewhere")]
+    public sealed record AttributedElsewhere(
+        [property: Id(0)] Side Side,
+        [property: Id(1)] string Node,
+        [property: Id(2)] string Unit,
+        [property: Id(3)] long Version,
+        [property: Id(4)] DateTimeOffset AppliedAt,
+        [property: Id(5)] DateTimeOffset Onset,
+        [property: Id(6)] double Errors,
+        [property: Id(7)] double Requests) : Finding;
+
+    /// <summary>More nodes left out for another change's regression than a verdict names.</summary>
+    [GenerateSerializer, Immutable, Alias("snapstone.VerdictFinding.AttributedMore")]
+    public sealed record AttributedMore([property: Id(0)] Side Side, [property: Id(1)] int Count) : Finding;
 
     /// <summary>A segment's <see cref="Failure"/> that rests on one node: noted, left to the whole cohort's checks.</summary>
     [GenerateSerializer, Immutable, Alias("snapstone.VerdictFinding.OneNodeSegment")]

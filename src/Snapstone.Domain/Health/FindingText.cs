@@ -40,6 +40,10 @@ public static class FindingText
         Finding.WeightCapped w =>
             $"counted {w.Nodes} {Side(w.Side)} node(s) as {Count(w.Cap)} requests each, {Number(w.Multiple)}× the {Side(w.Side)}'s median node ({Count(w.Median)}), " +
             $"so no node outweighs the rest: {Named(w.Named, w.Nodes)}",
+        Finding.AttributedElsewhere a =>
+            $"left out {Side(a.Side)} node {a.Node}: its errors ({RateText(a.Errors, a.Requests)}) began at {Clock(a.Onset)} UTC, " +
+            $"after it applied {a.Unit} v{a.Version} at {Clock(a.AppliedAt)} UTC: that change's regression, not this one's",
+        Finding.AttributedMore a => $"left out {a.Count} more {Side(a.Side)} node(s) whose errors began after another unit's change",
         Finding.OneNodeSegment s =>
             $"{Render(s.Failure)}, but only because of node {s.Node} (error rate {RateText(s.Errors, s.Requests)}, p99 {Ms(s.P99)}): " +
             $"the other {s.Others} {s.Segment} node(s) are within the gates, so this is one node, not the segment; it is judged with the whole cohort and by its own breach check",

@@ -12,6 +12,8 @@ namespace Snapstone.Domain.Health;
 /// <list type="number">
 /// <item>No nodes targeted → Healthy: an empty wave adds no risk.</item>
 /// <item>Crashes above <see cref="Gates.MaxCrashes"/> or rejections above <see cref="Gates.MaxRejected"/> → Unhealthy at once.</item>
+/// <item>A node whose regression began after it applied another unit's change is that change's, left out of both sides
+/// (<see cref="Attribution"/>); no node weighs more than <see cref="GateThresholds.MaxNodeWeight"/> × its side's median (<see cref="NodeWeights"/>).</item>
 /// <item>Traffic is summed over nodes that reported on the package (a busy node weighs more than an idle
 /// one; a node that served nothing counts for nothing, never as healthy). Nodes that were already above the
 /// ceiling before the change and are no worse than their own baseline are set aside on both sides (<see cref="OutlierRules"/>).</item>
@@ -33,9 +35,13 @@ namespace Snapstone.Domain.Health;
 /// </remarks>
 public static class HealthPolicy
 {
-    /// <summary>The verdict on a wave's cohort; <paramref name="targeted"/> is how many nodes should run the package.</summary>
-    public static Verdict Judge(IReadOnlyList<NodeSample> cohort, IReadOnlyList<NodeSample> control, Gates gates, int targeted) =>
-        CohortVerdict.Judge(cohort, control, gates, targeted);
+    /// <summary>
+    /// The verdict on a wave's cohort; <paramref name="targeted"/> is how many nodes should run the package. With
+    /// <paramref name="unit"/> (the unit the rollout changes), nodes whose regression began after another unit's change
+    /// are left out of both sides as that change's (<see cref="Attribution"/>).
+    /// </summary>
+    public static Verdict Judge(IReadOnlyList<NodeSample> cohort, IReadOnlyList<NodeSample> control, Gates gates, int targeted, string? unit = null) =>
+        CohortVerdict.Judge(cohort, control, gates, targeted, unit);
 
     /// <summary>
     /// One node's own state for the wave's healthy/unhealthy counts. Unhealthy: it crashed, rejected the

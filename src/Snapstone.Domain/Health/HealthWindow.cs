@@ -213,10 +213,11 @@ public sealed class HealthWindow
     /// <paramref name="from"/>, the start of the stretch the rollout judges) with their slot-by-slot
     /// <see cref="NodeSample.Series"/>, plus the baseline. A node that does not run the package
     /// (<paramref name="reported"/> false) carries no traffic at all: whatever it served, or crashed on, was another
-    /// package's doing, and must not count against this one.
+    /// package's doing, and must not count against this one. <paramref name="applies"/> says when the node applied each
+    /// unit's package, for <see cref="Attribution"/>.
     /// </summary>
     public NodeSample Sample(string nodeId, DateTimeOffset now, DateTimeOffset? since, bool reported, bool rejected,
-        IReadOnlyDictionary<string, string> labels, DateTimeOffset? from = null)
+        IReadOnlyDictionary<string, string> labels, DateTimeOffset? from = null, IReadOnlyList<UnitApply>? applies = null)
     {
         var start = since is { } s && from is { } f ? (s > f ? s : f) : since ?? from;
         var totals = reported ? Totals(now, start) : HealthTotals.Empty;
@@ -233,6 +234,7 @@ public sealed class HealthWindow
             BaselineErrorRate = BaselineErrorRate,
             BaselineP99LatencyMs = BaselineP99LatencyMs,
             Series = reported ? Series(now, start) : null,
+            Applies = applies ?? [],
         };
     }
 

@@ -31,6 +31,12 @@ public sealed record NodeSample
     /// </summary>
     [Id(10)] public SlotSeries? Series { get; init; }
 
+    /// <summary>
+    /// When the node applied each unit's package it runs (this one's and every other's), so a regression can be
+    /// attributed to the change applied last before it began (<see cref="Attribution"/>); empty when unknown.
+    /// </summary>
+    [Id(11)] public IReadOnlyList<UnitApply> Applies { get; init; } = [];
+
     /// <summary>Errors over requests; 0 when the node served nothing (which never makes it healthy, see <see cref="HealthPolicy"/>).</summary>
     public double ErrorRate => Requests > 0 ? (double)Errors / Requests : 0;
 }

@@ -1,0 +1,121 @@
+using Snapstone.Domain.Health;
+using Snapstone.Domain.Plans;
+using static Snapstone.Domain.Tests.Health.Timed;
+
+namespace Snapstone.Domain.Tests.Health;
+
+/// <summary>A regression belongs to the change a node applied last before it began; other changes on the node are not blamed.</summary>
+public class AttributionTests
+{
+    private static readonly Gates Gates = new();
+
+    public static TheoryData<string, List<Slot>, int?> Onsets => new()
+    {
+        { "clean, then 17.6% from slot 10", [.. Repeat(10, 100, 0), .. Repeat(10, 100, 18)], 10 },
+        { "bad from the first slot", [.. Repeat(10, 100, 18)], 0 },
+        { "a lone noisy slot before the real onset", [.. Repeat(5, 100, 0), new Slot(100, 3), .. Repeat(5, 100, 0), .. Repeat(10, 100, 18)], 11 },
+        { "clean throughout", [.. Repeat(20, 100, 0)], null },
+    };
+
+    [Theory]
+    [MemberData(nameof(Onsets))]
+    public void A_regression_begins_where_the_errors_last_climbed_over_the_limit_from_nothing(string because, List<Slot> slots, int? onset) =>
+        Assert.True((onset is { } o ? At(o) : (DateTimeOffset?)null) == Attribution.Onset(Node("n", 0, slots), 0.01), because);
+
+    private static readonly UnitApply Flags = new("flags", 12, At(2).AddMilliseconds(300));
+    private static readonly UnitApply Features = new("bot-features", 8, At(12).AddMilliseconds(500));
+
+    public static TheoryData<string, List<UnitApply>, int, string[]> SuspectCases => new()
+    {
+        { "began after the second change: the second's", [Flags, Features], 13, ["bot-features"] },
+        { "began in the slot the second was applied in: the second's", [Flags, Features], 12, ["bot-features"] },
+        { "began between the two: the first's", [Flags, Features], 5, ["flags"] },
+        { "began before either: nobody's", [Flags, Features], 1, [] },
+        { "both applied in one slot: cannot tell them apart", [Flags, Features with { At = At(2).AddMilliseconds(600) }], 4, ["bot-features", "flags"] },
+    };
+
+    [Theory]
+    [MemberData(nameof(SuspectCases))]
+    public void The_change_applied_last_before_the_onset_is_the_suspect(string because, List<UnitApply> applies, int onset, string[] units) =>
+        Assert.True(units.SequenceEqual(Attribution.Suspects(applies, At(onset), SlotsTicks).Select(a => a.Unit)), because);
+
+    private const long SlotsTicks = Timed.SlotTicks;
+
+    /// <summary>
+    /// The overlap: a good flags change in its second wave (10 canaries and 20 more nodes) while a bad
+    /// bot-features change enters its canary wave on the same 10 canaries at slot 20; the canaries fail 17.6% from slot 21.
+    /// </summary>
+    private static (List<NodeSample> Canaries, List<NodeSample> Second, List<NodeSample> Others) Overlap(bool flagsBadToo = false)
+    {
+        var applies = new List<UnitApply> { new("flags", 12, At(0)), new("bot-features", 8, At(20).AddMilliseconds(100)) };
+        var canaries = Enumerable.Range(0, 10).Select(i =>
+            Node($"canary-{i}", 0, [.. Repeat(21, 1000, 1), .. Repeat(20, 1000, 176)]) with { Applies = applies }).ToList();
+        var second = Enumerable.Range(0, 20).Select(i =>
+            Node($"second-{i}", 0, Repeat(41, 1000, flagsBadToo ? 60 : 1)) with { Applies = [applies[0]] }).ToList();
+        var rest = Many("rest", 40, 0, Repeat(41, 1000, 1));
+        return (canaries, second, rest);
+    }
+
+    [Fact]
+    public void The_good_change_leaves_the_other_changes_regression_out_and_passes()
+    {
+        var (canaries, second, rest) = Overlap();
+
+        var flags = HealthPolicy.Judge([.. canaries, .. second], rest, Gates, 30, unit: "flags");
+
+        Assert.True(flags.Result == VerdictResult.Healthy, string.Join(" | ", flags.Reasons));
+        Assert.Contains("left out cohort node canary-0: its errors (8.64% (3541/41000)) began at 10:00:19.6 UTC, after it applied bot-features v8 at 10:00:18.8 UTC: " +
+                        "that change's regression, not this one's", flags.Reasons);
+        Assert.Contains("left out 5 more cohort node(s) whose errors began after another unit's change", flags.Reasons);
+    }
+
+    [Fact]
+    public void Without_the_unit_the_judge_cannot_tell_and_the_good_change_fails_as_it_used_to()
+    {
+        var (canaries, second, rest) = Overlap();
+        Assert.Equal(VerdictResult.Unhealthy, HealthPolicy.Judge([.. canaries, .. second], rest, Gates, 30).Result);
+    }
+
+    [Fact]
+    public void The_bad_change_is_judged_on_the_same_nodes_and_fails()
+    {
+        var (canaries, second, rest) = Overlap();
+
+        var features = HealthPolicy.Judge(canaries, [.. second, .. rest], Gates, 10, unit: "bot-features");
+
+        Assert.Equal(VerdictResult.Unhealthy, features.Result);
+        Assert.DoesNotContain(features.Findings, f => f is Finding.AttributedElsewhere);
+    }
+
+    [Fact]
+    public void A_regression_that_shows_in_the_rest_of_the_cohort_still_fails_the_change()
+    {
+        // flags is bad as well (6% on its own second-wave nodes): leaving the canaries out does not hide that.
+        var (canaries, second, rest) = Overlap(flagsBadToo: true);
+
+        var flags = HealthPolicy.Judge([.. canaries, .. second], rest, Gates, 30, unit: "flags");
+
+        Assert.Equal(VerdictResult.Unhealthy, flags.Result);
+    }
+
+    [Fact]
+    public void A_control_node_broken_by_another_change_does_not_inflate_the_control()
+    {
+        // bot-features broke 10 control nodes of a flags rollout: left out, they cannot raise the control's rate to hide
+        // flags' own 1.5% regression.
+        var applies = new List<UnitApply> { new("bot-features", 8, At(5)) };
+        var broken = Enumerable.Range(0, 10).Select(i => Node($"k-broken-{i}", 0, [.. Repeat(5, 1000, 1), .. Repeat(15, 1000, 200)]) with { Applies = applies }).ToList();
+        var control = Many("k", 20, 0, Repeat(20, 1000, 1));
+        var cohort = Many("c", 10, 0, Repeat(20, 1000, 16));
+
+        Assert.Equal(VerdictResult.Unhealthy, HealthPolicy.Judge(cohort, [.. control, .. broken], Gates, 10, unit: "flags").Result);
+    }
+
+    [Fact]
+    public void A_node_signals_its_breach_to_the_change_it_is_attributed_to()
+    {
+        var (canaries, _, _) = Overlap();
+        Assert.Equal(["bot-features"], Attribution.Blame(canaries[0], Gates));
+        Assert.Empty(Attribution.Blame(canaries[0] with { Applies = [] }, Gates));
+    }
+}
