@@ -2,7 +2,7 @@ using Snapstone.Domain.Plans;
 
 namespace Snapstone.Domain.Health;
 
-internal enum CheckKind { Errors, Latency }
+internal enum CheckKind { Errors, Latency, Metric }
 
 /// <summary>One check's outcome with the finding that says it.</summary>
 internal sealed record Check(CheckKind Kind, CheckOutcome Outcome, Finding Finding);

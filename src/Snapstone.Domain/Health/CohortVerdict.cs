@@ -5,11 +5,15 @@ namespace Snapstone.Domain.Health;
 /// <summary>The wave's verdict put together from the hard limits, the cohort's checks, its outliers and its segments.</summary>
 internal static class CohortVerdict
 {
-    public static Verdict Judge(IReadOnlyList<NodeSample> cohort, IReadOnlyList<NodeSample> control, Gates gates, int targeted, string? unit)
+    public static Judgement Judge(WaveEvidence evidence, Gates gates) =>
+        Judge(evidence.Cohort, evidence.Control, gates, evidence.Targeted, evidence.Unit, evidence.Metrics, evidence.History);
+
+    public static Judgement Judge(IReadOnlyList<NodeSample> cohort, IReadOnlyList<NodeSample> control, Gates gates, int targeted, string? unit,
+        IReadOnlyList<MetricReading>? metrics = null, PooledHistory? history = null)
     {
         if (targeted <= 0)
         {
-            return new Verdict(VerdictResult.Healthy, [new Finding.EmptyWave()]);
+            return new Judgement(new Verdict(VerdictResult.Healthy, [new Finding.EmptyWave()]), history);
         }
 
         var hard = HardLimits(cohort, gates);
@@ -25,20 +29,25 @@ internal static class CohortVerdict
         }
         var judged = NodeWeights.Cap(OutlierRules.SetAsideUnchangedFlaky(live, gates, Side.Cohort, notes), Side.Cohort, t, notes);
         var controlJudged = NodeWeights.Cap(OutlierRules.SetAsideUnchangedFlaky(liveControl, gates, Side.Control, notes), Side.Control, t, notes);
-        var controlTraffic = Traffic.Of(controlJudged);
-        var cohortTraffic = Traffic.Of(judged);
+        var (ours, theirs) = (Traffic.Of(judged), Traffic.Of(controlJudged));
+        // The bake's earlier slots, pooled as earlier looks counted them, before the first slot these samples cover.
+        var before = new[] { ours.FirstSlot, theirs.FirstSlot }.Min() ?? long.MaxValue;
+        Traffic Extend(Traffic window, Side side) => window.After(history?.TrafficOf(side), before);
+        var controlTraffic = Extend(theirs, Side.Control);
+        var cohortTraffic = Extend(ours, Side.Cohort);
         var reference = Reference.Of(controlTraffic, cohortTraffic, judged, "control", t);
         var checks = CohortChecks.Evaluate("cohort", cohortTraffic, reference, gates);
 
         if (hard.Count == 0 && checks.Any(c => c.Outcome == CheckOutcome.Fail) &&
-            OutlierRules.TrySetAside(judged, controlTraffic, reference, checks, gates) is { } outlier)
+            OutlierRules.TrySetAside(judged, controlTraffic, reference, checks, gates, rest => Extend(rest, Side.Cohort)) is { } outlier)
         {
             notes.Add(outlier.Note);
             judged = outlier.Rest;
-            cohortTraffic = Traffic.Of(judged);
+            cohortTraffic = Extend(Traffic.Of(judged), Side.Cohort);
             reference = outlier.Reference;
             checks = outlier.Checks;
         }
+        var carry = PooledHistory.Of(cohortTraffic, controlTraffic) ?? history;
         if (Aligned(cohortTraffic, controlTraffic, reference) is { } aligned)
         {
             notes.Add(aligned);
@@ -51,17 +60,18 @@ internal static class CohortVerdict
         var (healthy, unhealthy) = CountNodes(cohort, gates, reference?.Rate);
         if (hard.Count > 0)
         {
-            return new Verdict(VerdictResult.Unhealthy, hard, healthy, unhealthy);
+            return new Judgement(new Verdict(VerdictResult.Unhealthy, hard, healthy, unhealthy), carry);
         }
 
-        var failures = checks.Where(c => c.Outcome == CheckOutcome.Fail).Select(c => c.Finding)
+        var enforced = checks.Concat(MetricGates(gates, metrics, notes)).ToList();
+        var failures = enforced.Where(c => c.Outcome == CheckOutcome.Fail).Select(c => c.Finding)
             .Concat(SegmentChecks.Failures(judged, controlJudged, reference, gates, notes))
             .ToList();
-        var passes = checks.Where(c => c.Outcome == CheckOutcome.Pass).Select(c => c.Finding);
-        var unsure = checks.Where(c => c.Outcome == CheckOutcome.Unsure).Select(c => c.Finding).ToList();
+        var passes = enforced.Where(c => c.Outcome == CheckOutcome.Pass).Select(c => c.Finding);
+        var unsure = enforced.Where(c => c.Outcome == CheckOutcome.Unsure).Select(c => c.Finding).ToList();
         if (failures.Count > 0)
         {
-            return new Verdict(VerdictResult.Unhealthy, [.. failures, .. unsure, .. passes, .. notes], healthy, unhealthy);
+            return new Judgement(new Verdict(VerdictResult.Unhealthy, [.. failures, .. unsure, .. passes, .. notes], healthy, unhealthy), carry);
         }
 
         var reporting = new Finding.Reporting(Math.Min(cohort.Count(s => s.Reported), targeted), targeted, gates.MinReportingFraction,
@@ -72,7 +82,11 @@ internal static class CohortVerdict
         {
             missing.Add(reporting);
         }
-        if (traffic.Requests < t.MinCohortRequests)
+        if (traffic.Requests <= 0 && gates.Metrics.Any(m => m.Mode == GateMode.Enforce))
+        {
+            notes.Add(new Finding.MetricsOnly());
+        }
+        else if (traffic.Requests < t.MinCohortRequests)
         {
             missing.Add(new Finding.TooLittleTraffic(traffic.Requests, t.MinCohortRequests));
         }
@@ -83,9 +97,34 @@ internal static class CohortVerdict
 
         if (missing.Count > 0 || unsure.Count > 0)
         {
-            return new Verdict(VerdictResult.Inconclusive, [.. missing, .. unsure, .. passes, .. notes], healthy, unhealthy);
+            return new Judgement(new Verdict(VerdictResult.Inconclusive, [.. missing, .. unsure, .. passes, .. notes], healthy, unhealthy), carry);
         }
-        return new Verdict(VerdictResult.Healthy, [reporting, .. passes, .. notes], healthy, unhealthy);
+        return new Judgement(new Verdict(VerdictResult.Healthy, [reporting, .. passes, .. notes], healthy, unhealthy), carry);
+    }
+
+    /// <summary>
+    /// The checks of every enforced metric gate against its reading (a gate with no reading is unsure); a report-only
+    /// gate's findings go to <paramref name="notes"/>, where they are shown and change nothing.
+    /// </summary>
+    private static List<Check> MetricGates(Gates gates, IReadOnlyList<MetricReading>? readings, List<Finding> notes)
+    {
+        var checks = new List<Check>();
+        foreach (var gate in gates.Metrics)
+        {
+            var reading = readings?.FirstOrDefault(r => r.Gate == gate.Name);
+            foreach (var check in MetricChecks.Evaluate(gate, reading))
+            {
+                if (gate.Mode == GateMode.ReportOnly)
+                {
+                    notes.Add(check.Finding);
+                }
+                else
+                {
+                    checks.Add(check);
+                }
+            }
+        }
+        return checks;
     }
 
     /// <summary>Crashes over <see cref="Gates.MaxCrashes"/> and rejections over <see cref="Gates.MaxRejected"/>: unhealthy whatever else holds.</summary>

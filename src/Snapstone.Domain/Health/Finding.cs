@@ -38,6 +38,15 @@ public enum Ceiling
     P99Latency,
 }
 
+/// <summary>Which limit of a metric gate a finding is about.</summary>
+public enum MetricLimit
+{
+    /// <summary><see cref="Plans.MetricGate.Max"/>: a ceiling, or a floor for a lower-is-worse metric.</summary>
+    Max,
+    /// <summary><see cref="Plans.MetricGate.MaxRatio"/> against the control.</summary>
+    Ratio,
+}
+
 /// <summary>What a ratio was taken against.</summary>
 public enum ReferenceKind
 {
@@ -77,6 +86,8 @@ public sealed record ReferenceFigures(
 [JsonDerivedType(typeof(Latency), "latency")]
 [JsonDerivedType(typeof(LatencyCeiling), "latency-ceiling")]
 [JsonDerivedType(typeof(Ambient), "ambient")]
+[JsonDerivedType(typeof(Metric), "metric")]
+[JsonDerivedType(typeof(MetricsOnly), "metrics-only")]
 [JsonDerivedType(typeof(FlakySetAside), "flaky-set-aside")]
 [JsonDerivedType(typeof(FlakyMore), "flaky-more")]
 [JsonDerivedType(typeof(FlakyTooMany), "flaky-too-many")]
@@ -212,6 +223,35 @@ public abstract record Finding
         [property: Id(10)] double P,
         [property: Id(11)] double Significance,
         [property: Id(12)] DateTimeOffset? DecidedAt = null) : Finding;
+
+    /// <summary>
+    /// A metric gate's check: the query <see cref="Query"/> of gate <see cref="Gate"/>, the cohort's and control's means
+    /// (over <see cref="CohortNodes"/> and <see cref="ControlNodes"/> nodes with a value) against <see cref="Limit"/>
+    /// (<see cref="Value"/>: the max, or the ratio, with <see cref="Observed"/> the ratio found). <see cref="Problem"/> says
+    /// why there is no verdict (no reading, a failed query, too few nodes) or why a breach waits. A <see cref="ReportOnly"/>
+    /// gate's finding is recorded and never changes the verdict.
+    /// </summary>
+    [GenerateSerializer, Immutable, Alias("snapstone.VerdictFinding.Metric")]
+    public sealed record Metric(
+        [property: Id(0)] CheckOutcome Outcome,
+        [property: Id(1)] string Gate,
+        [property: Id(2)] string Query,
+        [property: Id(3)] Plans.MetricDirection Direction,
+        [property: Id(4)] MetricLimit? Limit,
+        [property: Id(5)] double? Value,
+        [property: Id(6)] double? Cohort,
+        [property: Id(7)] double? Control,
+        [property: Id(8)] int CohortNodes,
+        [property: Id(9)] int ControlNodes,
+        [property: Id(10)] bool ReportOnly,
+        [property: Id(11)] string? Problem) : Finding
+    {
+        [Id(12)] public double? Observed { get; init; }
+    }
+
+    /// <summary>The cohort pushed no traffic in its reports: the wave was judged on its metric queries alone.</summary>
+    [GenerateSerializer, Immutable, Alias("snapstone.VerdictFinding.MetricsOnly")]
+    public sealed record MetricsOnly : Finding;
 
     /// <summary>A node already over the ceiling before the change and no worse now, left out on its side.</summary>
     [GenerateSerializer, Immutable, Alias("snapstone.VerdictFinding.FlakySetAside")]

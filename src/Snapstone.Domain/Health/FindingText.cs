@@ -28,6 +28,8 @@ public static class FindingText
         Finding.Latency l => Latency(l),
         Finding.LatencyCeiling l => LatencyCeiling(l),
         Finding.Ambient a => Ambient(a),
+        Finding.Metric m => Metric(m),
+        Finding.MetricsOnly => "no traffic in the cohort's reports: judged on its metric queries alone",
         Finding.FlakySetAside f =>
             $"set aside {Side(f.Side)} node {f.Node}: error rate {RateText(f.Errors, f.Requests)} matches its own baseline {Percent(f.Baseline)} from before the change",
         Finding.FlakyMore f => $"set aside {f.Count} more {Side(f.Side)} node(s) that were as flaky before the change",
@@ -141,6 +143,35 @@ public static class FindingText
             _ => $"{node} is worse than {around} at the same time, but that could be chance (p = {p}, needs < {Number(w.Significance)}): left to the verdict",
         };
     }
+
+    private static string Metric(Finding.Metric m)
+    {
+        var head = $"metric {m.Gate} ({Shorten(m.Query, 120)})";
+        var tail = m.ReportOnly && m.Outcome != CheckOutcome.Pass ? " [report-only: recorded, not acted on]" : "";
+        if (m.Limit is not { } limit || m.Value is not { } value || m.Cohort is not { } cohort)
+        {
+            return $"{head}: {m.Problem}: inconclusive{tail}";
+        }
+        var ours = $"cohort {Value(cohort)} on {m.CohortNodes} node(s)";
+        var theirs = m.Control is { } control ? $"control {Value(control)} on {m.ControlNodes} node(s)" : "no control value";
+        var higher = m.Direction == Plans.MetricDirection.HigherIsWorse;
+        var verb = m.Outcome == CheckOutcome.Pass ? "within" : higher ? ">" : "<";
+
+        var times = m.Observed is { } observed
+            ? double.IsPositiveInfinity(observed) ? "infinitely" : observed.ToString("0.00", CultureInfo.InvariantCulture) + "×"
+            : null;
+        var line = (limit, m.Outcome) switch
+        {
+            (MetricLimit.Max, _) => $"{head}: {ours} {verb} {(higher ? "max" : "min")} {Value(value)} ({theirs})",
+            (_, CheckOutcome.Fail) => $"{head}: {ours} is {times} worse than {theirs}, more than the {Number(value)}× allowed",
+            _ => $"{head}: {ours} {(m.Outcome == CheckOutcome.Pass ? "within" : "against")} {Number(value)}× {theirs}" + (times is null ? "" : $" (ratio {times})"),
+        };
+        return m.Problem is null ? line + tail : $"{line}, but {m.Problem}{tail}";
+    }
+
+    private static string Value(double value) => value.ToString("G4", CultureInfo.InvariantCulture);
+
+    private static string Shorten(string text, int max) => text.Length <= max ? text : text[..(max - 3)] + "...";
 
     private static string Side(Side side) => side == Health.Side.Cohort ? "cohort" : "control";
 

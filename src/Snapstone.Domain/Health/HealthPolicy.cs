@@ -41,7 +41,35 @@ public static class HealthPolicy
     /// are left out of both sides as that change's (<see cref="Attribution"/>).
     /// </summary>
     public static Verdict Judge(IReadOnlyList<NodeSample> cohort, IReadOnlyList<NodeSample> control, Gates gates, int targeted, string? unit = null) =>
-        CohortVerdict.Judge(cohort, control, gates, targeted, unit);
+        CohortVerdict.Judge(cohort, control, gates, targeted, unit).Verdict;
+
+    /// <summary>
+    /// One look at a wave: the verdict on <paramref name="evidence"/>, with its metric gates, and the pooled figures to put
+    /// in the next look's <see cref="WaveEvidence.History"/>, so a bake longer than the node windows is judged as one
+    /// sequence (see <see cref="WaveEvidence"/> for the loop).
+    /// </summary>
+    public static Judgement Look(WaveEvidence evidence, Gates gates) => CohortVerdict.Judge(evidence, gates);
+
+    /// <summary>The verdict on <paramref name="evidence"/> (<see cref="Look"/> without the carry).</summary>
+    public static Verdict Judge(WaveEvidence evidence, Gates gates) => Look(evidence, gates).Verdict;
+
+    /// <summary>
+    /// The verdict recorded evidence would have had under <paramref name="gates"/>: the same verdict for the same gates
+    /// (the judge is a function of its evidence), and for others the verdict they would have given, with
+    /// <see cref="Finding.ErrorRate.DecidedAt"/> saying when a check would have failed. The evidence's
+    /// <see cref="WaveEvidence.History"/> keeps the set-asides made when it was recorded; everything in the window is judged
+    /// afresh.
+    /// </summary>
+    public static Verdict Rejudge(WaveEvidence evidence, Gates gates) => Judge(evidence, gates);
+
+    /// <summary>
+    /// One metric gate's check of a reading (its query's result split into cohort and control), with the same comparison as
+    /// pushed metrics: the cohort's mean against an absolute limit and against ratio × the control's, in the metric's
+    /// direction. No reading, a failed query or too few nodes with a value is Unsure, never a pass. The verdict includes
+    /// these for every gate in <see cref="Gates.Metrics"/> when judged from a <see cref="WaveEvidence"/>.
+    /// </summary>
+    public static IReadOnlyList<Finding.Metric> JudgeMetric(MetricGate gate, MetricReading? reading) =>
+        [.. MetricChecks.Evaluate(gate, reading).Select(c => (Finding.Metric)c.Finding)];
 
     /// <summary>
     /// One node's own state for the wave's healthy/unhealthy counts. Unhealthy: it crashed, rejected the

@@ -59,7 +59,8 @@ internal static class OutlierRules
     /// The single failing node among at least <see cref="GateThresholds.MinOutlierPeers"/> others, flaky before the
     /// change, without which every check passes; null when there is no such node.
     /// </summary>
-    public static Outlier? TrySetAside(List<NodeSample> judged, Traffic controlTraffic, Reference? reference, List<Check> checks, Gates gates)
+    public static Outlier? TrySetAside(List<NodeSample> judged, Traffic controlTraffic, Reference? reference, List<Check> checks, Gates gates,
+        Func<Traffic, Traffic> extend)
     {
         var errorsFailed = checks.Any(c => c.Outcome == CheckOutcome.Fail && c.Kind == CheckKind.Errors);
         var latencyFailed = checks.Any(c => c.Outcome == CheckOutcome.Fail && c.Kind == CheckKind.Latency);
@@ -78,7 +79,7 @@ internal static class OutlierRules
             return null;
         }
         var rest = judged.Where(s => !ReferenceEquals(s, node)).ToList();
-        var restTraffic = Traffic.Of(rest);
+        var restTraffic = extend(Traffic.Of(rest));
         var restReference = Reference.Of(controlTraffic, restTraffic, rest, "control", gates.Thresholds);
         var restChecks = CohortChecks.Evaluate("cohort", restTraffic, restReference, gates);
         if (restChecks.Any(c => c.Outcome == CheckOutcome.Fail))

@@ -52,6 +52,32 @@ internal sealed class Traffic
     /// <summary>The request-weighted mean of the p99s; null when nothing was served.</summary>
     public double? P99 => Total.P99;
 
+    internal static Traffic From(SortedDictionary<long, Bucket> buckets, long? slotTicks) => new(buckets, slotTicks);
+
+    /// <summary>
+    /// This traffic with <paramref name="history"/>'s buckets before <paramref name="before"/> (the first slot the current
+    /// samples cover) added: what a look judges when the bake is longer than the node windows.
+    /// </summary>
+    public Traffic After(Traffic? history, long before)
+    {
+        if (history is null || history.Buckets.Count == 0 || (SlotTicks is { } ours && history.SlotTicks is { } theirs && ours != theirs))
+        {
+            return this;
+        }
+        var merged = new SortedDictionary<long, Bucket>(Buckets);
+        foreach (var (slot, bucket) in history.Buckets)
+        {
+            if (slot < before && slot != Untimed)
+            {
+                merged[slot] = bucket;
+            }
+        }
+        return new Traffic(merged, SlotTicks ?? history.SlotTicks);
+    }
+
+    /// <summary>The first timed slot, or null.</summary>
+    public long? FirstSlot => Buckets.Keys.Where(k => k != Untimed).Select(k => (long?)k).FirstOrDefault();
+
     public static Traffic Of(IEnumerable<NodeSample> nodes)
     {
         var buckets = new SortedDictionary<long, Bucket>();
