@@ -66,11 +66,11 @@ internal readonly record struct Level(double Significance, int Horizon)
 /// <para>
 /// <b>Latency</b>. A p99 is not a count, so each slot gives one number: <c>d_b = ln(cohort p99 / reference p99) −
 /// ln(allowed ratio)</c>, above 0 when that slot is over the gate. Treating <c>d_b</c> as noisy with a standard
-/// deviation of <see cref="Plans.GateThresholds.LatencyNoise"/> σ (0.25 by default), a slot multiplies the evidence
+/// deviation of <see cref="Plans.GateThresholds.LatencyNoise"/> σ (0.15 by default), a slot multiplies the evidence
 /// against "excess μ" by <c>exp((μ·d_b − μ²/2) / σ²)</c>, mixed over μ ∈ {0.05, 0.1, 0.2, 0.4, 0.8, 1.6}. Worked
 /// example: control 40 ms, cohort 120 ms, allowed 1.5×: d = ln 3 − ln 1.5 = 0.69 per slot; at μ = 0.8 each slot adds
-/// (0.8 × 0.69 − 0.32) / 0.0625 = 3.7 to the log, so 4 slots (under 4 s) pass ln(256,000 × 6) — fail. At 70 ms
-/// (1.75×, d = 0.15) it takes about 80 slots; one slot alone never fails.
+/// (0.8 × 0.69 − 0.32) / 0.0225 = 10.3 to the log, so 2 slots pass ln(256,000 × 6) ≈ 14.2 — fail. At 70 ms
+/// (1.75×, d = 0.15) each slot adds about 0.48 and it takes about 30 slots; one slot alone never fails.
 /// </para>
 /// </remarks>
 internal static class Sequential

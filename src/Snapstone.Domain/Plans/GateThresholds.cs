@@ -39,11 +39,12 @@ public sealed record GateThresholds
     [Id(5)] public double LatencyFloorMs { get; init; } = 1.0;
 
     /// <summary>
-    /// How much a pooled p99 moves from one time slot to the next with nothing changed, as a standard deviation of its
-    /// natural log (0.25: about ±25%). The latency test needs a slot-by-slot excess well beyond it: where 1.5× is allowed,
-    /// a cohort 3× slower fails in 4 slots (under 4 s), one 2.25× slower in about 11.
+    /// How much a cohort's pooled p99 moves against the control's from one time slot to the next with nothing changed,
+    /// as a standard deviation of the natural log of their ratio (0.15: about ±15%; a pooled p99 averages many nodes, so
+    /// it jitters far less than one node's). The latency test needs a slot-by-slot excess well beyond it: where 1.5× is
+    /// allowed, a cohort 3× slower fails in 2 slots, one 2.25× slower in 4, one 1.75× slower in about 30.
     /// </summary>
-    [Id(6)] public double LatencyNoise { get; init; } = 0.25;
+    [Id(6)] public double LatencyNoise { get; init; } = 0.15;
 
     /// <summary>A node is only an outlier among at least this many other reporting nodes.</summary>
     [Id(7)] public int MinOutlierPeers { get; init; } = 5;

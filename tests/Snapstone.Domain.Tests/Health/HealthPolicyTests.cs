@@ -329,16 +329,17 @@ public class HealthPolicyTests
     }
 
     [Theory]
-    [InlineData("3× slower for 5 slots", 120.0, 5, VerdictResult.Unhealthy)]
-    [InlineData("3× slower for 3 slots: not yet", 120.0, 3, VerdictResult.Inconclusive)]
-    [InlineData("2.25× for 20 slots", 90.0, 20, VerdictResult.Unhealthy)]
-    [InlineData("2.25× for 8 slots: not yet", 90.0, 8, VerdictResult.Inconclusive)]
-    [InlineData("1.75× for 60 slots: over the gate, but not by enough to tell from noise within a minute", 70.0, 60, VerdictResult.Inconclusive)]
+    [InlineData("3× slower for 2 slots", 120.0, 2, VerdictResult.Unhealthy)]
+    [InlineData("3× slower for 1 slot: not yet", 120.0, 1, VerdictResult.Inconclusive)]
+    [InlineData("2.25× for 5 slots", 90.0, 5, VerdictResult.Unhealthy)]
+    [InlineData("2.25× for 3 slots: not yet", 90.0, 3, VerdictResult.Inconclusive)]
+    [InlineData("1.75× for 60 slots", 70.0, 60, VerdictResult.Unhealthy)]
+    [InlineData("1.75× for 20 slots: over the gate, but not yet by enough to tell from noise", 70.0, 20, VerdictResult.Inconclusive)]
     [InlineData("1.45× for 60 slots is within the gate", 58.0, 60, VerdictResult.Healthy)]
     public void A_latency_regression_fails_once_it_has_lasted_long_enough_to_be_more_than_noise(string because, double cohortP99, int slots, VerdictResult result)
     {
-        // Sequential.LatencyExcess: 120 ms against 40 ms where 1.5× is allowed adds 3.7 per slot to the evidence's log, 90 ms
-        // about 1.3, 70 ms about 0.17; failing takes ln(256,000 × 6) ≈ 14.2.
+        // Sequential.LatencyExcess: 120 ms against 40 ms where 1.5× is allowed adds 10.3 per slot to the evidence's log, 90 ms
+        // about 3.6, 70 ms about 0.48; failing takes ln(256,000 × 6) ≈ 14.2.
         var cohort = Timed.Many("c", 10, 0, Timed.Repeat(slots, 1000, 0, cohortP99));
         var control = Timed.Many("k", 20, 0, Timed.Repeat(slots, 1000, 0, 40));
 
@@ -366,7 +367,7 @@ public class HealthPolicyTests
         { "no control: 10× its own baseline is a regression even under the ceiling", Many("c", 10, 1000, 10, baseline: 0.001, baselineP99: 40),
             VerdictResult.Unhealthy, "cohort error rate 1.00% (100/10000) > 2× the cohort's own baseline 0.10% = 0.20%" },
         { "no control: latency against the baselines, one look", Many("c", 10, 1000, 1, p99: 80, baseline: 0.001, baselineP99: 40),
-            VerdictResult.Inconclusive, "cohort p99 80.0 ms > 1.5× baseline p99 40.0 ms (ratio 2.00), but that could be noise over 1 time slot(s) (p = 0.922, needs < 0.001)" },
+            VerdictResult.Inconclusive, "cohort p99 80.0 ms > 1.5× baseline p99 40.0 ms (ratio 2.00), but that could be noise over 1 time slot(s) (p = 0.407, needs < 0.001)" },
         { "no control: latency against the baselines for 30 slots", [.. Enumerable.Range(0, 10).Select(i => Timed.Node($"c-{i}", 0, Timed.Repeat(30, 100, 0, 80), baseline: 0.001, baselineP99: 40))],
             VerdictResult.Unhealthy, "cohort p99 80.0 ms > 1.5× baseline p99 40.0 ms (ratio 2.00)" },
         { "no control and no baselines: the ceiling only, and it says so", Many("c", 10, 1000, 1),
