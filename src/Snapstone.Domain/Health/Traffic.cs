@@ -80,16 +80,91 @@ internal sealed class Traffic
 
     public static Traffic Of(IEnumerable<NodeSample> nodes)
     {
-        var buckets = new SortedDictionary<long, Bucket>();
+        // A wave of 10,000 nodes brings 640,000 slots on every look: they are summed into arrays over the slots the
+        // series span (all on one grid), not a map, and only the slots with traffic become buckets.
+        var list = nodes as IReadOnlyList<NodeSample> ?? [.. nodes];
         long? slotTicks = null;
-        foreach (var s in nodes)
+        long lo = long.MaxValue, hi = long.MinValue;
+        foreach (var s in list)
         {
             if (s.Series is { Count: > 0 } series && series.SlotTicks > 0)
             {
                 slotTicks ??= series.SlotTicks;
+                if (series.SlotTicks == slotTicks)
+                {
+                    lo = Math.Min(lo, series.FirstSlot);
+                    hi = Math.Max(hi, series.FirstSlot + series.Count - 1);
+                }
+            }
+        }
+        var span = lo <= hi ? hi - lo + 1 : 0;
+        if (span > MaxDenseSlots)
+        {
+            return OfSparse(list, slotTicks);
+        }
+        var requests = new double[span];
+        var errors = new double[span];
+        var latency = new double[span];
+        double untimedRequests = 0, untimedErrors = 0, untimedLatency = 0;
+        foreach (var s in list)
+        {
+            if (s.Series is { Count: > 0 } series && series.SlotTicks > 0)
+            {
                 if (series.SlotTicks != slotTicks)
                 {
                     continue; // a window of another span cannot be lined up slot by slot: it is not counted
+                }
+                var offset = (int)(series.FirstSlot - lo);
+                for (var i = 0; i < series.Count; i++)
+                {
+                    var r = Math.Max(0, series.Requests[i]);
+                    if (r == 0)
+                    {
+                        continue;
+                    }
+                    requests[offset + i] += r;
+                    errors[offset + i] += Math.Clamp(i < series.Errors.Length ? series.Errors[i] : 0, 0, r);
+                    var p99 = i < series.P99.Length ? series.P99[i] : 0;
+                    latency[offset + i] += double.IsFinite(p99) && p99 > 0 ? p99 * r : 0;
+                }
+                continue;
+            }
+            var (e, n) = Counts(s);
+            if (n > 0)
+            {
+                untimedRequests += n;
+                untimedErrors += e;
+                untimedLatency += Latency(s) * n;
+            }
+        }
+        var buckets = new SortedDictionary<long, Bucket>();
+        if (untimedRequests > 0)
+        {
+            buckets[Untimed] = new Bucket(untimedRequests, untimedErrors, untimedLatency);
+        }
+        for (var i = 0; i < span; i++)
+        {
+            if (requests[i] > 0)
+            {
+                buckets[lo + i] = new Bucket(requests[i], errors[i], latency[i]);
+            }
+        }
+        return new Traffic(buckets, slotTicks);
+    }
+
+    /// <summary>Past this many slots between the earliest and the latest, series are summed in a map instead.</summary>
+    private const long MaxDenseSlots = 1 << 16;
+
+    private static Traffic OfSparse(IReadOnlyList<NodeSample> nodes, long? slotTicks)
+    {
+        var buckets = new Dictionary<long, Bucket>();
+        foreach (var s in nodes)
+        {
+            if (s.Series is { Count: > 0 } series && series.SlotTicks > 0)
+            {
+                if (series.SlotTicks != slotTicks)
+                {
+                    continue;
                 }
                 for (var i = 0; i < series.Count; i++)
                 {
@@ -110,7 +185,7 @@ internal sealed class Traffic
                 Add(buckets, Untimed, r, e, Latency(s));
             }
         }
-        return new Traffic(buckets, slotTicks);
+        return new Traffic(new SortedDictionary<long, Bucket>(buckets), slotTicks);
     }
 
     /// <summary>This traffic in the slots where <paramref name="other"/> has traffic too.</summary>
@@ -144,8 +219,11 @@ internal sealed class Traffic
     /// <summary>The number of timed slots (not <see cref="Untimed"/>).</summary>
     public int TimedSlots => Buckets.Keys.Count(k => k != Untimed);
 
-    private static void Add(SortedDictionary<long, Bucket> buckets, long slot, double requests, double errors, double p99) =>
-        buckets[slot] = buckets.GetValueOrDefault(slot).Add(requests, errors, p99);
+    private static void Add(Dictionary<long, Bucket> buckets, long slot, double requests, double errors, double p99)
+    {
+        ref var bucket = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(buckets, slot, out _);
+        bucket = bucket.Add(requests, errors, p99);
+    }
 }
 
 /// <summary>

@@ -86,4 +86,35 @@ public class SameTimeTests
 
         Assert.Equal((40.0, 1.75), (latency.ReferenceP99, latency.Observed));
     }
+
+    [Theory]
+    [InlineData("series a few slots apart: summed in arrays over their span", 3)]
+    [InlineData("series more than 65,536 slots apart (about 17 hours): summed in a map", 70_000)]
+    public void Series_are_summed_slot_by_slot_however_far_apart_they_are(string because, int gap)
+    {
+        // Two nodes share slot 1; a third starts `gap` slots later; an untimed sample lands in its own slot, and a series
+        // on another grid is not counted. Negative and over-large counts are clamped as any report's are.
+        var otherGrid = Node("other-grid", 0, Repeat(2, 1000, 1000)) with { Series = Node("x", 0, Repeat(2, 1000, 1000)).Series! with { SlotTicks = SlotTicks * 2 } };
+        List<NodeSample> nodes =
+        [
+            Node("a", 0, [new Slot(100, 1, 40), new Slot(200, 2, 60)]),
+            Node("b", 1, [new Slot(300, 3, 80), new Slot(-5, 0), new Slot(10, 50, 10)]),
+            Node("late", gap, [new Slot(400, 4, 20)]),
+            new NodeSample { NodeId = "untimed", Requests = 50, Errors = 5, P99LatencyMs = 30, Reported = true },
+            otherGrid,
+        ];
+
+        var traffic = Traffic.Of(nodes);
+
+        Assert.Equal(SlotTicks, traffic.SlotTicks);
+        var expected = new SortedDictionary<long, Bucket>
+        {
+            [Traffic.Untimed] = new(50, 5, 30 * 50),
+            [Origin] = new(100, 1, 40 * 100),
+            [Origin + 1] = new(500, 5, 60 * 200 + 80 * 300),
+            [Origin + 3] = new(10, 10, 10 * 10),
+        };
+        expected[Origin + gap] = expected.GetValueOrDefault(Origin + gap).Add(new Bucket(400, 4, 20 * 400));
+        Assert.True(expected.SequenceEqual(traffic.Buckets), $"{because}: got {string.Join(", ", traffic.Buckets)}");
+    }
 }
