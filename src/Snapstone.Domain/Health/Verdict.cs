@@ -16,6 +16,7 @@ public enum VerdictResult
 public sealed record Verdict
 {
     /// <summary>A verdict whose reasons are findings, most decisive first.</summary>
+    [System.Text.Json.Serialization.JsonConstructor]
     public Verdict(VerdictResult result, IReadOnlyList<Finding> findings, int healthyNodes = 0, int unhealthyNodes = 0)
     {
         Result = result;

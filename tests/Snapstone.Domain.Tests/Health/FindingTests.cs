@@ -80,6 +80,29 @@ public class FindingTests
     }
 
     [Fact]
+    public void A_verdict_reads_back_from_json_with_its_findings_and_reasons()
+    {
+        var verdict = HealthPolicy.Judge(Many("c", 10, 1000, 31), Many("k", 20, 1000, 1), new Gates(), 10);
+        var options = new JsonSerializerOptions(JsonSerializerDefaults.Web);
+
+        var back = JsonSerializer.Deserialize<Verdict>(JsonSerializer.Serialize(verdict, options), options)!;
+
+        Assert.Equal(verdict.Findings, back.Findings);
+        Assert.Equal(verdict.Reasons, back.Reasons);
+        Assert.Equal((verdict.Result, verdict.UnhealthyNodes), (back.Result, back.UnhealthyNodes));
+    }
+
+    [Fact]
+    public void A_long_metric_query_is_shortened_in_text_and_kept_whole_in_the_finding()
+    {
+        var query = "sum by (node) (" + new string('x', 200) + ")";
+        var finding = new Finding.Metric(CheckOutcome.Unsure, "m", query, MetricDirection.HigherIsWorse, null, null, null, null, 0, 0, false, "no reading");
+
+        Assert.Equal($"metric m ({query[..117]}...): no reading: inconclusive", FindingText.Render(finding));
+        Assert.Equal(query, finding.Query);
+    }
+
+    [Fact]
     public void Verdicts_and_signals_survive_the_cluster_serializer()
     {
         var serializer = new ServiceCollection().AddSerializer().BuildServiceProvider().GetRequiredService<Serializer>();
