@@ -7,7 +7,7 @@ namespace Snapstone.Simulator.Cli;
 internal static class RunCommand
 {
     public const string Usage = """
-          run --server URL --token TOKEN [--nodes 2000] [--pops 20] [--seed 1] [--duration SECONDS]
+          run --url URL[,URL...] --token TOKEN [--nodes 2000] [--pops 20] [--seed 1] [--duration SECONDS]
               [--interval SECONDS] [--summary-every 5] [--regions eu-west,us-east,...]
               [--canary-share 0.01] [--flaky-share 0.005] [--low-traffic-pop-share 0.15]
               [--label proxy=fl1,fl2] [--consumer UNIT=CONSUMER ...] [--other-units plain|ignore]
@@ -16,6 +16,8 @@ internal static class RunCommand
                       | killswitch[:KEY=VALUE[:SHARE]]
             Without --consumer: bot-features=features:fail-closed, global-flags=killswitch:proxy=fl1:0.28,
             edge-latency=latency; other units plain.
+            --url (or --server) may repeat: batches spread over the gateways, and a batch that fails with a
+            connection error, a timeout, a 5xx or a 429 goes to the next one after a short backoff.
         """;
 
     public static readonly IReadOnlyDictionary<string, IConsumer> DefaultConsumers = new Dictionary<string, IConsumer>
@@ -27,9 +29,14 @@ internal static class RunCommand
 
     public static async Task<int> ExecuteAsync(Arguments args, CancellationToken cancellationToken)
     {
-        var server = new Uri(args.RequiredText("server"), UriKind.Absolute);
+        var urls = FleetArguments.Urls(args);
+        if (urls.Count == 0)
+        {
+            throw new UsageException("--url is required: the Snapstone gateway(s) to report to");
+        }
         var options = FleetArguments.Read(args) with
         {
+            Gateways = urls,
             Consumers = args.All("consumer") is { Count: > 0 } specs ? specs.Select(Consumer).ToDictionary() : DefaultConsumers,
             OtherUnits = args.Text("other-units") switch
             {
@@ -50,15 +57,16 @@ internal static class RunCommand
         {
             MaxConnectionsPerServer = options.MaxConcurrentRequests,
             PooledConnectionLifetime = TimeSpan.FromMinutes(2),
+            // A gateway whose host is cut off never refuses a connection; give up on it soon and fail over.
+            ConnectTimeout = TimeSpan.FromSeconds(2),
         })
         {
-            BaseAddress = server,
             Timeout = Timeout.InfiniteTimeSpan, // the fleet bounds each request itself
         };
         var fleet = new Fleet(options, http, time, new ConsoleLogger(logLevel, time));
         Console.WriteLine($"{fleet.Nodes.Count} nodes in {fleet.Pops.Count} PoPs, {options.Shape.Regions.Count} regions, " +
                           $"{fleet.Nodes.Count(n => n.Profile.IsCanary)} canaries, {fleet.Nodes.Count(n => n.Profile.Flaky)} flaky; " +
-                          $"reporting to {server} every {interval.TotalSeconds:0.###} s");
+                          $"reporting to {string.Join(", ", urls)} every {interval.TotalSeconds:0.###} s");
         foreach (var (unit, consumer) in options.Consumers)
         {
             Console.WriteLine($"  {unit}: {consumer.Describe()}");
