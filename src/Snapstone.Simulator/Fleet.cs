@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Snapstone.Simulator.Consumers;
+using Snapstone.Simulator.Exposition;
 using Snapstone.Simulator.Shape;
 using Snapstone.Simulator.Wire;
 
@@ -64,6 +65,7 @@ public sealed class Fleet
             .ToArray();
         _byId = _nodes.ToDictionary(n => n.Id, StringComparer.Ordinal);
         _batches = _nodes.GroupBy(n => n.Pop).SelectMany(pop => pop.Chunk(options.MaxReportsPerBatch)).ToArray();
+        Metrics = options.ExposeMetrics ? new FleetMetrics(_nodes, options.Shape.Labels, time.GetUtcNow()) : null;
         foreach (var unit in options.Consumers.Keys)
         {
             _units[unit] = true;
@@ -79,6 +81,9 @@ public sealed class Fleet
 
     /// <summary>The gateways the fleet reports to, with what each answered and which it avoids now.</summary>
     public Gateways Gateways { get; }
+
+    /// <summary>The nodes' traffic as Prometheus series, when <see cref="FleetOptions.ExposeMetrics"/> is on; else null.</summary>
+    public FleetMetrics? Metrics { get; }
 
     /// <summary>Totals of the reports sent in the last tick; null before the first.</summary>
     public TickTotals? LastTick => Volatile.Read(ref _lastTick);
@@ -121,7 +126,7 @@ public sealed class Fleet
         try
         {
             Counters.Tick();
-            var batches = _batches;
+            var batches = Awake(_batches);
             for (var round = 0; round < MaxRoundsPerTick && batches.Length > 0; round++)
             {
                 var now = _time.GetUtcNow();
@@ -141,7 +146,7 @@ public sealed class Fleet
                     Bounded(cancellationToken), FetchAsync);
                 var changed = Take(wants, _time.GetUtcNow());
                 batches = _options.ReportAfterChange
-                    ? [.. changed.GroupBy(n => n.Pop).SelectMany(pop => pop.Chunk(_options.MaxReportsPerBatch))]
+                    ? Awake([.. changed.GroupBy(n => n.Pop).SelectMany(pop => pop.Chunk(_options.MaxReportsPerBatch))])
                     : [];
             }
         }
@@ -182,6 +187,12 @@ public sealed class Fleet
         }
     }
 
+    /// <summary>The batches without their hung nodes (which send nothing), and without batches left empty.</summary>
+    private static SimulatedNode[][] Awake(SimulatedNode[][] batches) =>
+        batches.Any(b => b.Any(n => n.Hung))
+            ? batches.Select(b => b.Where(n => !n.Hung).ToArray()).Where(b => b.Length > 0).ToArray()
+            : batches;
+
     private ParallelOptions Bounded(CancellationToken cancellationToken) =>
         new() { MaxDegreeOfParallelism = _options.MaxConcurrentRequests, CancellationToken = cancellationToken };
 
@@ -197,17 +208,20 @@ public sealed class Fleet
             reports[b] = new NodeReport[batch.Length];
             for (var i = 0; i < batch.Length; i++)
             {
-                var report = reports[b][i] = batch[i].Report(now, seconds(batch[i]), _options.CrashLoopPeriod, out var crashedOn, cadence);
-                requests += report.Metrics.Requests;
-                errors += report.Metrics.Errors;
-                if (report.Metrics.Requests > 0)
+                var report = batch[i].Report(now, seconds(batch[i]), _options.CrashLoopPeriod, out var crashedOn, cadence);
+                var served = report.Metrics!;
+                Metrics?.Served(batch[i], served, now);
+                reports[b][i] = _options.ReportMetrics ? report : report with { Metrics = null };
+                requests += served.Requests;
+                errors += served.Errors;
+                if (served.Requests > 0)
                 {
-                    latencies.Add(report.Metrics.P99LatencyMs);
+                    latencies.Add(served.P99LatencyMs);
                 }
-                if (report.Metrics.Crashes > 0 && crashedOn is var (unit, package))
+                if (served.Crashes > 0 && crashedOn is var (unit, package))
                 {
-                    crashes += report.Metrics.Crashes;
-                    Counters.Crashed(report.Metrics.Crashes);
+                    crashes += served.Crashes;
+                    Counters.Crashed(served.Crashes);
                     Record(new NodeChange(now, batch[i].Id, unit, NodeChangeKind.Crashed, package.Version, package.Sha256, null));
                 }
             }
@@ -217,7 +231,7 @@ public sealed class Fleet
             return reports;
         }
         latencies.Sort();
-        Volatile.Write(ref _lastTick, new TickTotals(now, _nodes.Length, requests, errors, crashes,
+        Volatile.Write(ref _lastTick, new TickTotals(now, batches.Sum(b => b.Length), requests, errors, crashes,
             latencies.Count == 0 ? 0 : latencies[latencies.Count / 2]));
         return reports;
     }

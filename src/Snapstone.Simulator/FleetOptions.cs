@@ -54,6 +54,18 @@ public sealed record FleetOptions
     /// </summary>
     public bool ReportAfterChange { get; init; } = true;
 
+    /// <summary>
+    /// Whether reports carry <c>metrics</c> (requests, errors, p99, crashes). False: agents report identity and applied
+    /// state only, so a rollout can be judged from Prometheus alone (see <see cref="ExposeMetrics"/>).
+    /// </summary>
+    public bool ReportMetrics { get; init; } = true;
+
+    /// <summary>
+    /// Whether the fleet keeps its nodes' traffic as Prometheus series (<see cref="Fleet.Metrics"/>), for a
+    /// <see cref="Exposition.MetricsEndpoint"/> to serve.
+    /// </summary>
+    public bool ExposeMetrics { get; init; }
+
     /// <summary>How often a node that crashes on its package crashes again after restarting.</summary>
     public TimeSpan CrashLoopPeriod { get; init; } = TimeSpan.FromSeconds(5);
 

@@ -1,5 +1,7 @@
+using System.Net;
 using Microsoft.Extensions.Logging;
 using Snapstone.Simulator.Consumers;
+using Snapstone.Simulator.Exposition;
 
 namespace Snapstone.Simulator.Cli;
 
@@ -12,12 +14,16 @@ internal static class RunCommand
               [--canary-share 0.01] [--flaky-share 0.005] [--low-traffic-pop-share 0.15]
               [--label proxy=fl1,fl2] [--consumer UNIT=CONSUMER ...] [--other-units plain|ignore]
               [--batch 500] [--concurrency 8] [--log warning]
+              [--metrics-listen 127.0.0.1:9464] [--no-report-metrics]
             CONSUMER: plain | latency | features:fail-closed|fail-stale|fail-open[:MAX]
                       | killswitch[:KEY=VALUE[:SHARE]]
             Without --consumer: bot-features=features:fail-closed, global-flags=killswitch:proxy=fl1:0.28,
             edge-latency=latency; other units plain.
             --url (or --server) may repeat: batches spread over the gateways, and a batch that fails with a
             connection error, a timeout, a 5xx or a 429 goes to the next one after a short backoff.
+            --metrics-listen serves every node's counters and latency histogram at http://HOST:PORT/metrics
+            for Prometheus (labels node, pop, region, tier and the node labels; port 0 picks a free one).
+            --no-report-metrics leaves metrics out of the reports (applied state only): judge from Prometheus.
         """;
 
     public static readonly IReadOnlyDictionary<string, IConsumer> DefaultConsumers = new Dictionary<string, IConsumer>
@@ -34,9 +40,16 @@ internal static class RunCommand
         {
             throw new UsageException("--url is required: the Snapstone gateway(s) to report to");
         }
+        IPEndPoint? listen = null;
+        if (args.Text("metrics-listen") is { } listenText && (listen = MetricsEndpoint.ParseListen(listenText, out var listenError)) is null)
+        {
+            throw new UsageException($"--metrics-listen {listenError}");
+        }
         var options = FleetArguments.Read(args) with
         {
             Gateways = urls,
+            ExposeMetrics = listen is not null,
+            ReportMetrics = !args.Switch("no-report-metrics"),
             Consumers = args.All("consumer") is { Count: > 0 } specs ? specs.Select(Consumer).ToDictionary() : DefaultConsumers,
             OtherUnits = args.Text("other-units") switch
             {
@@ -70,6 +83,25 @@ internal static class RunCommand
         foreach (var (unit, consumer) in options.Consumers)
         {
             Console.WriteLine($"  {unit}: {consumer.Describe()}");
+        }
+        MetricsEndpoint? endpoint = null;
+        try
+        {
+            endpoint = listen is null ? null : await MetricsEndpoint.StartAsync(fleet.Metrics!, listen, cancellationToken);
+        }
+        catch (IOException e)
+        {
+            Console.Error.WriteLine($"error: --metrics-listen {listen}: {e.Message}");
+            return 1;
+        }
+        await using var serving = endpoint;
+        if (endpoint is not null)
+        {
+            Console.WriteLine($"  Prometheus exposition at {endpoint.Url}");
+        }
+        if (!options.ReportMetrics)
+        {
+            Console.WriteLine("  reports carry no metrics (--no-report-metrics): judge the fleet from Prometheus");
         }
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
