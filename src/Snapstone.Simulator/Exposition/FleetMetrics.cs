@@ -27,8 +27,8 @@ namespace Snapstone.Simulator.Exposition;
 /// counter reset. A crash-looping node answers every request with an error in between.</item>
 /// <item>A hung node (<see cref="SimulatedNode.Hang"/>) serves nothing, so its counters stop where they were while
 /// its series stay exported: the exporter of a real process is usually a thread of its own that keeps answering
-/// while the workers are stuck. Its <c>rate()</c> falls to zero and its error ratio (0/0) drops out of the
-/// query's answer, so a judge sees one node fewer, not a healthy one.</item>
+/// while the workers are stuck. Its <c>rate()</c> falls to zero, so the error-rate query above answers NaN (0/0)
+/// for it: a node without data, which a judge must count as such, never as a healthy zero.</item>
 /// </list>
 /// </summary>
 public sealed class FleetMetrics
