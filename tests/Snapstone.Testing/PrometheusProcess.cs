@@ -166,6 +166,7 @@ public sealed class PrometheusProcess : IAsyncDisposable
         {
             start.ArgumentList.Add(argument);
         }
+        _process?.Dispose();
         var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {Executable}");
         process.OutputDataReceived += (_, e) => Append(e.Data);
         process.ErrorDataReceived += (_, e) => Append(e.Data);

@@ -102,6 +102,10 @@ internal static class RunCommand
         if (!options.ReportMetrics)
         {
             Console.WriteLine("  reports carry no metrics (--no-report-metrics): judge the fleet from Prometheus");
+            if (endpoint is null)
+            {
+                Console.Error.WriteLine("warning: --no-report-metrics without --metrics-listen: nothing tells anyone what the nodes serve");
+            }
         }
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
