@@ -155,14 +155,23 @@ public sealed class FailoverTests
         gateways.Servers[0].Unreachable = true;
 
         var tick = fleet.TickAsync(CancellationToken.None);
-        await Until(() => gateways.Servers[0].BatchesReceived == 1, "batch 0 to fail on gw-0");
+        await Until(() => fleet.Gateways.Status()[0].Failed == 1, "batch 0 to fail on gw-0");
 
-        // The backoff is between half and all of 500 ms: nothing reaches gw-1 before the clock moves that far. (It stays
-        // short of gw-0's 1 s cool-down, so the later batches homed on gw-0 go straight to gw-1.)
-        time.Advance(TimeSpan.FromMilliseconds(249));
-        await Task.Yield();
-        Assert.Equal(0, gateways.Servers[1].BatchesReceived);
-        time.Advance(TimeSpan.FromMilliseconds(251));
+        // The backoff is between half and all of 500 ms: nothing reaches gw-1 before the clock has moved that far.
+        // The clock moves in 10 ms steps until gw-1 hears of the batch (the retry's timer may start a step late).
+        var advanced = TimeSpan.Zero;
+        using (var patience = new CancellationTokenSource(TimeSpan.FromSeconds(10)))
+        {
+            while (gateways.Servers[1].BatchesReceived == 0)
+            {
+                Assert.False(patience.IsCancellationRequested, $"the retry never reached gw-1; the clock moved {advanced.TotalMilliseconds} ms");
+                time.Advance(TimeSpan.FromMilliseconds(10));
+                advanced += TimeSpan.FromMilliseconds(10);
+                await Task.Delay(1);
+            }
+        }
+        Assert.InRange(advanced.TotalMilliseconds, 250, 520);
+        // It stays short of gw-0's 1 s cool-down, so the later batches homed on gw-0 go straight to gw-1.
         await tick.WaitAsync(TimeSpan.FromSeconds(10));
         Assert.Equal(6, gateways.Servers[1].BatchesAnswered);
         Assert.Equal((1L, 0L), (fleet.Counters.BatchesRecovered, fleet.Counters.BatchesFailed));
