@@ -285,10 +285,11 @@ public sealed class Fleet
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(_options.RequestTimeout);
             TimeSpan? retryAfter = null;
+            using var message = request(gateway);
+            Authorize(message);
+            var where = message.RequestUri!.GetLeftPart(UriPartial.Authority);
             try
             {
-                using var message = request(gateway);
-                Authorize(message);
                 using var response = await _http.SendAsync(message, timeout.Token);
                 var status = (int)response.StatusCode;
                 if (response.IsSuccessStatusCode || (status < 500 && status != 429))
@@ -299,7 +300,7 @@ public sealed class Fleet
                     }
                     if (!response.IsSuccessStatusCode)
                     {
-                        return new(null, gateway, attempt, $"HTTP {status} from {Gateways[gateway]}: {await ShortBodyAsync(response, timeout.Token)}");
+                        return new(null, gateway, attempt, $"HTTP {status} from {where}: {await ShortBodyAsync(response, timeout.Token)}");
                     }
                     try
                     {
@@ -307,19 +308,19 @@ public sealed class Fleet
                     }
                     catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
                     {
-                        return new(null, gateway, attempt, $"unreadable answer from {Gateways[gateway]}: {e.GetType().Name}: {e.Message}");
+                        return new(null, gateway, attempt, $"unreadable answer from {where}: {e.GetType().Name}: {e.Message}");
                     }
                 }
                 retryAfter = RetryAfter(response);
-                failure = $"HTTP {status} from {Gateways[gateway]}{(retryAfter is { } wait ? $" (Retry-After {wait.TotalSeconds:0.#} s)" : "")}: {await ShortBodyAsync(response, timeout.Token)}";
+                failure = $"HTTP {status} from {where}{(retryAfter is { } wait ? $" (Retry-After {wait.TotalSeconds:0.#} s)" : "")}: {await ShortBodyAsync(response, timeout.Token)}";
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
-                failure = $"no answer from {Gateways[gateway]} within {_options.RequestTimeout.TotalSeconds:0.#} s";
+                failure = $"no answer from {where} within {_options.RequestTimeout.TotalSeconds:0.#} s";
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
-                failure = $"{Gateways[gateway]}: {e.GetType().Name}: {e.Message}";
+                failure = $"{where}: {e.GetType().Name}: {e.Message}";
             }
             if (countOnGateways)
             {
