@@ -102,12 +102,15 @@ public static class RolloutView
         }
     }
 
+    private static string CurrentWave(JsonNode r) =>
+        $"wave {r.Int("currentWave") + 1} ({r.Items("waves").ElementAtOrDefault(r.Int("currentWave")).Str("name")})";
+
     /// <summary>The closing line of a wait: what happened and what a person can do next.</summary>
     public static string Outcome(JsonNode r, int code, TimeSpan? waited = null) => code switch
     {
         ExitCodes.Ok => $"completed: {r.Str("unit")} v{r.Long("version")} passed every wave",
-        ExitCodes.RolledBack => Rollback(r) ?? "rolled back",
-        ExitCodes.Aborted => Rollback(r) ?? "aborted",
+        ExitCodes.RolledBack => $"rolled back in {CurrentWave(r)}: {r.Str("unit")} v{r.Long("version")} did not pass",
+        ExitCodes.Aborted => $"aborted in {CurrentWave(r)}",
         ExitCodes.Paused => $"paused: {r.Str("pausedReason") ?? "no reason given"}; 'snapstone rollout resume {r.Str("id")}' moves it again",
         ExitCodes.TimedOut => $"timed out after {Durations.Describe(waited ?? TimeSpan.Zero)}; rollout {r.Str("id")} goes on: {r.Str("state")}, wave {r.Int("currentWave") + 1}",
         _ => r.Str("state") ?? "",

@@ -234,6 +234,7 @@ public sealed class RolloutWatch(Session session)
         private readonly Lock _lock = new();
         private LiveDisplayContext? _context;
         private JsonNode? _rollout;
+        private string? _shown;
         private string? _note;
 
         public Task<T> RunAsync<T>(Func<Task<T>> body) =>
@@ -250,7 +251,13 @@ public sealed class RolloutWatch(Session session)
         {
             lock (_lock)
             {
-                _rollout = rollout;
+                // A poll that changed nothing redraws nothing.
+                var text = rollout.ToJsonString();
+                if (text == _shown)
+                {
+                    return;
+                }
+                (_rollout, _shown) = (rollout, text);
                 Redraw();
             }
         }

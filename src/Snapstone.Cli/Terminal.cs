@@ -9,8 +9,8 @@ namespace Snapstone.Cli;
 /// </summary>
 public sealed class Terminal
 {
-    /// <summary>Columns used when output is not a terminal: wide enough that a CI log keeps a verdict's reasons on one line.</summary>
-    public const int RedirectedWidth = 200;
+    /// <summary>Columns used when output is not a terminal: a CI log or a pipe keeps each verdict's reasons on one line.</summary>
+    public const int RedirectedWidth = 4096;
 
     private Terminal(TextWriter output, TextWriter error, bool live, Func<string, string?> environment)
     {
