@@ -178,4 +178,36 @@ public sealed class CliRolloutTests : IAsyncLifetime
         Assert.Contains("aborted", shown.Output);
         Assert.Contains("wrong day", shown.Output);
     }
+
+    [Fact]
+    public async Task Watch_rides_out_a_server_restart_reconnecting_its_event_stream_and_exits_0_when_the_rollout_completes()
+    {
+        await DefineAsync();
+        await PushAsync(150);
+        var version = await PushAsync(160);
+        var id = (await Run("ci", "rollout", "start", Unit, $"{version}", "--reason", "through a restart", "-o", "json")).Json().Str("id")!;
+        var watch = CliRun.Start(null, "--server", _server.BaseAddress.ToString(), "--token", ServerProcess.Tokens["reader"].Token,
+            "rollout", "watch", id, "--timeout", "150s");
+        await Eventually.Until(() => Task.FromResult(watch.Output.Contains("wave-assigned")), "the watch to show the canary wave assigned");
+
+        await _server.KillAsync();
+        await Eventually.Until(() => Task.FromResult(watch.Output.Contains("(event stream dropped") && watch.Output.Contains("(Snapstone did not answer")),
+            "the watch to notice the server is gone");
+        Assert.False(watch.Completion.IsCompleted, watch.Output);
+
+        // Nobody reports while the server is down or coming back, so the rollout cannot end before the stream is back.
+        await _server.StartAgainAsync();
+        await Eventually.Until(() => Task.FromResult(watch.Output.Contains("(Snapstone answers again)") && watch.Output.Contains("(event stream reconnected)")),
+            "the watch to reconnect", TimeSpan.FromSeconds(60));
+        await Eventually.Until(async () =>
+        {
+            await _fleet.TickAsync();
+            return watch.Completion.IsCompleted;
+        }, "the watch to see the rollout through", TimeSpan.FromSeconds(120));
+
+        var done = await watch.Completion;
+        Assert.True(done.Code == ExitCodes.Ok, done.ToString());
+        Assert.Contains($"completed: {Unit} v{version} passed every wave", done.Output);
+        Assert.Equal("", done.Errors);
+    }
 }
