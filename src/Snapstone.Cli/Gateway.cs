@@ -58,20 +58,10 @@ public sealed class Gateway : IDisposable
         {
             request.Headers.TryAddWithoutValidation(name, value);
         }
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        timeout.CancelAfter(RequestTimeout);
-        HttpResponseMessage response;
-        try
-        {
-            response = await _http.SendAsync(request, timeout.Token);
-        }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-        {
-            throw new GatewayFailure(0, $"Snapstone at {Server} did not answer {method} {path} within {RequestTimeout.TotalSeconds:0} s");
-        }
+        var (response, bytes) = await ExchangeAsync(request, ct);
         using (response)
         {
-            var text = await response.Content.ReadAsStringAsync(ct);
+            var text = Encoding.UTF8.GetString(bytes);
             var status = (int)response.StatusCode;
             var json = Parse(text);
             if (response.IsSuccessStatusCode || accept?.Contains(status) == true)
@@ -82,23 +72,47 @@ public sealed class Gateway : IDisposable
                 }
                 return new Answer(status, json ?? new JsonObject(), response.Headers);
             }
-            throw Problem(status, response.ReasonPhrase, json, text);
+            throw Problem(status, response.ReasonPhrase, json, text, path);
         }
     }
 
     /// <summary>The exact bytes at <paramref name="path"/> (package content).</summary>
     public async Task<byte[]> GetBytesAsync(string path, CancellationToken ct)
     {
+        using var request = new HttpRequestMessage(HttpMethod.Get, path);
+        var (response, bytes) = await ExchangeAsync(request, ct);
+        using (response)
+        {
+            if (!response.IsSuccessStatusCode)
+            {
+                var text = Encoding.UTF8.GetString(bytes);
+                throw Problem((int)response.StatusCode, response.ReasonPhrase, Parse(text), text, path);
+            }
+            return bytes;
+        }
+    }
+
+    /// <summary>Sends and reads the whole body within <see cref="RequestTimeout"/>; running out of it is a <see cref="GatewayFailure"/> with no status.</summary>
+    private async Task<(HttpResponseMessage Response, byte[] Body)> ExchangeAsync(HttpRequestMessage request, CancellationToken ct)
+    {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(RequestTimeout);
-        using var response = await _http.GetAsync(path, timeout.Token);
-        var bytes = await response.Content.ReadAsByteArrayAsync(ct);
-        if (!response.IsSuccessStatusCode)
+        HttpResponseMessage? response = null;
+        try
         {
-            var text = Encoding.UTF8.GetString(bytes);
-            throw Problem((int)response.StatusCode, response.ReasonPhrase, Parse(text), text);
+            response = await _http.SendAsync(request, timeout.Token);
+            return (response, await response.Content.ReadAsByteArrayAsync(timeout.Token));
         }
-        return bytes;
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            response?.Dispose();
+            throw new GatewayFailure(0, $"Snapstone at {Server} did not answer {request.Method} {request.RequestUri} within {RequestTimeout.TotalSeconds:0} s");
+        }
+        catch
+        {
+            response?.Dispose();
+            throw;
+        }
     }
 
     /// <summary>
@@ -113,7 +127,7 @@ public sealed class Gateway : IDisposable
         if (!response.IsSuccessStatusCode)
         {
             var text = await response.Content.ReadAsStringAsync(ct);
-            throw Problem((int)response.StatusCode, response.ReasonPhrase, Parse(text), text);
+            throw Problem((int)response.StatusCode, response.ReasonPhrase, Parse(text), text, path);
         }
         await using var stream = await response.Content.ReadAsStreamAsync(ct);
         await foreach (var item in SseParser.Create(stream).EnumerateAsync(ct))
@@ -124,10 +138,15 @@ public sealed class Gateway : IDisposable
 
     public void Dispose() => _http.Dispose();
 
-    private static Exception Problem(int status, string? reason, JsonNode? json, string text)
+    private static Exception Problem(int status, string? reason, JsonNode? json, string text, string path)
     {
-        var detail = json is JsonObject o ? (string?)o["detail"] ?? (string?)o["title"] : null;
+        var detail = json is JsonObject o ? o.Str("detail") ?? o.Str("title") : null;
         detail ??= text.Length == 0 ? null : text.Length > 300 ? text[..300] : text;
+        if (detail is null && status is 404 or 405)
+        {
+            // No problem body: the route itself is missing, not the thing it names.
+            detail = $"this server has no {path.Split('?')[0]}; is it older than this CLI?";
+        }
         var title = (json as JsonObject)?["title"] is JsonValue t && t.TryGetValue<string>(out var s) ? s : reason ?? ((HttpStatusCode)status).ToString();
         var errors = (json as JsonObject)?["errors"] is JsonArray list
             ? list.Select(e => e?.ToString() ?? "").Where(e => e.Length > 0).ToList()

@@ -19,7 +19,6 @@ public sealed class Terminal
         Live = live;
         Environment = environment;
         Out = Console(output, live);
-        Error = Console(error, live && !global::System.Console.IsErrorRedirected);
     }
 
     public TextWriter OutputWriter { get; }
@@ -27,8 +26,6 @@ public sealed class Terminal
 
     /// <summary>Standard output as a Spectre console (colours and redraws only on a terminal).</summary>
     public IAnsiConsole Out { get; }
-
-    public IAnsiConsole Error { get; }
 
     /// <summary>Whether standard output is an interactive terminal, so a live display may redraw in place.</summary>
     public bool Live { get; }

@@ -13,6 +13,9 @@ public static class RolloutCommands
     /// <summary>How long <c>--wait</c> and <c>watch</c> wait unless told: past a standard plan's bakes, short of a forgotten job.</summary>
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromHours(1);
 
+    /// <summary>A rollout's states, as API.md names them.</summary>
+    public static readonly string[] States = ["pending", "awaiting-approval", "running", "paused", "rolling-back", "rolled-back", "completed", "aborted"];
+
     public static Command Build(CommandContext c)
     {
         var rollout = new Command("rollout", "roll a package out in waves, watch it, act on it")
@@ -98,7 +101,8 @@ public static class RolloutCommands
     private static Command List(CommandContext c)
     {
         var unit = new Option<string?>("--unit", "-u") { Description = "only this unit's rollouts", HelpName = "unit" };
-        var state = new Option<string?>("--state") { Description = "only rollouts in this state (pending, awaiting-approval, running, paused, rolling-back, rolled-back, completed, aborted)", HelpName = "state" };
+        var state = new Option<string?>("--state") { Description = $"only rollouts in this state: {string.Join(", ", States)}", HelpName = "state" }
+            .AcceptOnlyFromAmong(States);
         var limit = new Option<int?>("--limit") { Description = "at most this many, newest first (server default 100)", HelpName = "n" };
         var command = new Command("list", "rollouts, newest first") { unit, state, limit };
         c.Run(command, async (s, p, ct) =>
