@@ -29,17 +29,25 @@ public sealed record Connection(Uri Server, string Token, string? Profile)
     {
         var file = ProfileFile.Path(environment);
         var named = profile is null ? null : ProfileFile.Load(file, required: true).Find(profile, file, "--profile");
-        var envProfile = NonEmpty(environment("SNAPSTONE_PROFILE"));
+        // The default profile is read only when flags and environment leave something open, so a broken
+        // profile file never stands in the way of --server and --token.
         Profile? fallback = null;
-        if (named is null)
+        var looked = named is not null;
+        Profile? Fallback()
         {
-            var loaded = ProfileFile.Load(file, required: envProfile is not null);
-            fallback = envProfile is not null ? loaded.Find(envProfile, file, "SNAPSTONE_PROFILE")
-                : loaded.DefaultProfile is { } d ? loaded.Find(d, file, "defaultProfile") : null;
+            if (!looked)
+            {
+                looked = true;
+                var envProfile = NonEmpty(environment("SNAPSTONE_PROFILE"));
+                var loaded = ProfileFile.Load(file, required: envProfile is not null);
+                fallback = envProfile is not null ? loaded.Find(envProfile, file, "SNAPSTONE_PROFILE")
+                    : loaded.DefaultProfile is { } d ? loaded.Find(d, file, "defaultProfile") : null;
+            }
+            return fallback;
         }
 
-        var url = NonEmpty(server) ?? named?.Url ?? NonEmpty(environment("SNAPSTONE_URL")) ?? fallback?.Url ?? DefaultServer;
-        var secret = NonEmpty(token) ?? named?.ReadToken() ?? NonEmpty(environment("SNAPSTONE_TOKEN")) ?? fallback?.ReadToken()
+        var url = NonEmpty(server) ?? named?.Url ?? NonEmpty(environment("SNAPSTONE_URL")) ?? Fallback()?.Url ?? DefaultServer;
+        var secret = NonEmpty(token) ?? named?.ReadToken() ?? NonEmpty(environment("SNAPSTONE_TOKEN")) ?? Fallback()?.ReadToken()
             ?? throw new UsageError($"a token is required: --token, SNAPSTONE_TOKEN, or a profile in {file} (see 'snapstone --help')");
         if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
         {

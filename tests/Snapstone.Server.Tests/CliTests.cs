@@ -338,6 +338,14 @@ public sealed class CliTests(ServerFixture fixture) : IDisposable
         Assert.Equal(ExitCodes.Usage, unknown.Code);
         Assert.Contains($"--profile names profile 'prod', which {config} does not have (it has: nowhere, test)", unknown.Errors);
 
+        // A broken profile file is named when it is needed, and never read when flags say everything.
+        var broken = new Dictionary<string, string> { ["SNAPSTONE_CONFIG"] = File("broken.json", "{ \"profiles\": ") };
+        var flagsOnly = await CliRun.Of(broken, "--server", server, "--token", ServerProcess.Tokens["reader"].Token, "fleet", "-o", "json");
+        Assert.True(flagsOnly.Code == 0, flagsOnly.ToString());
+        var needed = await CliRun.Of(broken, "fleet");
+        Assert.Equal(ExitCodes.Usage, needed.Code);
+        Assert.StartsWith($"error: cannot read profile file {broken["SNAPSTONE_CONFIG"]}: ", needed.Errors);
+
         var none = await CliRun.Of(new Dictionary<string, string> { ["SNAPSTONE_CONFIG"] = Path.Combine(_files.FullName, "absent.json") }, "fleet");
         Assert.Equal(ExitCodes.Usage, none.Code);
         Assert.StartsWith("error: a token is required: --token, SNAPSTONE_TOKEN, or a profile in ", none.Errors);
