@@ -126,6 +126,23 @@ public sealed class CliRolloutTests : IAsyncLifetime
 
         var listed = await Run("reader", "rollout", "list", "--unit", Unit, "-o", "json");
         Assert.Equal(["rolled-back", "completed"], listed.Json().Items("rollouts").Select(r => r.Str("state") ?? "").ToArray());
+        var shown = await Run("reader", "rollout", "get", listed.Json().Items("rollouts").First().Str("id")!, "-o", "json");
+        Assert.Equal(bad, shown.Json().Long("version"));
+        Assert.Equal(canaries, shown.Json()["rollback"].Int("confirmed"));
+
+        // Break-glass from the CLI: a rollout in flight is cut short and every node confirmed back on the LKG.
+        var next = await PushAsync(170);
+        var inFlight = await Run("ci", "rollout", "start", Unit, $"{next}", "--reason", "next refresh", "-o", "json");
+        Assert.True(inFlight.Code == 0, inFlight.ToString());
+        var instant = await RunWhileFleetReports("oncall", "breakglass", "rollback", "--unit", Unit, "--reason", "edge errors", "--wait", "--timeout", "60s");
+        Assert.True(instant.Code == ExitCodes.Ok, instant.ToString());
+        Assert.Matches($@"^rollback bg-[0-9a-f]+: \d+ node\(s\) of {Unit} sent back to v{good}; quarantined \[{next}\]; incident ", instant.Output);
+        Assert.Matches(@"confirmed (\d+) of \1: complete", instant.Output);
+        await Eventually.Until(async () =>
+        {
+            await _fleet.TickAsync();
+            return (await Run("reader", "rollout", "get", inFlight.Json().Str("id")!, "-o", "json")).Json().Str("state");
+        }, state => state == "aborted", "the rollout cut short by the break-glass rollback to end aborted");
     }
 
     [Fact]
