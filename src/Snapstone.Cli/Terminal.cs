@@ -32,10 +32,15 @@ public sealed class Terminal
 
     public Func<string, string?> Environment { get; }
 
-    /// <summary>The process's own console and environment.</summary>
+    /// <summary>
+    /// The process's own console and environment. Live redraws only on a terminal, and never where <c>CI</c> is set:
+    /// some CI runners give jobs a pseudo-terminal, and a log full of redraws reads as noise.
+    /// </summary>
     public static Terminal System() => new(
         global::System.Console.Out, global::System.Console.Error,
-        live: !global::System.Console.IsOutputRedirected && global::System.Environment.GetEnvironmentVariable("TERM") != "dumb",
+        live: !global::System.Console.IsOutputRedirected
+            && global::System.Environment.GetEnvironmentVariable("TERM") != "dumb"
+            && string.IsNullOrEmpty(global::System.Environment.GetEnvironmentVariable("CI")),
         global::System.Environment.GetEnvironmentVariable);
 
     /// <summary>Writers that are not a terminal (plain lines, no colour), with the given environment.</summary>
