@@ -130,10 +130,26 @@ public sealed class CliRolloutTests : IAsyncLifetime
         Assert.Equal(bad, shown.Json().Long("version"));
         Assert.Equal(canaries, shown.Json()["rollback"].Int("confirmed"));
 
-        // Break-glass from the CLI: a rollout in flight is cut short and every node confirmed back on the LKG.
+        // A plan whose canary wave waits for a second person: the deployer cannot approve, a reviewer can.
+        var gated = await Run("ci", "plan", "apply", "--name", "gated", "-f", File("gated.json", """
+            { "waves": [ { "name": "canary", "select": { "tier": "canary" }, "bakeSeconds": 2, "requiresApproval": true },
+                         { "name": "all", "select": { "percent": 100 }, "bakeSeconds": 2 } ] }
+            """));
+        Assert.True(gated.Code == 0, gated.ToString());
         var next = await PushAsync(170);
-        var inFlight = await Run("ci", "rollout", "start", Unit, $"{next}", "--reason", "next refresh", "-o", "json");
+        var inFlight = await Run("ci", "rollout", "start", Unit, $"{next}", "--reason", "next refresh", "--plan", "gated", "-o", "json");
         Assert.True(inFlight.Code == 0, inFlight.ToString());
+        var flightId = inFlight.Json().Str("id")!;
+        await Eventually.Until(async () => (await Run("reader", "rollout", "get", flightId, "-o", "json")).Json().Str("state"),
+            state => state == "awaiting-approval", "the gated rollout to wait for approval");
+        var selfApproval = await Run("ci", "rollout", "approve", flightId, "--reason", "looks fine to me");
+        Assert.Equal(ExitCodes.Refused, selfApproval.Code);
+        Assert.StartsWith("error: 403 Forbidden", selfApproval.Errors);
+        var approved = await Run("reviewer", "rollout", "approve", flightId, "--reason", "reviewed the diff", "-o", "json");
+        Assert.True(approved.Code == 0, approved.ToString());
+        Assert.Equal("reviewer", approved.Json().Items("waves").First().Str("approvedBy"));
+
+        // Break-glass from the CLI: the rollout in flight is cut short and every node confirmed back on the LKG.
         var instant = await RunWhileFleetReports("oncall", "breakglass", "rollback", "--unit", Unit, "--reason", "edge errors", "--wait", "--timeout", "60s");
         Assert.True(instant.Code == ExitCodes.Ok, instant.ToString());
         Assert.Matches($@"^rollback bg-[0-9a-f]+: \d+ node\(s\) of {Unit} sent back to v{good}; quarantined \[{next}\]; incident ", instant.Output);
@@ -141,7 +157,7 @@ public sealed class CliRolloutTests : IAsyncLifetime
         await Eventually.Until(async () =>
         {
             await _fleet.TickAsync();
-            return (await Run("reader", "rollout", "get", inFlight.Json().Str("id")!, "-o", "json")).Json().Str("state");
+            return (await Run("reader", "rollout", "get", flightId, "-o", "json")).Json().Str("state");
         }, state => state == "aborted", "the rollout cut short by the break-glass rollback to end aborted");
     }
 
