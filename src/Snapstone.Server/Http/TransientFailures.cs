@@ -69,7 +69,7 @@ public static class TransientFailures
             BackoffType = DelayBackoffType.Exponential,
             UseJitter = true,
             Delay = TimeSpan.FromMilliseconds(100),
-            MaxDelay = TimeSpan.FromSeconds(2),
+            MaxDelay = TimeSpan.FromSeconds(1),
             ShouldHandle = args => ValueTask.FromResult(
                 args.Outcome.Exception is { } e && args.Context.Properties.GetValue(AttemptsKey, null!).MayRetry(e)),
         })
@@ -116,9 +116,15 @@ internal sealed class TransientFailureMiddleware(RequestDelegate next, IOptions<
             logger.LogWarning("Answered 503 to {Method} {Path} after {Attempts} attempt(s) in {Milliseconds:0} ms: {Failure}",
                 context.Request.Method, context.Request.Path, attempts.Count, attempts.Elapsed.TotalMilliseconds, Describe(e));
             context.Response.Clear();
+            context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
             context.Response.Headers.RetryAfter = gateway.RetryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            await Problems.WriteAsync(context, StatusCodes.Status503ServiceUnavailable,
-                $"the cluster could not serve this request now ({Kind(e)}); retry after {gateway.RetryAfterSeconds} s");
+            await context.Response.WriteAsJsonAsync(new
+            {
+                type = "https://tools.ietf.org/html/rfc9110#section-15.6.4",
+                title = "Service Unavailable",
+                status = StatusCodes.Status503ServiceUnavailable,
+                detail = $"the cluster could not serve this request now ({Kind(e)}); retry after {gateway.RetryAfterSeconds} s",
+            }, (System.Text.Json.JsonSerializerOptions?)null, "application/problem+json");
         }
     }
 
