@@ -42,7 +42,7 @@ public static class ServerHosting
             builder.Configuration["Snapstone:Auth:Tokens:0:Scopes:0"] = Scopes.Admin;
             logger.LogWarning("No tokens configured: using the local admin token in {TokenFile} (embedded storage only)", tokenFile);
         }
-        return (StorageAccount.FromConnectionString(azurite.ConnectionString), azurite);
+        return (StorageAccount.FromConnectionString(azurite.ConnectionString, $"the embedded Azurite, data in {azurite.DataDirectory}"), azurite);
     }
 
     public static WebApplicationBuilder AddSnapstoneServer(this WebApplicationBuilder builder, StorageAccount storage)
@@ -97,7 +97,21 @@ public static class ServerHosting
         app.MapDashboard();
         app.MapSnapstoneApi();
         app.MapGet("/status", () => Results.Content(StatusPage.Value, "text/html; charset=utf-8")).AllowAnonymous().ExcludeFromDescription();
+        app.Lifetime.ApplicationStarted.Register(() => LogShape(app.Services));
         return app;
+    }
+
+    /// <summary>One line that says how this process is exposed: what an operator checks first.</summary>
+    private static void LogShape(IServiceProvider services)
+    {
+        var cluster = services.GetRequiredService<Microsoft.Extensions.Options.IOptions<ServerOptions>>().Value.Cluster;
+        var listen = ClusterEndpoints.Resolve(cluster).Listen;
+        services.GetRequiredService<ILoggerFactory>().CreateLogger("Snapstone.Hosting").LogInformation(
+            "Cluster {ClusterId} of service {ServiceId}, {Clustering} clustering: silo port {SiloPort} and gateway port {GatewayPort} listen on {Listen} with {Tls}; storage: {Storage}",
+            cluster.ClusterId, cluster.ServiceId, cluster.Clustering, cluster.SiloPort, cluster.GatewayPort,
+            listen is null || listen.Equals(System.Net.IPAddress.Any) ? "every address" : listen.ToString(),
+            cluster.Tls.Enabled ? "mutual TLS" : cluster.AllowUnencrypted ? "no TLS (Snapstone:Cluster:AllowUnencrypted)" : "no TLS",
+            services.GetRequiredService<StorageAccount>().Describe());
     }
 
     /// <summary>The public status page: static HTML that reads <c>/v1/status</c> and refreshes itself.</summary>

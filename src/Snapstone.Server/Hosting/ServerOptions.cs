@@ -69,17 +69,19 @@ public sealed class ClusterSettings
 
 /// <summary>
 /// How fast the cluster declares a silo dead (Orleans' <c>ClusterMembershipOptions</c>, section
-/// <c>Snapstone:Cluster:Membership</c>). Until a dead silo is declared, calls to the grains it hosted fail
-/// and the gateway retries them; Orleans' defaults take tens of seconds, these a few. Each silo probes the
-/// others every probe timeout (adapted between the minimum and maximum to the observed round trips); a
-/// silo that misses <see cref="NumMissedProbesLimit"/> probes in a row is voted dead, and
-/// <see cref="NumVotesForDeathDeclaration"/> unexpired votes declare it.
+/// <c>Snapstone:Cluster:Membership</c>). Until a dead silo is declared, calls to the grains it hosted fail or hang
+/// and the gateway retries them. Each silo probes the others every probe timeout (adapted between the minimum and
+/// maximum to the observed round trips); a silo that misses <see cref="NumMissedProbesLimit"/> probes in a row is
+/// voted dead, and <see cref="NumVotesForDeathDeclaration"/> unexpired votes declare it. A vote is withheld while the
+/// connection to the suspect carried a message within <see cref="MaxProbeTimeout"/> × <see cref="NumMissedProbesLimit"/>,
+/// so a hung silo is declared no sooner than that after its last message: 9 s here, 60 s with Orleans' defaults.
+/// A killed one, whose port refuses connections, goes in a few seconds either way (docs/performance.md, "Failover").
 /// </summary>
 public sealed class MembershipSettings
 {
     public TimeSpan ProbeTimeout { get; set; } = TimeSpan.FromSeconds(2);
     public TimeSpan MinProbeTimeout { get; set; } = TimeSpan.FromSeconds(1);
-    public TimeSpan MaxProbeTimeout { get; set; } = TimeSpan.FromSeconds(8);
+    public TimeSpan MaxProbeTimeout { get; set; } = TimeSpan.FromSeconds(3);
     public int NumMissedProbesLimit { get; set; } = 3;
     public int NumVotesForDeathDeclaration { get; set; } = 2;
     public TimeSpan DeathVoteExpirationTimeout { get; set; } = TimeSpan.FromSeconds(30);

@@ -12,18 +12,25 @@ namespace Snapstone.Server.Hosting;
 public sealed class StorageAccount
 {
     private readonly string? _connectionString;
+    private readonly string _description;
     private readonly TokenCredential? _credential;
 
-    private StorageAccount(string connectionString) => _connectionString = connectionString;
+    private StorageAccount(string connectionString, string description)
+    {
+        _connectionString = connectionString;
+        _description = description;
+    }
 
     private StorageAccount(Uri blobs, Uri tables, TokenCredential credential)
     {
         BlobEndpoint = blobs;
         TableEndpoint = tables;
         _credential = credential;
+        _description = $"{blobs} and {tables} with DefaultAzureCredential";
     }
 
-    public static StorageAccount FromConnectionString(string connectionString) => new(connectionString);
+    public static StorageAccount FromConnectionString(string connectionString, string description = "the configured connection string") =>
+        new(connectionString, description);
 
     /// <summary>
     /// The account at <paramref name="blobs"/>; its table endpoint is <paramref name="tables"/>, or the blob
@@ -61,9 +68,7 @@ public sealed class StorageAccount
     public Uri? TableEndpoint { get; }
 
     /// <summary>How the log names it, without secrets.</summary>
-    public string Describe() => _connectionString is null
-        ? $"{BlobEndpoint} and {TableEndpoint} with DefaultAzureCredential"
-        : "the configured connection string";
+    public string Describe() => _description;
 
     public TableServiceClient Tables() =>
         _connectionString is not null ? new TableServiceClient(_connectionString) : new TableServiceClient(TableEndpoint, _credential);
