@@ -19,7 +19,7 @@ public sealed class ManifestTests(ServerFixture fixture)
     [InlineData("snapstone__storage__serviceuri", true)]
     [InlineData("Snapstone__Auth__Tokens__3__Scopes__0", true)]
     [InlineData("Snapstone__Rollouts__TickMilliseconds", true)]
-    [InlineData("Snapstone__Client__Tls__CertificatePath", true)]
+    [InlineData("Snapstone__Client__Tls__CertificatePath", false)]
     [InlineData("Snapstone__Cluster__Tls__CaPth", false)]
     [InlineData("Snapstone__Cluster__Tls", false)]
     [InlineData("Snapstone__Cluster__Tls__Enabled", false)]
