@@ -37,6 +37,7 @@ public sealed class TransientFailuresTests : IAsyncLifetime
         { new InvalidOperationException("a bug"), false },
         { new Orleans.Storage.InconsistentStateException("etag mismatch"), false },
         { SnapstoneException.Conflict("unit has an active rollout"), false },
+        { new System.Text.RegularExpressions.RegexMatchTimeoutException("(a+)+$", "aaaa!", TimeSpan.FromSeconds(1)), false },
     };
 
     [Theory]

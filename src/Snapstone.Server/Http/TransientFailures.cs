@@ -32,6 +32,8 @@ public static class TransientFailures
     public static bool IsTransient(Exception e) => e switch
     {
         SnapstoneException => false,
+        // A pattern that ran too long is the input's doing, not the cluster's.
+        System.Text.RegularExpressions.RegexMatchTimeoutException => false,
         AggregateException all => all.InnerExceptions.Any(IsTransient),
         OrleansMessageRejectionException or GatewayTooBusyException or ConnectionFailedException or ClientNotAvailableException => true,
         TimeoutException or System.Net.Sockets.SocketException => true,
