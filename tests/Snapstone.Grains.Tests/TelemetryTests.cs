@@ -15,9 +15,10 @@ namespace Snapstone.Grains.Tests;
 /// <summary>
 /// Each instrument of the Snapstone meter records what it should, heard through a <see cref="MeterListener"/> while
 /// real grains run a rollout on fake time (so every duration is exact). Measurements are told apart by their unit
-/// label: other tests' rollouts run in the same process.
+/// label: other tests' rollouts run in the same process. A cluster of its own: its nodes must not join other
+/// tests' cohorts (a unit without targets is consumed by every node the cluster knows).
 /// </summary>
-[Collection(ClusterCollection.Name)]
+[Collection(TelemetryClusterCollection.Name)]
 public sealed class TelemetryTests(ClusterFixture fixture)
 {
     [Fact]
@@ -242,6 +243,12 @@ internal sealed class MeterRecorder : IDisposable
         }
         _seen.Enqueue((instrument.Name, value, copy));
     }
+}
+
+[CollectionDefinition(Name)]
+public sealed class TelemetryClusterCollection : ICollectionFixture<ClusterFixture>
+{
+    public const string Name = "telemetry-cluster";
 }
 
 /// <summary>What one persisted transition records, from statuses built by hand: exact figures, no timing.</summary>
