@@ -24,6 +24,18 @@ public static class RolloutMetrics
         {
             return;
         }
+        try
+        {
+            Record(spec, previous, next);
+        }
+        catch (Exception)
+        {
+            // A metric is never worth a rollout: whatever fails here, the grain goes on with its side effects.
+        }
+    }
+
+    private static void Record(RolloutSpec spec, RolloutStatus? previous, RolloutStatus next)
+    {
         var unit = new KeyValuePair<string, object?>("unit", spec.Unit);
         if (previous is null)
         {
