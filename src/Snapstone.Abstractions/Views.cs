@@ -142,6 +142,10 @@ public sealed record PipelineView
     public int RankScore => Math.Max(Risk.Score, LatestPackageRisk?.Score ?? 0);
 }
 
-/// <summary>One slot of a batch report: the node's desired state, or why its report was refused.</summary>
+/// <summary>One slot of a batch report: the node's desired state, or why its report was refused (and the kind of refusal, for metrics).</summary>
 [GenerateSerializer, Immutable, Alias("snapstone.ReportResult")]
-public sealed record ReportResult([property: Id(0)] string? Node, [property: Id(1)] DesiredState? Desired, [property: Id(2)] string? Error);
+public sealed record ReportResult(
+    [property: Id(0)] string? Node,
+    [property: Id(1)] DesiredState? Desired,
+    [property: Id(2)] string? Error,
+    [property: Id(3)] Snapstone.Domain.ProblemKind? Refusal = null);

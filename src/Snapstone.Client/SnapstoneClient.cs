@@ -156,11 +156,11 @@ public sealed partial class SnapstoneClient(IGrainFactory grains, TimeProvider t
             var report = reports[i];
             if (report is null)
             {
-                results[i] = new ReportResult(null, null, "report must be an object");
+                results[i] = new ReportResult(null, null, "report must be an object", ProblemKind.Invalid);
             }
             else if (report.Node is { } node && named[node] > 1)
             {
-                results[i] = new ReportResult(node, null, $"node '{node}' appears more than once in this batch");
+                results[i] = new ReportResult(node, null, $"node '{node}' appears more than once in this batch", ProblemKind.Invalid);
             }
             else
             {
@@ -187,7 +187,7 @@ public sealed partial class SnapstoneClient(IGrainFactory grains, TimeProvider t
             }
             else if (call.Exception?.InnerException is SnapstoneException refused)
             {
-                results[i] = new ReportResult(reports[i]!.Node, null, refused.Message);
+                results[i] = new ReportResult(reports[i]!.Node, null, refused.Message, refused.Kind);
             }
             else
             {

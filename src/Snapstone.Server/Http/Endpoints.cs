@@ -114,7 +114,8 @@ public static class Endpoints
                 throw SnapstoneException.Invalid($"node '{named}' in the body does not match '{node}' in the path");
             }
             return TypedResults.Ok(DesiredResponse.From(await client.ReportAsync(report with { Node = node })));
-        }).RequireAuthorization(Scopes.Agent).Accepts<NodeReport>("application/json").Produces<DesiredResponse>().WithTags("Nodes");
+        }).RequireAuthorization(Scopes.Agent).Accepts<NodeReport>("application/json").Produces<DesiredResponse>().WithTags("Nodes")
+          .AddEndpointFilter(Hosting.ReportMetering.Single);
 
         v1.MapPost("/reports", async (HttpContext http, SnapstoneClient client) =>
         {
@@ -123,12 +124,13 @@ public static class Endpoints
             {
                 slots = BatchReportBody.Read(body.Span);
             }
-            var outcomes = await client.ReportBatchAsync([.. slots.Select(s => s.Report)]);
+            var outcomes = Hosting.ReportMetering.Counted(await client.ReportBatchAsync([.. slots.Select(s => s.Report)]));
             var results = outcomes.Select((o, i) => slots[i].Error is { } error
                 ? new BatchResult(slots[i].Node, null, error)
                 : new BatchResult(o.Node, o.Desired is null ? null : DesiredResponse.Map(o.Desired.Units), o.Error));
             return TypedResults.Ok(new BatchResponse([.. results]));
-        }).RequireAuthorization(Scopes.Agent).Accepts<BatchReportRequest>("application/json").Produces<BatchResponse>().WithTags("Nodes");
+        }).RequireAuthorization(Scopes.Agent).Accepts<BatchReportRequest>("application/json").Produces<BatchResponse>().WithTags("Nodes")
+          .AddEndpointFilter(Hosting.ReportMetering.Batch);
 
         v1.MapGet("/nodes/{node}/desired", async (string node, double? waitSeconds, string? stamp, SnapstoneClient client) =>
         {
