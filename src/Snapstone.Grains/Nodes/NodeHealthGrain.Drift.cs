@@ -5,19 +5,6 @@ using Snapstone.Grains.Drift;
 
 namespace Snapstone.Grains.Nodes;
 
-/// <summary>A node's drift bookkeeping, persisted with the rest of its state.</summary>
-[GenerateSerializer, Alias("snapstone.NodeDriftState")]
-public sealed class NodeDriftState
-{
-    /// <summary>Unit → since when applied has differed from desired, and the attempts since the grace ended.</summary>
-    [Id(0)] public Dictionary<string, DriftMark> Marks { get; set; } = [];
-    /// <summary>Written with the node's other writes, not on every report: good enough to tell a silent node after a restart.</summary>
-    [Id(1)] public DateTimeOffset? LastReportAt { get; set; }
-    [Id(2)] public double IntervalSeconds { get; set; } = 1;
-    /// <summary>Assignments that arrived while the node was excluded for their unit: taken once it converges, dropped by a rollback.</summary>
-    [Id(3)] public Dictionary<string, Assignment> Deferred { get; set; } = [];
-}
-
 /// <summary>
 /// Drift, the node's side: on every report the node is told its desired state again, so each report is a
 /// remediation attempt; <see cref="DriftRules.Track"/> keeps since when each unit diverged and counts the

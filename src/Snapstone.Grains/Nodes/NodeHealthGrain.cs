@@ -7,31 +7,6 @@ using Snapstone.Grains.Units;
 
 namespace Snapstone.Grains.Nodes;
 
-/// <summary>The package a rollout (or rollback) told this node to run for one unit.</summary>
-[GenerateSerializer, Immutable, Alias("snapstone.Assignment")]
-public sealed record Assignment(
-    [property: Id(0)] DesiredPackage Package,
-    [property: Id(1)] string? Rollout,
-    [property: Id(2)] DateTimeOffset At,
-    /// <summary>The gates this node's own health is checked against while the rollout is live; null after a rollback.</summary>
-    [property: Id(3)] Gates? Gates = null,
-    /// <summary>The package the rollout replaces, where the node goes back at once if it crashes on this one.</summary>
-    [property: Id(4)] DesiredPackage? Previous = null);
-
-[GenerateSerializer, Immutable, Alias("snapstone.AppliedRecord")]
-public sealed record AppliedRecord([property: Id(0)] AppliedPackage Package, [property: Id(1)] DateTimeOffset Since);
-
-[GenerateSerializer, Alias("snapstone.NodeState")]
-public sealed class NodeState
-{
-    [Id(0)] public NodeIdentity? Identity { get; set; }
-    [Id(1)] public DateTimeOffset FirstSeenAt { get; set; }
-    /// <summary>What the node last reported running, per unit. Written behind: the node says it again in its next report.</summary>
-    [Id(2)] public Dictionary<string, AppliedRecord> Applied { get; set; } = [];
-    // Id 3 held the node's assignments; they live in memory now, recovered from the PoP's order ledger.
-    [Id(4)] public NodeDriftState Drift { get; set; } = new();
-}
-
 /// <summary>
 /// One edge node. Durable: its identity (written before its first report is answered), what it runs and its
 /// drift marks (written behind). In memory: its assignments, which the PoP's order ledger holds durably and
