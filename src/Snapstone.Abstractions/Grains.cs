@@ -164,6 +164,13 @@ public interface INodeHealthGrain : IGrainWithStringKey
     Task<NodeView?> GetView();
 
     /// <summary>
+    /// An operator enrols the node, or re-enrols it with a new identity (a report cannot change it): its PoP
+    /// membership moves with it and it takes its new PoP's orders. Answers the node's view.
+    /// </summary>
+    [Alias("Enrol")]
+    Task<NodeView> Enrol(NodeIdentity identity, string actor);
+
+    /// <summary>
     /// Waits until the desired state differs from <paramref name="stamp"/> or <paramref name="wait"/> passes,
     /// then answers the current desired state.
     /// </summary>

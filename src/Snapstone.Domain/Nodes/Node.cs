@@ -77,15 +77,32 @@ public sealed class Node
 
     // ---- identity ----
 
-    /// <summary>Records the node's identity; the first one also records when the node was first seen.</summary>
+    /// <summary>
+    /// Enrols the node with <paramref name="identity"/>: by its first report, or by an operator, who may also
+    /// re-enrol it. A re-enrolled node leaves every assignment it held (deferred ones too): they were its old
+    /// identity's, and its PoP's ledger says which its new one takes (<see cref="Take"/>, <see cref="Return"/>).
+    /// What it runs, its drift marks and its health window stay: they are about the machine, not its identity.
+    /// </summary>
     public void Enrol(NodeIdentity identity, DateTimeOffset now)
     {
         if (State.Identity is null)
         {
             State.FirstSeenAt = now;
         }
+        else if (_assignments.Count > 0 || State.Drift.Deferred.Count > 0)
+        {
+            _assignments.Clear();
+            State.Drift.Deferred.Clear();
+            _crashedOff.Clear();
+            _signalled.Clear();
+            AssignmentsMoved();
+        }
         State.Identity = identity;
     }
+
+    /// <summary>Null when the enrolled node's report describes its identity; else why the report is refused (<see cref="Enrolment"/>).</summary>
+    public string? IdentityRefusal(NodeReport report) =>
+        State.Identity is { } enrolled ? Enrolment.Refusal(Id, enrolled, report) : null;
 
     /// <summary>A unit the report names that the catalog does not know: the report is refused whole.</summary>
     public static string? UnknownUnit(NodeReport report, Catalog catalog)

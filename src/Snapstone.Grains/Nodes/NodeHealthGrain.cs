@@ -31,6 +31,8 @@ public sealed class NodeHealthGrain : Grain, INodeHealthGrain
     /// <summary>What the node runs changed since the last write (it is written with the next one, or at deactivation).</summary>
     private bool _appliedUnwritten;
     private TaskCompletionSource _assignmentsChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    /// <summary>The last identity refusal logged, so a repeating agent is logged once (and counted every time).</summary>
+    private string? _lastRefusal;
 
     public NodeHealthGrain(
         [PersistentState("node", StorageNames.Grains)] IPersistentState<NodeState> state,
@@ -104,19 +106,23 @@ public sealed class NodeHealthGrain : Grain, INodeHealthGrain
         {
             throw SnapstoneException.Invalid(unknown);
         }
-        if (!report.Describes(state.State.Identity))
+        if (state.State.Identity is null)
         {
-            var identity = report.Identity;
-            var joined = state.State.Identity?.Pop != identity.Pop;
-            await Register(identity);
-            // A node is known once its answer is out: identity is written through.
-            _appliedUnwritten = false;
-            await _writer.WriteAsync();
-            if (joined)
+            await Enrol(report.Identity);
+            NodeTelemetry.Enrolled("report");
+            logger.LogInformation("Node {Node} enrolled in PoP {Pop} ({Region}, tier {Tier}) by its first report",
+                Id, report.Pop, state.State.Identity!.Region, state.State.Identity.Tier);
+        }
+        else if (_node.IdentityRefusal(report) is { } refusal)
+        {
+            NodeTelemetry.IdentityRefused(Enrolment.ChangedFields(state.State.Identity, report));
+            if (refusal != _lastRefusal)
             {
-                // A node that joins a PoP mid-rollout is in whatever cohort its hash puts it: it takes the wave's order now.
-                await TakeOrders(identity.Pop);
+                // Once per activation and claim: a misconfigured agent repeats it every report.
+                _lastRefusal = refusal;
+                logger.LogWarning("Node {Node} report refused: {Refusal}", Id, refusal);
             }
+            throw SnapstoneException.Conflict(refusal);
         }
         var desired = _node.Report(report, catalog, time.GetUtcNow());
         Act(_node.Drain());
@@ -196,8 +202,23 @@ public sealed class NodeHealthGrain : Grain, INodeHealthGrain
         return facts;
     }
 
-    /// <summary>Records a new or changed identity and keeps the PoP membership in step.</summary>
-    private async Task Register(NodeIdentity identity)
+    public async Task<NodeView> Enrol(NodeIdentity identity, string actor)
+    {
+        var previous = state.State.Identity;
+        await Enrol(identity);
+        NodeTelemetry.Enrolled("operator");
+        logger.LogWarning("Node {Node} enrolled by {Actor} in PoP {Pop} ({Region}, tier {Tier}, labels {Labels}); it was {Previous}",
+            Id, actor, identity.Pop, identity.Region, identity.Tier, Enrolment.Render(identity.Labels),
+            previous is null ? "not enrolled" : $"in PoP {previous.Pop} ({previous.Region}, tier {previous.Tier}, labels {Enrolment.Render(previous.Labels)})");
+        return (await GetView())!;
+    }
+
+    /// <summary>
+    /// Enrols the node with <paramref name="identity"/> and keeps the PoP membership in step: the identity is written
+    /// through (a node is known once its answer is out), then the node takes its PoP's orders: a node that joins a PoP
+    /// mid-rollout is in whatever cohort its hash puts it.
+    /// </summary>
+    private async Task Enrol(NodeIdentity identity)
     {
         var previous = state.State.Identity;
         await GrainFactory.GetGrain<IPopGrain>(identity.Pop).Register(Id, identity);
@@ -205,11 +226,11 @@ public sealed class NodeHealthGrain : Grain, INodeHealthGrain
         {
             await GrainFactory.GetGrain<IPopGrain>(previous.Pop).Unregister(Id);
         }
-        if (previous is null)
-        {
-            logger.LogInformation("Node {Node} registered in PoP {Pop} ({Region}, tier {Tier})", Id, identity.Pop, identity.Region, identity.Tier);
-        }
         _node.Enrol(identity, time.GetUtcNow());
+        Act(_node.Drain());
+        _appliedUnwritten = false;
+        await _writer.WriteAsync();
+        await TakeOrders(identity.Pop);
     }
 
     /// <summary>The silo's copy of the catalog; the cache grain is asked only when the copy is old or lacks a unit the report names.</summary>

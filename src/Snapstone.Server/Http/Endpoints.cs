@@ -17,6 +17,7 @@ public static class Endpoints
         MapUnits(v1.MapGroup("/units").WithTags("Units"));
         MapPlans(v1.MapGroup("/plans").WithTags("Plans"));
         MapNodes(v1);
+        v1.MapNodeEnrolment();
         RolloutEndpoints.MapRollouts(v1);
         EmergencyEndpoints.Map(v1);
         DriftEndpoints.MapDrift(v1);
