@@ -156,9 +156,13 @@ public interface IPlanGrain : IGrainWithStringKey
 [Alias("snapstone.INodeHealthGrain")]
 public interface INodeHealthGrain : IGrainWithStringKey
 {
-    /// <summary>Ingests a report (already checked by <see cref="Domain.Nodes.ReportRules"/>) and answers the desired state.</summary>
+    /// <summary>
+    /// Ingests a report (already checked by <see cref="Domain.Nodes.ReportRules"/> and against <paramref name="agent"/>'s
+    /// binding) and answers the desired state. <paramref name="agent"/> is the token it came with (null: an internal
+    /// caller), which a node enrolling counts against.
+    /// </summary>
     [Alias("Report")]
-    Task<DesiredState> Report(NodeReport report);
+    Task<DesiredState> Report(NodeReport report, AgentToken? agent = null);
 
     [Alias("GetView")]
     Task<NodeView?> GetView();

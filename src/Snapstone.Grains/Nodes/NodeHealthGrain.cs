@@ -99,7 +99,7 @@ public sealed class NodeHealthGrain : Grain, INodeHealthGrain
         }
     }
 
-    public async Task<DesiredState> Report(NodeReport report)
+    public async Task<DesiredState> Report(NodeReport report, AgentToken? agent)
     {
         var catalog = await Catalog(report.Applied is { Count: > 0 } reported ? reported.Keys : null);
         if (Node.UnknownUnit(report, catalog) is { } unknown)
