@@ -103,6 +103,38 @@ public sealed class NodeAssignmentTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task A_node_that_reports_the_package_it_kept_as_rejected_with_an_error_counts_as_rejecting_its_wave_at_once()
+    {
+        var s = await UnitWithTwoPackages();
+        var (kept, refused, fine) = ($"{s.Pop}-c1", $"{s.Pop}-c2", $"{s.Pop}-c3");
+        foreach (var node in new[] { kept, refused, fine })
+        {
+            await Report(s, node, "canary", s.V1);
+        }
+        var pop = fixture.Client.GetGrain<IPopGrain>(s.Pop);
+        await pop.AssignWave(s.Order(0));
+
+        await Rejected(kept, s.V1, "features: 210 > 200");  // the package it kept, with the error
+        await Rejected(refused, s.V2, null);                 // the package it refused
+        await Report(s, fine, "canary", s.V2);
+
+        var seen = await pop.ObserveWave(s.Order(0));
+        Assert.Equal((3, 1, 2), (seen.Cohort, seen.Applied, seen.Rejected));
+        Assert.Equal([kept, refused], seen.CohortSamples.Where(x => x.Rejected).Select(x => x.NodeId).Order());
+
+        Task<DesiredState> Rejected(string node, DesiredPackage named, string? error) =>
+            fixture.Client.GetGrain<INodeHealthGrain>(node).Report(new NodeReport
+            {
+                Node = node, Pop = s.Pop, Tier = "canary", Labels = s.Labels,
+                Applied = new Dictionary<string, AppliedPackage>
+                {
+                    [s.Unit] = new() { Version = named.Version, Sha256 = named.Sha256, Status = ApplyStatus.Rejected, Error = error },
+                },
+                Metrics = new NodeMetrics { Requests = 100, Errors = 0, P99LatencyMs = 20 },
+            });
+    }
+
+    [Fact]
     public async Task A_node_that_crashes_on_its_package_is_sent_back_in_the_answer_to_that_report()
     {
         var s = await UnitWithTwoPackages();

@@ -268,16 +268,32 @@ public sealed class Node
 
     /// <summary>
     /// The node's health as evidence about one package: traffic since it started reporting that package, or none
-    /// when it does not run it (or is excluded for the unit); a refusal of exactly that package counts as rejected.
+    /// when it does not run it (or is excluded for the unit); a refusal of that package counts as rejected
+    /// (<see cref="Refuses"/>).
     /// </summary>
     public NodeEvidence Evidence(string unit, DesiredPackage package, DateTimeOffset now)
     {
         var applied = State.Applied.GetValueOrDefault(unit);
         var on = applied is { Package.Status: ApplyStatus.Ok } && Runs(applied.Package, package) && !ExcludedFrom(unit);
-        var rejected = applied is { Package.Status: ApplyStatus.Rejected } && applied.Package.Version == package.Version;
+        var rejected = applied is not null && Refuses(unit, applied.Package, package);
         var sample = _window.Sample(Id, now, on ? applied!.Since : now, on, rejected, State.Identity?.Labels ?? NoLabels);
         return new NodeEvidence(sample, on, rejected);
     }
+
+    /// <summary>
+    /// Whether <paramref name="applied"/> refuses <paramref name="package"/>, read either way an agent may say it:
+    /// <c>rejected</c> naming that package (the one refused), or <c>rejected</c> with an error naming another one,
+    /// the package it kept, while it was told to run <paramref name="package"/>. Without the error, a refusal naming
+    /// another version is a refusal of that version, not of this one.
+    /// </summary>
+    /// <example>
+    /// Told v8, last ran v7. <c>{ version 8, rejected }</c> → refuses v8. <c>{ version 7, rejected, error "parse
+    /// error at 3:14" }</c> → refuses v8 too. <c>{ version 7, rejected }</c> → refuses v7, says nothing of v8.
+    /// </example>
+    private bool Refuses(string unit, AppliedPackage applied, DesiredPackage package) =>
+        applied.Status == ApplyStatus.Rejected &&
+        (applied.Version == package.Version ||
+         (applied.Error is { Length: > 0 } && _assignments.GetValueOrDefault(unit)?.Package == package));
 
     private static bool Runs(AppliedPackage applied, DesiredPackage package) =>
         applied.Version == package.Version && (applied.Sha256 is null || applied.Sha256 == package.Sha256);

@@ -11,7 +11,8 @@ namespace Snapstone.Domain.Tests.Nodes;
 /// </summary>
 /// <remarks>
 /// Steps, separated by <c>;</c>: <c>report N</c> (runs vN, 200 requests, no errors), <c>report N crash</c>,
-/// <c>report N errors</c> (half the requests fail), <c>refuse N</c> (status rejected naming vN), <c>assign N</c>
+/// <c>report N errors</c> (half the requests fail), <c>refuse N</c> (status rejected naming vN), <c>keep N</c> (status
+/// rejected naming vN, the package kept, with an error), <c>assign N</c>
 /// (rollout r1 assigns vN over v1), <c>assign N bare</c> (no package to go back to), <c>assign N r2</c> (another
 /// rollout), <c>rollback</c> (r1 sends the node back to v1), <c>rollback none</c> (to no assignment: the LKG),
 /// <c>drift</c> (the node runs v3, which it should not, until it is excluded), <c>wait S</c>.
@@ -63,6 +64,7 @@ public class NodeTests
                 case ["report", var n, "crash"]: Report(V(n), new NodeMetrics { Requests = 200, Errors = 200, P99LatencyMs = 20, Crashes = 1 }); break;
                 case ["report", var n, "errors"]: Report(V(n), new NodeMetrics { Requests = 200, Errors = 100, P99LatencyMs = 20 }); break;
                 case ["refuse", var n]: Report(V(n), new NodeMetrics { Requests = 200, P99LatencyMs = 20 }, ApplyStatus.Rejected); break;
+                case ["keep", var n]: Report(V(n), new NodeMetrics { Requests = 200, P99LatencyMs = 20 }, ApplyStatus.Rejected, "features: 210 > 200"); break;
                 case ["assign", var n]: Node.Take(Unit, new Assignment(V(n), "r1", Now, new Gates(), V1), Now); break;
                 case ["assign", var n, "bare"]: Node.Take(Unit, new Assignment(V(n), "r1", Now, new Gates()), Now); break;
                 case ["assign", var n, "r2"]: Node.Take(Unit, new Assignment(V(n), "r2", Now, new Gates(), V1), Now); break;
@@ -84,13 +86,13 @@ public class NodeTests
             }
         }
 
-        private void Report(DesiredPackage runs, NodeMetrics metrics, ApplyStatus status = ApplyStatus.Ok)
+        private void Report(DesiredPackage runs, NodeMetrics metrics, ApplyStatus status = ApplyStatus.Ok, string? error = null)
         {
             Now += TimeSpan.FromMilliseconds(100);
             Answer = Node.Report(new NodeReport
             {
                 Node = Node.Id, Pop = "ams01", Region = "eu-west", Tier = "canary",
-                Applied = new Dictionary<string, AppliedPackage> { [Unit] = new() { Version = runs.Version, Sha256 = runs.Sha256, Status = status } },
+                Applied = new Dictionary<string, AppliedPackage> { [Unit] = new() { Version = runs.Version, Sha256 = runs.Sha256, Status = status, Error = error } },
                 Metrics = metrics,
             }, Catalog, Now);
         }
@@ -134,6 +136,8 @@ public class NodeTests
         { "a crash on the old package, before the node took the new one, says nothing about the new one", "report 1; assign 2; report 1 crash", 2, "" },
         { "a refusal of the assigned package signals, and the node keeps its old package", "report 1; assign 2; refuse 2", 2, "Signalled Rejected" },
         { "a refusal is signalled once", "report 1; assign 2; refuse 2; refuse 2", 2, "" },
+        { "the package kept, rejected with an error, is a refusal of the assigned one, signalled at once", "report 1; assign 2; keep 1", 2, "Signalled Rejected" },
+        { "the package kept, rejected without an error, is not", "report 1; assign 2; refuse 1", 2, "" },
         { "half the requests failing on the new package is a breach, judged by the rollout, not a send-back", "report 1; assign 2; report 2 errors", 2, "Signalled Breach" },
         { "each kind of trouble is signalled once per rollout", "report 1; assign 2; report 2 errors; report 2 crash | all", 1, "Signalled Breach; Signalled Crash; SentBack 1" },
 
@@ -162,6 +166,9 @@ public class NodeTests
         { "a control node is on the previous package", "report 1", 1, true, false },
         { "a refusal of the package counts as rejected", "report 1; assign 2; refuse 2", 2, false, true },
         { "a refusal of another version is not a refusal of this one", "report 1; assign 2; refuse 3", 2, false, false },
+        { "the package kept, rejected with an error, refuses the assigned package", "report 1; assign 2; keep 1", 2, false, true },
+        { "and says nothing about a package the node was not told to run", "report 1; assign 2; keep 1", 3, false, false },
+        { "with no assignment, the package kept says nothing about a rollout's package", "report 1; keep 1", 2, false, false },
         { "a node excluded for the unit is never on any package of it, even the one it runs", "drift", 3, false, false },
     };
 
