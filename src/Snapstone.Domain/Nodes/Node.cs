@@ -89,10 +89,11 @@ public sealed class Node
         {
             State.FirstSeenAt = now;
         }
-        else if (_assignments.Count > 0 || State.Drift.Deferred.Count > 0)
+        else if (_assignments.Count > 0 || State.Drift.Deferred.Count > 0 || State.JoinedLate.Count > 0)
         {
             _assignments.Clear();
             State.Drift.Deferred.Clear();
+            State.JoinedLate.Clear();
             _crashedOff.Clear();
             _signalled.Clear();
             AssignmentsMoved();
@@ -176,13 +177,13 @@ public sealed class Node
             {
                 continue;
             }
-            if (HealthPolicy.Breach(Evidence(unit, assignment.Package, now).Sample, gates) is not { } signal)
+            if (HealthPolicy.Breach(Evidence(unit, assignment.Package, now, asCohort: false).Sample, gates) is not { } signal)
             {
                 continue;
             }
             if (_signalled.Add((rollout, signal.Kind)))
             {
-                Raise(new NodeEvent.Signalled(rollout, signal));
+                Raise(JoinedLate(unit, assignment.Package) ? new NodeEvent.Withheld(rollout, signal) : new NodeEvent.Signalled(rollout, signal));
             }
             if (HealthPolicy.SendsNodeBack(signal) && assignment.Previous is not null)
             {
@@ -207,10 +208,26 @@ public sealed class Node
 
     /// <summary>
     /// A rollout tells the node to run a package for <paramref name="unit"/> (idempotent). A node excluded for the unit
-    /// defers it, whole, until it converges; otherwise it takes it and its baseline is captured now.
+    /// defers it, whole, until it converges; otherwise it takes it and its baseline is captured now. With
+    /// <paramref name="joined"/> the node takes it as it joins its PoP, after the wave went out: it runs the package,
+    /// but its crashes and rejections of it are not the cohort's evidence (<see cref="NodeState.JoinedLate"/>).
     /// </summary>
-    public void Take(string unit, Assignment assignment, DateTimeOffset now)
+    public void Take(string unit, Assignment assignment, DateTimeOffset now, bool joined = false)
     {
+        if (joined && assignment.Rollout is { } rollout)
+        {
+            if (State.JoinedLate.GetValueOrDefault(unit) is not { } late || late.Rollout != rollout || late.Package != assignment.Package)
+            {
+                State.JoinedLate[unit] = new LateOrder(rollout, assignment.Package);
+                _writeBehind = true;
+            }
+        }
+        else if (State.JoinedLate.GetValueOrDefault(unit) is { } late && late.Rollout != assignment.Rollout)
+        {
+            // A later rollout's wave reached the node as a member: that one is the node's own.
+            State.JoinedLate.Remove(unit);
+            _writeBehind = true;
+        }
         if (_assignments.TryGetValue(unit, out var known) && known.Rollout == assignment.Rollout && known.Package == assignment.Package)
         {
             return;
@@ -271,14 +288,27 @@ public sealed class Node
     /// when it does not run it (or is excluded for the unit); a refusal of that package counts as rejected
     /// (<see cref="Refuses"/>).
     /// </summary>
-    public NodeEvidence Evidence(string unit, DesiredPackage package, DateTimeOffset now)
+    /// <remarks>
+    /// A node that joined after the package's wave went out (<see cref="NodeState.JoinedLate"/>) gives its traffic but
+    /// neither its crashes nor its rejection: those would let a node anyone can enrol veto a good rollout.
+    /// </remarks>
+    public NodeEvidence Evidence(string unit, DesiredPackage package, DateTimeOffset now) => Evidence(unit, package, now, asCohort: true);
+
+    private NodeEvidence Evidence(string unit, DesiredPackage package, DateTimeOffset now, bool asCohort)
     {
         var applied = State.Applied.GetValueOrDefault(unit);
         var on = applied is { Package.Status: ApplyStatus.Ok } && Runs(applied.Package, package) && !ExcludedFrom(unit);
         var rejected = applied is not null && Refuses(unit, applied.Package, package);
         var sample = _window.Sample(Id, now, on ? applied!.Since : now, on, rejected, State.Identity?.Labels ?? NoLabels);
+        if (asCohort && JoinedLate(unit, package) && (sample.Crashes > 0 || rejected))
+        {
+            return new NodeEvidence(sample with { Crashes = 0, Rejected = false }, on, false);
+        }
         return new NodeEvidence(sample, on, rejected);
     }
+
+    private bool JoinedLate(string unit, DesiredPackage package) =>
+        State.JoinedLate.Count > 0 && State.JoinedLate.GetValueOrDefault(unit)?.Package == package;
 
     /// <summary>
     /// Whether <paramref name="applied"/> refuses <paramref name="package"/>, read either way an agent may say it:

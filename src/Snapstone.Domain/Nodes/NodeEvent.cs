@@ -12,6 +12,12 @@ public abstract record NodeEvent
     /// <summary>The node crashed on, rejected or breached a live rollout's package: tell the rollout at once (once per kind and activation).</summary>
     public sealed record Signalled(string Rollout, NodeSignal Signal) : NodeEvent;
 
+    /// <summary>
+    /// The node joined after the rollout's wave was assigned: its crash, rejection or breach sends nothing to the
+    /// rollout (once per kind and activation), though a crash still sends the node itself back.
+    /// </summary>
+    public sealed record Withheld(string Rollout, NodeSignal Signal) : NodeEvent;
+
     /// <summary>The node crashed on a rollout's package and goes back to <paramref name="To"/> at once, ahead of the rollout's decision for everyone else.</summary>
     public sealed record SentBack(string Unit, string Rollout, DesiredPackage To, NodeSignal Signal) : NodeEvent;
 

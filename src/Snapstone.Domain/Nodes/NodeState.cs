@@ -27,7 +27,17 @@ public sealed class NodeState
     [Id(2)] public Dictionary<string, AppliedRecord> Applied { get; set; } = [];
     // Id 3 held the node's assignments; they live in memory now, recovered from the PoP's order ledger.
     [Id(4)] public NodeDriftState Drift { get; set; } = new();
+    /// <summary>
+    /// Unit → the rollout and package whose wave the node joined after it was assigned (it enrolled, was re-enrolled
+    /// or came back into its PoP since). The node runs that package like the rest of the wave, but its crashes and
+    /// rejections of it are not the cohort's evidence: anyone with an agent token could enrol such a node.
+    /// </summary>
+    [Id(5)] public Dictionary<string, LateOrder> JoinedLate { get; set; } = [];
 }
+
+/// <summary>A wave order a node took when it joined its PoP, after the wave went out.</summary>
+[GenerateSerializer, Immutable, Alias("snapstone.LateOrder")]
+public sealed record LateOrder([property: Id(0)] string Rollout, [property: Id(1)] DesiredPackage Package);
 
 /// <summary>A node's drift bookkeeping, persisted with the rest of its state.</summary>
 [GenerateSerializer, Alias("snapstone.NodeDriftState")]

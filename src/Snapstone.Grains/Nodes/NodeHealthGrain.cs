@@ -61,18 +61,19 @@ public sealed class NodeHealthGrain : Grain, INodeHealthGrain
         _node = new Node(Id, state.State, driftOptions.Value.Settings(), time.GetUtcNow());
         if (state.State.Identity is { } identity)
         {
-            await TakeOrders(identity.Pop);
+            await TakeOrders(identity.Pop, joined: false);
         }
     }
 
-    private async Task TakeOrders(string pop)
+    /// <summary>Takes what the PoP's ledger says this node was told; <paramref name="joined"/>: as it joins the PoP, after those waves went out.</summary>
+    private async Task TakeOrders(string pop, bool joined)
     {
         foreach (var order in await GrainFactory.GetGrain<IPopGrain>(pop).OrdersFor(Id))
         {
             var now = time.GetUtcNow();
             if (order.Assignment is { } assignment)
             {
-                _node.Take(assignment.Unit, AssignmentOf(assignment, now), now);
+                _node.Take(assignment.Unit, AssignmentOf(assignment, now), now, joined);
             }
             else
             {
@@ -214,9 +215,10 @@ public sealed class NodeHealthGrain : Grain, INodeHealthGrain
     }
 
     /// <summary>
-    /// Enrols the node with <paramref name="identity"/> and keeps the PoP membership in step: the identity is written
-    /// through (a node is known once its answer is out), then the node takes its PoP's orders: a node that joins a PoP
-    /// mid-rollout is in whatever cohort its hash puts it.
+    /// Enrols the node with <paramref name="identity"/> and keeps the PoP membership in step. The node takes its PoP's
+    /// orders (a node that joins a PoP mid-rollout is in whatever cohort its hash puts it, though its crashes and
+    /// rejections are not that cohort's evidence), then its identity and those late orders are written through: a node
+    /// is known once its answer is out.
     /// </summary>
     private async Task Enrol(NodeIdentity identity)
     {
@@ -228,9 +230,9 @@ public sealed class NodeHealthGrain : Grain, INodeHealthGrain
         }
         _node.Enrol(identity, time.GetUtcNow());
         Act(_node.Drain());
+        await TakeOrders(identity.Pop, joined: true);
         _appliedUnwritten = false;
         await _writer.WriteAsync();
-        await TakeOrders(identity.Pop);
     }
 
     /// <summary>The silo's copy of the catalog; the cache grain is asked only when the copy is old or lacks a unit the report names.</summary>
@@ -275,6 +277,9 @@ public sealed class NodeHealthGrain : Grain, INodeHealthGrain
             case NodeEvent.Signalled(var rollout, var signal):
                 logger.LogWarning("Node {Node} signals rollout {Rollout}: {Reason}", Id, rollout, signal.Reason);
                 GrainFactory.GetGrain<IRolloutGrain>(rollout).Signal(signal).Ignore();
+                break;
+            case NodeEvent.Withheld(var rollout, var signal):
+                logger.LogWarning("Node {Node} joined after rollout {Rollout}'s wave was assigned; not the cohort's evidence: {Reason}", Id, rollout, signal.Reason);
                 break;
             case NodeEvent.SentBack(var unit, var rollout, var to, var signal):
                 logger.LogWarning("Node {Node} sent back to {Unit} v{Previous} at once: {Reason} (rollout {Rollout} decides for the rest)",

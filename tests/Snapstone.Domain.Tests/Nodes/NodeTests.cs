@@ -13,7 +13,8 @@ namespace Snapstone.Domain.Tests.Nodes;
 /// Steps, separated by <c>;</c>: <c>report N</c> (runs vN, 200 requests, no errors), <c>report N crash</c>,
 /// <c>report N errors</c> (half the requests fail), <c>refuse N</c> (status rejected naming vN), <c>keep N</c> (status
 /// rejected naming vN, the package kept, with an error), <c>assign N</c>
-/// (rollout r1 assigns vN over v1), <c>assign N bare</c> (no package to go back to), <c>assign N r2</c> (another
+/// (rollout r1 assigns vN over v1), <c>join N</c> (the node takes r1's vN as it joins its PoP, after the wave went
+/// out), <c>assign N bare</c> (no package to go back to), <c>assign N r2</c> (another
 /// rollout), <c>rollback</c> (r1 sends the node back to v1), <c>rollback none</c> (to no assignment: the LKG),
 /// <c>drift</c> (the node runs v3, which it should not, until it is excluded), <c>wait S</c>.
 /// Events are written <c>Kind detail</c>: <c>Signalled Crash</c>, <c>SentBack 1</c>, <c>Returned 1</c>,
@@ -68,6 +69,7 @@ public class NodeTests
                 case ["assign", var n]: Node.Take(Unit, new Assignment(V(n), "r1", Now, new Gates(), V1), Now); break;
                 case ["assign", var n, "bare"]: Node.Take(Unit, new Assignment(V(n), "r1", Now, new Gates()), Now); break;
                 case ["assign", var n, "r2"]: Node.Take(Unit, new Assignment(V(n), "r2", Now, new Gates(), V1), Now); break;
+                case ["join", var n]: Node.Take(Unit, new Assignment(V(n), "r1", Now, new Gates(), V1), Now, joined: true); break;
                 case ["rollback"]: Node.ReturnTo("r1", Unit, V1, V2, Now); break;
                 case ["rollback", "none"]: Node.ReturnTo("r1", Unit, null, V2, Now); break;
                 case ["wait", var s]: Now += TimeSpan.FromSeconds(double.Parse(s)); break;
@@ -105,6 +107,7 @@ public class NodeTests
                 var text = e switch
                 {
                     NodeEvent.Signalled s => $"Signalled {s.Signal.Kind}",
+                    NodeEvent.Withheld w => $"Withheld {w.Signal.Kind}",
                     NodeEvent.SentBack s => $"SentBack {s.To.Version}",
                     NodeEvent.Returned r => $"Returned {r.To?.Version.ToString() ?? "none"}",
                     NodeEvent.Deferred d => $"Deferred {d.Assignment.Package.Version}",
@@ -141,6 +144,12 @@ public class NodeTests
         { "half the requests failing on the new package is a breach, judged by the rollout, not a send-back", "report 1; assign 2; report 2 errors", 2, "Signalled Breach" },
         { "each kind of trouble is signalled once per rollout", "report 1; assign 2; report 2 errors; report 2 crash | all", 1, "Signalled Breach; Signalled Crash; SentBack 1" },
 
+        { "a node that joins after its wave was assigned runs the wave's package", "report 1; join 2", 2, "" },
+        { "its crash sends it back at once but is withheld from the rollout", "report 1; join 2; report 2 crash", 1, "Withheld Crash; SentBack 1" },
+        { "its refusal is withheld from the rollout", "report 1; join 2; refuse 2", 2, "Withheld Rejected" },
+        { "its breach is withheld from the rollout", "report 1; join 2; report 2 errors", 2, "Withheld Breach" },
+        { "a later rollout's wave that reaches it as a member is its own", "report 1; join 2; assign 3 r2; report 3 crash", 1, "Signalled Crash; SentBack 1" },
+
         { "a node drifted past its attempts is excluded", "drift", 1, "Excluded" },
         { "an excluded node defers a wave assignment and keeps the LKG", "drift; assign 2", 1, "Deferred 2" },
         { "an excluded node takes the deferred assignment once it converges", "drift; assign 2; report 1", 2, "Readmitted; TookDeferred 2" },
@@ -170,6 +179,8 @@ public class NodeTests
         { "and says nothing about a package the node was not told to run", "report 1; assign 2; keep 1", 3, false, false },
         { "with no assignment, the package kept says nothing about a rollout's package", "report 1; keep 1", 2, false, false },
         { "a node excluded for the unit is never on any package of it, even the one it runs", "drift", 3, false, false },
+        { "a node that joined after the wave runs its package like the rest", "report 1; join 2; report 2", 2, true, false },
+        { "but its refusal is not the cohort's", "report 1; join 2; refuse 2", 2, false, false },
     };
 
     [Theory]
@@ -181,6 +192,15 @@ public class NodeTests
         Assert.True((on, rejected) == (evidence.On, evidence.Rejected), $"{because}: on {evidence.On}, rejected {evidence.Rejected}");
         Assert.Equal(on, evidence.Sample.Reported);
         Assert.Equal(on ? 200 : 0, evidence.Sample.Requests);
+    }
+
+    [Fact]
+    public void A_node_that_joined_after_the_wave_gives_its_traffic_as_evidence_but_not_its_crash()
+    {
+        var late = new Run("report 1; join 2; report 2 crash").Node.Evidence(Unit, V2, T0.AddSeconds(1));
+        var member = new Run("report 1; assign 2; report 2 crash").Node.Evidence(Unit, V2, T0.AddSeconds(1));
+        Assert.Equal((true, 200L, 200L, 0), (late.On, late.Sample.Requests, late.Sample.Errors, late.Sample.Crashes));
+        Assert.Equal((true, 200L, 200L, 1), (member.On, member.Sample.Requests, member.Sample.Errors, member.Sample.Crashes));
     }
 
     [Fact]
@@ -197,6 +217,9 @@ public class NodeTests
         { "a node that converges within the grace never writes", "report 1; assign 2; report 2", false },
         { "deferring an assignment is written", "drift; assign 2", true },
         { "taking a deferred assignment is written", "drift; assign 2; report 1", true },
+        { "joining after a wave is written: a restarted node must still know", "report 1; join 2", true },
+        { "taking the same order again as the grain activates is not", "report 1; join 2; assign 2", false },
+        { "a later rollout's wave reaching it as a member is written", "report 1; join 2; assign 3 r2", true },
     };
 
     [Theory]
