@@ -205,8 +205,13 @@ public interface INodeHealthGrain : IGrainWithStringKey
 [Alias("snapstone.IPopGrain")]
 public interface IPopGrain : IGrainWithStringKey
 {
+    /// <summary>
+    /// Admits <paramref name="node"/> (or, for a member, records that it is alive, or changes the identity an operator
+    /// re-enrolled it with). Refuses a new member past the PoP's limit, <paramref name="agent"/>'s limit or, for a new
+    /// PoP, the fleet's. True when the node joined: it takes the PoP's orders as a late joiner.
+    /// </summary>
     [Alias("Register")]
-    Task Register(string node, NodeIdentity identity);
+    Task<bool> Register(string node, NodeIdentity identity, AgentToken? agent);
 
     [Alias("Unregister")]
     Task Unregister(string node);
@@ -274,8 +279,13 @@ public interface IFleetGrain : IGrainWithStringKey
 {
     public const string Key = "fleet";
 
+    /// <summary>Lists a PoP; refuses a new one past the fleet's limit (<c>Snapstone:Nodes:MaxPops</c>).</summary>
     [Alias("RegisterPop")]
     Task RegisterPop(string pop, string region);
+
+    /// <summary>Removes a PoP with no members and no wave orders from the index.</summary>
+    [Alias("UnregisterPop")]
+    Task UnregisterPop(string pop);
 
     [Alias("Pops")]
     Task<IReadOnlyList<string>> Pops();

@@ -14,7 +14,7 @@ public static class ReportRules
     public const int MaxErrorBytes = 1024;
 
     // A node's identity is stored in its PoP's membership row for every node of the PoP, so it is limited in
-    // bytes: with node ids of at most 100 bytes, a member costs at most about 330 bytes there (docs/security.md).
+    // bytes: with node ids of at most 100 bytes, a member costs at most about 372 bytes there (docs/security.md).
     public const int MaxRegionBytes = 32;
     public const int MaxTierBytes = 32;
     public const int MaxLabels = 8;

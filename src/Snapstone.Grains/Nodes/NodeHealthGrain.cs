@@ -26,6 +26,7 @@ public sealed class NodeHealthGrain : Grain, INodeHealthGrain
     private readonly IOptions<DriftOptions> driftOptions;
     private readonly CatalogSnapshot snapshot;
     private readonly IOptions<CatalogOptions> catalogOptions;
+    private readonly IOptions<NodeOptions> nodeOptions;
     private readonly StateWriter _writer;
     private Node _node = null!;
     /// <summary>What the node runs changed since the last write (it is written with the next one, or at deactivation).</summary>
@@ -33,6 +34,8 @@ public sealed class NodeHealthGrain : Grain, INodeHealthGrain
     private TaskCompletionSource _assignmentsChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
     /// <summary>The last identity refusal logged, so a repeating agent is logged once (and counted every time).</summary>
     private string? _lastRefusal;
+    /// <summary>When this activation last told the node's PoP it is alive (<see cref="PopRoster.TouchEvery"/>).</summary>
+    private DateTimeOffset? _popToldAt;
 
     public NodeHealthGrain(
         [PersistentState("node", StorageNames.Grains)] IPersistentState<NodeState> state,
@@ -41,8 +44,10 @@ public sealed class NodeHealthGrain : Grain, INodeHealthGrain
         ILogger<NodeHealthGrain> logger,
         IOptions<DriftOptions> driftOptions,
         CatalogSnapshot snapshot,
-        IOptions<CatalogOptions> catalogOptions)
+        IOptions<CatalogOptions> catalogOptions,
+        IOptions<NodeOptions> nodeOptions)
     {
+        this.nodeOptions = nodeOptions;
         this.snapshot = snapshot;
         this.catalogOptions = catalogOptions;
         this.state = state;
@@ -109,7 +114,7 @@ public sealed class NodeHealthGrain : Grain, INodeHealthGrain
         }
         if (state.State.Identity is null)
         {
-            await Enrol(report.Identity);
+            await Enrol(report.Identity, agent);
             NodeTelemetry.Enrolled("report");
             logger.LogInformation("Node {Node} enrolled in PoP {Pop} ({Region}, tier {Tier}) by its first report",
                 Id, report.Pop, state.State.Identity!.Region, state.State.Identity.Tier);
@@ -124,6 +129,10 @@ public sealed class NodeHealthGrain : Grain, INodeHealthGrain
                 logger.LogWarning("Node {Node} report refused: {Refusal}", Id, refusal);
             }
             throw SnapstoneException.Conflict(refusal);
+        }
+        else if (_popToldAt is not { } told || time.GetUtcNow() - told >= PopRoster.TouchEvery(nodeOptions.Value.ForgetAfter))
+        {
+            await Touch(state.State.Identity, agent);
         }
         var desired = _node.Report(report, catalog, time.GetUtcNow());
         Act(_node.Drain());
@@ -206,7 +215,7 @@ public sealed class NodeHealthGrain : Grain, INodeHealthGrain
     public async Task<NodeView> Enrol(NodeIdentity identity, string actor)
     {
         var previous = state.State.Identity;
-        await Enrol(identity);
+        await Enrol(identity, agent: null);
         NodeTelemetry.Enrolled("operator");
         logger.LogWarning("Node {Node} enrolled by {Actor} in PoP {Pop} ({Region}, tier {Tier}, labels {Labels}); it was {Previous}",
             Id, actor, identity.Pop, identity.Region, identity.Tier, Enrolment.Render(identity.Labels),
@@ -220,10 +229,11 @@ public sealed class NodeHealthGrain : Grain, INodeHealthGrain
     /// rejections are not that cohort's evidence), then its identity and those late orders are written through: a node
     /// is known once its answer is out.
     /// </summary>
-    private async Task Enrol(NodeIdentity identity)
+    private async Task Enrol(NodeIdentity identity, AgentToken? agent)
     {
         var previous = state.State.Identity;
-        await GrainFactory.GetGrain<IPopGrain>(identity.Pop).Register(Id, identity);
+        await GrainFactory.GetGrain<IPopGrain>(identity.Pop).Register(Id, identity, agent);
+        _popToldAt = time.GetUtcNow();
         if (previous is not null && previous.Pop != identity.Pop)
         {
             await GrainFactory.GetGrain<IPopGrain>(previous.Pop).Unregister(Id);
@@ -233,6 +243,23 @@ public sealed class NodeHealthGrain : Grain, INodeHealthGrain
         await TakeOrders(identity.Pop, joined: true);
         _appliedUnwritten = false;
         await _writer.WriteAsync();
+    }
+
+    /// <summary>
+    /// Tells the node's PoP it is alive, at most once a touch interval, so that it is not forgotten. A node the PoP had
+    /// forgotten (silent too long) joins it again with the identity it enrolled with, counted against the token of
+    /// this report, and takes the PoP's orders as a late joiner.
+    /// </summary>
+    private async Task Touch(NodeIdentity identity, AgentToken? agent)
+    {
+        if (await GrainFactory.GetGrain<IPopGrain>(identity.Pop).Register(Id, identity, agent))
+        {
+            logger.LogInformation("Node {Node} is back in PoP {Pop}, which had forgotten it", Id, identity.Pop);
+            await TakeOrders(identity.Pop, joined: true);
+            _appliedUnwritten = false;
+            await _writer.WriteAsync();
+        }
+        _popToldAt = time.GetUtcNow();
     }
 
     /// <summary>The silo's copy of the catalog; the cache grain is asked only when the copy is old or lacks a unit the report names.</summary>

@@ -8,8 +8,8 @@ namespace Snapstone.Grains.Nodes;
 /// </summary>
 public sealed class NodeOptions
 {
-    /// <summary>The most a PoP may be configured to hold: about 660 KB of membership at the identity limits.</summary>
-    public const int MaxPerPopCeiling = 2000;
+    /// <summary>The most a PoP may be configured to hold: at most about 560 KB of membership at the identity limits.</summary>
+    public const int MaxPerPopCeiling = 1500;
 
     /// <summary>Nodes one PoP may hold; at most <see cref="MaxPerPopCeiling"/>.</summary>
     public int MaxPerPop { get; set; } = 1000;
