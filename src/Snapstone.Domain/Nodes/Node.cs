@@ -289,8 +289,9 @@ public sealed class Node
     /// (<see cref="Refuses"/>).
     /// </summary>
     /// <remarks>
-    /// A node that joined after the package's wave went out (<see cref="NodeState.JoinedLate"/>) gives its traffic but
-    /// neither its crashes nor its rejection: those would let a node anyone can enrol veto a good rollout.
+    /// A node that joined after the package's wave went out (<see cref="NodeState.JoinedLate"/>) gives no evidence about
+    /// it: not its crashes, not its refusal, not its traffic, any of which would let a node anyone with an agent token
+    /// can enrol veto a good rollout. It still counts as running the package when it does.
     /// </remarks>
     public NodeEvidence Evidence(string unit, DesiredPackage package, DateTimeOffset now) => Evidence(unit, package, now, asCohort: true);
 
@@ -299,12 +300,12 @@ public sealed class Node
         var applied = State.Applied.GetValueOrDefault(unit);
         var on = applied is { Package.Status: ApplyStatus.Ok } && Runs(applied.Package, package) && !ExcludedFrom(unit);
         var rejected = applied is not null && Refuses(unit, applied.Package, package);
-        var sample = _window.Sample(Id, now, on ? applied!.Since : now, on, rejected, State.Identity?.Labels ?? NoLabels);
-        if (asCohort && JoinedLate(unit, package) && (sample.Crashes > 0 || rejected))
+        var labels = State.Identity?.Labels ?? NoLabels;
+        if (asCohort && JoinedLate(unit, package))
         {
-            return new NodeEvidence(sample with { Crashes = 0, Rejected = false }, on, false);
+            return new NodeEvidence(_window.Sample(Id, now, now, reported: false, rejected: false, labels), on, false);
         }
-        return new NodeEvidence(sample, on, rejected);
+        return new NodeEvidence(_window.Sample(Id, now, on ? applied!.Since : now, on, rejected, labels), on, rejected);
     }
 
     private bool JoinedLate(string unit, DesiredPackage package) =>

@@ -179,8 +179,6 @@ public class NodeTests
         { "and says nothing about a package the node was not told to run", "report 1; assign 2; keep 1", 3, false, false },
         { "with no assignment, the package kept says nothing about a rollout's package", "report 1; keep 1", 2, false, false },
         { "a node excluded for the unit is never on any package of it, even the one it runs", "drift", 3, false, false },
-        { "a node that joined after the wave runs its package like the rest", "report 1; join 2; report 2", 2, true, false },
-        { "but its refusal is not the cohort's", "report 1; join 2; refuse 2", 2, false, false },
     };
 
     [Theory]
@@ -194,13 +192,32 @@ public class NodeTests
         Assert.Equal(on ? 200 : 0, evidence.Sample.Requests);
     }
 
-    [Fact]
-    public void A_node_that_joined_after_the_wave_gives_its_traffic_as_evidence_but_not_its_crash()
+    public static TheoryData<string, string, bool, bool, long, int, bool> LateEvidence => new()
     {
-        var late = new Run("report 1; join 2; report 2 crash").Node.Evidence(Unit, V2, T0.AddSeconds(1));
-        var member = new Run("report 1; assign 2; report 2 crash").Node.Evidence(Unit, V2, T0.AddSeconds(1));
-        Assert.Equal((true, 200L, 200L, 0), (late.On, late.Sample.Requests, late.Sample.Errors, late.Sample.Crashes));
-        Assert.Equal((true, 200L, 200L, 1), (member.On, member.Sample.Requests, member.Sample.Errors, member.Sample.Crashes));
+        // because, script, on v2, reported, requests, crashes, rejected
+        { "a member's crash is evidence", "report 1; assign 2; report 2 crash", true, true, 200, 1, false },
+        { "a late joiner runs the package, but gives no traffic", "report 1; join 2; report 2", true, false, 0, 0, false },
+        { "nor its crash", "report 1; join 2; report 2 crash", true, false, 0, 0, false },
+        { "nor its refusal", "report 1; join 2; refuse 2", false, false, 0, 0, false },
+        { "nor its refusal naming the package it kept", "report 1; join 2; keep 1", false, false, 0, 0, false },
+        { "its evidence about another rollout's package, which reached it as a member, is its own", "report 1; join 2; assign 3 r2; report 3 crash", false, false, 0, 0, false },
+    };
+
+    [Theory]
+    [MemberData(nameof(LateEvidence))]
+    public void A_node_that_joined_after_the_wave_gives_no_evidence_about_its_package(string because, string script, bool on, bool reported, long requests, int crashes, bool rejected)
+    {
+        _ = because;
+        var evidence = new Run(script).Node.Evidence(Unit, V2, T0.AddSeconds(2));
+        Assert.Equal((on, reported, requests, crashes, rejected), (evidence.On, evidence.Sample.Reported, evidence.Sample.Requests, evidence.Sample.Crashes, evidence.Rejected));
+    }
+
+    [Fact]
+    public void A_member_of_a_later_rollout_gives_evidence_about_that_rollouts_package()
+    {
+        var run = new Run("report 1; join 2; assign 3 r2; report 3 crash");
+        var evidence = run.Node.Evidence(Unit, V3, run.Now);
+        Assert.Equal((true, 1), (evidence.On, evidence.Sample.Crashes));
     }
 
     [Fact]
