@@ -34,6 +34,7 @@ public sealed class AgentGrain : Grain, IAgentGrain
         var total = state.State.ByPop.Values.Sum();
         if (total >= limit)
         {
+            NodeTelemetry.Refused("token-limit");
             throw new SnapstoneException(ProblemKind.Forbidden,
                 $"token '{this.GetPrimaryKeyString()}' has enrolled {total} nodes, the most it may (MaxNodes on the token, else Snapstone:Nodes:MaxPerToken = {limit}); " +
                 $"node '{node}' is not enrolled");
