@@ -89,11 +89,11 @@ public sealed class Node
         {
             State.FirstSeenAt = now;
         }
-        else if (_assignments.Count > 0 || State.Drift.Deferred.Count > 0 || State.JoinedLate.Count > 0)
+        else if (_assignments.Count > 0 || State.Drift.Deferred.Count > 0 || State.JoinedLate is not null)
         {
             _assignments.Clear();
             State.Drift.Deferred.Clear();
-            State.JoinedLate.Clear();
+            State.JoinedLate = null;
             _crashedOff.Clear();
             _signalled.Clear();
             AssignmentsMoved();
@@ -216,16 +216,20 @@ public sealed class Node
     {
         if (joined && assignment.Rollout is { } rollout)
         {
-            if (State.JoinedLate.GetValueOrDefault(unit) is not { } late || late.Rollout != rollout || late.Package != assignment.Package)
+            if (State.JoinedLate?.GetValueOrDefault(unit) is not { } late || late.Rollout != rollout || late.Package != assignment.Package)
             {
-                State.JoinedLate[unit] = new LateOrder(rollout, assignment.Package);
+                (State.JoinedLate ??= [])[unit] = new LateOrder(rollout, assignment.Package);
                 _writeBehind = true;
             }
         }
-        else if (State.JoinedLate.GetValueOrDefault(unit) is { } late && late.Rollout != assignment.Rollout)
+        else if (State.JoinedLate?.GetValueOrDefault(unit) is { } late && late.Rollout != assignment.Rollout)
         {
             // A later rollout's wave reached the node as a member: that one is the node's own.
             State.JoinedLate.Remove(unit);
+            if (State.JoinedLate.Count == 0)
+            {
+                State.JoinedLate = null;
+            }
             _writeBehind = true;
         }
         if (_assignments.TryGetValue(unit, out var known) && known.Rollout == assignment.Rollout && known.Package == assignment.Package)
@@ -309,7 +313,7 @@ public sealed class Node
     }
 
     private bool JoinedLate(string unit, DesiredPackage package) =>
-        State.JoinedLate.Count > 0 && State.JoinedLate.GetValueOrDefault(unit)?.Package == package;
+        State.JoinedLate is { } late && late.GetValueOrDefault(unit)?.Package == package;
 
     /// <summary>
     /// Whether <paramref name="applied"/> refuses <paramref name="package"/>, read either way an agent may say it:

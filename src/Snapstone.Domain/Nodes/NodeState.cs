@@ -32,7 +32,8 @@ public sealed class NodeState
     /// or came back into its PoP since). The node runs that package like the rest of the wave, but its crashes and
     /// rejections of it are not the cohort's evidence: anyone with an agent token could enrol such a node.
     /// </summary>
-    [Id(5)] public Dictionary<string, LateOrder> JoinedLate { get; set; } = [];
+    /// <remarks>Null until the node joins a wave late, as almost none do: an empty dictionary per node is memory for nothing.</remarks>
+    [Id(5)] public Dictionary<string, LateOrder>? JoinedLate { get; set; }
 }
 
 /// <summary>A wave order a node took when it joined its PoP, after the wave went out.</summary>

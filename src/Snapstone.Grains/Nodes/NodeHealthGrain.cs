@@ -252,7 +252,19 @@ public sealed class NodeHealthGrain : Grain, INodeHealthGrain
     /// </summary>
     private async Task Touch(NodeIdentity identity, AgentToken? agent)
     {
-        if (await GrainFactory.GetGrain<IPopGrain>(identity.Pop).Register(Id, identity, agent))
+        bool joined;
+        try
+        {
+            joined = await GrainFactory.GetGrain<IPopGrain>(identity.Pop).Register(Id, identity, agent);
+        }
+        catch (Exception e) when (e is not SnapstoneException)
+        {
+            // A member's report does not wait on its PoP: the next report tells it again. A refusal (a limit, for a
+            // node coming back) refuses the report.
+            logger.LogWarning(e, "Node {Node} could not tell PoP {Pop} it is alive; its next report tries again", Id, identity.Pop);
+            return;
+        }
+        if (joined)
         {
             logger.LogInformation("Node {Node} is back in PoP {Pop}, which had forgotten it", Id, identity.Pop);
             await TakeOrders(identity.Pop, joined: true);
