@@ -210,7 +210,7 @@ public sealed class Node
     /// A rollout tells the node to run a package for <paramref name="unit"/> (idempotent). A node excluded for the unit
     /// defers it, whole, until it converges; otherwise it takes it and its baseline is captured now. With
     /// <paramref name="joined"/> the node takes it as it joins its PoP, after the wave went out: it runs the package,
-    /// but its crashes and rejections of it are not the cohort's evidence (<see cref="NodeState.JoinedLate"/>).
+    /// but gives no evidence about it (<see cref="NodeState.JoinedLate"/>, <see cref="Evidence(string, DesiredPackage, DateTimeOffset)"/>).
     /// </summary>
     public void Take(string unit, Assignment assignment, DateTimeOffset now, bool joined = false)
     {

@@ -29,8 +29,8 @@ public sealed class NodeState
     [Id(4)] public NodeDriftState Drift { get; set; } = new();
     /// <summary>
     /// Unit → the rollout and package whose wave the node joined after it was assigned (it enrolled, was re-enrolled
-    /// or came back into its PoP since). The node runs that package like the rest of the wave, but its crashes and
-    /// rejections of it are not the cohort's evidence: anyone with an agent token could enrol such a node.
+    /// or came back into its PoP since). The node runs that package like the rest of the wave, but gives no evidence
+    /// about it (no crashes, rejections or traffic): anyone with an agent token could enrol such a node.
     /// </summary>
     /// <remarks>Null until the node joins a wave late, as almost none do: an empty dictionary per node is memory for nothing.</remarks>
     [Id(5)] public Dictionary<string, LateOrder>? JoinedLate { get; set; }
