@@ -122,20 +122,23 @@ public sealed partial class SnapstoneClient(IGrainFactory grains, TimeProvider t
     // ---- nodes ----
 
     /// <summary>
-    /// Ingests one report and answers the node's desired state; a report that breaks a rule faults the task with the
-    /// reason. Not an async method: a batch calls it once per report.
+    /// Ingests one report and answers the node's desired state; a report that breaks a rule, or that
+    /// <paramref name="agent"/>'s binding does not cover (403), faults the task with the reason. Not an async method:
+    /// a batch calls it once per report.
     /// </summary>
-    public Task<DesiredState> ReportAsync(NodeReport report) =>
+    public Task<DesiredState> ReportAsync(NodeReport report, AgentToken? agent = null) =>
         ReportRules.Check(report) is { } error
             ? Task.FromException<DesiredState>(SnapstoneException.Invalid(error))
-            : grains.ByKey<INodeHealthGrain>(report.Node!).Report(report);
+            : agent?.Refusal(report.Node!, report.Pop!) is { } unbound
+                ? Task.FromException<DesiredState>(new SnapstoneException(Domain.ProblemKind.Forbidden, unbound))
+                : grains.ByKey<INodeHealthGrain>(report.Node!).Report(report, agent);
 
     /// <summary>
     /// Ingests many reports at once; each slot holds the desired state or the reason that report was refused. Every
     /// report of a node named more than once is refused: which of them is the node's state would be a guess. The
     /// node grains are called all at once, with no state machine of its own per report.
     /// </summary>
-    public async Task<IReadOnlyList<ReportResult>> ReportBatchAsync(IReadOnlyList<NodeReport?> reports)
+    public async Task<IReadOnlyList<ReportResult>> ReportBatchAsync(IReadOnlyList<NodeReport?> reports, AgentToken? agent = null)
     {
         if (reports.Count > MaxBatchReports)
         {
@@ -164,7 +167,7 @@ public sealed partial class SnapstoneClient(IGrainFactory grains, TimeProvider t
             }
             else
             {
-                calls[i] = ReportAsync(report);
+                calls[i] = ReportAsync(report, agent);
             }
         }
         try
