@@ -168,7 +168,7 @@ public sealed class ChaosScenario
     public (DateTimeOffset At, string Type) AssertResumed(JsonNode rollout, DateTimeOffset fault, DateTimeOffset from, string what)
     {
         var next = FirstEntryAfter(rollout, fault);
-        Say($"first step after {what}: {next.Type} at {next.At:HH:mm:ss.fff}, {ChaosCluster.Seconds(next.At - fault)} after it");
+        Say($"first step after {what}: {next.Type} at {next.At:HH:mm:ss.fff}, {ChaosCluster.Seconds(next.At - from)} after {what} ({ChaosCluster.Seconds(next.At - fault)} after the fault)");
         Assert.True(next.At - from <= MustResumeWithin,
             $"after {what} the rollout sat still until {next.At:HH:mm:ss.fff} ({next.Type}), {ChaosCluster.Seconds(next.At - from)} later; it must be driven again within {MustResumeWithin.TotalSeconds:0} s: {Timeline(rollout)}");
         return next;

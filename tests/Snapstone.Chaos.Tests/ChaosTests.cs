@@ -116,7 +116,8 @@ public sealed class ChaosTests(ChaosCluster cluster, ITestOutputHelper output) :
             Assert.NotEqual(cut, moved);
 
             await cluster.Network.RestoreAsync(cut);
-            s.Say($"silo {cut}'s link is up again after {Seconds(clock.Elapsed)}");
+            var cutFor = clock.Elapsed;
+            s.Say($"silo {cut}'s link is up again after {Seconds(cutFor)}");
             var exit = await cluster.Silos[cut].WaitForExitAsync(TimeSpan.FromSeconds(60));
             if (exit is null)
             {
@@ -133,7 +134,7 @@ public sealed class ChaosTests(ChaosCluster cluster, ITestOutputHelper output) :
             var (outcome, starts) = await s.CompletedAsync(unit, id, v2, RolloutTimeout);
             var next = s.AssertResumed(await s.RolloutAsync(id), cutAt, declaredAt, "the cut-off silo was declared dead");
             await restart;
-            s.Note($"cut off for {Seconds(clock.Elapsed)}; declared dead after {Seconds(declared)}; first step on a survivor ({next.Type}) {Seconds(next.At - declaredAt)} after that; " +
+            s.Note($"cut off for {Seconds(cutFor)}; declared dead after {Seconds(declared)}; first step on a survivor ({next.Type}) {Seconds(next.At - declaredAt)} after that; " +
                    $"{(exit is null ? "did not exit by itself" : $"exited by itself ({exit})")}");
             await s.FinishAsync(outcome, starts, null);
         });
@@ -197,35 +198,42 @@ public sealed class ChaosTests(ChaosCluster cluster, ITestOutputHelper output) :
         await s.RunAsync(async () =>
         {
             const string unit = Units.Restart;
-            // The last wave waits for an approval, given once every silo has been restarted: the rollout cannot finish first.
-            await s.PlanAsync(unit, ("canary", new { tier = "canary" }, 4, false), ("quarter", new { percent = 25 }, 4, false),
-                ("half", new { percent = 50 }, 4, false), ("all", new { percent = 100 }, 2, true));
+            // One restart per wave: each begins while a wave bakes, and the next wave waits for an approval given once
+            // that silo is back, so every restart lands in a live rollout however long a restart takes.
+            await s.PlanAsync(unit, ("canary", new { tier = "canary" }, 10, false), ("quarter", new { percent = 25 }, 10, true),
+                ("half", new { percent = 50 }, 10, true), ("all", new { percent = 100 }, 2, true));
             await s.DefineAsync(unit, unit, """{"v":1}""");
             var v2 = await s.PublishAsync(unit, """{"v":2}""", "second");
             var id = await s.StartAsync(unit, v2, unit);
-            await s.UntilAsync(id, r => WaveState(r, 0) != "pending", "the canary wave to start", RolloutTimeout);
 
             var walked = new List<string>();
-            for (var silo = 0; silo < SiloCount; silo++)
+            var restarted = new List<int>();
+            for (var wave = 0; wave < SiloCount; wave++)
             {
-                var host = await s.HostOfAsync(id, $"before silo {silo} restarts");
-                var before = await s.RolloutAsync(id);
-                Assert.True(State(before) is "running" or "awaiting-approval", $"the rollout must still be under way when silo {silo} restarts: {State(before)}");
+                var baking = await s.UntilAsync(id, r => WaveState(r, wave) == "baking", $"wave {wave} to bake", RolloutTimeout);
+                var host = await s.HostOfAsync(id, $"while wave {wave} bakes");
+                // The rollout's own silo first, then the others in turn.
+                var silo = restarted.Contains(host) ? Enumerable.Range(0, SiloCount).First(i => !restarted.Contains(i)) : host;
+                restarted.Add(silo);
                 var clock = Stopwatch.StartNew();
                 var exit = await cluster.Silos[silo].TerminateAsync(TimeSpan.FromSeconds(60));
                 s.Say($"silo {silo}{(host == silo ? " (the rollout's)" : "")} exited with {exit} {Seconds(clock.Elapsed)} after SIGTERM");
                 Assert.Equal(0, exit);
                 await cluster.Silos[silo].StartAgainAsync(TimeSpan.FromMinutes(3));
-                var after = await s.RolloutAsync(id);
-                walked.Add($"silo {silo}: wave {before["currentWave"]} {State(before)} → wave {after["currentWave"]} {State(after)}");
-                s.Say($"silo {silo} back and ready {Seconds(clock.Elapsed)} after SIGTERM; the rollout is at wave {after["currentWave"]} ({State(after)})");
+                var after = await s.UntilAsync(id, r => State(r) is "awaiting-approval" or "completed" or "rolled-back" or "paused" or "aborted",
+                    $"wave {wave + 1} to wait for its approval", RolloutTimeout);
+                Assert.True(State(after) == "awaiting-approval" && after["currentWave"]!.GetValue<int>() == wave + 1,
+                    $"after silo {silo}'s restart the rollout must wait at wave {wave + 1}: {State(after)} at wave {after["currentWave"]}: {Timeline(after)}");
+                walked.Add($"silo {silo}{(host == silo ? " (the rollout's)" : "")} restarted in {Seconds(clock.Elapsed)} from wave {wave} baking");
+                s.Say($"silo {silo} back and ready {Seconds(clock.Elapsed)} after SIGTERM; wave {wave} passed; approving wave {wave + 1}");
+                var (approved, body) = await cluster.Reviewer.Post($"/v1/rollouts/{id}/approve", new { reason = $"chaos: silo {silo} is back" });
+                Assert.True(approved == 200, $"approve answered {approved}: {body.ToJsonString()}");
             }
-            await s.UntilAsync(id, r => State(r) == "awaiting-approval", "the last wave to wait for its approval", RolloutTimeout);
-            var (approved, body) = await cluster.Reviewer.Post($"/v1/rollouts/{id}/approve", new { reason = "chaos: the rolling restart is over" });
-            Assert.True(approved == 200, $"approve answered {approved}: {body.ToJsonString()}");
+            Assert.Equal(SiloCount, restarted.Distinct().Count());
 
             var (outcome, starts) = await s.CompletedAsync(unit, id, v2, RolloutTimeout);
-            Assert.Single(Entries(await s.RolloutAsync(id), "approved"));
+            Assert.Equal(SiloCount, Entries(await s.RolloutAsync(id), "approved").Count);
+            await s.HostOfAsync(id, "after it completed");
             s.Note(string.Join("; ", walked));
             await s.FinishAsync(outcome, starts, null);
         });
