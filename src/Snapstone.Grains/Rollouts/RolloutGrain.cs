@@ -92,6 +92,7 @@ public sealed class RolloutGrain(
         state.State.Targets = targets;
         state.State.Status = RolloutStatus.Start(spec, time.GetUtcNow());
         await state.WriteStateAsync();
+        Telemetry.RolloutMetrics.Saved(spec, null, state.State.Status);
         // The unit reserved this rollout before starting it: a pending rollout is visible at once.
         _published = state.State.Status;
         // The reminder is a backstop (the start-up sweep wakes unfinished rollouts too): register it alongside the first wave.
@@ -307,6 +308,7 @@ public sealed class RolloutGrain(
         }
         state.State.Status = next;
         await state.WriteStateAsync();
+        Telemetry.RolloutMetrics.Saved(Spec, previous, next);
         if (next.Timeline.Count > 0 && next.Timeline[^1] is { } entry && (previous is null || previous.Timeline.Count == 0 || previous.Timeline[^1] != entry))
         {
             logger.LogInformation("Rollout {Rollout} of {Unit} v{Version}: {Type}: {Message}", Spec.Id, Spec.Unit, Spec.Version, entry.Type, entry.Message);

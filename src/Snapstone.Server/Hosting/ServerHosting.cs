@@ -67,7 +67,8 @@ public static class ServerHosting
         builder.UseOrleans(silo => silo
             .AddSnapstoneClustering(storage, options.Cluster)
             .AddSnapstoneStorage(storage, options.Storage)
-            .AddSnapstoneDashboard());
+            .AddSnapstoneDashboard()
+            .AddActivityPropagation());
 
         builder.Services.AddSnapstoneOperations();
         builder.Services.AddSnapstoneAuth(builder.Configuration);
