@@ -94,10 +94,19 @@ public sealed class ChaosCluster : IAsyncLifetime
         Topology = Network is { } n
             ? $"3 silos in network namespaces on {n.Subnet} ({string.Join(", ", Hosts.Select(h => h.Address))}), Azurite and the fleet on the bridge at {n.BridgeAddress}"
             : $"3 silos on loopback addresses {string.Join(", ", Hosts.Select(h => h.Address))} (no namespaces: {NamespacesUnavailable}), Azurite on 127.0.0.1";
-        Report = new ChaosReport(Topology);
 
         Silos = [.. Hosts.Select((host, i) => ServerProcess.Prepare(host, SiloSettings(host, i), storage: Storage.ConnectionString))];
-        await Task.WhenAll(Silos.Select(s => s.StartAgainAsync(TimeSpan.FromMinutes(3))));
+        // One at a time, as a StatefulSet's ordered start or a rolling deployment brings silos up: three joining at once
+        // on a loaded machine time out each other's TLS handshakes and probes, and vote one of them dead.
+        for (var i = 0; i < Silos.Count; i++)
+        {
+            await StartSiloAsync(i, _ => { });
+        }
+        if (JoinRestarts > 0)
+        {
+            Topology += $"; {JoinRestarts} silo start(s) declared dead while joining and started again";
+        }
+        Report = new ChaosReport(Topology);
         Gateways = [.. Silos.Select(s => s.BaseAddress)];
 
         _apiHttp = new HttpClient(new StatusTap(Statuses, "suite", new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(2) }))
@@ -221,10 +230,43 @@ public sealed class ChaosCluster : IAsyncLifetime
             if (silo.HasExited)
             {
                 say($"starting silo {i} again");
-                await silo.StartAgainAsync(TimeSpan.FromMinutes(3));
+                await StartSiloAsync(i, say);
             }
         }));
     }
+
+    /// <summary>How often a silo declared dead while it joins is started again before the suite gives up.</summary>
+    private const int JoinAttempts = 3;
+
+    /// <summary>
+    /// Starts silo <paramref name="index"/> and waits until it is ready. One that the others declare dead while it joins
+    /// (its probes timed out on a loaded machine) exits with Orleans' fail-fast code 134 and is started again, as its
+    /// supervisor would (systemd's <c>Restart=always</c>, a pod's restart policy), at most <see cref="JoinAttempts"/>
+    /// times; any other exit fails the start. Each such restart is said, so a run shows how often it happened.
+    /// </summary>
+    public async Task StartSiloAsync(int index, Action<string> say)
+    {
+        var silo = Silos[index];
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await silo.StartAgainAsync(TimeSpan.FromMinutes(3));
+                return;
+            }
+            catch (InvalidOperationException) when (silo.ExitCode == FailFastExitCode && attempt < JoinAttempts)
+            {
+                JoinRestarts++;
+                say($"silo {index} was declared dead while it joined (exit {FailFastExitCode}); starting it again, as its supervisor would");
+            }
+        }
+    }
+
+    /// <summary>Orleans' exit code when a silo finds itself declared dead (it fails fast).</summary>
+    public const int FailFastExitCode = 134;
+
+    /// <summary>How many times a silo had to be started again because it was declared dead while it joined.</summary>
+    public int JoinRestarts { get; private set; }
 
     public async Task<bool> ReadyWithinAsync(ServerProcess silo, TimeSpan timeout)
     {

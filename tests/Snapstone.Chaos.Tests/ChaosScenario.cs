@@ -22,6 +22,7 @@ public sealed class ChaosScenario
     private readonly DateTimeOffset _began;
     private readonly int[] _logStart;
     private readonly (long Sent, long Retried, long Recovered, long Failed) _batchesAtStart;
+    private readonly int _joinRestartsAtStart;
     private readonly List<string> _hosts = [];
     private readonly List<string> _notes = [];
     private readonly Dictionary<string, IReadOnlyDictionary<string, string>> _targets = [];
@@ -35,6 +36,7 @@ public sealed class ChaosScenario
         _logStart = [.. cluster.Silos.Select(s => s.Log.Length)];
         var c = cluster.Fleet.Counters;
         _batchesAtStart = (c.BatchesSent, c.BatchesRetried, c.BatchesRecovered, c.BatchesFailed);
+        _joinRestartsAtStart = cluster.JoinRestarts;
     }
 
     public string Fault { get; }
@@ -238,7 +240,7 @@ public sealed class ChaosScenario
     /// <summary>A supervisor's restart (systemd's Restart=always, a pod's restart): the silo comes back on its address.</summary>
     public Task RestartInBackground(int silo) => Task.Run(async () =>
     {
-        await _cluster.Silos[silo].StartAgainAsync(TimeSpan.FromMinutes(3));
+        await _cluster.StartSiloAsync(silo, Say);
         Say($"silo {silo} started again and ready");
     });
 
@@ -353,6 +355,10 @@ public sealed class ChaosScenario
         var faults = exchanges.Where(e => e.IsServerFault).ToList();
         Assert.True(faults.Count == 0, $"{faults.Count} answer(s) were a 5xx other than 503 with Retry-After:\n{string.Join("\n", faults.Take(20))}");
 
+        if (_cluster.JoinRestarts - _joinRestartsAtStart is > 0 and var restarts)
+        {
+            Note($"{restarts} silo start(s) declared dead while joining and started again");
+        }
         var table = _cluster.Report.Add(new ChaosRow
         {
             Fault = Fault,

@@ -219,7 +219,7 @@ public sealed class ChaosTests(ChaosCluster cluster, ITestOutputHelper output) :
                 var exit = await cluster.Silos[silo].TerminateAsync(TimeSpan.FromSeconds(60));
                 s.Say($"silo {silo}{(host == silo ? " (the rollout's)" : "")} exited with {exit} {Seconds(clock.Elapsed)} after SIGTERM");
                 Assert.Equal(0, exit);
-                await cluster.Silos[silo].StartAgainAsync(TimeSpan.FromMinutes(3));
+                await cluster.StartSiloAsync(silo, s.Say);
                 var after = await s.UntilAsync(id, r => State(r) is "awaiting-approval" or "completed" or "rolled-back" or "paused" or "aborted",
                     $"wave {wave + 1} to wait for its approval", RolloutTimeout);
                 Assert.True(State(after) == "awaiting-approval" && after["currentWave"]!.GetValue<int>() == wave + 1,
@@ -263,9 +263,9 @@ public sealed class ChaosTests(ChaosCluster cluster, ITestOutputHelper output) :
     /// good rollout was rolled back and its package quarantined for the bad one's crashes.
     /// </summary>
     private const string SharedCanariesBug =
-        "product bug: a crash is reported per node (metrics.crashes), not per unit, and NodeHealthGrain.SignalLiveRollouts " +
+        "product bug: a crash is reported per node (metrics.crashes), not per unit, and Node.SignalLiveRollouts (src/Snapstone.Domain/Nodes/Node.cs) " +
         "pushes it to every live rollout on the node, so a good package that reaches the same canaries as a crashing one " +
-        "is rolled back and quarantined with it; needs crash attribution per unit in the report contract or the node grain";
+        "is rolled back and quarantined with it; needs crash attribution per unit in the report contract and the node";
 
     private static async Task PairAsync(ChaosScenario s, string goodUnit, string badUnit, string plan,
         IReadOnlyDictionary<string, string>? goodTargets, IReadOnlyDictionary<string, string>? badTargets)

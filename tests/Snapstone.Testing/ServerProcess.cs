@@ -180,6 +180,9 @@ public sealed class ServerProcess : IAsyncDisposable
 
     public bool HasExited => _process is null || _process.HasExited;
 
+    /// <summary>The exit code of the last run once it has exited; null while it runs or before it ever started.</summary>
+    public int? ExitCode => _process is { HasExited: true } process ? process.ExitCode : null;
+
     /// <summary>The silo-to-silo port.</summary>
     public int SiloPort => int.Parse(_environment["Snapstone__Cluster__SiloPort"]);
 
