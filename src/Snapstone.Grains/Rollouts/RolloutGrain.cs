@@ -131,7 +131,7 @@ public sealed class RolloutGrain(
     public async Task<RolloutView?> WaitForTimeline(int seen, TimeSpan wait)
     {
         var deadline = time.GetUtcNow() + wait;
-        while (_published is { } status && status.Timeline.Count <= seen && !status.IsTerminal && time.GetUtcNow() < deadline)
+        while (_published is { } status && status.TimelineTotal <= seen && !status.IsTerminal && time.GetUtcNow() < deadline)
         {
             var left = deadline - time.GetUtcNow();
             await Task.WhenAny(_changed.Task, Task.Delay(left > TimeSpan.Zero ? left : TimeSpan.Zero, time));

@@ -73,6 +73,7 @@ public static class ServerHosting
         builder.Services.AddSnapstoneOperations();
         builder.Services.AddSnapstoneAuth(builder.Configuration);
         builder.Services.AddDashboardAccess();
+        builder.Services.AddSingleton<Http.EventStreams>();
         builder.Services.ConfigureHttpJsonOptions(o => SnapstoneJson.Configure(o.SerializerOptions));
         builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = c => c.ProblemDetails.Detail ??= c.ProblemDetails.Status switch
         {
