@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using Snapstone.Domain;
 using Snapstone.Domain.Health;
 using Snapstone.Domain.Incidents;
+using Snapstone.Domain.Notifications;
 using Snapstone.Domain.Rollouts;
 using Snapstone.Domain.Units;
 
@@ -310,6 +311,11 @@ public sealed class RolloutGrain(
         if (next.Timeline.Count > 0 && next.Timeline[^1] is { } entry && (previous is null || previous.Timeline.Count == 0 || previous.Timeline[^1] != entry))
         {
             logger.LogInformation("Rollout {Rollout} of {Unit} v{Version}: {Type}: {Message}", Spec.Id, Spec.Unit, Spec.Version, entry.Type, entry.Message);
+            if (NotificationEvents.OfRollout(Spec, next, entry) is { } notice)
+            {
+                // One-way: a rollback never waits on a notification.
+                GrainFactory.GetGrain<INotificationRegistryGrain>(INotificationRegistryGrain.Key).Publish(notice).Ignore();
+            }
         }
         if (previous?.State != next.State)
         {

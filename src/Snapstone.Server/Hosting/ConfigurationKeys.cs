@@ -20,6 +20,7 @@ public static class ConfigurationKeys
         ("Snapstone:Rollouts", typeof(Grains.Rollouts.RolloutOptions)),
         ("Snapstone:Incidents", typeof(Grains.Emergency.IncidentOptions)),
         ("Snapstone:Drift", typeof(Grains.Drift.DriftOptions)),
+        (Grains.Notifications.NotificationOptions.Section, typeof(Grains.Notifications.NotificationOptions)),
     ];
 
     /// <summary>Whether <paramref name="key"/> (<c>Snapstone:Cluster:Tls:CaPath</c> or <c>Snapstone__Cluster__Tls__CaPath</c>) is read by the server.</summary>
