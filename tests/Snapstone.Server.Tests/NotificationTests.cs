@@ -99,6 +99,23 @@ public sealed class NotificationEndpointTests(ServerFixture fixture)
         Assert.StartsWith("notification 'On-Call' must match", (string?)naming["detail"]);
     }
 
+    [Fact]
+    public async Task The_openapi_document_describes_the_notification_operations()
+    {
+        using var anonymous = fixture.Server.Client(null);
+        var (_, document) = await anonymous.Get("/openapi/v1.json");
+        var named = document["paths"]!["/v1/notifications/{name}"]!;
+        Assert.Equal("PutNotification", (string?)named["put"]!["operationId"]);
+        Assert.Equal("GetNotification", (string?)named["get"]!["operationId"]);
+        Assert.Equal("DeleteNotification", (string?)named["delete"]!["operationId"]);
+        Assert.Equal("ListNotifications", (string?)document["paths"]!["/v1/notifications"]!["get"]!["operationId"]);
+        var schema = document["components"]!["schemas"]!["NotificationBody"]!["properties"]!.AsObject();
+        Assert.Equal(["kind", "url", "routingKey", "secret", "events", "units", "minSeverity"], schema.Select(p => p.Key));
+        var response = document["components"]!["schemas"]!["NotificationResponse"]!["properties"]!.AsObject();
+        Assert.DoesNotContain("secret", response.Select(p => p.Key));
+        Assert.DoesNotContain("routingKey", response.Select(p => p.Key));
+    }
+
     [Theory]
     [InlineData("ci")]
     [InlineData("reader")]
