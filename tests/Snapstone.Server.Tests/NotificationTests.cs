@@ -272,3 +272,14 @@ public sealed class NotificationDeliveryTests
         Assert.All(receiver.Requests.Where(r => r.Channel == "stuck"), r => Assert.Contains(r.Event, new[] { "rollout.started", "rollout.rolled-back" }));
     }
 }
+
+public sealed class NotificationConfigurationTests
+{
+    [Theory]
+    [InlineData("Snapstone__Notifications__PublicUrl", true)]
+    [InlineData("Snapstone:Notifications:AllowHttp", true)]
+    [InlineData("Snapstone__Notifications__BaseUrl", false)]
+    [InlineData("Snapstone__Notifications", false)]
+    public void The_notification_keys_are_known_to_the_server(string key, bool known) =>
+        Assert.Equal(known, Snapstone.Server.Hosting.ConfigurationKeys.IsKnown(key));
+}

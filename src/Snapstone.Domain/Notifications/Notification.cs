@@ -193,7 +193,7 @@ public static class NotificationRules
         {
             return allowed;
         }
-        if (names.Count == 0 || names.Count > NotificationEvents.All.Count * 2)
+        if (names.Count == 0 || names.Count > NotificationEvents.All.Count)
         {
             errors.Add($"events must list 1 to {NotificationEvents.All.Count} events of {known} (got {names.Count}), or be left out for all of them");
             return [];
