@@ -28,6 +28,7 @@ public sealed class AuditGrain(AuditStore store, TimeProvider time) : Grain, IAu
             throw;
         }
         _last = entry;
+        Telemetry.SnapstoneMetrics.Audited(record.Action);
         return entry;
     }
 

@@ -93,6 +93,7 @@ public sealed class RolloutGrain(
         state.State.Targets = targets;
         state.State.Status = RolloutStatus.Start(spec, time.GetUtcNow());
         await state.WriteStateAsync();
+        Telemetry.RolloutMetrics.Saved(spec, null, state.State.Status);
         // The unit reserved this rollout before starting it: a pending rollout is visible at once.
         _published = state.State.Status;
         Notify(state.State.Status);
@@ -132,7 +133,7 @@ public sealed class RolloutGrain(
     public async Task<RolloutView?> WaitForTimeline(int seen, TimeSpan wait)
     {
         var deadline = time.GetUtcNow() + wait;
-        while (_published is { } status && status.Timeline.Count <= seen && !status.IsTerminal && time.GetUtcNow() < deadline)
+        while (_published is { } status && status.TimelineTotal <= seen && !status.IsTerminal && time.GetUtcNow() < deadline)
         {
             var left = deadline - time.GetUtcNow();
             await Task.WhenAny(_changed.Task, Task.Delay(left > TimeSpan.Zero ? left : TimeSpan.Zero, time));
@@ -309,6 +310,7 @@ public sealed class RolloutGrain(
         }
         state.State.Status = next;
         await state.WriteStateAsync();
+        Telemetry.RolloutMetrics.Saved(Spec, previous, next);
         if (next.Timeline.Count > 0 && next.Timeline[^1] is { } entry && (previous is null || previous.Timeline.Count == 0 || previous.Timeline[^1] != entry))
         {
             logger.LogInformation("Rollout {Rollout} of {Unit} v{Version}: {Type}: {Message}", Spec.Id, Spec.Unit, Spec.Version, entry.Type, entry.Message);

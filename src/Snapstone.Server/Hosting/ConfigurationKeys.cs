@@ -21,6 +21,7 @@ public static class ConfigurationKeys
         ("Snapstone:Incidents", typeof(Grains.Emergency.IncidentOptions)),
         ("Snapstone:Drift", typeof(Grains.Drift.DriftOptions)),
         (Grains.Notifications.NotificationOptions.Section, typeof(Grains.Notifications.NotificationOptions)),
+        (Grains.Telemetry.TelemetryOptions.Section, typeof(Grains.Telemetry.TelemetryOptions)),
     ];
 
     /// <summary>Whether <paramref name="key"/> (<c>Snapstone:Cluster:Tls:CaPath</c> or <c>Snapstone__Cluster__Tls__CaPath</c>) is read by the server.</summary>

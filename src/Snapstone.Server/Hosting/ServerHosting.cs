@@ -67,11 +67,13 @@ public static class ServerHosting
         builder.UseOrleans(silo => silo
             .AddSnapstoneClustering(storage, options.Cluster)
             .AddSnapstoneStorage(storage, options.Storage)
-            .AddSnapstoneDashboard());
+            .AddSnapstoneDashboard()
+            .AddActivityPropagation());
 
         builder.Services.AddSnapstoneOperations();
         builder.Services.AddSnapstoneAuth(builder.Configuration);
         builder.Services.AddDashboardAccess();
+        builder.Services.AddSingleton<Http.EventStreams>();
         builder.Services.ConfigureHttpJsonOptions(o => SnapstoneJson.Configure(o.SerializerOptions));
         builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = c => c.ProblemDetails.Detail ??= c.ProblemDetails.Status switch
         {

@@ -71,7 +71,8 @@ public static class ServiceDefaults
         var shutdown = builder.Configuration.GetSection($"{ServerOptions.Section}:Shutdown").Get<ShutdownOptions>() ?? new ShutdownOptions();
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = shutdown.HostTimeout);
 
-        // Telemetry: OpenTelemetry (metrics, traces, log correlation) is registered here.
+        // Telemetry: the Snapstone, Orleans, ASP.NET Core and runtime meters at /metrics, and OTLP when configured.
+        builder.AddSnapstoneTelemetry();
         return builder;
     }
 
@@ -80,6 +81,7 @@ public static class ServiceDefaults
         app.MapHealthChecks(LivenessPath, new HealthCheckOptions { Predicate = _ => false }).AllowAnonymous();
         app.MapHealthChecks(ReadinessPath, new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready"), ResponseWriter = WriteReport }).AllowAnonymous();
         app.MapHealthChecks(StartupPath, new HealthCheckOptions { Predicate = c => c.Tags.Contains("startup"), ResponseWriter = WriteReport }).AllowAnonymous();
+        app.MapSnapstoneMetrics();
         return app;
     }
 

@@ -46,6 +46,7 @@ public static class SiloSetup
         services.AddHttpClient("webhooks");
         services.AddOptions<Snapstone.Grains.Notifications.NotificationOptions>().BindConfiguration(Snapstone.Grains.Notifications.NotificationOptions.Section);
         services.AddOptions<Snapstone.Grains.Drift.DriftOptions>().BindConfiguration("Snapstone:Drift");
+        services.AddOptions<Snapstone.Grains.Nodes.NodeOptions>().BindConfiguration("Snapstone:Nodes");
         return services;
     }
 
