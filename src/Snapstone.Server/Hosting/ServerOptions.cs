@@ -105,6 +105,8 @@ public sealed class GatewayOptions
     public int MaxStreamsPerToken { get; set; } = 16;
     /// <summary>Seconds of quiet after which an event stream sends a <c>heartbeat</c> event, so proxies and clients see it alive.</summary>
     public double StreamHeartbeatSeconds { get; set; } = 15;
+    /// <summary>How long this gateway serves the public status (<c>GET /v1/status</c>) from its last read of the cluster.</summary>
+    public double StatusCacheSeconds { get; set; } = 2;
 }
 
 public sealed class HealthOptions
