@@ -182,7 +182,7 @@ public sealed class NotificationDeliveryTests
         var incident = incidents["incidents"]!.AsArray().Single(i => (string?)i!["title"] == $"Rollout {badId} of {scenario.Unit} v{bad} rolled back")!;
         var incidentId = (string)incident["id"]!;
         Assert.Equal("sev3", (string?)incident["severity"]);
-        var (resolved, _) = await scenario.Ci.Post($"/v1/incidents/{incidentId}/updates", new { status = "resolved", message = "customers confirm recovery" });
+        var (resolved, _) = await scenario.Server.Client("oncall").Post($"/v1/incidents/{incidentId}/updates", new { status = "resolved", message = "customers confirm recovery" });
         Assert.Equal(200, resolved);
 
         // PagerDuty: one trigger when the incident opened, one resolve when it resolved, the incident id as dedup_key.
