@@ -2,6 +2,7 @@ using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Snapstone.Domain.Incidents;
+using Snapstone.Domain.Notifications;
 
 namespace Snapstone.Grains.Emergency;
 
@@ -93,6 +94,7 @@ public sealed class IncidentGrain(
         var payload = JsonSerializer.Serialize(new { incident.Id, incident.Title, incident.Severity, incident.Status, incident.Units, latest }, SnapstoneJson.Options);
         var id = $"{incident.Id}-{incident.Updates.Count}";
         GrainFactory.GetGrain<IWebhookRegistryGrain>(IWebhookRegistryGrain.Key).Publish(new WebhookEvent(id, eventType, time.GetUtcNow(), payload)).Ignore();
+        GrainFactory.GetGrain<INotificationRegistryGrain>(INotificationRegistryGrain.Key).Publish(NotificationEvents.OfIncident(incident, eventType == "incident.opened")).Ignore();
     }
 }
 

@@ -123,9 +123,9 @@ public sealed class WebhookDeliveryGrain(
         var body = Encoding.UTF8.GetBytes(e.PayloadJson);
         var signature = "sha256=" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(webhook.Secret), body));
         var client = http.CreateClient("webhooks");
+        var attempts = 0;
         try
         {
-            var attempts = 0;
             // The round runs on the thread pool, off the grain's scheduler: the grain only awaits its outcome.
             var status = await Task.Run(async () =>
             {
@@ -147,6 +147,8 @@ public sealed class WebhookDeliveryGrain(
         }
         catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or TimeoutException or Polly.Timeout.TimeoutRejectedException)
         {
+            // A receiver that refuses connections uses up rounds too, or it would be retried every second for ever.
+            state.State.Attempts += attempts;
             state.State.LastError = ex.Message;
         }
         var rounds = (state.State.Attempts + 3) / 4;

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using Snapstone.Domain;
 using Snapstone.Domain.Health;
 using Snapstone.Domain.Incidents;
+using Snapstone.Domain.Notifications;
 using Snapstone.Domain.Rollouts;
 using Snapstone.Domain.Units;
 
@@ -95,6 +96,7 @@ public sealed class RolloutGrain(
         Telemetry.RolloutMetrics.Saved(spec, null, state.State.Status);
         // The unit reserved this rollout before starting it: a pending rollout is visible at once.
         _published = state.State.Status;
+        Notify(state.State.Status);
         // The reminder is a backstop (the start-up sweep wakes unfinished rollouts too): register it alongside the first wave.
         var reminder = this.RegisterOrUpdateReminder(ReminderName, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
         await Announce(null);
@@ -312,6 +314,7 @@ public sealed class RolloutGrain(
         if (next.Timeline.Count > 0 && next.Timeline[^1] is { } entry && (previous is null || previous.Timeline.Count == 0 || previous.Timeline[^1] != entry))
         {
             logger.LogInformation("Rollout {Rollout} of {Unit} v{Version}: {Type}: {Message}", Spec.Id, Spec.Unit, Spec.Version, entry.Type, entry.Message);
+            Notify(next);
         }
         if (previous?.State != next.State)
         {
@@ -325,6 +328,15 @@ public sealed class RolloutGrain(
         var changed = _changed;
         _changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         changed.TrySetResult();
+    }
+
+    /// <summary>Tells notifications of the newest timeline entry, one-way: a rollback never waits on a notification.</summary>
+    private void Notify(RolloutStatus status)
+    {
+        if (status.Timeline.Count > 0 && NotificationEvents.OfRollout(Spec, status, status.Timeline[^1]) is { } notice)
+        {
+            GrainFactory.GetGrain<INotificationRegistryGrain>(INotificationRegistryGrain.Key).Publish(notice).Ignore();
+        }
     }
 
     private Task Announce(RolloutState? _) => Unit.RolloutChanged(View().Summary());

@@ -20,6 +20,7 @@ public static class ConfigurationKeys
         ("Snapstone:Rollouts", typeof(Grains.Rollouts.RolloutOptions)),
         ("Snapstone:Incidents", typeof(Grains.Emergency.IncidentOptions)),
         ("Snapstone:Drift", typeof(Grains.Drift.DriftOptions)),
+        (Grains.Notifications.NotificationOptions.Section, typeof(Grains.Notifications.NotificationOptions)),
         (Grains.Telemetry.TelemetryOptions.Section, typeof(Grains.Telemetry.TelemetryOptions)),
     ];
 

@@ -1,0 +1,78 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Snapstone.Domain.Notifications;
+
+namespace Snapstone.Grains.Notifications;
+
+[GenerateSerializer, Alias("snapstone.NotificationRegistryState")]
+public sealed class NotificationRegistryState
+{
+    [Id(0)] public Dictionary<string, Notification> Notifications { get; set; } = [];
+}
+
+/// <summary>
+/// The notifications and their fan-out. Thin: definitions are checked by <see cref="NotificationRules"/>, each
+/// event is filtered by <see cref="Notification.Wants"/> and rendered by <see cref="NotificationPayloads"/>, and the
+/// body goes to the webhook machinery's <see cref="IWebhookDeliveryGrain"/>, which persists and retries it.
+/// </summary>
+public sealed class NotificationRegistryGrain(
+    [PersistentState("notifications", StorageNames.Grains)] IPersistentState<NotificationRegistryState> state,
+    IOptions<NotificationOptions> options,
+    TimeProvider time,
+    ILogger<NotificationRegistryGrain> logger) : Grain, INotificationRegistryGrain
+{
+    private readonly ConsoleLinks _links = ConsoleLinks.From(options.Value.PublicUrl);
+
+    public async Task<Notification> Define(string name, NotificationRequest request, string actor)
+    {
+        var (notification, errors) = NotificationRules.Check(name, request, options.Value.AllowHttp, actor, time.GetUtcNow());
+        if (notification is null)
+        {
+            throw SnapstoneException.Invalid(errors);
+        }
+        if (!state.State.Notifications.ContainsKey(name) && state.State.Notifications.Count >= NotificationRules.MaxNotifications)
+        {
+            throw SnapstoneException.Conflict($"at most {NotificationRules.MaxNotifications} notifications may be defined; delete one first");
+        }
+        state.State.Notifications[name] = notification;
+        await state.WriteStateAsync();
+        logger.LogInformation("Notification {Notification} ({Kind}) defined by {Actor} for {Events}", name, notification.Kind, actor,
+            string.Join(", ", notification.Events.Select(e => e.WireName())));
+        return notification;
+    }
+
+    public async Task<bool> Remove(string name)
+    {
+        if (!state.State.Notifications.Remove(name)) return false;
+        await state.WriteStateAsync();
+        return true;
+    }
+
+    public Task<Notification?> Get(string name) => Task.FromResult(state.State.Notifications.GetValueOrDefault(name));
+
+    public Task<IReadOnlyList<Notification>> List() =>
+        Task.FromResult<IReadOnlyList<Notification>>([.. state.State.Notifications.Values.OrderBy(n => n.Name, StringComparer.Ordinal)]);
+
+    public Task Publish(NotificationEvent e)
+    {
+        var type = e.Type.WireName();
+        foreach (var notification in state.State.Notifications.Values.Where(n => n.Wants(e)))
+        {
+            if (NotificationPayloads.Render(notification, e, _links) is not { } body)
+            {
+                continue;
+            }
+            // The delivery grain persists the body and retries it on its own schedule; its key makes a repeat a no-op.
+            // Notification names cannot hold '/', so these keys never meet a /v1/webhooks delivery's.
+            var receiver = new Webhook { Name = notification.Name, Url = notification.Url, Events = [type], Secret = notification.Secret ?? "" };
+            GrainFactory.GetGrain<IWebhookDeliveryGrain>(DeliveryKey(notification.Name, e.Id))
+                .Deliver(receiver, new WebhookEvent(e.Id, type, e.At, body)).Ignore();
+            NotificationMetrics.Queued(notification.Kind.ToString().ToLowerInvariant(), type);
+            logger.LogDebug("Notification {Notification} queued {Event} {Id}", notification.Name, type, e.Id);
+        }
+        return Task.CompletedTask;
+    }
+
+    /// <summary>The delivery grain of one event for one notification.</summary>
+    public static string DeliveryKey(string notification, string eventId) => $"notification/{notification}/{eventId}";
+}
