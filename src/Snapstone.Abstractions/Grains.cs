@@ -205,15 +205,23 @@ public interface IPopGrain : IGrainWithStringKey
 
     /// <summary>Tells the PoP's consumers whose first wave is the order's wave to run the package; counts the cumulative cohort.</summary>
     [Alias("AssignWave")]
-    Task<WaveCount> AssignWave(WaveOrder order);
+    Task<WaveAssignment> AssignWave(WaveOrder order);
 
     /// <summary>Samples the cohort (first wave ≤ the order's wave) and the control group (the rest of the consumers).</summary>
     [Alias("ObserveWave")]
-    Task<WaveCount> ObserveWave(WaveOrder order);
+    Task<WaveEvidence> ObserveWave(WaveOrder order);
 
     /// <summary>Sends every consumer whose first wave is ≤ the order's wave back to the previous package; counts them.</summary>
     [Alias("RollBack")]
-    Task<WaveCount> RollBack(WaveOrder order);
+    Task<RollbackSent> RollBack(WaveOrder order);
+
+    /// <summary>Break-glass: every consumer of the unit to the return's package at once, recorded in the ledger.</summary>
+    [Alias("ReturnAll")]
+    Task<RollbackSent> ReturnAll(UnitReturn order);
+
+    /// <summary>Counts the consumers a break-glass return sent back and how many confirmed its package.</summary>
+    [Alias("ObserveReturn")]
+    Task<RollbackConfirmations> ObserveReturn(UnitReturn order);
 
     /// <summary>How many of the PoP's nodes match <paramref name="targets"/>, and how many nodes it has.</summary>
     [Alias("Consumers")]
@@ -221,7 +229,7 @@ public interface IPopGrain : IGrainWithStringKey
 
     /// <summary>Counts the rolled-back nodes and how many confirmed the previous package.</summary>
     [Alias("ObserveRollback")]
-    Task<WaveCount> ObserveRollback(WaveOrder order);
+    Task<RollbackConfirmations> ObserveRollback(WaveOrder order);
 
     /// <summary>What the PoP's order ledger says <paramref name="node"/> was told, per unit; read by a node grain as it activates.</summary>
     [Alias("OrdersFor")]

@@ -80,17 +80,55 @@ public sealed record WaveOrder
     public Gates Gates => Plan.Waves[Math.Clamp(Wave, 0, Plan.Waves.Count - 1)].Gates;
 }
 
-/// <summary>One PoP's part of a wave: how many consumers it holds in the cohort, and their samples.</summary>
-[GenerateSerializer, Immutable, Alias("snapstone.WaveCount")]
-public sealed record WaveCount(
-    [property: Id(0)] int Cohort,
-    [property: Id(1)] int Applied,
-    [property: Id(2)] int Rejected,
-    [property: Id(3)] IReadOnlyList<NodeSample> CohortSamples,
-    [property: Id(4)] IReadOnlyList<NodeSample> ControlSamples,
-    [property: Id(5)] int Assigned = 0,
+/// <summary>One PoP's answer to a wave's assignment: its consumers in the cohort through the wave, and how many of them were told just now (their first wave is this one).</summary>
+[GenerateSerializer, Immutable, Alias("snapstone.WaveAssignment")]
+public sealed record WaveAssignment([property: Id(0)] int Cohort, [property: Id(1)] int Told);
+
+/// <summary>One PoP's evidence about a wave: the cohort's counts and samples, and the control group's samples.</summary>
+[GenerateSerializer, Immutable, Alias("snapstone.WaveEvidence")]
+public sealed record WaveEvidence
+{
+    /// <summary>The PoP's consumers whose first wave is at most the wave observed.</summary>
+    [Id(0)] public int Cohort { get; init; }
+    /// <summary>Of those, nodes reporting the package.</summary>
+    [Id(1)] public int Applied { get; init; }
+    /// <summary>Of those, nodes that refused it.</summary>
+    [Id(2)] public int Rejected { get; init; }
+    [Id(3)] public IReadOnlyList<NodeSample> CohortSamples { get; init; } = [];
+    /// <summary>Consumers still on the previous package (sampled): what the cohort is compared with.</summary>
+    [Id(4)] public IReadOnlyList<NodeSample> ControlSamples { get; init; } = [];
     /// <summary>Some cohort nodes that do not run the package (at most <see cref="WaveObservation.MaxNamed"/>), by id.</summary>
-    [property: Id(6)] IReadOnlyList<string>? Unconverged = null);
+    [Id(5)] public IReadOnlyList<string> Unconverged { get; init; } = [];
+}
+
+/// <summary>One PoP's part of sending nodes back: how many it told to return, and how many of them were running the package taken back.</summary>
+[GenerateSerializer, Immutable, Alias("snapstone.RollbackSent")]
+public sealed record RollbackSent([property: Id(0)] int Returned, [property: Id(1)] int Ran);
+
+/// <summary>One PoP's confirmations of a return: nodes sent back, how many report the package they were sent back to, and some that do not yet.</summary>
+[GenerateSerializer, Immutable, Alias("snapstone.RollbackConfirmations")]
+public sealed record RollbackConfirmations
+{
+    [Id(0)] public int Returned { get; init; }
+    [Id(1)] public int Confirmed { get; init; }
+    /// <summary>At most <see cref="WaveObservation.MaxNamed"/> of the nodes that have not confirmed, by id.</summary>
+    [Id(2)] public IReadOnlyList<string> Unconfirmed { get; init; } = [];
+}
+
+/// <summary>
+/// Break-glass: every consumer of <see cref="Unit"/> to run <see cref="To"/> at once (null: no package of it), no waves.
+/// <see cref="From"/> is the version taken back, so the PoP can count the nodes that were running it.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("snapstone.UnitReturn")]
+public sealed record UnitReturn
+{
+    /// <summary>The break-glass action that orders it.</summary>
+    [Id(0)] public required string Action { get; init; }
+    [Id(1)] public required string Unit { get; init; }
+    [Id(2)] public DesiredPackage? To { get; init; }
+    [Id(3)] public DesiredPackage? From { get; init; }
+    [Id(4)] public required UnitTargets Targets { get; init; }
+}
 
 /// <summary>The package a rollout told a node to run, with the gates its own health is checked against.</summary>
 [GenerateSerializer, Immutable, Alias("snapstone.NodeAssignment")]

@@ -61,7 +61,7 @@ public sealed class NodeAssignmentTests(ClusterFixture fixture)
         var pop = fixture.Client.GetGrain<IPopGrain>(s.Pop);
 
         var count = await pop.AssignWave(s.Order(0));
-        Assert.Equal((1, 1), (count.Cohort, count.Assigned));
+        Assert.Equal((1, 1), (count.Cohort, count.Told));
 
         await Deactivate(fixture.Client.GetGrain<INodeHealthGrain>(canary), fixture.Client.GetGrain<INodeHealthGrain>(edge), pop);
         Assert.Equal(s.V2, (await Report(s, canary, "canary", s.V1)).Units[s.Unit]);
@@ -80,7 +80,7 @@ public sealed class NodeAssignmentTests(ClusterFixture fixture)
         await Report(s, ran, "canary", s.V2);
 
         var rollback = await pop.RollBack(s.Order(0));
-        Assert.Equal((2, 1), (rollback.Cohort, rollback.Applied));
+        Assert.Equal((2, 1), (rollback.Returned, rollback.Ran));
 
         await Deactivate(fixture.Client.GetGrain<INodeHealthGrain>(ran), pop);
         Assert.Equal(s.V1, (await Report(s, ran, "canary", s.V2)).Units[s.Unit]);
@@ -119,6 +119,6 @@ public sealed class NodeAssignmentTests(ClusterFixture fixture)
         // The crashed node is back on v1 when the rollout's own rollback arrives; it still counts as having run v2.
         await Report(s, crashed, "canary", s.V1);
         var back = await fixture.Client.GetGrain<IPopGrain>(s.Pop).RollBack(s.Order(0) with { Rollout = "r-00000000000000dd" });
-        Assert.Equal((2, 2), (back.Cohort, back.Applied));
+        Assert.Equal((2, 2), (back.Returned, back.Ran));
     }
 }

@@ -1,6 +1,5 @@
 using Microsoft.Extensions.Logging;
 using Snapstone.Domain.Incidents;
-using Snapstone.Domain.Plans;
 
 namespace Snapstone.Grains.Emergency;
 
@@ -19,8 +18,6 @@ public sealed class BreakGlassGrain(
     TimeProvider time,
     ILogger<BreakGlassGrain> logger) : Grain, IBreakGlassGrain
 {
-    /// <summary>A wave index past any plan's: every consumer's first wave is at or below it.</summary>
-    private const int EveryWave = int.MaxValue / 2;
     private IGrainTimer? _watch;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
@@ -41,8 +38,8 @@ public sealed class BreakGlassGrain(
         var id = this.GetPrimaryKeyString();
         state.State.View = new BreakGlassView { Id = id, Order = order, StartedAt = time.GetUtcNow() };
         await state.WriteStateAsync();
-        var sent = await FanOut((pop, o) => pop.RollBack(o));
-        state.State.View = state.State.View with { Targeted = sent.Sum(c => c.Cohort) };
+        var sent = await FanOut((pop, o) => pop.ReturnAll(o));
+        state.State.View = state.State.View with { Targeted = sent.Sum(c => c.Returned) };
         await state.WriteStateAsync();
         logger.LogWarning("Break-glass rollback {Id}: {Targeted} node(s) of {Unit} told to return to v{Version} by {By}: {Reason}",
             id, state.State.View.Targeted, order.Unit, order.Lkg.Version, order.By, order.Reason);
@@ -62,9 +59,9 @@ public sealed class BreakGlassGrain(
         {
             return;
         }
-        var seen = await FanOut((pop, o) => pop.ObserveRollback(o));
-        var confirmed = seen.Sum(c => c.Applied);
-        var targeted = seen.Sum(c => c.Cohort);
+        var seen = await FanOut((pop, o) => pop.ObserveReturn(o));
+        var confirmed = seen.Sum(c => c.Confirmed);
+        var targeted = seen.Sum(c => c.Returned);
         var done = confirmed >= targeted;
         if (confirmed == view.Confirmed && targeted == view.Targeted && !done)
         {
@@ -81,22 +78,19 @@ public sealed class BreakGlassGrain(
         }
     }
 
-    private async Task<WaveCount[]> FanOut(Func<IPopGrain, WaveOrder, Task<WaveCount>> call)
+    /// <summary>Every PoP at once, each with the same order: every consumer of the unit back to the LKG.</summary>
+    private async Task<T[]> FanOut<T>(Func<IPopGrain, UnitReturn, Task<T>> call)
     {
         var order = state.State.View!.Order;
-        var wave = new WaveOrder
+        var back = new UnitReturn
         {
-            Rollout = this.GetPrimaryKeyString(),
+            Action = this.GetPrimaryKeyString(),
             Unit = order.Unit,
-            Package = order.Lkg,
-            Previous = order.Lkg,
-            Plan = BuiltInPlans.Standard,
-            Wave = EveryWave,
+            To = order.Lkg,
             Targets = order.Targets,
-            Salt = order.Unit,
         };
         var pops = await GrainFactory.GetGrain<IFleetGrain>(IFleetGrain.Key).Pops();
-        return await Task.WhenAll(pops.Select(pop => call(GrainFactory.GetGrain<IPopGrain>(pop), wave)));
+        return await Task.WhenAll(pops.Select(pop => call(GrainFactory.GetGrain<IPopGrain>(pop), back)));
     }
 
     private async Task Incident(IncidentStatus status, string message)

@@ -201,8 +201,8 @@ public sealed class RolloutGrain(
         switch (decision)
         {
             case RolloutDecision.Assign assign:
-                var cohort = await FanOut(assign.Wave, (pop, order) => pop.AssignWave(order));
-                await Save(Status.WaveAssigned(assign.Wave, cohort.Sum(c => c.Cohort), time.GetUtcNow()));
+                var assigned = await FanOut(assign.Wave, (pop, order) => pop.AssignWave(order));
+                await Save(Status.WaveAssigned(assign.Wave, assigned.Sum(c => c.Cohort), time.GetUtcNow()));
                 // Nodes learn at their next report: looking before the next tick would find nothing applied.
                 return false;
             case RolloutDecision.Rollback rollback:
@@ -212,9 +212,9 @@ public sealed class RolloutGrain(
                 var quarantine = Status.Rollback is { Aborted: true } ? Task.CompletedTask
                     : Unit.Quarantine(Spec.Version, $"rolled back by {Spec.Id}: {rollback.Reason}");
                 await Task.WhenAll(fanOut, quarantine);
-                var touched = await fanOut;
-                var sent = touched.Sum(c => c.Cohort);
-                await Save(Status.RollbackAssigned(sent, touched.Sum(c => c.Applied), time.GetUtcNow()));
+                var returned = await fanOut;
+                var sent = returned.Sum(c => c.Returned);
+                await Save(Status.RollbackAssigned(sent, returned.Sum(c => c.Ran), time.GetUtcNow()));
                 if (Status.Rollback is not { Aborted: true })
                 {
                     await OpenIncident($"Rollout {Spec.Id} of {Spec.Unit} v{Spec.Version} rolled back", sent,
@@ -244,8 +244,8 @@ public sealed class RolloutGrain(
     }
 
     /// <summary>The first few nodes the PoPs named as not running what they should, over all of them.</summary>
-    private static IReadOnlyList<string> Unconverged(IEnumerable<WaveCount> counts) =>
-        [.. counts.SelectMany(c => c.Unconverged ?? []).Order(StringComparer.Ordinal).Take(WaveObservation.MaxNamed)];
+    private static IReadOnlyList<string> FirstNamed(IEnumerable<IReadOnlyList<string>> named) =>
+        [.. named.SelectMany(n => n).Order(StringComparer.Ordinal).Take(WaveObservation.MaxNamed)];
 
     /// <summary>Gathers what Decide asked to see: the current wave's cohort and control, or the rollback's confirmations.</summary>
     private async Task<WaveObservation> Observe(int wave)
@@ -256,9 +256,9 @@ public sealed class RolloutGrain(
             return new WaveObservation
             {
                 Wave = wave,
-                Targeted = rollback.Sum(c => c.Cohort),
-                Applied = rollback.Sum(c => c.Applied),
-                Unconverged = Unconverged(rollback),
+                Targeted = rollback.Sum(c => c.Returned),
+                Applied = rollback.Sum(c => c.Confirmed),
+                Unconverged = FirstNamed(rollback.Select(c => c.Unconfirmed)),
             };
         }
         var counts = await FanOut(wave, (pop, order) => pop.ObserveWave(order));
@@ -275,12 +275,12 @@ public sealed class RolloutGrain(
             Applied = counts.Sum(c => c.Applied),
             Rejected = counts.Sum(c => c.Rejected),
             Verdict = verdict,
-            Unconverged = Unconverged(counts),
+            Unconverged = FirstNamed(counts.Select(c => c.Unconverged)),
         };
     }
 
     /// <summary>Rollout → every PoP at once → each PoP's nodes at once: a wave of any size is a two-level tree.</summary>
-    private async Task<WaveCount[]> FanOut(int wave, Func<IPopGrain, WaveOrder, Task<WaveCount>> call)
+    private async Task<T[]> FanOut<T>(int wave, Func<IPopGrain, WaveOrder, Task<T>> call)
     {
         var order = new WaveOrder
         {
