@@ -87,8 +87,11 @@ public interface IRolloutGrain : IGrainWithStringKey
     [Alias("Abort")]
     Task<RolloutView> Abort(string actor, string? reason);
 
-    /// <summary>A node that took this rollout's package crashed, rejected it or breached its gates: decide at once.</summary>
-    [Alias("Signal")]
+    /// <summary>
+    /// A node that took this rollout's package crashed, rejected it or breached its gates: decide at once. Interleaves,
+    /// so a tick waiting on storage never holds a rollback up.
+    /// </summary>
+    [Alias("Signal"), Orleans.Concurrency.AlwaysInterleave]
     Task Signal(NodeSignal signal);
 
     /// <summary>Answers when the timeline holds more than <paramref name="seen"/> entries, the rollout ends, or <paramref name="wait"/> passes.</summary>
@@ -246,14 +249,15 @@ public interface IAuditGrain : IGrainWithStringKey
 {
     public const string Key = "audit";
 
+    /// <summary>Appends the intent's entry, or answers the entry it already has: an intent is chained at most once.</summary>
     [Alias("Append")]
-    Task<Snapstone.Domain.Audit.AuditEntry> Append(Snapstone.Domain.Audit.AuditRecord record);
+    Task<Snapstone.Domain.Audit.AuditEntry> Append(Snapstone.Domain.Audit.AuditIntent intent);
 
     /// <summary>Entries after sequence <paramref name="afterSeq"/> (and at or after <paramref name="since"/>), oldest first.</summary>
     [Alias("Read"), Orleans.Concurrency.AlwaysInterleave]
     Task<IReadOnlyList<Snapstone.Domain.Audit.AuditEntry>> Read(long afterSeq, DateTimeOffset? since, int limit);
 
-    /// <summary>Recomputes the whole chain from storage.</summary>
+    /// <summary>Recomputes the whole chain from storage and checks the stored head against its last entry.</summary>
     [Alias("Verify"), Orleans.Concurrency.AlwaysInterleave]
     Task<AuditVerification> Verify();
 }
@@ -263,6 +267,9 @@ public interface IAuditGrain : IGrainWithStringKey
 public sealed record AuditVerification([property: Id(0)] long Entries, [property: Id(1)] Snapstone.Domain.Audit.ChainBreak? FirstBroken)
 {
     public bool Valid => FirstBroken is null;
+
+    /// <summary>Verified under the configured audit key (HMAC-SHA256), not plain SHA-256.</summary>
+    [Id(2)] public bool Keyed { get; init; }
 }
 
 /// <summary>The PoP index and fleet totals. Singleton, key <see cref="Key"/>.</summary>

@@ -93,7 +93,7 @@ public sealed partial class SnapstoneClient
         var id = RolloutId(actor, null);
         var ticket = await grains.GetGrain<IUnitGrain>(unit).ReserveRollout(id, version, breakGlass: true);
         var spec = ticket.Spec(id, unit, version, (BuiltInPlans.Emergency, BuiltInPlans.EmergencyName), reason!, actor,
-            [$"break-glass emergency deploy by {actor}: plan, approvals, freezes and quarantine bypassed"]);
+            [$"break-glass emergency deploy by {actor}: plan, approvals, freezes and quarantine bypassed"]) with { BreakGlass = true };
         await OpenBreakGlassIncident($"Emergency deploy of '{unit}' v{version}", unit, id, actor,
             (IncidentStatus.Detected, $"break-glass emergency deploy by {actor}: {reason}"),
             (IncidentStatus.Monitoring, $"rollout {id}: canary, then everyone"));

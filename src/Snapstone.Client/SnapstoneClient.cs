@@ -311,31 +311,15 @@ public sealed partial class SnapstoneClient(IGrainFactory grains, TimeProvider t
             .Take(Math.Clamp(limit, 1, MaxListLimit))];
     }
 
-    public Task<RolloutView> ApproveRolloutAsync(string id, string actor, string? reason) =>
-        Audited(Rollout(id).Approve(actor, reason), actor, "rollout.approve", id, reason);
+    // Each command is one call: the rollout grain checks it, records it with its audit entry, and acts.
 
-    public Task<RolloutView> PauseRolloutAsync(string id, string actor, string? reason) =>
-        Audited(Rollout(id).Pause(actor, reason), actor, "rollout.pause", id, reason);
+    public Task<RolloutView> ApproveRolloutAsync(string id, string actor, string? reason) => Rollout(id).Approve(actor, reason);
 
-    public async Task<RolloutView> ResumeRolloutAsync(string id, string actor, string? reason)
-    {
-        var rollout = await GetRolloutAsync(id);
-        if (await grains.GetGrain<IControlGrain>(IControlGrain.Key).FreezeOf(rollout.Spec.Unit) is { } freeze)
-        {
-            throw SnapstoneException.Conflict($"{freeze.Describe()}; lift it before resuming");
-        }
-        return await Audited(Rollout(id).Resume(actor, reason), actor, "rollout.resume", id, reason);
-    }
+    public Task<RolloutView> PauseRolloutAsync(string id, string actor, string? reason) => Rollout(id).Pause(actor, reason);
 
-    public Task<RolloutView> AbortRolloutAsync(string id, string actor, string? reason) =>
-        Audited(Rollout(id).Abort(actor, reason), actor, "rollout.abort", id, reason);
+    public Task<RolloutView> ResumeRolloutAsync(string id, string actor, string? reason) => Rollout(id).Resume(actor, reason);
 
-    private async Task<RolloutView> Audited(Task<RolloutView> command, string actor, string action, string id, string? reason)
-    {
-        var view = await command;
-        await AuditAsync(actor, action, $"rollout/{id}", reason ?? "");
-        return view;
-    }
+    public Task<RolloutView> AbortRolloutAsync(string id, string actor, string? reason) => Rollout(id).Abort(actor, reason);
 
     // ---- audit ----
 
@@ -355,7 +339,7 @@ public sealed partial class SnapstoneClient(IGrainFactory grains, TimeProvider t
     public Task<AuditVerification> VerifyAuditAsync() => grains.GetGrain<IAuditGrain>(IAuditGrain.Key).Verify();
 
     private Task AuditAsync(string actor, string action, string target, string? reason) =>
-        grains.GetGrain<IAuditGrain>(IAuditGrain.Key).Append(new Domain.Audit.AuditRecord(actor, action, target, reason ?? ""));
+        grains.GetGrain<IAuditGrain>(IAuditGrain.Key).Append(new Domain.Audit.AuditIntent(Guid.NewGuid().ToString("N"), new Domain.Audit.AuditRecord(actor, action, target, reason ?? ""), time.GetUtcNow()));
 
     /// <summary>Answers once the rollout's timeline holds more than <paramref name="seen"/> entries, it ends, or <paramref name="wait"/> passes.</summary>
     public async Task<RolloutView> WatchRolloutAsync(string id, int seen, TimeSpan wait) =>

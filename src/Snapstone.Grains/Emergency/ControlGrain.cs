@@ -1,6 +1,5 @@
 using Microsoft.Extensions.Logging;
 using Snapstone.Domain.BreakGlass;
-using Snapstone.Domain.Rollouts;
 
 namespace Snapstone.Grains.Emergency;
 
@@ -11,16 +10,16 @@ public sealed class ControlState
 }
 
 /// <summary>
-/// Freezes. A freeze pauses every matching active rollout at once and refuses new ones; lifting it, or its TTL
-/// running out, resumes the rollouts it paused. Depends on nothing but Snapstone's own grains and storage.
+/// Freezes. Rollouts ask which freezes apply on every tick and derive their pause from the answer, so a freeze
+/// needs nothing undone when it ends; a new or lifted freeze only wakes the matching rollouts so they notice at once.
+/// Depends on nothing but Snapstone's own grains and storage.
 /// </summary>
 public sealed class ControlGrain(
     [PersistentState("control", StorageNames.Grains)] IPersistentState<ControlState> state,
     TimeProvider time,
     ILogger<ControlGrain> logger) : Grain, IControlGrain, IRemindable
 {
-    /// <summary>Who pauses rollouts for a freeze; lifting resumes exactly those.</summary>
-    public const string FreezeActor = "freeze";
+    private static readonly TimeSpan WakeWait = TimeSpan.FromSeconds(5);
     private IGrainTimer? _expiry;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
@@ -40,7 +39,7 @@ public sealed class ControlGrain(
         }
         WatchExpiry();
         logger.LogWarning("Freeze: {Freeze}", freeze.Describe());
-        await ForEachActiveRollout(freeze, rollout => rollout.Pause(FreezeActor, freeze.Describe()));
+        await WakeRollouts(freeze);
         return freeze;
     }
 
@@ -54,7 +53,7 @@ public sealed class ControlGrain(
         state.State.Freezes.Remove(lifted);
         await state.WriteStateAsync();
         logger.LogWarning("Freeze lifted by {Actor}: {Freeze}", actor, lifted.Describe());
-        await ResumePaused(lifted, $"freeze lifted by {actor}");
+        await WakeRollouts(lifted);
         return lifted;
     }
 
@@ -85,22 +84,12 @@ public sealed class ControlGrain(
         foreach (var freeze in expired)
         {
             logger.LogWarning("Freeze expired: {Freeze}", freeze.Describe());
-            await ResumePaused(freeze, "freeze expired");
+            await WakeRollouts(freeze);
         }
     }
 
-    /// <summary>Resumes the rollouts this freeze paused, unless another freeze still covers them.</summary>
-    private Task ResumePaused(Freeze lifted, string why) =>
-        ForEachActiveRollout(lifted, async rollout =>
-        {
-            if (await rollout.Get() is { Status: { State: RolloutState.Paused, PausedBy: FreezeActor } } view &&
-                BreakGlassRules.Applicable(state.State.Freezes, view.Spec.Unit, time.GetUtcNow()) is null)
-            {
-                await rollout.Resume(FreezeActor, why);
-            }
-        });
-
-    private async Task ForEachActiveRollout(Freeze freeze, Func<IRolloutGrain, Task> act)
+    /// <summary>Wakes every active rollout the freeze covers, so it takes the freeze (or its end) into account now, not at its next tick.</summary>
+    private async Task WakeRollouts(Freeze freeze)
     {
         var catalog = await GrainFactory.GetGrain<ICatalogGrain>(ICatalogGrain.Key).Get();
         var units = await Task.WhenAll(catalog.Units.Keys.Where(freeze.Covers).Select(u => GrainFactory.GetGrain<IUnitGrain>(u).Get()));
@@ -108,12 +97,12 @@ public sealed class ControlGrain(
         {
             try
             {
-                await act(GrainFactory.GetGrain<IRolloutGrain>(id));
+                await GrainFactory.GetGrain<IRolloutGrain>(id).Wake().WaitAsync(WakeWait);
             }
-            catch (SnapstoneException e)
+            catch (Exception e) when (e is not OutOfMemoryException)
             {
-                // Already paused, finished or rolling back: nothing for the freeze to do there.
-                logger.LogInformation("Freeze left rollout {Rollout} as it was: {Reason}", id, e.Message);
+                // It ticks on its own and asks again; the freeze holds regardless.
+                logger.LogInformation("Rollout {Rollout} not woken for the freeze: {Reason}", id, e.Message);
             }
         }));
     }
