@@ -33,6 +33,16 @@ public interface IUnitGrain : IGrainWithStringKey
     Task<IReadOnlyList<PackageView>> ListPackages(long? before, int limit);
 
     /// <summary>
+    /// Starts a rollout, every rule checked here: the request's shape, an idempotency key's earlier use (the same
+    /// request answers its rollout, a different one is 422), freezes, the plan (the <c>emergency</c> plan is for
+    /// break-glass only; a high-risk change gets at least <c>high-risk</c>), the package (rejected, quarantined or
+    /// the LKG is 409) and the unit's one active rollout. The reservation, the start and its audit entry are one
+    /// sequence the unit owns: a crash part-way is finished when the unit next wakes.
+    /// </summary>
+    [Alias("StartRollout")]
+    Task<RolloutStart> StartRollout(RolloutRequest request, string actor);
+
+    /// <summary>
     /// Makes <paramref name="rollout"/> the unit's one active rollout of <paramref name="version"/>, refusing
     /// (409) a rejected, quarantined or current-LKG version and a second concurrent rollout.
     /// </summary>
@@ -61,6 +71,10 @@ public interface IUnitGrain : IGrainWithStringKey
     /// <summary>The unit's risk, its newest package's risk and its recent rollouts; null when not defined.</summary>
     [Alias("Pipeline")]
     Task<PipelineView?> Pipeline();
+
+    /// <summary>Finishes what the unit left half-done before a restart: a recorded rollout start, unappended audit entries.</summary>
+    [Alias("Wake")]
+    Task Wake();
 }
 
 /// <summary>One rollout: spec and status, walked wave by wave by a timer, kept alive by a reminder. Keyed by rollout id.</summary>

@@ -31,9 +31,7 @@ public sealed partial class SnapstoneClient(IGrainFactory grains, TimeProvider t
         {
             throw SnapstoneException.Invalid($"plan '{definition.Plan}' is not defined (built-in plans: {BuiltInPlans.StandardName}, {BuiltInPlans.HighRiskName}; define others with PUT /v1/plans/{definition.Plan})");
         }
-        var defined = await grains.GetGrain<IUnitGrain>(unit).Define(definition, actor);
-        await AuditAsync(actor, "unit.define", $"unit/{unit}", definition.Description);
-        return defined;
+        return await grains.GetGrain<IUnitGrain>(unit).Define(definition, actor);
     }
 
     public async Task<UnitView> GetUnitAsync(string unit)
@@ -58,9 +56,7 @@ public sealed partial class SnapstoneClient(IGrainFactory grains, TimeProvider t
         {
             throw SnapstoneException.Conflict($"plan '{plan}' is built in and cannot be redefined; define a plan under another name");
         }
-        var defined = await grains.GetGrain<IPlanGrain>(plan).Define(definition, actor);
-        await AuditAsync(actor, "plan.define", $"plan/{plan}", "");
-        return defined;
+        return await grains.GetGrain<IPlanGrain>(plan).Define(definition, actor);
     }
 
     public async Task<PlanView> GetPlanAsync(string plan)
@@ -80,10 +76,7 @@ public sealed partial class SnapstoneClient(IGrainFactory grains, TimeProvider t
     public async Task<PackageView> CreatePackageAsync(string unit, PackageDraft draft, string actor)
     {
         CheckDraft(unit, draft);
-        var package = await grains.GetGrain<IUnitGrain>(unit).CreatePackage(draft, actor);
-        var outcome = package.State == PackageState.Rejected ? "package.reject" : "package.create";
-        await AuditAsync(actor, outcome, $"unit/{unit}/v{package.Record.Version}", draft.Message);
-        return package;
+        return await grains.GetGrain<IUnitGrain>(unit).CreatePackage(draft, actor);
     }
 
     /// <summary>The checks of <see cref="CreatePackageAsync"/> without storing anything; the version is 0.</summary>
@@ -240,52 +233,16 @@ public sealed partial class SnapstoneClient(IGrainFactory grains, TimeProvider t
 
     /// <summary>
     /// Starts a rollout, or answers the one an earlier request with the same idempotency key started
-    /// (<c>Created</c> false). Refused with 409 for a rejected, quarantined or current-LKG version and while the
-    /// unit has another active rollout.
+    /// (<c>Created</c> false). One call: the unit checks every rule and owns the sequence (see <see cref="IUnitGrain.StartRollout"/>).
     /// </summary>
     public async Task<(RolloutView Rollout, bool Created)> StartRolloutAsync(RolloutRequest request, string actor)
     {
-        SnapstoneException.ThrowIfBadName("unit", request.Unit);
-        if (request.Plan is not null)
+        if (request.Problems() is { Count: > 0 } problems)
         {
-            SnapstoneException.ThrowIfBadName("plan", request.Plan);
+            throw SnapstoneException.Invalid(problems);
         }
-        if (request.Version < 1)
-        {
-            throw SnapstoneException.Invalid($"version must be 1 or more (got {request.Version})");
-        }
-        if (request.Reason.Length > RolloutCommands.MaxReasonLength)
-        {
-            throw SnapstoneException.Invalid($"reason must be at most {RolloutCommands.MaxReasonLength} characters (got {request.Reason.Length})");
-        }
-        if (request.IdempotencyKey is { Length: 0 or > RolloutRequest.MaxIdempotencyKeyLength })
-        {
-            throw SnapstoneException.Invalid($"Idempotency-Key must be 1 to {RolloutRequest.MaxIdempotencyKeyLength} characters");
-        }
-
-        var id = RolloutId(actor, request.IdempotencyKey);
-        var rollout = grains.GetGrain<IRolloutGrain>(id);
-        if (request.IdempotencyKey is not null && await rollout.Get() is { } earlier)
-        {
-            return earlier.Spec.Unit == request.Unit && earlier.Spec.Version == request.Version
-                ? (earlier, false)
-                : throw SnapstoneException.Conflict($"Idempotency-Key was already used for rollout {id} of {earlier.Spec.Unit} v{earlier.Spec.Version}");
-        }
-
-        var unit = await GetUnitAsync(request.Unit);
-        if (await grains.GetGrain<IControlGrain>(IControlGrain.Key).FreezeOf(request.Unit) is { } freeze)
-        {
-            throw SnapstoneException.Conflict($"{freeze.Describe()}; new rollouts are refused until it is lifted");
-        }
-        var asked = request.Plan ?? unit.Definition.Plan;
-        var askedPlan = (await GetPlanAsync(asked)).Plan;
-        var ticket = await grains.GetGrain<IUnitGrain>(request.Unit).ReserveRollout(id, request.Version);
-        // A high-risk change never rolls out on a plan laxer than high-risk, whatever the unit or request names.
-        var (plan, planName, note) = PlanFloor.Apply(askedPlan, asked, ticket.Risk.Level == Domain.Risk.RiskLevel.High, ticket.Risk.Reasons);
-        var spec = ticket.Spec(id, request.Unit, request.Version, (plan, planName), request.Reason, actor, note is null ? [] : [note]);
-        var started = await rollout.Start(spec, ticket.Targets);
-        await AuditAsync(actor, "rollout.start", $"rollout/{id}", $"{request.Unit} v{request.Version} on {planName}: {request.Reason}");
-        return (started, true);
+        var (rollout, created) = await grains.GetGrain<IUnitGrain>(request.Unit).StartRollout(request, actor);
+        return (rollout, created);
     }
 
     public async Task<RolloutView> GetRolloutAsync(string id) =>

@@ -30,6 +30,9 @@ public sealed record RolloutSpec
     /// <summary>An emergency deploy through break-glass: freezes do not hold it (it is still watched and rolled back on regression).</summary>
     [Id(13)] public bool BreakGlass { get; init; }
 
+    /// <summary>The plan the request named (null: the unit's); <see cref="PlanName"/> is the one used, which a high-risk change may raise.</summary>
+    [Id(14)] public string? RequestedPlan { get; init; }
+
     /// <summary>Who may not approve it: its creator and the package's author, each named once.</summary>
     public IReadOnlyList<string> Excluded =>
         PackageAuthor is { Length: > 0 } author && !string.Equals(author, CreatedBy, StringComparison.OrdinalIgnoreCase)

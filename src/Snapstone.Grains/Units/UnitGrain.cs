@@ -1,9 +1,13 @@
 using System.Security.Cryptography;
+using System.Text;
 using Microsoft.Extensions.Logging;
 using Snapstone.Domain;
+using Snapstone.Domain.Audit;
 using Snapstone.Domain.Packages;
+using Snapstone.Domain.Plans;
 using Snapstone.Domain.Rollouts;
 using Snapstone.Domain.Units;
+using Snapstone.Grains.Audit;
 using Snapstone.Grains.Storage;
 
 namespace Snapstone.Grains.Units;
@@ -28,18 +32,73 @@ public sealed class UnitState
     [Id(12)] public List<RolloutSummary> History { get; set; } = [];
     /// <summary>Whether any package of the unit went out through break-glass.</summary>
     [Id(13)] public bool BreakGlassUsed { get; set; }
+    /// <summary>Audit intents of the unit's changes, stored with the change they describe.</summary>
+    [Id(14)] public List<AuditIntent> Outbox { get; set; } = [];
+    /// <summary>A rollout reserved and recorded but not yet confirmed started: finished when the unit next wakes.</summary>
+    [Id(15)] public RolloutLaunch? Starting { get; set; }
 }
 
-public sealed class UnitGrain(
-    [PersistentState("unit", StorageNames.Grains)] IPersistentState<UnitState> state,
-    IPackageStore store,
-    TimeProvider time,
-    ILogger<UnitGrain> logger) : Grain, IUnitGrain
+/// <summary>What the unit needs to start a rollout it reserved: the spec and who consumes the unit.</summary>
+[GenerateSerializer, Immutable, Alias("snapstone.RolloutLaunch")]
+public sealed record RolloutLaunch([property: Id(0)] RolloutSpec Spec, [property: Id(1)] Domain.Units.UnitTargets Targets);
+
+/// <summary>
+/// One unit: its definition, package index, LKG, quarantine list and active rollout. Every change it makes carries
+/// its audit intent in the same write (<see cref="AuditOutbox"/>). Writes go through one <see cref="StateWriter"/>:
+/// a rollout the unit starts may call back into it (call-chain reentrancy) while it waits.
+/// </summary>
+public sealed class UnitGrain : Grain, IUnitGrain, IRemindable
 {
     internal const int MaxKnownKeys = 2000;
     internal const int MaxHistory = 50;
 
+    private readonly IPersistentState<UnitState> state;
+    private readonly IPackageStore store;
+    private readonly TimeProvider time;
+    private readonly ILogger<UnitGrain> logger;
+    private readonly StateWriter _writer;
+    private readonly AuditOutbox _outbox;
+
+    public UnitGrain(
+        [PersistentState("unit", StorageNames.Grains)] IPersistentState<UnitState> state,
+        IPackageStore store,
+        IGrainFactory grains,
+        TimeProvider time,
+        ILogger<UnitGrain> logger)
+    {
+        this.state = state;
+        this.store = store;
+        this.time = time;
+        this.logger = logger;
+        _writer = new StateWriter(state.WriteStateAsync, logger, () => $"unit {Name}", () => this.DeactivateOnIdle());
+        _outbox = new AuditOutbox(this, grains, () => state.State.Outbox, time, logger);
+    }
+
     private string Name => this.GetPrimaryKeyString();
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        _outbox.ResumeIfPending();
+        if (state.State.Starting is not null)
+        {
+            // A start recorded before a crash: finish it once the activation is done.
+            this.RegisterGrainTimer(_ => Wake(), new GrainTimerCreationOptions(TimeSpan.Zero, Timeout.InfiniteTimeSpan) { Interleave = false });
+        }
+        return Task.CompletedTask;
+    }
+
+    public async Task ReceiveReminder(string reminderName, TickStatus status)
+    {
+        await FinishStart();
+        await _outbox.ReceiveReminderAsync();
+    }
+
+    /// <summary>Finishes whatever the unit left half-done: a recorded start, unappended audit entries.</summary>
+    public async Task Wake()
+    {
+        await FinishStart();
+        await _outbox.FlushAsync();
+    }
 
     public async Task<UnitView> Define(UnitDefinition definition, string actor)
     {
@@ -49,6 +108,7 @@ public sealed class UnitGrain(
         }
         var now = time.GetUtcNow();
         var created = state.State.Definition is null;
+        await _outbox.ArmAsync();
         state.State.Definition = definition;
         if (created)
         {
@@ -56,9 +116,11 @@ public sealed class UnitGrain(
         }
         state.State.UpdatedAt = now;
         state.State.UpdatedBy = actor;
-        await state.WriteStateAsync();
+        _outbox.Add(actor, "unit.define", $"unit/{Name}", definition.Description);
+        await _writer.WriteAsync();
         await PublishToCatalog();
         logger.LogInformation("Unit {Unit} {Change} by {Actor}", Name, created ? "defined" : "redefined", actor);
+        await _outbox.FlushAsync();
         return View();
     }
 
@@ -72,8 +134,10 @@ public sealed class UnitGrain(
         await store.PutContentAsync(Name, record.Sha256, draft.Content);
         await store.PutRecordAsync(record);
 
+        await _outbox.ArmAsync();
         state.State.LatestVersion = record.Version;
         var passed = assessment.Validation.Passed;
+        _outbox.Add(actor, passed ? "package.create" : "package.reject", $"unit/{Name}/v{record.Version}", draft.Message);
         if (passed && state.State.LkgVersion is null)
         {
             // Until a rollout completes, the first valid package is the unit's LKG.
@@ -87,10 +151,11 @@ public sealed class UnitGrain(
                 state.State.KnownKeys.Add(key);
             }
         }
-        await state.WriteStateAsync();
+        await _writer.WriteAsync();
         await PublishToCatalog();
         logger.LogInformation("Unit {Unit} package {Version} ({Sha256}, {Size} bytes) created by {Actor}: {Outcome}, risk {Risk} {Score}",
             Name, record.Version, record.Sha256, record.SizeBytes, actor, passed ? "passed" : "rejected", record.Risk.Level, record.Risk.Score);
+        await _outbox.FlushAsync();
         return ViewOf(record);
     }
 
@@ -147,9 +212,144 @@ public sealed class UnitGrain(
         return [.. records.OfType<PackageRecord>().Select(ViewOf)];
     }
 
-    public async Task<RolloutTicket> ReserveRollout(string rollout, long version, bool breakGlass)
+    public async Task<RolloutStart> StartRollout(RolloutRequest request, string actor)
     {
+        if (request.Problems() is { Count: > 0 } problems)
+        {
+            throw SnapstoneException.Invalid(problems);
+        }
+        if (request.Unit != Name)
+        {
+            throw SnapstoneException.Invalid($"unit '{request.Unit}' in the request does not match the unit '{Name}' asked");
+        }
         var definition = RequireDefinition();
+        await FinishStart();
+        var id = RolloutId(actor, request.IdempotencyKey);
+        if (request.IdempotencyKey is { } key && await GrainFactory.GetGrain<IRolloutGrain>(id).Get() is { } earlier)
+        {
+            return request.AskedFor(earlier.Spec)
+                ? new RolloutStart(earlier, Created: false)
+                : throw new SnapstoneException(ProblemKind.Unprocessable,
+                    $"Idempotency-Key '{Shorten(key)}' was already used for rollout {id} of {earlier.Spec.Unit} v{earlier.Spec.Version}" +
+                    $"{(earlier.Spec.RequestedPlan is { } p ? $" on plan '{p}'" : "")} with reason '{Shorten(earlier.Spec.Reason)}'; a different request needs a different key");
+        }
+        if (await GrainFactory.GetGrain<IControlGrain>(IControlGrain.Key).FreezeOf(Name) is { } freeze)
+        {
+            throw SnapstoneException.Conflict($"{freeze.Describe()}; new rollouts are refused until it is lifted");
+        }
+        var asked = request.Plan ?? definition.Plan;
+        if (asked == BuiltInPlans.EmergencyName)
+        {
+            throw new SnapstoneException(ProblemKind.Unprocessable,
+                $"plan '{BuiltInPlans.EmergencyName}' is for break-glass only (POST /v1/breakglass/deploy, with the breakglass scope); name another plan");
+        }
+        var askedPlan = BuiltInPlans.Find(asked) ?? (await GrainFactory.GetGrain<IPlanGrain>(asked).Get())?.Plan
+            ?? throw SnapstoneException.NotFound($"plan '{asked}' is not defined");
+        var (record, previous) = await Reservable(id, request.Version, breakGlass: false);
+        // A high-risk change never rolls out on a plan laxer than high-risk, whatever the unit or request names.
+        var (plan, planName, note) = PlanFloor.Apply(askedPlan, asked, record.Risk.Level == Domain.Risk.RiskLevel.High, record.Risk.Reasons);
+        var spec = new RolloutSpec
+        {
+            Id = id,
+            Unit = Name,
+            Version = record.Version,
+            Sha256 = record.Sha256,
+            PreviousVersion = previous?.Version,
+            PreviousSha256 = previous?.Sha256,
+            Plan = plan,
+            PlanName = planName,
+            RequestedPlan = request.Plan,
+            Reason = request.Reason,
+            CreatedBy = actor,
+            PackageAuthor = record.Author,
+            Notes = note is null ? [] : [note],
+        };
+        var started = await Launch(new RolloutLaunch(spec, definition.Targets), actor, "rollout.start", $"rollout/{id}",
+            $"{Name} v{record.Version} on {planName}: {request.Reason}");
+        return new RolloutStart(started, Created: true);
+    }
+
+    /// <summary>
+    /// Records the launch (the reservation, the spec and the audit intent, in one write), starts the rollout, and
+    /// clears the launch. A crash between the write and the start is finished by <see cref="FinishStart"/>; a rollout
+    /// id already taken by another request undoes the reservation and its intent.
+    /// </summary>
+    private async Task<RolloutView> Launch(RolloutLaunch launch, string actor, string action, string target, string reason, bool breakGlass = false)
+    {
+        await _outbox.ArmAsync();
+        state.State.ActiveRollout = launch.Spec.Id;
+        state.State.BreakGlassUsed |= breakGlass;
+        state.State.Starting = launch;
+        var intent = _outbox.Add(actor, action, target, reason);
+        await _writer.WriteAsync();
+        RolloutView started;
+        try
+        {
+            started = await StartReentrant(launch);
+        }
+        catch (SnapstoneException e) when (e.Kind == ProblemKind.Unprocessable)
+        {
+            // The id belongs to another request's rollout (one idempotency key used for two units at once): nothing started.
+            if (state.State.ActiveRollout == launch.Spec.Id)
+            {
+                state.State.ActiveRollout = null;
+            }
+            state.State.Starting = null;
+            _outbox.Remove(intent);
+            await _writer.WriteAsync();
+            throw;
+        }
+        state.State.Starting = null;
+        _writer.WriteBehind();
+        await _outbox.FlushAsync();
+        return started;
+    }
+
+    /// <summary>Starts the recorded launch, if any (idempotent: the rollout answers the same spec with itself).</summary>
+    private async Task FinishStart()
+    {
+        if (state.State.Starting is not { } launch)
+        {
+            return;
+        }
+        try
+        {
+            await StartReentrant(launch);
+            logger.LogInformation("Unit {Unit}: finished starting rollout {Rollout} recorded before a restart", Name, launch.Spec.Id);
+        }
+        catch (SnapstoneException e)
+        {
+            logger.LogWarning("Unit {Unit}: recorded rollout {Rollout} cannot start: {Reason}", Name, launch.Spec.Id, e.Message);
+            if (state.State.ActiveRollout == launch.Spec.Id)
+            {
+                state.State.ActiveRollout = null;
+            }
+        }
+        state.State.Starting = null;
+        await _writer.WriteAsync();
+    }
+
+    /// <summary>The rollout tells the unit of its first state while the unit waits for it: let that call in.</summary>
+    private async Task<RolloutView> StartReentrant(RolloutLaunch launch)
+    {
+        using var _ = RequestContext.AllowCallChainReentrancy();
+        return await GrainFactory.GetGrain<IRolloutGrain>(launch.Spec.Id).Start(launch.Spec, launch.Targets);
+    }
+
+    /// <summary>A fresh id, or one derived from the actor and idempotency key so that a retry finds its rollout.</summary>
+    private static string RolloutId(string actor, string? key) =>
+        "r-" + (key is null
+            ? Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8))
+            : Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{actor}\n{key}")))[..16]);
+
+    private static string Shorten(string text) => text.Length > 80 ? text[..80] + "…" : text;
+
+    /// <summary>
+    /// The package to roll out and the one to return to, refusing (409) a rejected, quarantined (unless
+    /// <paramref name="breakGlass"/>) or current-LKG version and a second concurrent rollout.
+    /// </summary>
+    private async Task<(PackageRecord Record, DesiredPackage? Previous)> Reservable(string rollout, long version, bool breakGlass)
+    {
         if (state.State.ActiveRollout is { } active && active != rollout && await StillActive(active))
         {
             throw SnapstoneException.Conflict($"unit '{Name}' already has an active rollout {active}; wait for it, or abort it first");
@@ -171,17 +371,20 @@ public sealed class UnitGrain(
         {
             throw SnapstoneException.Conflict($"version {version} of '{Name}' is already its last known good package");
         }
+        return (record, state.State.LkgVersion is { } lkg ? new DesiredPackage(lkg, state.State.LkgSha256!) : null);
+    }
+
+    public async Task<RolloutTicket> ReserveRollout(string rollout, long version, bool breakGlass)
+    {
+        var definition = RequireDefinition();
+        var (record, previous) = await Reservable(rollout, version, breakGlass);
         if (state.State.ActiveRollout != rollout || (breakGlass && !state.State.BreakGlassUsed))
         {
             state.State.ActiveRollout = rollout;
             state.State.BreakGlassUsed |= breakGlass;
-            await state.WriteStateAsync();
+            await _writer.WriteAsync();
         }
-        return new RolloutTicket(
-            new DesiredPackage(version, record.Sha256),
-            state.State.LkgVersion is { } lkg ? new DesiredPackage(lkg, state.State.LkgSha256!) : null,
-            definition.Targets,
-            record.Risk);
+        return new RolloutTicket(new DesiredPackage(version, record.Sha256), previous, definition.Targets, record.Risk);
     }
 
     public async Task RolloutChanged(RolloutSummary summary)
@@ -214,7 +417,7 @@ public sealed class UnitGrain(
             // An emergency deploy of a quarantined version that completes has proven itself.
             state.State.Quarantined.Remove(newLkg.Version);
         }
-        await state.WriteStateAsync();
+        await _writer.WriteAsync();
         if (newLkg is not null)
         {
             await PublishToCatalog();
@@ -229,7 +432,7 @@ public sealed class UnitGrain(
             return;
         }
         state.State.Quarantined.Add(version);
-        await state.WriteStateAsync();
+        await _writer.WriteDurablyAsync();
         logger.LogWarning("Unit {Unit} v{Version} quarantined: {Reason}", Name, version, reason);
     }
 
@@ -250,7 +453,7 @@ public sealed class UnitGrain(
             state.State.Quarantined.Add(version);
         }
         state.State.BreakGlassUsed = true;
-        await state.WriteStateAsync();
+        await _writer.WriteAsync();
         return new BreakGlassOrder
         {
             Unit = Name,
