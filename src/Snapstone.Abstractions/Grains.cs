@@ -51,11 +51,19 @@ public interface IUnitGrain : IGrainWithStringKey
     Task<RolloutTicket> ReserveRollout(string rollout, long version, bool breakGlass = false);
 
     /// <summary>
-    /// Break-glass: quarantines the version of the unit's active rollout, if any, and answers the order that
-    /// sends every consumer back to the LKG. 409 when the unit has no LKG.
+    /// Break-glass rollback, decided by <see cref="Domain.BreakGlass.InstantRollback"/> and acted on at once: the version
+    /// taken back is quarantined and the target becomes the LKG, in memory now and stored (with the audit entry) as soon
+    /// as storage answers. The same <paramref name="action"/> again answers the same decision.
     /// </summary>
-    [Alias("BeginInstantRollback")]
-    Task<BreakGlassOrder> BeginInstantRollback(string action, string by, string reason);
+    [Alias("PrepareRollback")]
+    Task<BreakGlassReturn> PrepareRollback(string action, long? toVersion, string reason, string actor);
+
+    /// <summary>
+    /// Break-glass deploy: reserves the unit past freezes and quarantine (a version that failed validation is still
+    /// refused), records it with its audit entry and starts the rollout on the emergency plan. Idempotent per action.
+    /// </summary>
+    [Alias("LaunchEmergency")]
+    Task<RolloutView> LaunchEmergency(string action, long version, string reason, string actor);
 
     /// <summary>A rollout of this unit changed state; terminal states release the unit and may set its LKG.</summary>
     [Alias("RolloutChanged")]
@@ -111,6 +119,10 @@ public interface IRolloutGrain : IGrainWithStringKey
     /// <summary>Answers when the timeline holds more than <paramref name="seen"/> entries, the rollout ends, or <paramref name="wait"/> passes.</summary>
     [Alias("WaitForTimeline"), Orleans.Concurrency.AlwaysInterleave]
     Task<RolloutView?> WaitForTimeline(int seen, TimeSpan wait);
+
+    /// <summary>Break-glass sent every consumer elsewhere: the rollout ends aborted at once, sending nothing back itself.</summary>
+    [Alias("StopForBreakGlass")]
+    Task<RolloutView> StopForBreakGlass(string action, string by, string reason, string target);
 
     /// <summary>Makes sure an unfinished rollout is ticking (after a restart).</summary>
     [Alias("Wake")]

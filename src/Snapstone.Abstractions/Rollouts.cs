@@ -100,6 +100,8 @@ public sealed record WaveOrder
     [Id(5)] public required int Wave { get; init; }
     [Id(6)] public required UnitTargets Targets { get; init; }
     [Id(7)] public required string Salt { get; init; }
+    /// <summary>When the rollout was created; a PoP whose ledger holds a later break-glass return for the unit ignores the order.</summary>
+    [Id(8)] public DateTimeOffset Created { get; init; }
 
     public Gates Gates => Plan.Waves[Math.Clamp(Wave, 0, Plan.Waves.Count - 1)].Gates;
 }
@@ -152,6 +154,8 @@ public sealed record UnitReturn
     [Id(2)] public DesiredPackage? To { get; init; }
     [Id(3)] public DesiredPackage? From { get; init; }
     [Id(4)] public required UnitTargets Targets { get; init; }
+    /// <summary>When break-glass ordered it: wave orders and rollbacks of rollouts created before this are ignored for the unit from then on.</summary>
+    [Id(5)] public DateTimeOffset At { get; init; }
 }
 
 /// <summary>The package a rollout told a node to run, with the gates its own health is checked against.</summary>

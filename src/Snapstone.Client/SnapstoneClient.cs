@@ -295,8 +295,6 @@ public sealed partial class SnapstoneClient(IGrainFactory grains, TimeProvider t
     /// <summary>Recomputes the whole chain from storage and names the first broken link.</summary>
     public Task<AuditVerification> VerifyAuditAsync() => grains.GetGrain<IAuditGrain>(IAuditGrain.Key).Verify();
 
-    private Task AuditAsync(string actor, string action, string target, string? reason) =>
-        grains.GetGrain<IAuditGrain>(IAuditGrain.Key).Append(new Domain.Audit.AuditIntent(Guid.NewGuid().ToString("N"), new Domain.Audit.AuditRecord(actor, action, target, reason ?? ""), time.GetUtcNow()));
 
     /// <summary>Answers once the rollout's timeline holds more than <paramref name="seen"/> entries, it ends, or <paramref name="wait"/> passes.</summary>
     public async Task<RolloutView> WatchRolloutAsync(string id, int seen, TimeSpan wait) =>

@@ -113,6 +113,13 @@ public static class RolloutCommands
         return new CommandResult(status.Approved(actor, reason?.Trim(), now));
     }
 
+    /// <summary>
+    /// Break-glass took the unit over (<paramref name="target"/> names where it sent every consumer): the rollout stops
+    /// at once, aborted, sending nothing back itself. An ended rollout stays as it was.
+    /// </summary>
+    public static CommandResult StopForBreakGlass(RolloutStatus status, string action, string by, string reason, string target, DateTimeOffset now) =>
+        new(status.StoppedByBreakGlass(action, by, reason, target, now));
+
     private static CommandResult? CheckActor(RolloutStatus status, string actor) =>
         string.IsNullOrWhiteSpace(actor) ? Invalid(status, "actor is required") : null;
 

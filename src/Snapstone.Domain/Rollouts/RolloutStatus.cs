@@ -334,6 +334,35 @@ public sealed record RolloutStatus
             $"{Math.Max(0, confirmed)}/{Math.Max(0, targeted)} node(s) confirmed back on the previous package" + (unconfirmed is null ? "" : $"; {unconfirmed}"));
     }
 
+    /// <summary>
+    /// Break-glass sent every consumer of the unit elsewhere: the rollout ends aborted at once, with nothing left for it
+    /// to send back or count. Unchanged when it already ended.
+    /// </summary>
+    internal RolloutStatus StoppedByBreakGlass(string action, string by, string reason, string target, DateTimeOffset now)
+    {
+        if (IsTerminal)
+        {
+            return this;
+        }
+        var status = this;
+        if (CurrentWave < Waves.Count && Waves[CurrentWave].State is WaveState.Applying or WaveState.Baking)
+        {
+            status = WithWave(CurrentWave, Waves[CurrentWave] with { State = WaveState.Failed });
+        }
+        var why = $"break-glass action {action} by {by}: {reason}";
+        return (status with
+        {
+            State = RolloutState.Aborted,
+            FinishedAt = now,
+            Pause = null,
+            InconclusiveSince = null,
+            Rollback = (Rollback ?? new RollbackStatus { Reason = why, By = by, ThroughWave = TouchedThrough, StartedAt = now }) with
+            {
+                Aborted = true, AssignedAt = Rollback?.AssignedAt ?? now, CompletedAt = now,
+            },
+        }).Append(now, TimelineTypes.Aborted, $"stopped by {why}; every consumer was sent to {target} by the action, which counts their confirmations");
+    }
+
     /// <summary>An abort before any node was touched: nothing to send back.</summary>
     internal RolloutStatus AbortedUntouched(string actor, string reason, DateTimeOffset now) =>
         (this with { State = RolloutState.Aborted, FinishedAt = now, InconclusiveSince = null, Pause = null })

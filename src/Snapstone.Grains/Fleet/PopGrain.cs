@@ -104,17 +104,43 @@ public sealed class PopGrain : Grain, IPopGrain
     public async Task<WaveAssignment> AssignWave(WaveOrder order)
     {
         var (cohort, _) = Split(order);
+        if (Superseded(order))
+        {
+            return new WaveAssignment(cohort.Count, 0);
+        }
         var fresh = cohort.Where(c => c.FirstWave == order.Wave).ToList();
-        await Record(new PopOrder(order, RolledBack: false));
+        var entry = new PopOrder(order, RolledBack: false);
+        // Forward: stored before any node hears of it, so a node that activates later reads it back.
+        state.State.Orders[order.Unit] = entry;
+        await _writer.WriteAsync();
+        if (!ReferenceEquals(state.State.Orders.GetValueOrDefault(order.Unit), entry))
+        {
+            // A rollback (or a break-glass return) for the unit arrived while this was stored: it wins.
+            return new WaveAssignment(cohort.Count, 0);
+        }
         await Task.WhenAll(fresh.Select(c => GrainFactory.ByKey<INodeHealthGrain>(c.Node).Assign(AssignmentOf(order, c.FirstWave))));
         return new WaveAssignment(cohort.Count, fresh.Count);
     }
 
-    /// <summary>Stores the order before any node hears of it: a node that activates later reads it back.</summary>
-    private Task Record(PopOrder order)
+    /// <summary>
+    /// A break-glass return of the unit newer than the order's rollout stands: that rollout's later wave orders and
+    /// rollbacks would undo what break-glass did, so they are ignored.
+    /// </summary>
+    private bool Superseded(WaveOrder order) =>
+        state.State.Orders.GetValueOrDefault(order.Unit) is { Return: { } back } && order.Created <= back.At;
+
+    /// <summary>
+    /// Back is the safe direction and never waits on storage: the ledger entry is made in memory, the nodes are told at
+    /// once, then the entry is stored, retrying until storage answers. The caller hears back once it is stored.
+    /// </summary>
+    private async Task<bool[]> SendBack(PopOrder entry, IEnumerable<(string Node, Func<INodeHealthGrain, Task<bool>> Tell)> nodes)
     {
-        state.State.Orders[order.Unit] = order;
-        return _writer.WriteAsync();
+        state.State.Orders[entry.Unit] = entry;
+        var told = Task.WhenAll(nodes.Select(n => n.Tell(GrainFactory.ByKey<INodeHealthGrain>(n.Node))));
+        var stored = _writer.WriteDurablyAsync();
+        var ran = await told;
+        await stored;
+        return ran;
     }
 
     private static NodeAssignment AssignmentOf(WaveOrder order, int firstWave) =>
@@ -176,17 +202,20 @@ public sealed class PopGrain : Grain, IPopGrain
     public async Task<RollbackSent> RollBack(WaveOrder order)
     {
         var (touched, _) = Split(order);
-        await Record(new PopOrder(order, RolledBack: true));
-        var ran = await Task.WhenAll(touched.Select(c => GrainFactory.ByKey<INodeHealthGrain>(c.Node).ReturnTo(order.Rollout, order.Unit, order.Previous, order.Package)));
+        if (Superseded(order))
+        {
+            return new RollbackSent(touched.Count, 0);
+        }
+        var ran = await SendBack(new PopOrder(order, RolledBack: true),
+            touched.Select(c => (c.Node, (Func<INodeHealthGrain, Task<bool>>)(node => node.ReturnTo(order.Rollout, order.Unit, order.Previous, order.Package)))));
         return new RollbackSent(touched.Count, ran.Count(r => r));
     }
 
     public async Task<RollbackSent> ReturnAll(UnitReturn order)
     {
         var consumers = ConsumerIds(order.Targets);
-        await Record(new PopOrder(null, RolledBack: true) { Return = order });
-        var ran = await Task.WhenAll(consumers.Select(node => GrainFactory.ByKey<INodeHealthGrain>(node).ReturnTo(order.Action, order.Unit, order.To,
-            order.From ?? NoPackage)));
+        var ran = await SendBack(new PopOrder(null, RolledBack: true) { Return = order },
+            consumers.Select(n => (n, (Func<INodeHealthGrain, Task<bool>>)(node => node.ReturnTo(order.Action, order.Unit, order.To, order.From ?? NoPackage)))));
         return new RollbackSent(consumers.Count, ran.Count(r => r));
     }
 

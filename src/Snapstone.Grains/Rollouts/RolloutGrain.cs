@@ -185,6 +185,25 @@ public sealed class RolloutGrain : Grain, IRolloutGrain, IRemindable
     public Task<RolloutView> Abort(string actor, string? reason) =>
         Command(actor, "rollout.abort", reason, _ => RolloutCommands.Abort(Status, actor, reason, time.GetUtcNow()));
 
+    public async Task<RolloutView> StopForBreakGlass(string action, string by, string reason, string target)
+    {
+        if (state.State.Status is null)
+        {
+            throw SnapstoneException.NotFound($"rollout '{Id}' does not exist");
+        }
+        var before = Status;
+        var result = RolloutCommands.StopForBreakGlass(before, action, by, reason, target, time.GetUtcNow());
+        if (ReferenceEquals(result.Status, before))
+        {
+            return View();
+        }
+        Status = result.Status;
+        await _writer.WriteDurablyAsync();
+        await Publish(before);
+        await StopTicking();
+        return View();
+    }
+
     public async Task Signal(NodeSignal signal)
     {
         if (state.State.Status is null)
@@ -560,6 +579,7 @@ public sealed class RolloutGrain : Grain, IRolloutGrain, IRemindable
             Wave = wave,
             Targets = state.State.Targets ?? new UnitTargets(new Dictionary<string, string>()),
             Salt = Spec.Salt,
+            Created = Spec.CreatedAt,
         };
         var pops = await GrainFactory.GetGrain<IFleetGrain>(IFleetGrain.Key).Pops();
         return await Task.WhenAll(pops.Select(pop => call(GrainFactory.GetGrain<IPopGrain>(pop), order)));

@@ -3,6 +3,7 @@ using System.Text;
 using Microsoft.Extensions.Logging;
 using Snapstone.Domain;
 using Snapstone.Domain.Audit;
+using Snapstone.Domain.BreakGlass;
 using Snapstone.Domain.Packages;
 using Snapstone.Domain.Plans;
 using Snapstone.Domain.Rollouts;
@@ -36,6 +37,11 @@ public sealed class UnitState
     [Id(14)] public List<AuditIntent> Outbox { get; set; } = [];
     /// <summary>A rollout reserved and recorded but not yet confirmed started: finished when the unit next wakes.</summary>
     [Id(15)] public RolloutLaunch? Starting { get; set; }
+    /// <summary>The versions that were the LKG, oldest first (at most <see cref="UnitGrain.MaxLineage"/>): what a revert returns to.</summary>
+    [Id(16)] public List<PackageRef> Lineage { get; set; } = [];
+    /// <summary>The last break-glass rollback the unit decided, so the same action asking again gets the same answer.</summary>
+    [Id(17)] public string? LastBreakGlass { get; set; }
+    [Id(18)] public BreakGlassReturn? LastReturn { get; set; }
 }
 
 /// <summary>What the unit needs to start a rollout it reserved: the spec and who consumes the unit.</summary>
@@ -51,6 +57,7 @@ public sealed class UnitGrain : Grain, IUnitGrain, IRemindable
 {
     internal const int MaxKnownKeys = 2000;
     internal const int MaxHistory = 50;
+    internal const int MaxLineage = 20;
 
     private readonly IPersistentState<UnitState> state;
     private readonly IPackageStore store;
@@ -408,7 +415,9 @@ public sealed class UnitGrain : Grain, IUnitGrain, IRemindable
             state.State.Rollbacks.Add(summary.FinishedAt ?? time.GetUtcNow());
             state.State.Rollbacks.RemoveAll(t => t < time.GetUtcNow().AddDays(-30));
         }
-        var newLkg = summary.State == RolloutState.Completed && state.State.LkgVersion != summary.Version
+        // A rollout break-glass took back (it finished just as it was stopped) does not become the LKG.
+        var takenBack = state.State.LastReturn is { } back && back.Return.From?.Version == summary.Version && back.Return.At >= summary.CreatedAt;
+        var newLkg = summary.State == RolloutState.Completed && state.State.LkgVersion != summary.Version && !takenBack
             ? await store.GetRecordAsync(Name, summary.Version)
             : null;
         if (newLkg is not null)
@@ -436,33 +445,121 @@ public sealed class UnitGrain : Grain, IUnitGrain, IRemindable
         logger.LogWarning("Unit {Unit} v{Version} quarantined: {Reason}", Name, version, reason);
     }
 
-    public async Task<BreakGlassOrder> BeginInstantRollback(string action, string by, string reason)
+    public async Task<BreakGlassReturn> PrepareRollback(string action, long? toVersion, string reason, string actor)
     {
         var definition = RequireDefinition();
-        if (state.State.LkgVersion is not { } lkg)
+        if (state.State.LastBreakGlass == action && state.State.LastReturn is { } decided)
         {
-            throw SnapstoneException.Conflict($"unit '{Name}' has no last known good package to return to");
+            return decided;
         }
-        var quarantined = new List<long>();
-        if (state.State.ActiveRollout is { } active && await GrainFactory.GetGrain<IRolloutGrain>(active).Get() is { Status.IsTerminal: false } rollout)
+        var inFlight = state.State.ActiveRollout is { } active && await GrainFactory.GetGrain<IRolloutGrain>(active).Get() is { Status.IsTerminal: false } rollout
+            ? (rollout.Spec.Id, new PackageRef(rollout.Spec.Version, rollout.Spec.Sha256),
+               rollout.Spec.PreviousVersion is { } pv ? new PackageRef(pv, rollout.Spec.PreviousSha256!) : null)
+            : ((string, PackageRef, PackageRef?)?)null;
+        var wanted = toVersion is { } v && v >= 1 && v <= state.State.LatestVersion ? await store.GetRecordAsync(Name, v) : null;
+        var facts = new RollbackFacts
         {
-            quarantined.Add(rollout.Spec.Version);
-        }
-        foreach (var version in quarantined.Where(v => !state.State.Quarantined.Contains(v)))
-        {
-            state.State.Quarantined.Add(version);
-        }
-        state.State.BreakGlassUsed = true;
-        await _writer.WriteAsync();
-        return new BreakGlassOrder
-        {
-            Unit = Name,
-            Lkg = new DesiredPackage(lkg, state.State.LkgSha256!),
-            Targets = definition.Targets,
-            By = by,
-            Reason = reason,
-            Quarantined = quarantined,
+            Lkg = state.State.LkgVersion is { } lkg ? new PackageRef(lkg, state.State.LkgSha256!) : null,
+            LkgPrevious = state.State.Lineage.Count >= 2 ? state.State.Lineage[^2] : null,
+            InFlight = inFlight,
+            Quarantined = state.State.Quarantined,
         };
+        var (plan, refusal) = InstantRollback.Plan(facts, toVersion,
+            version => wanted is { } r && r.Version == version ? (new PackageRef(r.Version, r.Sha256), r.Validation.Passed) : null);
+        if (refusal is not null)
+        {
+            throw new SnapstoneException(refusal.Kind, refusal.Message);
+        }
+        var decision = new BreakGlassReturn
+        {
+            Return = new UnitReturn
+            {
+                Action = action,
+                Unit = Name,
+                To = plan!.Target is { } t ? new DesiredPackage(t.Version, t.Sha256) : null,
+                From = new DesiredPackage(plan.TakenBack.Version, plan.TakenBack.Sha256),
+                Targets = definition.Targets,
+                At = time.GetUtcNow(),
+            },
+            Quarantined = [plan.TakenBack.Version],
+            StopRollout = plan.StopRollout,
+        };
+        // Acted on at once: the caller sends every consumer back while this is stored (with its audit entry).
+        if (!state.State.Quarantined.Contains(plan.TakenBack.Version))
+        {
+            state.State.Quarantined.Add(plan.TakenBack.Version);
+        }
+        var lineage = state.State.Lineage;
+        lineage.RemoveAll(p => p.Version == plan.TakenBack.Version);
+        if (plan.Target is { } target)
+        {
+            lineage.RemoveAll(p => p.Version == target.Version);
+            lineage.Add(target);
+        }
+        state.State.LkgVersion = plan.Target?.Version;
+        state.State.LkgSha256 = plan.Target?.Sha256;
+        // The target's shape (what growth is measured against) is read once storage answers; nothing waits on it.
+        state.State.LkgShape = null;
+        state.State.BreakGlassUsed = true;
+        state.State.LastBreakGlass = action;
+        state.State.LastReturn = decision;
+        _outbox.Add(actor, "breakglass.rollback", $"unit/{Name}", reason);
+        _ = Settle();
+        logger.LogWarning("Unit {Unit}: break-glass {Action} by {Actor} takes v{TakenBack} back, every consumer to {Target}: {Reason}",
+            Name, action, actor, plan.TakenBack.Version, plan.TargetText, reason);
+        return decision;
+    }
+
+    /// <summary>Stores what break-glass changed, retrying until storage answers, then tells the catalog and the audit log.</summary>
+    private async Task Settle()
+    {
+        _ = _outbox.ArmAsync().ContinueWith(t => logger.LogInformation("Unit {Unit}: audit reminder not registered yet: {Error}", Name, t.Exception!.GetBaseException().Message),
+            CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Current);
+        await _writer.WriteDurablyAsync();
+        try
+        {
+            if (state.State.LkgVersion is { } lkg && state.State.LkgShape is null && await store.GetRecordAsync(Name, lkg) is { } record && state.State.LkgVersion == lkg)
+            {
+                state.State.LkgShape = record.Shape;
+                _writer.WriteBehind();
+            }
+            await PublishToCatalog();
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            logger.LogWarning("Unit {Unit}: catalog not told of the LKG yet ({Error}); the next change tells it", Name, e.Message);
+        }
+        await _outbox.FlushAsync();
+    }
+
+    public async Task<RolloutView> LaunchEmergency(string action, long version, string reason, string actor)
+    {
+        var definition = RequireDefinition();
+        // One rollout per action: a retry after a crash finds the one it started.
+        var id = "r-" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"breakglass\n{action}")))[..16];
+        if (await GrainFactory.GetGrain<IRolloutGrain>(id).Get() is { } started)
+        {
+            return started;
+        }
+        var (record, previous) = await Reservable(id, version, breakGlass: true);
+        var spec = new RolloutSpec
+        {
+            Id = id,
+            Unit = Name,
+            Version = record.Version,
+            Sha256 = record.Sha256,
+            PreviousVersion = previous?.Version,
+            PreviousSha256 = previous?.Sha256,
+            Plan = BuiltInPlans.Emergency,
+            PlanName = BuiltInPlans.EmergencyName,
+            Reason = reason,
+            CreatedBy = actor,
+            PackageAuthor = record.Author,
+            BreakGlass = true,
+            Notes = [$"break-glass emergency deploy by {actor} (action {action}): plan, approvals, freezes and quarantine bypassed"],
+        };
+        return await Launch(new RolloutLaunch(spec, definition.Targets), actor, "breakglass.deploy", $"rollout/{id}",
+            $"{Name} v{record.Version}: {reason}", breakGlass: true);
     }
 
     public Task<IReadOnlyList<RolloutSummary>> Rollouts() => Task.FromResult<IReadOnlyList<RolloutSummary>>([.. state.State.History]);
@@ -503,6 +600,13 @@ public sealed class UnitGrain : Grain, IUnitGrain, IRemindable
         state.State.LkgVersion = record.Version;
         state.State.LkgSha256 = record.Sha256;
         state.State.LkgShape = record.Shape;
+        var lineage = state.State.Lineage;
+        lineage.RemoveAll(p => p.Version == record.Version);
+        lineage.Add(new PackageRef(record.Version, record.Sha256));
+        if (lineage.Count > MaxLineage)
+        {
+            lineage.RemoveRange(0, lineage.Count - MaxLineage);
+        }
     }
 
     private UnitDefinition RequireDefinition() =>

@@ -26,6 +26,7 @@ public static class SiloSetup
         silo.Services.AddSnapstoneGrainServices(connectionString, storage);
         silo.AddStartupTask<Snapstone.Grains.Rollouts.RolloutRecovery>();
         silo.AddStartupTask<Snapstone.Grains.Drift.DriftRecovery>();
+        silo.AddStartupTask<Snapstone.Grains.Emergency.BreakGlassRecovery>();
         return silo;
     }
 
@@ -34,7 +35,18 @@ public static class SiloSetup
         // Packages and the audit log are kept per service id, as grain state is.
         static string Service(IServiceProvider sp) => sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<ClusterOptions>>().Value.ServiceId;
         services.AddSingleton<IPackageStore>(sp => new BlobPackageStore(new BlobContainerClient(connectionString, storage.PackageContainer), Service(sp)));
-        services.AddSingleton(sp => new AuditStore(new Azure.Data.Tables.TableClient(connectionString, storage.AuditTable), Service(sp)));
+        // The audit log may live in its own storage account (Snapstone:Storage:AuditConnectionString); it is asked with short
+        // timeouts, as a change never waits long for its entry (the entry follows from the change's outbox).
+        var auditOptions = new TableClientOptions();
+        auditOptions.Retry.MaxRetries = 2;
+        auditOptions.Retry.Delay = TimeSpan.FromMilliseconds(200);
+        auditOptions.Retry.NetworkTimeout = TimeSpan.FromSeconds(5);
+        services.AddSingleton(sp => new AuditStore(
+            new TableClient(string.IsNullOrWhiteSpace(storage.AuditConnectionString) ? connectionString : storage.AuditConnectionString, storage.AuditTable, auditOptions),
+            Service(sp)));
+        services.AddSingleton(sp => new IncidentStore(new TableClient(connectionString, storage.IncidentTable), Service(sp)));
+        services.AddOptions<Snapstone.Grains.Audit.AuditOptions>().BindConfiguration("Snapstone:Audit")
+            .Validate(o => o.Problem() is null, "Snapstone:Audit:Key must be at least 32 characters").ValidateOnStart();
         services.AddSingleton(TimeProvider.System);
         services.AddOptions<CatalogOptions>().BindConfiguration("Snapstone:Catalog");
         services.AddSingleton<CatalogSnapshot>();
