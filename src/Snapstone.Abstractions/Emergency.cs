@@ -19,28 +19,6 @@ public interface IControlGrain : IGrainWithStringKey
 
     [Alias("Freezes"), Orleans.Concurrency.AlwaysInterleave]
     Task<IReadOnlyList<Freeze>> Freezes();
-
-    /// <summary>Records a freeze (replacing the unit's, or the global, one) with its audit entry; in force at once, stored as soon as storage answers.</summary>
-    [Alias("Put")]
-    Task<Freeze> Put(Freeze freeze, string action);
-
-    /// <summary>Lifts the freeze of <paramref name="unit"/> (null: the global one) with its audit entry; null when there is none.</summary>
-    [Alias("Remove")]
-    Task<Freeze?> Remove(string? unit, string actor, string action);
-
-    /// <summary>Wakes every active rollout the freeze covers, so it takes the freeze (or its end) into account now.</summary>
-    [Alias("Nudge")]
-    Task Nudge(Freeze freeze);
-
-    /// <summary>Remembers an unfinished break-glass action, for the start-up sweep; <see cref="Done"/> forgets it.</summary>
-    [Alias("Track")]
-    Task Track(string action);
-
-    [Alias("Done")]
-    Task Done(string action);
-
-    [Alias("OpenActions"), Orleans.Concurrency.AlwaysInterleave]
-    Task<IReadOnlyList<string>> OpenActions();
 }
 
 public enum BreakGlassKind { Freeze, Lift, Rollback, Deploy }
@@ -76,10 +54,6 @@ public interface IBreakGlassGrain : IGrainWithStringKey
 
     [Alias("Get"), Orleans.Concurrency.AlwaysInterleave]
     Task<BreakGlassView?> Get();
-
-    /// <summary>Finishes the action if it is not done (after a restart).</summary>
-    [Alias("Wake")]
-    Task Wake();
 }
 
 /// <summary>One step of a break-glass action, as it was done.</summary>
@@ -121,27 +95,10 @@ public sealed record BreakGlassView
     [Id(19)] public string? Outcome { get; init; }
 }
 
-/// <summary>What the unit decided for a break-glass rollback: every consumer to <see cref="To"/>, the version taken back, the rollout to stop.</summary>
-[GenerateSerializer, Immutable, Alias("snapstone.BreakGlassReturn")]
-public sealed record BreakGlassReturn
-{
-    [Id(0)] public required UnitReturn Return { get; init; }
-    [Id(1)] public IReadOnlyList<long> Quarantined { get; init; } = [];
-    [Id(2)] public string? StopRollout { get; init; }
-}
-
 /// <summary>One incident. Keyed by incident id.</summary>
 [Alias("snapstone.IIncidentGrain")]
 public interface IIncidentGrain : IGrainWithStringKey
 {
-    /// <summary>Opens the incident (idempotent: an open one answers itself).</summary>
-    [Alias("Open")]
-    Task<Incident> Open(Incident incident);
-
-    /// <summary>Adds a timeline update from Snapstone itself; refused (404) for an incident never opened.</summary>
-    [Alias("Update")]
-    Task<Incident> Update(IncidentStatus status, string message, string by);
-
     /// <summary>A person posts an update: checked, recorded with its audit entry. 404 for an incident never opened, 409 for a resolved one.</summary>
     [Alias("Post")]
     Task<Incident> Post(IncidentStatus status, string? message, string actor);
@@ -174,14 +131,6 @@ public sealed record Webhook
     public bool Wants(string type) => Events.Contains("*") || Events.Contains(type);
 }
 
-/// <summary>One event to deliver.</summary>
-[GenerateSerializer, Immutable, Alias("snapstone.WebhookEvent")]
-public sealed record WebhookEvent(
-    [property: Id(0)] string Id,
-    [property: Id(1)] string Type,
-    [property: Id(2)] DateTimeOffset At,
-    [property: Id(3)] string PayloadJson);
-
 /// <summary>The configured webhooks, and the fan-out of events to them. Singleton, key <see cref="Key"/>.</summary>
 [Alias("snapstone.IWebhookRegistryGrain")]
 public interface IWebhookRegistryGrain : IGrainWithStringKey
@@ -196,28 +145,5 @@ public interface IWebhookRegistryGrain : IGrainWithStringKey
 
     [Alias("List"), Orleans.Concurrency.AlwaysInterleave]
     Task<IReadOnlyList<Webhook>> List();
-
-    /// <summary>Queues one delivery per interested webhook; returns at once (never waits on a receiver).</summary>
-    [Alias("Publish"), Orleans.Concurrency.AlwaysInterleave]
-    Task Publish(WebhookEvent e);
 }
 
-/// <summary>One delivery of one event to one webhook, retried with backoff until it succeeds. Keyed by delivery id.</summary>
-[Alias("snapstone.IWebhookDeliveryGrain")]
-public interface IWebhookDeliveryGrain : IGrainWithStringKey
-{
-    [Alias("Deliver")]
-    Task Deliver(Webhook webhook, WebhookEvent e);
-
-    [Alias("Status"), Orleans.Concurrency.AlwaysInterleave]
-    Task<DeliveryStatus?> Status();
-}
-
-[GenerateSerializer, Immutable, Alias("snapstone.DeliveryStatus")]
-public sealed record DeliveryStatus(
-    [property: Id(0)] string Webhook,
-    [property: Id(1)] string EventId,
-    [property: Id(2)] int Attempts,
-    [property: Id(3)] bool Delivered,
-    [property: Id(4)] string? LastError,
-    [property: Id(5)] DateTimeOffset? NextAttemptAt);

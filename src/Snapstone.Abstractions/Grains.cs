@@ -42,57 +42,18 @@ public interface IUnitGrain : IGrainWithStringKey
     [Alias("StartRollout")]
     Task<RolloutStart> StartRollout(RolloutRequest request, string actor);
 
-    /// <summary>
-    /// Makes <paramref name="rollout"/> the unit's one active rollout of <paramref name="version"/>, refusing
-    /// (409) a rejected, quarantined or current-LKG version and a second concurrent rollout.
-    /// </summary>
-    /// <remarks>With <paramref name="breakGlass"/> a quarantined version is allowed, and the unit remembers break-glass was used.</remarks>
-    [Alias("ReserveRollout")]
-    Task<RolloutTicket> ReserveRollout(string rollout, long version, bool breakGlass = false);
-
-    /// <summary>
-    /// Break-glass rollback, decided by <see cref="Domain.BreakGlass.InstantRollback"/> and acted on at once: the version
-    /// taken back is quarantined and the target becomes the LKG, in memory now and stored (with the audit entry) as soon
-    /// as storage answers. The same <paramref name="action"/> again answers the same decision.
-    /// </summary>
-    [Alias("PrepareRollback")]
-    Task<BreakGlassReturn> PrepareRollback(string action, long? toVersion, string reason, string actor);
-
-    /// <summary>
-    /// Break-glass deploy: reserves the unit past freezes and quarantine (a version that failed validation is still
-    /// refused), records it with its audit entry and starts the rollout on the emergency plan. Idempotent per action.
-    /// </summary>
-    [Alias("LaunchEmergency")]
-    Task<RolloutView> LaunchEmergency(string action, long version, string reason, string actor);
-
-    /// <summary>A rollout of this unit changed state; terminal states release the unit and may set its LKG.</summary>
-    [Alias("RolloutChanged")]
-    Task RolloutChanged(RolloutSummary summary);
-
-    /// <summary>The version can never be rolled out again without break-glass.</summary>
-    [Alias("Quarantine")]
-    Task Quarantine(long version, string reason);
-
     [Alias("Rollouts")]
     Task<IReadOnlyList<RolloutSummary>> Rollouts();
 
     /// <summary>The unit's risk, its newest package's risk and its recent rollouts; null when not defined.</summary>
     [Alias("Pipeline")]
     Task<PipelineView?> Pipeline();
-
-    /// <summary>Finishes what the unit left half-done before a restart: a recorded rollout start, unappended audit entries.</summary>
-    [Alias("Wake")]
-    Task Wake();
 }
 
 /// <summary>One rollout: spec and status, walked wave by wave by a timer, kept alive by a reminder. Keyed by rollout id.</summary>
 [Alias("snapstone.IRolloutGrain")]
 public interface IRolloutGrain : IGrainWithStringKey
 {
-    /// <summary>Creates the rollout (idempotent: a second call with the same spec answers the first).</summary>
-    [Alias("Start")]
-    Task<RolloutView> Start(RolloutSpec spec, UnitTargets targets);
-
     /// <summary>Interleaves: a read never waits behind a tick, and the unit grain may ask while the rollout is telling it something.</summary>
     [Alias("Get"), Orleans.Concurrency.AlwaysInterleave]
     Task<RolloutView?> Get();
@@ -109,24 +70,9 @@ public interface IRolloutGrain : IGrainWithStringKey
     [Alias("Abort")]
     Task<RolloutView> Abort(string actor, string? reason);
 
-    /// <summary>
-    /// A node that took this rollout's package crashed, rejected it or breached its gates: decide at once. Interleaves,
-    /// so a tick waiting on storage never holds a rollback up.
-    /// </summary>
-    [Alias("Signal"), Orleans.Concurrency.AlwaysInterleave]
-    Task Signal(NodeSignal signal);
-
     /// <summary>Answers when the timeline holds more than <paramref name="seen"/> entries, the rollout ends, or <paramref name="wait"/> passes.</summary>
     [Alias("WaitForTimeline"), Orleans.Concurrency.AlwaysInterleave]
     Task<RolloutView?> WaitForTimeline(int seen, TimeSpan wait);
-
-    /// <summary>Break-glass sent every consumer elsewhere: the rollout ends aborted at once, sending nothing back itself.</summary>
-    [Alias("StopForBreakGlass")]
-    Task<RolloutView> StopForBreakGlass(string action, string by, string reason, string target);
-
-    /// <summary>Makes sure an unfinished rollout is ticking (after a restart).</summary>
-    [Alias("Wake")]
-    Task Wake();
 }
 
 /// <summary>The index of all units and their LKGs. Singleton, key <see cref="Key"/>.</summary>
@@ -135,30 +81,8 @@ public interface ICatalogGrain : IGrainWithStringKey
 {
     public const string Key = "catalog";
 
-    [Alias("Upsert")]
-    Task Upsert(CatalogEntry entry);
-
     [Alias("Get"), Orleans.Concurrency.ReadOnly]
     Task<Catalog> Get();
-
-    /// <summary>Registers a silo's cache for pushed updates and answers the current catalog.</summary>
-    [Alias("Subscribe")]
-    Task<Catalog> Subscribe(string cache);
-}
-
-/// <summary>
-/// A per-silo copy of the catalog (keyed by the silo's address, placed on it) so node reports never all call
-/// one grain. The catalog pushes every change to each cache before the change is acknowledged, so a unit or
-/// LKG is visible to every node's next report; a periodic refresh repairs a cache that missed a push.
-/// </summary>
-[Alias("snapstone.ICatalogCacheGrain")]
-public interface ICatalogCacheGrain : IGrainWithStringKey
-{
-    [Alias("Get")]
-    Task<Catalog> Get(IReadOnlyCollection<string>? mustKnow);
-
-    [Alias("Update")]
-    Task Update(Catalog catalog);
 }
 
 /// <summary>Serves package content; immutable, so each silo caches it. Keyed by unit name.</summary>
@@ -198,25 +122,6 @@ public interface INodeHealthGrain : IGrainWithStringKey
     /// </summary>
     [Alias("WaitForDesired"), Orleans.Concurrency.AlwaysInterleave]
     Task<DesiredState?> WaitForDesired(long stamp, TimeSpan wait);
-
-    /// <summary>A rollout tells the node to run a package (idempotent); the node's baseline is captured now.</summary>
-    [Alias("Assign")]
-    Task Assign(NodeAssignment assignment);
-
-    /// <summary>
-    /// A rollback tells the node to return to <paramref name="previous"/> (null: drop the assignment and follow the LKG).
-    /// True when the node was running <paramref name="from"/>, the package rolled back.
-    /// </summary>
-    [Alias("ReturnTo")]
-    Task<bool> ReturnTo(string rollout, string unit, DesiredPackage? previous, DesiredPackage from);
-
-    /// <summary>The node's health as evidence about <paramref name="package"/> of <paramref name="unit"/>.</summary>
-    [Alias("Observe")]
-    Task<NodeObservation> Observe(string unit, DesiredPackage package);
-
-    /// <summary>Every unit the node should run or says it runs, against its desired package; null for an unknown node.</summary>
-    [Alias("DriftFacts")]
-    Task<Domain.Drift.NodeDriftFacts?> DriftFacts();
 }
 
 /// <summary>The nodes of one PoP with their identities; fan-out point for waves and scans. Keyed by PoP id.</summary>
@@ -232,37 +137,9 @@ public interface IPopGrain : IGrainWithStringKey
     [Alias("Summary")]
     Task<PopSummary> Summary();
 
-    /// <summary>Tells the PoP's consumers whose first wave is the order's wave to run the package; counts the cumulative cohort.</summary>
-    [Alias("AssignWave")]
-    Task<WaveAssignment> AssignWave(WaveOrder order);
-
-    /// <summary>Samples the cohort (first wave ≤ the order's wave) and the control group (the rest of the consumers).</summary>
-    [Alias("ObserveWave")]
-    Task<WaveEvidence> ObserveWave(WaveOrder order);
-
-    /// <summary>Sends every consumer whose first wave is ≤ the order's wave back to the previous package; counts them.</summary>
-    [Alias("RollBack")]
-    Task<RollbackSent> RollBack(WaveOrder order);
-
-    /// <summary>Break-glass: every consumer of the unit to the return's package at once, recorded in the ledger.</summary>
-    [Alias("ReturnAll")]
-    Task<RollbackSent> ReturnAll(UnitReturn order);
-
-    /// <summary>Counts the consumers a break-glass return sent back and how many confirmed its package.</summary>
-    [Alias("ObserveReturn")]
-    Task<RollbackConfirmations> ObserveReturn(UnitReturn order);
-
     /// <summary>How many of the PoP's nodes match <paramref name="targets"/>, and how many nodes it has.</summary>
     [Alias("Consumers")]
     Task<(int Matching, int Total)> Consumers(UnitTargets targets);
-
-    /// <summary>Counts the rolled-back nodes and how many confirmed the previous package.</summary>
-    [Alias("ObserveRollback")]
-    Task<RollbackConfirmations> ObserveRollback(WaveOrder order);
-
-    /// <summary>What the PoP's order ledger says <paramref name="node"/> was told, per unit; read by a node grain as it activates.</summary>
-    [Alias("OrdersFor")]
-    Task<IReadOnlyList<NodeOrder>> OrdersFor(string node);
 
     /// <summary>The PoP's node ids, in order; what its drift scan asks.</summary>
     [Alias("Members")]
@@ -274,10 +151,6 @@ public interface IPopGrain : IGrainWithStringKey
 public interface IAuditGrain : IGrainWithStringKey
 {
     public const string Key = "audit";
-
-    /// <summary>Appends the intent's entry, or answers the entry it already has: an intent is chained at most once.</summary>
-    [Alias("Append")]
-    Task<Snapstone.Domain.Audit.AuditEntry> Append(Snapstone.Domain.Audit.AuditIntent intent);
 
     /// <summary>Entries after sequence <paramref name="afterSeq"/> (and at or after <paramref name="since"/>), oldest first.</summary>
     [Alias("Read"), Orleans.Concurrency.AlwaysInterleave]

@@ -42,7 +42,7 @@ public sealed class ClusterFixture : IAsyncLifetime
     {
         var name = TestStorage.Unique("unit");
         var labels = new Dictionary<string, string> { [labelKey] = name };
-        var unit = Client.GetGrain<IUnitGrain>(name);
+        var unit = Client.GetGrain<IUnitRolloutsGrain>(name);
         await unit.Define(new UnitDefinition { Owner = "edge", Targets = new UnitTargets(labels) }, "ci");
         var v1 = await unit.CreatePackage(new PackageDraft { Content = Encoding.UTF8.GetBytes("one") }, "ci");
         var v2 = await unit.CreatePackage(new PackageDraft { Content = Encoding.UTF8.GetBytes("two") }, "ci");
@@ -53,11 +53,11 @@ public sealed class ClusterFixture : IAsyncLifetime
 public static class RolloutStarts
 {
     /// <summary>Reserves the unit for a rollout of <paramref name="to"/> over <paramref name="from"/> and starts it on <paramref name="plan"/>.</summary>
-    public static async Task<IRolloutGrain> StartRollout(this ClusterFixture fixture, string unit, DesiredPackage from, DesiredPackage to, Domain.Plans.Plan plan)
+    public static async Task<IRolloutRunnerGrain> StartRollout(this ClusterFixture fixture, string unit, DesiredPackage from, DesiredPackage to, Domain.Plans.Plan plan)
     {
         var id = "r-" + Guid.NewGuid().ToString("N")[..16];
-        var ticket = await fixture.Client.GetGrain<IUnitGrain>(unit).ReserveRollout(id, to.Version);
-        var rollout = fixture.Client.GetGrain<IRolloutGrain>(id);
+        var ticket = await fixture.Client.GetGrain<IUnitRolloutsGrain>(unit).ReserveRollout(id, to.Version);
+        var rollout = fixture.Client.GetGrain<IRolloutRunnerGrain>(id);
         await rollout.Start(new Domain.Rollouts.RolloutSpec
         {
             Id = id, Unit = unit, Version = to.Version, Sha256 = to.Sha256, PreviousVersion = from.Version, PreviousSha256 = from.Sha256,

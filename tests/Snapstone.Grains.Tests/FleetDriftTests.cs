@@ -69,7 +69,7 @@ public sealed class FleetDriftTests(ClusterFixture fixture)
         Assert.Equal([unit], incident.Units);
 
         // A person resolves it while the drift stays: no new incident until the drift has cleared.
-        await fixture.Client.GetGrain<IIncidentGrain>(id).Update(IncidentStatus.Resolved, "known: a staged migration", "oncall");
+        await fixture.Client.GetGrain<IIncidentWriterGrain>(id).Update(IncidentStatus.Resolved, "known: a staged migration", "oncall");
         Assert.Null((await Round(drift: true)).Incident);
         Assert.Null((await Round(drift: false)).Incident);
         Assert.Single(await DriftIncidents());

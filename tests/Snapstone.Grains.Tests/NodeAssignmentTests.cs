@@ -58,7 +58,7 @@ public sealed class NodeAssignmentTests(ClusterFixture fixture)
         var (canary, edge) = ($"{s.Pop}-c1", $"{s.Pop}-e1");
         await Report(s, canary, "canary", s.V1);
         await Report(s, edge, "edge", s.V1);
-        var pop = fixture.Client.GetGrain<IPopGrain>(s.Pop);
+        var pop = fixture.Client.GetGrain<IPopFanOutGrain>(s.Pop);
 
         var count = await pop.AssignWave(s.Order(0));
         Assert.Equal((1, 1), (count.Cohort, count.Told));
@@ -75,7 +75,7 @@ public sealed class NodeAssignmentTests(ClusterFixture fixture)
         var (ran, stayed) = ($"{s.Pop}-c1", $"{s.Pop}-c2");
         await Report(s, ran, "canary", s.V1);
         await Report(s, stayed, "canary", s.V1);
-        var pop = fixture.Client.GetGrain<IPopGrain>(s.Pop);
+        var pop = fixture.Client.GetGrain<IPopFanOutGrain>(s.Pop);
         await pop.AssignWave(s.Order(0));
         await Report(s, ran, "canary", s.V2);
 
@@ -92,7 +92,7 @@ public sealed class NodeAssignmentTests(ClusterFixture fixture)
     {
         var s = await UnitWithTwoPackages();
         await Report(s, $"{s.Pop}-e1", "edge", s.V1);
-        var pop = fixture.Client.GetGrain<IPopGrain>(s.Pop);
+        var pop = fixture.Client.GetGrain<IPopFanOutGrain>(s.Pop);
         await pop.AssignWave(s.Order(0));
         await pop.AssignWave(s.Order(1));
 
@@ -109,7 +109,7 @@ public sealed class NodeAssignmentTests(ClusterFixture fixture)
         var (crashed, fine) = ($"{s.Pop}-c1", $"{s.Pop}-c2");
         await Report(s, crashed, "canary", s.V1);
         await Report(s, fine, "canary", s.V1);
-        await fixture.Client.GetGrain<IPopGrain>(s.Pop).AssignWave(s.Order(0) with { Rollout = "r-00000000000000dd" });
+        await fixture.Client.GetGrain<IPopFanOutGrain>(s.Pop).AssignWave(s.Order(0) with { Rollout = "r-00000000000000dd" });
 
         var answer = await Report(s, crashed, "canary", s.V2, crashed: true);
 
@@ -118,7 +118,7 @@ public sealed class NodeAssignmentTests(ClusterFixture fixture)
 
         // The crashed node is back on v1 when the rollout's own rollback arrives; it still counts as having run v2.
         await Report(s, crashed, "canary", s.V1);
-        var back = await fixture.Client.GetGrain<IPopGrain>(s.Pop).RollBack(s.Order(0) with { Rollout = "r-00000000000000dd" });
+        var back = await fixture.Client.GetGrain<IPopFanOutGrain>(s.Pop).RollBack(s.Order(0) with { Rollout = "r-00000000000000dd" });
         Assert.Equal((2, 2), (back.Returned, back.Ran));
     }
 }

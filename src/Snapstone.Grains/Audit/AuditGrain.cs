@@ -28,7 +28,7 @@ public sealed class AuditOptions
 /// The single writer of the audit chain: appends one entry at a time, each linked to the last and sealed under the
 /// configured key, with the head moved in the same transaction. An intent already in the log answers its entry.
 /// </summary>
-public sealed class AuditGrain(AuditStore store, IOptions<AuditOptions> options) : Grain, IAuditGrain
+public sealed class AuditGrain(AuditStore store, IOptions<AuditOptions> options) : Grain, IAuditWriterGrain
 {
     private AuditEntry? _last;
     private AuditHead? _head;

@@ -73,7 +73,7 @@ public sealed class AuditOutbox(Grain grain, IGrainFactory grains, Func<List<Aud
             var intent = list[0];
             try
             {
-                await grains.GetGrain<IAuditGrain>(IAuditGrain.Key).Append(intent).WaitAsync(AppendWait);
+                await grains.GetGrain<IAuditWriterGrain>(IAuditGrain.Key).Append(intent).WaitAsync(AppendWait);
                 list.Remove(intent);
                 _delay = TimeSpan.FromSeconds(1);
             }

@@ -38,7 +38,7 @@ public sealed class BreakGlassState
 /// rollout on the emergency plan and follows it to its end. A freeze is recorded, wakes the rollouts it covers and
 /// opens its incident; a lift is recorded and wakes them.
 /// </remarks>
-public sealed class BreakGlassGrain : Grain, IBreakGlassGrain, IRemindable
+public sealed class BreakGlassGrain : Grain, IBreakGlassRunnerGrain, IRemindable
 {
     private const string ReminderName = "break-glass";
     private static readonly TimeSpan ConfirmEvery = TimeSpan.FromMilliseconds(250);
@@ -135,7 +135,7 @@ public sealed class BreakGlassGrain : Grain, IBreakGlassGrain, IRemindable
         BreakGlassReturn order;
         try
         {
-            order = await GrainFactory.GetGrain<IUnitGrain>(unit).PrepareRollback(Id, toVersion, reason, actor);
+            order = await GrainFactory.GetGrain<IUnitRolloutsGrain>(unit).PrepareRollback(Id, toVersion, reason, actor);
         }
         catch (SnapstoneException)
         {
@@ -162,7 +162,7 @@ public sealed class BreakGlassGrain : Grain, IBreakGlassGrain, IRemindable
         RolloutView rollout;
         try
         {
-            rollout = await GrainFactory.GetGrain<IUnitGrain>(unit).LaunchEmergency(Id, version, reason, actor);
+            rollout = await GrainFactory.GetGrain<IUnitRolloutsGrain>(unit).LaunchEmergency(Id, version, reason, actor);
         }
         catch (SnapstoneException)
         {
@@ -209,7 +209,7 @@ public sealed class BreakGlassGrain : Grain, IBreakGlassGrain, IRemindable
         this.DeactivateOnIdle();
     }
 
-    private IControlGrain Control => GrainFactory.GetGrain<IControlGrain>(IControlGrain.Key);
+    private IControlWriterGrain Control => GrainFactory.GetGrain<IControlWriterGrain>(IControlGrain.Key);
 
     private void Begin(BreakGlassKind kind, string? unit, string reason, string actor) =>
         View = new BreakGlassView { Id = Id, Kind = kind, Unit = unit, By = actor, Reason = reason, StartedAt = time.GetUtcNow() };
@@ -299,7 +299,7 @@ public sealed class BreakGlassGrain : Grain, IBreakGlassGrain, IRemindable
     {
         if (state.State.Order is null)
         {
-            Decided(await GrainFactory.GetGrain<IUnitGrain>(View.Unit!).PrepareRollback(Id, state.State.ToVersion, View.Reason, View.By));
+            Decided(await GrainFactory.GetGrain<IUnitRolloutsGrain>(View.Unit!).PrepareRollback(Id, state.State.ToVersion, View.Reason, View.By));
         }
         var order = state.State.Order!;
         if (!Has("sent"))
@@ -314,7 +314,7 @@ public sealed class BreakGlassGrain : Grain, IBreakGlassGrain, IRemindable
         {
             try
             {
-                await GrainFactory.GetGrain<IRolloutGrain>(rollout).StopForBreakGlass(Id, View.By, View.Reason, Text(order.Return.To));
+                await GrainFactory.GetGrain<IRolloutRunnerGrain>(rollout).StopForBreakGlass(Id, View.By, View.Reason, Text(order.Return.To));
             }
             catch (SnapstoneException e)
             {
@@ -368,10 +368,10 @@ public sealed class BreakGlassGrain : Grain, IBreakGlassGrain, IRemindable
         }
     }
 
-    private async Task<T[]> FanOut<T>(Func<IPopGrain, UnitReturn, Task<T>> call, UnitReturn order)
+    private async Task<T[]> FanOut<T>(Func<IPopFanOutGrain, UnitReturn, Task<T>> call, UnitReturn order)
     {
         var pops = await GrainFactory.GetGrain<IFleetGrain>(IFleetGrain.Key).Pops();
-        return await Task.WhenAll(pops.Select(pop => call(GrainFactory.GetGrain<IPopGrain>(pop), order)));
+        return await Task.WhenAll(pops.Select(pop => call(GrainFactory.GetGrain<IPopFanOutGrain>(pop), order)));
     }
 
     // ---- deploy ----
@@ -380,7 +380,7 @@ public sealed class BreakGlassGrain : Grain, IBreakGlassGrain, IRemindable
     {
         if (View.Rollout is null)
         {
-            Started(await GrainFactory.GetGrain<IUnitGrain>(View.Unit!).LaunchEmergency(Id, View.Version!.Value, View.Reason, View.By));
+            Started(await GrainFactory.GetGrain<IUnitRolloutsGrain>(View.Unit!).LaunchEmergency(Id, View.Version!.Value, View.Reason, View.By));
             await _writer.WriteAsync();
         }
         if (!Has("incident"))
@@ -533,8 +533,8 @@ public sealed class BreakGlassRecovery(IGrainFactory grains, ILogger<BreakGlassR
 {
     protected override async Task SweepAsync()
     {
-        var open = await grains.GetGrain<IControlGrain>(IControlGrain.Key).OpenActions();
-        await Task.WhenAll(open.Select(id => grains.GetGrain<IBreakGlassGrain>(id).Wake()));
+        var open = await grains.GetGrain<IControlWriterGrain>(IControlGrain.Key).OpenActions();
+        await Task.WhenAll(open.Select(id => grains.GetGrain<IBreakGlassRunnerGrain>(id).Wake()));
         if (open.Count > 0)
         {
             logger.LogInformation("Woke {Count} unfinished break-glass action(s): {Actions}", open.Count, string.Join(", ", open));

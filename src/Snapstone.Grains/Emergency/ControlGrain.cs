@@ -23,7 +23,7 @@ public sealed class ControlState
 /// storage answers: no storage or incident write stands between on-call and a freeze. Depends on nothing but
 /// Snapstone's own grains and storage.
 /// </summary>
-public sealed class ControlGrain : Grain, IControlGrain, IRemindable
+public sealed class ControlGrain : Grain, IControlWriterGrain, IRemindable
 {
     private const string ExpiryReminder = "expiry";
     private const int MaxOpenActions = 1000;
@@ -117,7 +117,7 @@ public sealed class ControlGrain : Grain, IControlGrain, IRemindable
         {
             try
             {
-                await GrainFactory.GetGrain<IRolloutGrain>(id).Wake().WaitAsync(WakeWait);
+                await GrainFactory.GetGrain<IRolloutRunnerGrain>(id).Wake().WaitAsync(WakeWait);
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {

@@ -19,14 +19,14 @@ public sealed class IncidentFeed(IGrainFactory grains, ILogger logger, Func<stri
     public Task Drained => _last;
 
     public void Open(Incident incident) =>
-        Enqueue($"open incident {incident.Id}", () => grains.GetGrain<IIncidentGrain>(incident.Id).Open(incident));
+        Enqueue($"open incident {incident.Id}", () => grains.GetGrain<IIncidentWriterGrain>(incident.Id).Open(incident));
 
     public void Update(string incident, IncidentStatus status, string message, string by = "snapstone") =>
         Enqueue($"update incident {incident} to {status}", async () =>
         {
             try
             {
-                await grains.GetGrain<IIncidentGrain>(incident).Update(status, message, by);
+                await grains.GetGrain<IIncidentWriterGrain>(incident).Update(status, message, by);
             }
             catch (SnapstoneException e)
             {

@@ -24,7 +24,7 @@ public sealed class IncidentState
 }
 
 /// <summary>One incident: its timeline (its own row), indexed in <see cref="IncidentStore"/> (a row per incident) and fed to webhooks.</summary>
-public sealed class IncidentGrain : Grain, IIncidentGrain, IRemindable
+public sealed class IncidentGrain : Grain, IIncidentWriterGrain, IRemindable
 {
     private readonly IPersistentState<IncidentState> state;
     private readonly IncidentStore store;
@@ -141,7 +141,7 @@ public sealed class IncidentGrain : Grain, IIncidentGrain, IRemindable
         var latest = incident.Updates.Count > 0 ? incident.Updates[^1] : null;
         var payload = JsonSerializer.Serialize(new { incident.Id, incident.Title, incident.Severity, incident.Status, incident.Units, latest }, SnapstoneJson.Options);
         var id = $"{incident.Id}-{incident.Updates.Count}";
-        GrainFactory.GetGrain<IWebhookRegistryGrain>(IWebhookRegistryGrain.Key).Publish(new WebhookEvent(id, eventType, time.GetUtcNow(), payload)).Ignore();
+        GrainFactory.GetGrain<IWebhookPublisherGrain>(IWebhookRegistryGrain.Key).Publish(new WebhookEvent(id, eventType, time.GetUtcNow(), payload)).Ignore();
     }
 }
 

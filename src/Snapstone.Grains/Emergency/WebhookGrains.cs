@@ -14,7 +14,7 @@ public sealed class WebhookRegistryState
     [Id(1)] public List<Snapstone.Domain.Audit.AuditIntent> Outbox { get; set; } = [];
 }
 
-public sealed class WebhookRegistryGrain : Grain, IWebhookRegistryGrain, IRemindable
+public sealed class WebhookRegistryGrain : Grain, IWebhookPublisherGrain, IRemindable
 {
     private readonly IPersistentState<WebhookRegistryState> state;
     private readonly Audit.AuditOutbox _outbox;

@@ -39,7 +39,7 @@ public sealed record PopOrder([property: Id(0)] WaveOrder? Order, [property: Id(
 /// <see cref="StateWriter"/>, which group-commits them.
 /// </summary>
 [Reentrant]
-public sealed class PopGrain : Grain, IPopGrain
+public sealed class PopGrain : Grain, IPopFanOutGrain
 {
     private readonly IPersistentState<PopState> state;
     private readonly StateWriter _writer;
@@ -118,7 +118,7 @@ public sealed class PopGrain : Grain, IPopGrain
             // A rollback (or a break-glass return) for the unit arrived while this was stored: it wins.
             return new WaveAssignment(cohort.Count, 0);
         }
-        await Task.WhenAll(fresh.Select(c => GrainFactory.ByKey<INodeHealthGrain>(c.Node).Assign(AssignmentOf(order, c.FirstWave))));
+        await Task.WhenAll(fresh.Select(c => GrainFactory.ByKey<INodeFanOutGrain>(c.Node).Assign(AssignmentOf(order, c.FirstWave))));
         return new WaveAssignment(cohort.Count, fresh.Count);
     }
 
@@ -133,10 +133,10 @@ public sealed class PopGrain : Grain, IPopGrain
     /// Back is the safe direction and never waits on storage: the ledger entry is made in memory, the nodes are told at
     /// once, then the entry is stored, retrying until storage answers. The caller hears back once it is stored.
     /// </summary>
-    private async Task<bool[]> SendBack(PopOrder entry, IEnumerable<(string Node, Func<INodeHealthGrain, Task<bool>> Tell)> nodes)
+    private async Task<bool[]> SendBack(PopOrder entry, IEnumerable<(string Node, Func<INodeFanOutGrain, Task<bool>> Tell)> nodes)
     {
         state.State.Orders[entry.Unit] = entry;
-        var told = Task.WhenAll(nodes.Select(n => n.Tell(GrainFactory.ByKey<INodeHealthGrain>(n.Node))));
+        var told = Task.WhenAll(nodes.Select(n => n.Tell(GrainFactory.ByKey<INodeFanOutGrain>(n.Node))));
         var stored = _writer.WriteDurablyAsync();
         var ran = await told;
         await stored;
@@ -184,9 +184,9 @@ public sealed class PopGrain : Grain, IPopGrain
     public async Task<WaveEvidence> ObserveWave(WaveOrder order)
     {
         var (cohort, control) = Split(order);
-        var seen = await Task.WhenAll(cohort.Select(c => GrainFactory.ByKey<INodeHealthGrain>(c.Node).Observe(order.Unit, order.Package)));
+        var seen = await Task.WhenAll(cohort.Select(c => GrainFactory.ByKey<INodeFanOutGrain>(c.Node).Observe(order.Unit, order.Package)));
         var controls = order.Previous is { } previous
-            ? await Task.WhenAll(control.Take(MaxControlSamples).Select(c => GrainFactory.ByKey<INodeHealthGrain>(c.Node).Observe(order.Unit, previous)))
+            ? await Task.WhenAll(control.Take(MaxControlSamples).Select(c => GrainFactory.ByKey<INodeFanOutGrain>(c.Node).Observe(order.Unit, previous)))
             : [];
         return new WaveEvidence
         {
@@ -207,7 +207,7 @@ public sealed class PopGrain : Grain, IPopGrain
             return new RollbackSent(touched.Count, 0);
         }
         var ran = await SendBack(new PopOrder(order, RolledBack: true),
-            touched.Select(c => (c.Node, (Func<INodeHealthGrain, Task<bool>>)(node => node.ReturnTo(order.Rollout, order.Unit, order.Previous, order.Package)))));
+            touched.Select(c => (c.Node, (Func<INodeFanOutGrain, Task<bool>>)(node => node.ReturnTo(order.Rollout, order.Unit, order.Previous, order.Package)))));
         return new RollbackSent(touched.Count, ran.Count(r => r));
     }
 
@@ -215,7 +215,7 @@ public sealed class PopGrain : Grain, IPopGrain
     {
         var consumers = ConsumerIds(order.Targets);
         var ran = await SendBack(new PopOrder(null, RolledBack: true) { Return = order },
-            consumers.Select(n => (n, (Func<INodeHealthGrain, Task<bool>>)(node => node.ReturnTo(order.Action, order.Unit, order.To, order.From ?? NoPackage)))));
+            consumers.Select(n => (n, (Func<INodeFanOutGrain, Task<bool>>)(node => node.ReturnTo(order.Action, order.Unit, order.To, order.From ?? NoPackage)))));
         return new RollbackSent(consumers.Count, ran.Count(r => r));
     }
 
@@ -226,7 +226,7 @@ public sealed class PopGrain : Grain, IPopGrain
         {
             // Back to no package: confirmed once the node no longer reports running the version taken back.
             var still = order.From is { } from
-                ? await Task.WhenAll(consumers.Select(node => GrainFactory.ByKey<INodeHealthGrain>(node).Observe(order.Unit, from)))
+                ? await Task.WhenAll(consumers.Select(node => GrainFactory.ByKey<INodeFanOutGrain>(node).Observe(order.Unit, from)))
                 : [];
             return new RollbackConfirmations
             {
@@ -235,7 +235,7 @@ public sealed class PopGrain : Grain, IPopGrain
                 Unconfirmed = [.. consumers.Zip(still).Where(c => c.Second.On).Select(c => c.First).Order(StringComparer.Ordinal).Take(WaveObservation.MaxNamed)],
             };
         }
-        var seen = await Task.WhenAll(consumers.Select(node => GrainFactory.ByKey<INodeHealthGrain>(node).Observe(order.Unit, to)));
+        var seen = await Task.WhenAll(consumers.Select(node => GrainFactory.ByKey<INodeFanOutGrain>(node).Observe(order.Unit, to)));
         return new RollbackConfirmations
         {
             Returned = consumers.Count,
@@ -259,7 +259,7 @@ public sealed class PopGrain : Grain, IPopGrain
         if (order.Previous is not { } previous)
         {
             // A first package rolled back: confirmed once the node no longer reports running it.
-            var still = await Task.WhenAll(touched.Select(c => GrainFactory.ByKey<INodeHealthGrain>(c.Node).Observe(order.Unit, order.Package)));
+            var still = await Task.WhenAll(touched.Select(c => GrainFactory.ByKey<INodeFanOutGrain>(c.Node).Observe(order.Unit, order.Package)));
             return new RollbackConfirmations
             {
                 Returned = touched.Count,
@@ -267,7 +267,7 @@ public sealed class PopGrain : Grain, IPopGrain
                 Unconfirmed = [.. touched.Zip(still).Where(c => c.Second.On).Select(c => c.First.Node).Order(StringComparer.Ordinal).Take(WaveObservation.MaxNamed)],
             };
         }
-        var seen = await Task.WhenAll(touched.Select(c => GrainFactory.ByKey<INodeHealthGrain>(c.Node).Observe(order.Unit, previous)));
+        var seen = await Task.WhenAll(touched.Select(c => GrainFactory.ByKey<INodeFanOutGrain>(c.Node).Observe(order.Unit, previous)));
         return new RollbackConfirmations { Returned = touched.Count, Confirmed = seen.Count(o => o.On), Unconfirmed = Unconverged(touched, seen) };
     }
 

@@ -37,7 +37,7 @@ public sealed class NodeState
 /// drift marks (written behind). In memory: its assignments, which the PoP's order ledger holds durably and
 /// gives back when the grain activates, its health window and baseline.
 /// </summary>
-public sealed partial class NodeHealthGrain : Grain, INodeHealthGrain
+public sealed partial class NodeHealthGrain : Grain, INodeFanOutGrain
 {
     private static readonly TimeSpan DesiredPollInterval = TimeSpan.FromMilliseconds(200);
 
@@ -103,7 +103,7 @@ public sealed partial class NodeHealthGrain : Grain, INodeHealthGrain
 
     private async Task TakeOrders(string pop, DateTimeOffset now)
     {
-        foreach (var order in await GrainFactory.GetGrain<IPopGrain>(pop).OrdersFor(Id))
+        foreach (var order in await GrainFactory.GetGrain<IPopFanOutGrain>(pop).OrdersFor(Id))
         {
             if (order.Assignment is { } assignment)
             {
@@ -290,7 +290,7 @@ public sealed partial class NodeHealthGrain : Grain, INodeHealthGrain
             if (_signalled.Add((rollout, signal.Kind)))
             {
                 logger.LogWarning("Node {Node} signals rollout {Rollout}: {Reason}", Id, rollout, signal.Reason);
-                GrainFactory.GetGrain<IRolloutGrain>(rollout).Signal(signal).Ignore();
+                GrainFactory.GetGrain<IRolloutRunnerGrain>(rollout).Signal(signal).Ignore();
             }
             if (HealthPolicy.SendsNodeBack(signal) && assignment.Previous is { } previous && Return(unit, previous, now))
             {

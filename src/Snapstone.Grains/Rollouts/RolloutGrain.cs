@@ -69,7 +69,7 @@ public sealed class RolloutOptions
 /// Incidents are written in the background (<see cref="IncidentFeed"/>): no incident write holds a rollback up.
 /// </para>
 /// </remarks>
-public sealed class RolloutGrain : Grain, IRolloutGrain, IRemindable
+public sealed class RolloutGrain : Grain, IRolloutRunnerGrain, IRemindable
 {
     private const string ReminderName = "keep-alive";
     private const int MaxTicksPerRun = 16;
@@ -485,7 +485,7 @@ public sealed class RolloutGrain : Grain, IRolloutGrain, IRemindable
         var stored = _writer.WriteDurablyAsync();
         var aborted = Status.Rollback is { Aborted: true };
         var fanOut = FanOut(rollback.ThroughWave, (pop, order) => pop.RollBack(order));
-        var quarantine = aborted ? Task.CompletedTask : GrainFactory.GetGrain<IUnitGrain>(Spec.Unit).Quarantine(Spec.Version, $"rolled back by {Spec.Id}: {rollback.Reason}");
+        var quarantine = aborted ? Task.CompletedTask : GrainFactory.GetGrain<IUnitRolloutsGrain>(Spec.Unit).Quarantine(Spec.Version, $"rolled back by {Spec.Id}: {rollback.Reason}");
         await Publish(from);
         if (!aborted)
         {
@@ -567,7 +567,7 @@ public sealed class RolloutGrain : Grain, IRolloutGrain, IRemindable
         [.. named.SelectMany(n => n).Order(StringComparer.Ordinal).Take(WaveObservation.MaxNamed)];
 
     /// <summary>Rollout → every PoP at once → each PoP's nodes at once: a wave of any size is a two-level tree.</summary>
-    private async Task<T[]> FanOut<T>(int wave, Func<IPopGrain, WaveOrder, Task<T>> call)
+    private async Task<T[]> FanOut<T>(int wave, Func<IPopFanOutGrain, WaveOrder, Task<T>> call)
     {
         var order = new WaveOrder
         {
@@ -582,7 +582,7 @@ public sealed class RolloutGrain : Grain, IRolloutGrain, IRemindable
             Created = Spec.CreatedAt,
         };
         var pops = await GrainFactory.GetGrain<IFleetGrain>(IFleetGrain.Key).Pops();
-        return await Task.WhenAll(pops.Select(pop => call(GrainFactory.GetGrain<IPopGrain>(pop), order)));
+        return await Task.WhenAll(pops.Select(pop => call(GrainFactory.GetGrain<IPopFanOutGrain>(pop), order)));
     }
 
     /// <summary>Counts what the writer stores, so a forward step can tell whether the status that orders it is stored.</summary>
@@ -610,7 +610,7 @@ public sealed class RolloutGrain : Grain, IRolloutGrain, IRemindable
         }
         if (previous?.State != next.State)
         {
-            var announce = GrainFactory.GetGrain<IUnitGrain>(Spec.Unit).RolloutChanged(View().Summary());
+            var announce = GrainFactory.GetGrain<IUnitRolloutsGrain>(Spec.Unit).RolloutChanged(View().Summary());
             if (next.IsTerminal)
             {
                 await announce;

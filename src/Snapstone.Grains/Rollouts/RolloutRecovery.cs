@@ -14,10 +14,10 @@ public sealed class RolloutRecovery(IGrainFactory grains, ILogger<RolloutRecover
     {
         var catalog = await grains.GetGrain<ICatalogGrain>(ICatalogGrain.Key).Get();
         // Each unit first finishes what it left half-done (a recorded start, its audit outbox).
-        await Task.WhenAll(catalog.Units.Keys.Select(u => grains.GetGrain<IUnitGrain>(u).Wake()));
+        await Task.WhenAll(catalog.Units.Keys.Select(u => grains.GetGrain<IUnitRolloutsGrain>(u).Wake()));
         var units = await Task.WhenAll(catalog.Units.Keys.Select(u => grains.GetGrain<IUnitGrain>(u).Get()));
         var active = units.Select(u => u?.ActiveRollout).OfType<string>().ToList();
-        await Task.WhenAll(active.Select(r => grains.GetGrain<IRolloutGrain>(r).Wake()));
+        await Task.WhenAll(active.Select(r => grains.GetGrain<IRolloutRunnerGrain>(r).Wake()));
         if (active.Count > 0)
         {
             logger.LogInformation("Woke {Count} unfinished rollout(s): {Rollouts}", active.Count, string.Join(", ", active));

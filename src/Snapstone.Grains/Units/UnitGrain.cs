@@ -53,7 +53,7 @@ public sealed record RolloutLaunch([property: Id(0)] RolloutSpec Spec, [property
 /// its audit intent in the same write (<see cref="AuditOutbox"/>). Writes go through one <see cref="StateWriter"/>:
 /// a rollout the unit starts may call back into it (call-chain reentrancy) while it waits.
 /// </summary>
-public sealed class UnitGrain : Grain, IUnitGrain, IRemindable
+public sealed class UnitGrain : Grain, IUnitRolloutsGrain, IRemindable
 {
     internal const int MaxKnownKeys = 2000;
     internal const int MaxHistory = 50;
@@ -340,7 +340,7 @@ public sealed class UnitGrain : Grain, IUnitGrain, IRemindable
     private async Task<RolloutView> StartReentrant(RolloutLaunch launch)
     {
         using var _ = RequestContext.AllowCallChainReentrancy();
-        return await GrainFactory.GetGrain<IRolloutGrain>(launch.Spec.Id).Start(launch.Spec, launch.Targets);
+        return await GrainFactory.GetGrain<IRolloutRunnerGrain>(launch.Spec.Id).Start(launch.Spec, launch.Targets);
     }
 
     /// <summary>A fresh id, or one derived from the actor and idempotency key so that a retry finds its rollout.</summary>
@@ -614,7 +614,7 @@ public sealed class UnitGrain : Grain, IUnitGrain, IRemindable
 
     // Always re-published after a write, so a catalog update lost to a crash is repaired by the next one.
     private Task PublishToCatalog() =>
-        GrainFactory.GetGrain<ICatalogGrain>(ICatalogGrain.Key).Upsert(new CatalogEntry(
+        GrainFactory.GetGrain<ICatalogWriterGrain>(ICatalogGrain.Key).Upsert(new CatalogEntry(
             Name,
             state.State.Definition!.Targets,
             state.State.LkgVersion is { } v ? new DesiredPackage(v, state.State.LkgSha256!) : null));
