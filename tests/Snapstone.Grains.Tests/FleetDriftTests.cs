@@ -25,6 +25,7 @@ public sealed class FleetDriftTests(ClusterFixture fixture)
         var units = fixture.Client.GetGrain<IUnitGrain>(unit);
         await units.Define(new UnitDefinition { Owner = "edge", Targets = new UnitTargets(labels) }, "ci");
         var v1 = (await units.CreatePackage(new PackageDraft { Content = Encoding.UTF8.GetBytes("one") }, "ci")).Record.Sha256;
+        await fixture.CompleteRollout(unit, 1);
         var v2 = (await units.CreatePackage(new PackageDraft { Content = Encoding.UTF8.GetBytes("two") }, "ci")).Record.Sha256;
         var pops = new[] { TestStorage.Unique("pop"), TestStorage.Unique("pop") };
         var nodes = pops.SelectMany(pop => Enumerable.Range(1, 5).Select(i => (Pop: pop, Node: $"{pop}-n{i}"))).ToList();

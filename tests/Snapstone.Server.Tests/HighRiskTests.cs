@@ -55,8 +55,15 @@ public sealed class HighRiskTests(ServerFixture fixture)
     public async Task A_feature_file_doubled_past_its_limit_is_refused_at_creation_and_never_reaches_a_node()
     {
         var unit = TestStorage.Unique("features");
-        await _ci.Put($"/v1/units/{unit}", Http.FeatureUnit());
+        var labels = new Dictionary<string, string> { ["high-risk-test"] = unit };
+        await _ci.Put($"/v1/units/{unit}", new
+        {
+            owner = "bot-management", kind = "file", riskTier = "standard", failureMode = "fail-stale",
+            validators = new { maxBytes = 65536, format = "json", maxItems = new { path = "$.features", max = 200 }, maxGrowthPercent = 50 },
+            targets = new { labels },
+        });
         await _ci.Post($"/v1/units/{unit}/packages", new { content = Http.Features(150) });
+        await _ci.RollOutFirstAsync(unit);
         var (status, package) = await _ci.Post($"/v1/units/{unit}/packages", new { content = Http.Features(300) });
 
         Assert.Equal(422, status);
@@ -65,7 +72,7 @@ public sealed class HighRiskTests(ServerFixture fixture)
         Assert.True((bool?)package["risk"]!["critical"]);
 
         var node = TestStorage.Unique("node");
-        var (_, answer) = await fixture.Server.Client("agent").Post($"/v1/nodes/{node}/report", new { pop = "p1" });
+        var (_, answer) = await fixture.Server.Client("agent").Post($"/v1/nodes/{node}/report", new { pop = "p1", labels });
         Assert.Equal(1, (long?)answer["desired"]![unit]!["version"]);
         var (refused, problem) = await _ci.Post("/v1/rollouts", new { unit, version = 2, reason = "push it" });
         Assert.Equal(409, refused);
@@ -76,8 +83,9 @@ public sealed class HighRiskTests(ServerFixture fixture)
     public async Task A_file_more_than_doubled_in_size_is_a_critical_change_even_without_a_growth_validator()
     {
         var unit = TestStorage.Unique("blob");
-        await _ci.Put($"/v1/units/{unit}", new { owner = "edge", kind = "file" });
+        await _ci.Put($"/v1/units/{unit}", new { owner = "edge", kind = "file", targets = new { labels = new Dictionary<string, string> { ["high-risk-test"] = unit } } });
         await _ci.Post($"/v1/units/{unit}/packages", new { content = new string('a', 2000) });
+        await _ci.RollOutFirstAsync(unit);
         var (status, package) = await _ci.Post($"/v1/units/{unit}/packages", new { content = new string('a', 4500) });
         Assert.Equal(422, status);
         Assert.Contains(package["validation"]!["findings"]!.AsArray(), f => (string?)f!["rule"] == "critical-change" && ((string?)f["message"])!.Contains("2000 → 4500"));

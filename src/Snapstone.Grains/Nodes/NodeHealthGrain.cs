@@ -169,6 +169,17 @@ public sealed partial class NodeHealthGrain : Grain, INodeFanOutGrain
                 _window.Split(now);
             }
         }
+        if (report.Applied is { } running && state.State.Applied.Keys.Where(u => !running.ContainsKey(u)).ToList() is { Count: > 0 } dropped)
+        {
+            // A unit the node no longer lists runs no package of ours: its agent is back on its built-in default
+            // (a first package rolled back, say).
+            foreach (var unit in dropped)
+            {
+                state.State.Applied.Remove(unit);
+            }
+            _appliedUnwritten = true;
+            _window.Split(now);
+        }
         if (TrackDrift(catalog, report, now))
         {
             WriteBehind();

@@ -145,11 +145,8 @@ public sealed class UnitGrain : Grain, IUnitRolloutsGrain, IRemindable
         state.State.LatestVersion = record.Version;
         var passed = assessment.Validation.Passed;
         _outbox.Add(actor, passed ? "package.create" : "package.reject", $"unit/{Name}/v{record.Version}", draft.Message);
-        if (passed && state.State.LkgVersion is null)
-        {
-            // Until a rollout completes, the first valid package is the unit's LKG.
-            SetLkg(record);
-        }
+        // A package reaches nodes only through a rollout, the unit's first included: until one completes, the unit has no
+        // LKG and its consumers have no desired package for it (agents keep their built-in default).
         if (passed)
         {
             foreach (var key in assessment.Shape.Keys)
