@@ -10,8 +10,16 @@ namespace Snapstone;
 [Alias("snapstone.IUnitGrain")]
 public interface IUnitGrain : IGrainWithStringKey
 {
+    /// <summary>
+    /// Defines or redefines the unit. A redefinition that lowers its risk tier or failure-mode severity, or removes or
+    /// loosens a validator, waits as the unit's pending change for another token's approval.
+    /// </summary>
     [Alias("Define")]
     Task<UnitView> Define(UnitDefinition definition, string actor);
+
+    /// <summary>Applies the unit's pending change; refused (403) to the token that requested it, 409 when none is pending.</summary>
+    [Alias("ApproveDefinition")]
+    Task<UnitView> ApproveDefinition(string actor, string? reason);
 
     /// <summary>The unit, or null when it was never defined.</summary>
     [Alias("Get")]

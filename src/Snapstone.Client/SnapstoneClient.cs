@@ -27,11 +27,14 @@ public sealed partial class SnapstoneClient(IGrainFactory grains, TimeProvider t
         {
             throw SnapstoneException.Invalid(errors);
         }
-        if (BuiltInPlans.Find(definition.Plan) is null && await grains.GetGrain<IPlanGrain>(definition.Plan).Get() is null)
-        {
-            throw SnapstoneException.Invalid($"plan '{definition.Plan}' is not defined (built-in plans: {BuiltInPlans.StandardName}, {BuiltInPlans.HighRiskName}; define others with PUT /v1/plans/{definition.Plan})");
-        }
         return await grains.GetGrain<IUnitGrain>(unit).Define(definition, actor);
+    }
+
+    /// <summary>A second person approves the unit's pending (weakening) change.</summary>
+    public async Task<UnitView> ApproveUnitChangeAsync(string unit, string actor, string? reason)
+    {
+        SnapstoneException.ThrowIfBadName("unit", unit);
+        return await grains.GetGrain<IUnitGrain>(unit).ApproveDefinition(actor, reason);
     }
 
     public async Task<UnitView> GetUnitAsync(string unit)

@@ -15,7 +15,7 @@ public sealed class ContractSurfaceTests
     /// <summary>Every method of every public grain interface, by interface.</summary>
     private static readonly Dictionary<string, string[]> Reachable = new()
     {
-        ["IUnitGrain"] = ["CreatePackage", "Define", "Get", "GetPackage", "ListPackages", "Pipeline", "Rollouts", "StartRollout", "ValidatePackage"],
+        ["IUnitGrain"] = ["ApproveDefinition", "CreatePackage", "Define", "Get", "GetPackage", "ListPackages", "Pipeline", "Rollouts", "StartRollout", "ValidatePackage"],
         ["IRolloutGrain"] = ["Abort", "Approve", "Get", "Pause", "Resume", "WaitForTimeline"],
         ["ICatalogGrain"] = ["Get"],
         ["IPackageContentGrain"] = ["Get"],

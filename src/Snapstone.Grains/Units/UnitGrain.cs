@@ -42,6 +42,8 @@ public sealed class UnitState
     /// <summary>The last break-glass rollback the unit decided, so the same action asking again gets the same answer.</summary>
     [Id(17)] public string? LastBreakGlass { get; set; }
     [Id(18)] public BreakGlassReturn? LastReturn { get; set; }
+    /// <summary>A redefinition that weakens the unit, waiting for a second person's approval.</summary>
+    [Id(19)] public PendingDefinition? PendingDefinition { get; set; }
 }
 
 /// <summary>What the unit needs to start a rollout it reserved: the spec and who consumes the unit.</summary>
@@ -107,28 +109,75 @@ public sealed class UnitGrain : Grain, IUnitRolloutsGrain, IRemindable
         await _outbox.FlushAsync();
     }
 
+    /// <summary>
+    /// Defines or redefines the unit. A redefinition that weakens it (<see cref="DefinitionChange.Weakens"/>: a lower
+    /// risk tier or failure-mode severity, a validator removed or loosened) does not take effect: it waits on the unit
+    /// as its pending change until another token approves it (<see cref="ApproveDefinition"/>). A later definition
+    /// replaces a pending one.
+    /// </summary>
     public async Task<UnitView> Define(UnitDefinition definition, string actor)
     {
         if (UnitRules.Check(definition) is { Count: > 0 } errors)
         {
             throw SnapstoneException.Invalid(errors);
         }
+        if (BuiltInPlans.Find(definition.Plan) is null && await GrainFactory.GetGrain<IPlanGrain>(definition.Plan).Get() is null)
+        {
+            throw SnapstoneException.Invalid($"plan '{definition.Plan}' is not defined (built-in plans: {BuiltInPlans.StandardName}, {BuiltInPlans.HighRiskName}; define others with PUT /v1/plans/{definition.Plan})");
+        }
         var now = time.GetUtcNow();
-        var created = state.State.Definition is null;
         await _outbox.ArmAsync();
+        if (state.State.Definition is { } current && DefinitionChange.Weakens(current, definition) is { Count: > 0 } weakens)
+        {
+            state.State.PendingDefinition = new PendingDefinition { Definition = definition, RequestedBy = actor, RequestedAt = now, Weakens = weakens };
+            _outbox.Add(actor, "unit.define-requested", $"unit/{Name}", $"needs a second person's approval: {string.Join("; ", weakens)}");
+            await _writer.WriteAsync();
+            logger.LogInformation("Unit {Unit}: redefinition by {Actor} waits for approval: {Weakens}", Name, actor, string.Join("; ", weakens));
+            await _outbox.FlushAsync();
+            return View();
+        }
+        await Apply(definition, actor, now, "unit.define", definition.Description);
+        return View();
+    }
+
+    /// <summary>A second person approves the pending redefinition; its requester may not (403). 409 when nothing is pending.</summary>
+    public async Task<UnitView> ApproveDefinition(string actor, string? reason)
+    {
+        RequireDefinition();
+        if (reason is { Length: > RolloutCommands.MaxReasonLength })
+        {
+            throw SnapstoneException.Invalid($"reason must be at most {RolloutCommands.MaxReasonLength} characters (got {reason.Length})");
+        }
+        if (state.State.PendingDefinition is not { } pending)
+        {
+            throw SnapstoneException.Conflict($"unit '{Name}' has no pending definition change to approve");
+        }
+        if (string.Equals(actor, pending.RequestedBy, StringComparison.OrdinalIgnoreCase))
+        {
+            throw new SnapstoneException(ProblemKind.Forbidden, $"{actor} requested this change and may not approve it; someone else must");
+        }
+        await _outbox.ArmAsync();
+        await Apply(pending.Definition, pending.RequestedBy, time.GetUtcNow(), "unit.define-approve",
+            $"approved {pending.RequestedBy}'s change ({string.Join("; ", pending.Weakens)}){(string.IsNullOrWhiteSpace(reason) ? "" : $": {reason}")}", approver: actor);
+        return View();
+    }
+
+    private async Task Apply(UnitDefinition definition, string by, DateTimeOffset now, string action, string reason, string? approver = null)
+    {
+        var created = state.State.Definition is null;
         state.State.Definition = definition;
+        state.State.PendingDefinition = null;
         if (created)
         {
             state.State.CreatedAt = now;
         }
         state.State.UpdatedAt = now;
-        state.State.UpdatedBy = actor;
-        _outbox.Add(actor, "unit.define", $"unit/{Name}", definition.Description);
+        state.State.UpdatedBy = by;
+        _outbox.Add(approver ?? by, action, $"unit/{Name}", reason);
         await _writer.WriteAsync();
         await PublishToCatalog();
-        logger.LogInformation("Unit {Unit} {Change} by {Actor}", Name, created ? "defined" : "redefined", actor);
+        logger.LogInformation("Unit {Unit} {Change} by {Actor}{Approver}", Name, created ? "defined" : "redefined", by, approver is null ? "" : $", approved by {approver}");
         await _outbox.FlushAsync();
-        return View();
     }
 
     public Task<UnitView?> Get() => Task.FromResult(state.State.Definition is null ? null : View());
@@ -634,5 +683,6 @@ public sealed class UnitGrain : Grain, IUnitRolloutsGrain, IRemindable
         CreatedAt = state.State.CreatedAt,
         UpdatedAt = state.State.UpdatedAt,
         UpdatedBy = state.State.UpdatedBy,
+        PendingChange = state.State.PendingDefinition,
     };
 }
