@@ -35,14 +35,13 @@ public sealed class BreakGlassState
 /// Steps: a rollback decides (the unit quarantines and moves its LKG), sends every consumer back through the PoPs,
 /// stops the rollout in flight, opens its incident, then counts confirmations until every consumer runs the target
 /// (or <see cref="RolloutOptions.RollbackDeadlineSeconds"/> pass, naming the ones that did not). A deploy starts its
-/// rollout on the emergency plan and follows it to its end. A freeze is recorded, wakes the rollouts it covers and
-/// opens its incident; a lift is recorded and wakes them.
+/// rollout on the emergency plan and opens its incident; the rollout watches itself from there. A freeze is recorded,
+/// wakes the rollouts it covers and opens its incident; a lift is recorded and wakes them.
 /// </remarks>
 public sealed class BreakGlassGrain : Grain, IBreakGlassRunnerGrain, IRemindable
 {
     private const string ReminderName = "break-glass";
     private static readonly TimeSpan ConfirmEvery = TimeSpan.FromMilliseconds(250);
-    private static readonly TimeSpan FollowEvery = TimeSpan.FromSeconds(1);
     /// <summary>How long the caller waits for the action's record to be stored before hearing back anyway.</summary>
     private static readonly TimeSpan AnswerWait = TimeSpan.FromSeconds(5);
 
@@ -130,8 +129,8 @@ public sealed class BreakGlassGrain : Grain, IBreakGlassRunnerGrain, IRemindable
         Begin(BreakGlassKind.Rollback, unit, reason, actor);
         state.State.ToVersion = toVersion;
         // Recorded as it starts (not waited on), so a crash right after the unit decides still finds the action.
-        _ = _writer.WriteDurablyAsync();
         var keep = Keep();
+        _ = Recorded(keep);
         BreakGlassReturn order;
         try
         {
@@ -159,6 +158,7 @@ public sealed class BreakGlassGrain : Grain, IBreakGlassRunnerGrain, IRemindable
         // Forward: the action is stored before the rollout it starts.
         await _writer.WriteAsync();
         var keep = Keep();
+        _ = Recorded(keep);
         RolloutView rollout;
         try
         {
@@ -218,6 +218,10 @@ public sealed class BreakGlassGrain : Grain, IBreakGlassRunnerGrain, IRemindable
     private async Task<BreakGlassView> ActFirst(Task? keeping = null)
     {
         var keep = keeping ?? Keep();
+        if (keeping is null)
+        {
+            _ = Recorded(keep);
+        }
         var run = Continue();
         async Task Everything()
         {
@@ -227,6 +231,17 @@ public sealed class BreakGlassGrain : Grain, IBreakGlassRunnerGrain, IRemindable
         }
         await Task.WhenAny(Everything(), Task.Delay(AnswerWait));
         return View;
+    }
+
+    /// <summary>Logs the moment the action is stored and registered for recovery: from then on a crash cannot lose it.</summary>
+    private async Task Recorded(Task keep)
+    {
+        await keep;
+        await _writer.WriteDurablyAsync();
+        if (state.State.View is { } view)
+        {
+            logger.LogWarning("Break-glass {Kind} {Id} recorded by {By} for {Unit}: {Reason}", view.Kind, Id, view.By, view.Unit ?? "all units", view.Reason);
+        }
     }
 
     /// <summary>The reminder and the control grain's index keep the action alive across a restart; registered without blocking anything.</summary>
@@ -357,8 +372,8 @@ public sealed class BreakGlassGrain : Grain, IBreakGlassRunnerGrain, IRemindable
             Did("confirmed", all ? $"all {targeted} consumer(s) confirmed {Text(order.Return.To)}" : outcome!);
             if (View.Incident is { } incident)
             {
-                _incidents.Update(incident, IncidentStatus.RolledBack, all ? $"all {targeted} node(s) confirmed {Text(order.Return.To)}" : outcome!);
-                _incidents.Update(incident, IncidentStatus.Monitoring, "watching the fleet on the last known good package");
+                _ = _incidents.Update(incident, IncidentStatus.RolledBack, all ? $"all {targeted} node(s) confirmed {Text(order.Return.To)}" : outcome!);
+                _ = _incidents.Update(incident, IncidentStatus.Monitoring, "watching the fleet on the last known good package");
             }
             await Finish(outcome);
         }
@@ -389,31 +404,14 @@ public sealed class BreakGlassGrain : Grain, IBreakGlassRunnerGrain, IRemindable
                 (IncidentStatus.Detected, $"break-glass emergency deploy by {View.By}: {View.Reason}"),
                 (IncidentStatus.Monitoring, $"rollout {View.Rollout}: canary, then everyone"));
         }
-        await FollowRollout();
-        Follow(FollowEvery, FollowRollout);
+        // The deploy is under way: its rollout watches itself from here and rolls back on regression (with its own incident).
+        await Finish(null);
     }
 
     private void Started(RolloutView rollout)
     {
         View = View with { Rollout = rollout.Spec.Id };
         Did("started", $"rollout {rollout.Spec.Id} of v{View.Version} on the emergency plan: canary, then everyone");
-    }
-
-    private async Task FollowRollout()
-    {
-        if (View.CompletedAt is not null || View.Rollout is not { } id || await GrainFactory.GetGrain<IRolloutGrain>(id).Get() is not { Status.IsTerminal: true } rollout)
-        {
-            return;
-        }
-        var ended = RolloutCommands.Describe(rollout.Status.State);
-        var completed = rollout.Status.State == RolloutState.Completed;
-        Did("followed", $"rollout {id} {ended}");
-        if (View.Incident is { } incident)
-        {
-            _incidents.Update(incident, completed ? IncidentStatus.Monitoring : IncidentStatus.RolledBack,
-                completed ? $"v{View.Version} reached every consumer; watching the fleet" : $"the emergency rollout ended {ended}: {rollout.Status.Timeline[^1].Message}");
-        }
-        await Finish(completed ? null : $"the emergency rollout {id} ended {ended}");
     }
 
     // ---- freeze and lift ----
@@ -481,9 +479,13 @@ public sealed class BreakGlassGrain : Grain, IBreakGlassRunnerGrain, IRemindable
         _ = _writer.WriteDurablyAsync();
     }
 
+    /// <summary>
+    /// Opens the action's incident in the background. The step counts as done once the incident is written, so a crash
+    /// before that opens it (under the same id) when the action picks up again; nothing waits for it meanwhile.
+    /// </summary>
     private void OpenIncident(string title, params (IncidentStatus Status, string Message)[] updates)
     {
-        var id = "inc-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
+        var id = View.Incident ?? "inc-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
         var now = time.GetUtcNow();
         var incident = IncidentRules.Open(id, title, IncidentSeverity.Sev3, View.Unit is null ? [] : [View.Unit], Id, updates[0].Status, updates[0].Message, View.By, now);
         foreach (var (status, message) in updates.Skip(1))
@@ -491,8 +493,19 @@ public sealed class BreakGlassGrain : Grain, IBreakGlassRunnerGrain, IRemindable
             incident = incident.With(status, message, View.By, now);
         }
         View = View with { Incident = id };
-        Did("incident", $"incident {id} opened");
-        _incidents.Open(incident);
+        _ = _writer.WriteDurablyAsync();
+        _opening = Opened(_incidents.Open(incident), id);
+    }
+
+    /// <summary>The incident being opened, if one is: the action ends only after it.</summary>
+    private Task? _opening;
+
+    private async Task Opened(Task<bool> written, string id)
+    {
+        if (await written)
+        {
+            Did("incident", $"incident {id} opened");
+        }
     }
 
     private void Follow(TimeSpan every, Func<Task> step)
@@ -503,8 +516,20 @@ public sealed class BreakGlassGrain : Grain, IBreakGlassRunnerGrain, IRemindable
         }
     }
 
+    /// <summary>
+    /// Ends the action once its incident is written (its writes run in the background and never block the steps that
+    /// act; the action is complete only when its record is). An incident that could not be written leaves the action
+    /// open: the reminder picks it up and opens the incident again.
+    /// </summary>
     private async Task Finish(string? outcome)
     {
+        await (_opening ?? Task.CompletedTask);
+        await _incidents.Drained;
+        if (View.Incident is not null && !Has("incident"))
+        {
+            logger.LogWarning("Break-glass {Id}: its incident {Incident} is not written yet; the action stays open for its reminder", Id, View.Incident);
+            return;
+        }
         View = View with { CompletedAt = time.GetUtcNow(), Outcome = outcome };
         _watch?.Dispose();
         _watch = null;

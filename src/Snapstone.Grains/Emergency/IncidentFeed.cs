@@ -18,10 +18,11 @@ public sealed class IncidentFeed(IGrainFactory grains, ILogger logger, Func<stri
     /// <summary>Completes when every write queued so far is done (or dropped); for tests and orderly shutdown.</summary>
     public Task Drained => _last;
 
-    public void Open(Incident incident) =>
+    /// <summary>Queues the incident's opening; the task answers whether it was written (it never fails).</summary>
+    public Task<bool> Open(Incident incident) =>
         Enqueue($"open incident {incident.Id}", () => grains.GetGrain<IIncidentWriterGrain>(incident.Id).Open(incident));
 
-    public void Update(string incident, IncidentStatus status, string message, string by = "snapstone") =>
+    public Task<bool> Update(string incident, IncidentStatus status, string message, string by = "snapstone") =>
         Enqueue($"update incident {incident} to {status}", async () =>
         {
             try
@@ -35,9 +36,14 @@ public sealed class IncidentFeed(IGrainFactory grains, ILogger logger, Func<stri
             }
         });
 
-    private void Enqueue(string what, Func<Task> write) => _last = After(_last, what, write);
+    private Task<bool> Enqueue(string what, Func<Task> write)
+    {
+        var next = After(_last, what, write);
+        _last = next;
+        return next;
+    }
 
-    private async Task After(Task previous, string what, Func<Task> write)
+    private async Task<bool> After(Task previous, string what, Func<Task> write)
     {
         await previous;
         for (var attempt = 1; attempt <= Attempts; attempt++)
@@ -45,17 +51,18 @@ public sealed class IncidentFeed(IGrainFactory grains, ILogger logger, Func<stri
             try
             {
                 await write();
-                return;
+                return true;
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
                 if (attempt == Attempts)
                 {
                     logger.LogWarning("{Owner}: could not {What} after {Attempts} attempts; dropped: {Error}", owner(), what, Attempts, e.Message);
-                    return;
+                    return false;
                 }
                 await Task.Delay(Pause);
             }
         }
+        return false;
     }
 }

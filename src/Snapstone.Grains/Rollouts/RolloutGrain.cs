@@ -415,8 +415,8 @@ public sealed class RolloutGrain : Grain, IRolloutRunnerGrain, IRemindable
                     await StopTicking();
                     if (finish.Outcome == RolloutState.RolledBack && state.State.Incident is { } incident)
                     {
-                        _incidents.Update(incident, IncidentStatus.RolledBack, $"all {Status.Rollback?.Confirmed} node(s) confirmed v{Spec.PreviousVersion}; v{Spec.Version} is quarantined");
-                        _incidents.Update(incident, IncidentStatus.Monitoring, "watching the fleet on the last known good package");
+                        _ = _incidents.Update(incident, IncidentStatus.RolledBack, $"all {Status.Rollback?.Confirmed} node(s) confirmed v{Spec.PreviousVersion}; v{Spec.Version} is quarantined");
+                        _ = _incidents.Update(incident, IncidentStatus.Monitoring, "watching the fleet on the last known good package");
                     }
                 }
                 return false;
@@ -638,7 +638,7 @@ public sealed class RolloutGrain : Grain, IRolloutRunnerGrain, IRemindable
         {
             foreach (var (status, message) in updates.Skip(1))
             {
-                _incidents.Update(existing, status, message);
+                _ = _incidents.Update(existing, status, message);
             }
             return;
         }
@@ -664,7 +664,7 @@ public sealed class RolloutGrain : Grain, IRolloutRunnerGrain, IRemindable
         {
             incident = incident.With(status, message, "snapstone", now);
         }
-        _incidents.Open(incident);
+        _ = _incidents.Open(incident);
     }
 
     /// <summary>Starts the tick timer; while a rollback waits for confirmations, a second timer counts them more often.</summary>

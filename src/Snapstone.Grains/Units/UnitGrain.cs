@@ -581,6 +581,8 @@ public sealed class UnitGrain : Grain, IUnitRolloutsGrain, IRemindable
     public async Task<RolloutView> LaunchEmergency(string action, long version, string reason, string actor)
     {
         var definition = RequireDefinition();
+        // A launch recorded before a crash starts first, so a retry finds its rollout and records nothing twice.
+        await FinishStart();
         // One rollout per action: a retry after a crash finds the one it started.
         var id = "r-" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"breakglass\n{action}")))[..16];
         if (await GrainFactory.GetGrain<IRolloutGrain>(id).Get() is { } started)
