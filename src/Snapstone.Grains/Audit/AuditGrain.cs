@@ -59,6 +59,8 @@ public sealed class AuditGrain(AuditStore store, IOptions<AuditOptions> options)
         }
         if (!appended)
         {
+            // Already in the log (an earlier attempt whose answer was lost): the head may have moved past what this activation holds.
+            _loaded = false;
             return await store.SeqOfIntentAsync(intent.Id) is { } seq && await store.GetAsync(seq) is { } existing
                 ? existing
                 : throw new InvalidOperationException($"audit intent {intent.Id} is recorded but its entry cannot be read");

@@ -90,7 +90,7 @@ public static class EmergencyEndpoints
         v1.MapGet("/audit/verify", async (SnapstoneClient client) =>
         {
             var result = await client.VerifyAuditAsync();
-            return TypedResults.Ok(new { valid = result.Valid, entries = result.Entries, firstBroken = result.FirstBroken });
+            return TypedResults.Ok(new { valid = result.Valid, entries = result.Entries, keyed = result.Keyed, firstBroken = result.FirstBroken });
         }).RequireAuthorization(Scopes.Read).WithTags("Audit");
 
         v1.MapGet("/status", async (SnapstoneClient client) => TypedResults.Ok(StatusResponse.From(await client.GetStatusAsync())))
