@@ -117,12 +117,23 @@ public interface IPlanGrain : IGrainWithStringKey
 [Alias("snapstone.INodeHealthGrain")]
 public interface INodeHealthGrain : IGrainWithStringKey
 {
-    /// <summary>Ingests a report (already checked by <see cref="Domain.Nodes.ReportRules"/>) and answers the desired state.</summary>
+    /// <summary>
+    /// Ingests a report (already checked by <see cref="Domain.Nodes.ReportRules"/> and against <paramref name="agent"/>'s
+    /// binding) and answers the desired state. <paramref name="agent"/> is the token it came with (null: an internal
+    /// caller), which a node enrolling counts against.
+    /// </summary>
     [Alias("Report")]
-    Task<DesiredState> Report(NodeReport report);
+    Task<DesiredState> Report(NodeReport report, AgentToken? agent = null);
 
     [Alias("GetView")]
     Task<NodeView?> GetView();
+
+    /// <summary>
+    /// An operator enrols the node, or re-enrols it with a new identity (a report cannot change it): its PoP
+    /// membership moves with it and it takes its new PoP's orders. Answers the node's view.
+    /// </summary>
+    [Alias("Enrol")]
+    Task<NodeView> Enrol(NodeIdentity identity, string actor);
 
     /// <summary>
     /// Waits until the desired state differs from <paramref name="stamp"/> or <paramref name="wait"/> passes,
@@ -136,8 +147,13 @@ public interface INodeHealthGrain : IGrainWithStringKey
 [Alias("snapstone.IPopGrain")]
 public interface IPopGrain : IGrainWithStringKey
 {
+    /// <summary>
+    /// Admits <paramref name="node"/> (or, for a member, records that it is alive, or changes the identity an operator
+    /// re-enrolled it with). Refuses a new member past the PoP's limit, <paramref name="agent"/>'s limit or, for a new
+    /// PoP, the fleet's. True when the node joined: it takes the PoP's orders as a late joiner.
+    /// </summary>
     [Alias("Register")]
-    Task Register(string node, NodeIdentity identity);
+    Task<bool> Register(string node, NodeIdentity identity, AgentToken? agent);
 
     [Alias("Unregister")]
     Task Unregister(string node);
@@ -185,8 +201,13 @@ public interface IFleetGrain : IGrainWithStringKey
 {
     public const string Key = "fleet";
 
+    /// <summary>Lists a PoP; refuses a new one past the fleet's limit (<c>Snapstone:Nodes:MaxPops</c>).</summary>
     [Alias("RegisterPop")]
     Task RegisterPop(string pop, string region);
+
+    /// <summary>Removes a PoP with no members and no wave orders from the index.</summary>
+    [Alias("UnregisterPop")]
+    Task UnregisterPop(string pop);
 
     [Alias("Pops")]
     Task<IReadOnlyList<string>> Pops();

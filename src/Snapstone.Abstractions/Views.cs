@@ -68,14 +68,6 @@ public enum PackageState
 [GenerateSerializer, Immutable, Alias("snapstone.PackageView")]
 public sealed record PackageView([property: Id(0)] PackageRecord Record, [property: Id(1)] PackageState State, [property: Id(2)] bool IsLkg);
 
-/// <summary>The package a node should run for one unit.</summary>
-[GenerateSerializer, Immutable, Alias("snapstone.DesiredPackage")]
-public sealed record DesiredPackage([property: Id(0)] long Version, [property: Id(1)] string Sha256);
-
-/// <summary>What a node should run, per unit, and a stamp that changes whenever that does.</summary>
-[GenerateSerializer, Immutable, Alias("snapstone.DesiredState")]
-public sealed record DesiredState([property: Id(0)] IReadOnlyDictionary<string, DesiredPackage> Units, [property: Id(1)] long Stamp);
-
 /// <summary>A node as readers see it.</summary>
 [GenerateSerializer, Immutable, Alias("snapstone.NodeView")]
 public sealed record NodeView
@@ -109,20 +101,6 @@ public sealed record FleetSummary(
     [Id(4)] public FleetDrift? Drift { get; init; }
 }
 
-/// <summary>What every node needs to know about a unit to compute its desired state.</summary>
-[GenerateSerializer, Immutable, Alias("snapstone.CatalogEntry")]
-public sealed record CatalogEntry(
-    [property: Id(0)] string Unit,
-    [property: Id(1)] UnitTargets Targets,
-    [property: Id(2)] DesiredPackage? Lkg);
-
-/// <summary>All units, stamped with a version that grows on every change.</summary>
-[GenerateSerializer, Immutable, Alias("snapstone.Catalog")]
-public sealed record Catalog([property: Id(0)] IReadOnlyDictionary<string, CatalogEntry> Units, [property: Id(1)] long Version)
-{
-    public static readonly Catalog Empty = new(new Dictionary<string, CatalogEntry>(), 0);
-}
-
 /// <summary>A named plan as stored, with whether it is built in.</summary>
 [GenerateSerializer, Immutable, Alias("snapstone.PlanView")]
 public sealed record PlanView([property: Id(0)] string Name, [property: Id(1)] Plan Plan, [property: Id(2)] bool BuiltIn, [property: Id(3)] string UpdatedBy, [property: Id(4)] DateTimeOffset? UpdatedAt);
@@ -144,6 +122,10 @@ public sealed record PipelineView
     public int RankScore => Math.Max(Risk.Score, LatestPackageRisk?.Score ?? 0);
 }
 
-/// <summary>One slot of a batch report: the node's desired state, or why its report was refused.</summary>
+/// <summary>One slot of a batch report: the node's desired state, or why its report was refused (and the kind of refusal, for metrics).</summary>
 [GenerateSerializer, Immutable, Alias("snapstone.ReportResult")]
-public sealed record ReportResult([property: Id(0)] string? Node, [property: Id(1)] DesiredState? Desired, [property: Id(2)] string? Error);
+public sealed record ReportResult(
+    [property: Id(0)] string? Node,
+    [property: Id(1)] DesiredState? Desired,
+    [property: Id(2)] string? Error,
+    [property: Id(3)] Snapstone.Domain.ProblemKind? Refusal = null);

@@ -1,129 +1,217 @@
-using System.Net.Http.Headers;
-using System.Text;
-using System.Text.Json;
+using System.CommandLine;
+using System.CommandLine.Invocation;
 using System.Text.Json.Nodes;
+using Snapstone.Cli.Commands;
+using Spectre.Console;
 
 namespace Snapstone.Cli;
 
 /// <summary>
-/// <c>snapstone breakglass freeze|unfreeze|rollback|deploy</c> and <c>snapstone audit verify</c>. It needs only the
-/// gateway's address and a token (<c>--server</c>/<c>SNAPSTONE_URL</c>, <c>--token</c>/<c>SNAPSTONE_TOKEN</c>), and prints
-/// what it did. Exit code 0 on success, 1 when Snapstone refused, 2 for a usage error.
+/// <c>snapstone</c>: the command tree, the options every command takes, and the one place where failures become
+/// exit codes (<see cref="ExitCodes"/>) and messages.
 /// </summary>
 public static class CommandLine
 {
-    private const string Usage = """
-        usage: snapstone [--server URL] [--token TOKEN] <command>
-          breakglass freeze   [--unit UNIT] --reason TEXT [--ttl SECONDS]   pause matching rollouts, refuse new ones
-          breakglass unfreeze [--unit UNIT]                                  lift a freeze; paused rollouts resume
-          breakglass rollback --unit UNIT --reason TEXT [--wait]             every node of the unit back to its LKG now
-          breakglass deploy   --unit UNIT --version N --reason TEXT          canary, then everyone; still watched
-          audit verify                                                       recompute the audit chain
-        SNAPSTONE_URL and SNAPSTONE_TOKEN stand in for --server and --token.
-        """;
-
-    public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter errors, HttpMessageHandler? handler = null)
+    public static async Task<int> RunAsync(string[] args, Terminal terminal, CancellationToken ct = default)
     {
-        var options = new Dictionary<string, string>(StringComparer.Ordinal);
-        var words = new List<string>();
-        for (var i = 0; i < args.Length; i++)
+        var root = Build(terminal);
+        var parse = root.Parse(args);
+        var config = new InvocationConfiguration
         {
-            if (args[i].StartsWith("--", StringComparison.Ordinal))
+            Output = terminal.OutputWriter,
+            Error = terminal.ErrorWriter,
+            EnableDefaultExceptionHandler = false,
+        };
+        if (parse.Errors.Count > 0)
+        {
+            if (parse.Action is ParseErrorAction errors)
             {
-                var name = args[i][2..];
-                options[name] = name == "wait" ? "true" : i + 1 < args.Length ? args[++i] : "";
+                errors.ShowHelp = false;
+                errors.ShowTypoCorrections = true;
             }
-            else
-            {
-                words.Add(args[i]);
-            }
+            // The parse errors and any "did you mean" go to standard error: standard output stays for results.
+            await parse.InvokeAsync(new InvocationConfiguration { Output = terminal.ErrorWriter, Error = terminal.ErrorWriter }, ct);
+            await terminal.ErrorWriter.WriteLineAsync($"usage: {Usage(parse.CommandResult.Command)}");
+            await terminal.ErrorWriter.WriteLineAsync($"run '{Path(parse.CommandResult.Command)} --help' for every option");
+            return ExitCodes.Usage;
         }
-        var server = options.GetValueOrDefault("server") ?? Environment.GetEnvironmentVariable("SNAPSTONE_URL") ?? "http://127.0.0.1:5080";
-        var token = options.GetValueOrDefault("token") ?? Environment.GetEnvironmentVariable("SNAPSTONE_TOKEN");
-        if (words.Count < 2 || token is null or "")
-        {
-            await errors.WriteLineAsync(token is null or "" && words.Count >= 2 ? "a token is required (--token or SNAPSTONE_TOKEN)" : Usage);
-            return 2;
-        }
-        using var http = new HttpClient(handler ?? new HttpClientHandler()) { BaseAddress = new Uri(server), Timeout = TimeSpan.FromSeconds(30) };
-        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        var unit = options.GetValueOrDefault("unit");
-        var reason = options.GetValueOrDefault("reason");
-        try
-        {
-            switch ($"{words[0]} {words[1]}")
-            {
-                case "breakglass freeze":
-                    var freeze = await Send(http, HttpMethod.Post, "/v1/breakglass/freeze", new { unit, reason, ttlSeconds = options.TryGetValue("ttl", out var ttl) ? int.Parse(ttl) : (int?)null });
-                    await output.WriteLineAsync($"frozen: {(string?)freeze["unit"] ?? "all units"} by {(string?)freeze["by"]}{((string?)freeze["until"] is { } until ? $" until {until}" : "")}; matching rollouts paused, new ones refused");
-                    return 0;
-                case "breakglass unfreeze":
-                    await Send(http, HttpMethod.Delete, unit is null ? "/v1/breakglass/freeze" : $"/v1/breakglass/freeze?unit={Uri.EscapeDataString(unit)}", null);
-                    await output.WriteLineAsync($"freeze lifted: {unit ?? "all units"}; rollouts it paused resume");
-                    return 0;
-                case "breakglass rollback":
-                    var action = await Send(http, HttpMethod.Post, "/v1/breakglass/rollback", new { unit, reason });
-                    await output.WriteLineAsync($"rollback {(string?)action["id"]}: {(int?)action["targeted"]} node(s) of {unit} sent back to v{(long?)action["targetVersion"]}; quarantined [{string.Join(", ", action["quarantined"]!.AsArray())}]; incident {(string?)action["incident"]}");
-                    if (options.ContainsKey("wait"))
-                    {
-                        var deadline = DateTime.UtcNow.AddMinutes(5);
-                        while (action["completedAt"] is null && DateTime.UtcNow < deadline)
-                        {
-                            await Task.Delay(500);
-                            action = await Send(http, HttpMethod.Get, $"/v1/breakglass/actions/{(string?)action["id"]}", null);
-                        }
-                        await output.WriteLineAsync($"confirmed {(int?)action["confirmed"]} of {(int?)action["targeted"]}{(action["completedAt"] is null ? " (still waiting)" : " — complete")}");
-                    }
-                    return 0;
-                case "breakglass deploy":
-                    var rollout = await Send(http, HttpMethod.Post, "/v1/breakglass/deploy", new { unit, version = long.Parse(options.GetValueOrDefault("version") ?? "0"), reason });
-                    await output.WriteLineAsync($"emergency rollout {(string?)rollout["id"]} of {unit} v{(long?)rollout["version"]} started on plan {(string?)rollout["plan"]}: canary, then everyone");
-                    return 0;
-                case "audit verify":
-                    var verdict = await Send(http, HttpMethod.Get, "/v1/audit/verify", null);
-                    if ((bool?)verdict["valid"] == true)
-                    {
-                        await output.WriteLineAsync($"audit chain verified: {(long?)verdict["entries"]} entries, every link holds");
-                        return 0;
-                    }
-                    await output.WriteLineAsync($"audit chain BROKEN at entry {(long?)verdict["firstBroken"]!["seq"]}: {(string?)verdict["firstBroken"]!["reason"]}");
-                    return 1;
-                default:
-                    await errors.WriteLineAsync(Usage);
-                    return 2;
-            }
-        }
-        catch (Refused e)
-        {
-            await errors.WriteLineAsync($"refused ({e.Status}): {e.Message}");
-            return 1;
-        }
-        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or FormatException)
-        {
-            await errors.WriteLineAsync($"error: {e.Message}");
-            return e is FormatException ? 2 : 1;
-        }
+        return await parse.InvokeAsync(config, ct);
     }
 
-    private static async Task<JsonNode> Send(HttpClient http, HttpMethod method, string path, object? body)
+    public static RootCommand Build(Terminal terminal)
     {
-        using var request = new HttpRequestMessage(method, path);
-        if (body is not null)
-        {
-            request.Content = new StringContent(JsonSerializer.Serialize(body, new JsonSerializerOptions(JsonSerializerDefaults.Web)), Encoding.UTF8, "application/json");
-        }
-        using var response = await http.SendAsync(request);
-        var text = await response.Content.ReadAsStringAsync();
-        var json = text.Length > 0 && text.TrimStart().StartsWith('{') ? JsonNode.Parse(text) : null;
-        if (!response.IsSuccessStatusCode)
-        {
-            throw new Refused((int)response.StatusCode, (string?)json?["detail"] ?? text);
-        }
-        return json ?? new JsonObject();
+        var context = new CommandContext(new GlobalOptions(), terminal);
+        var root = new RootCommand(
+            "Snapstone from a terminal or a CI job: units, packages, rollouts, incidents, drift and break-glass over the HTTP gateway.\n" +
+            "Server and token: --server/--token, else --profile, else SNAPSTONE_URL/SNAPSTONE_TOKEN, else the default profile\n" +
+            "of $SNAPSTONE_CONFIG or ~/.config/snapstone/config.json. Exit codes: 0 done or completed, 1 server unreachable or failed,\n" +
+            "2 usage, 3 refused (4xx), 4 check failed, 10 rolled back, 11 paused, 12 aborted, 13 timed out.");
+        context.Options.AddTo(root);
+        root.Add(UnitCommands.Build(context));
+        root.Add(PlanCommands.Build(context));
+        root.Add(PackageCommands.Build(context));
+        root.Add(RolloutCommands.Build(context));
+        root.Add(IncidentCommands.Build(context));
+        root.Add(FleetCommands.BuildDrift(context));
+        root.Add(FleetCommands.BuildFleet(context));
+        root.Add(BreakGlassCommands.Build(context));
+        root.Add(AuditCommands.Build(context));
+        return root;
     }
 
-    private sealed class Refused(int status, string message) : Exception(message)
+    /// <summary><c>snapstone rollout start &lt;unit&gt; &lt;version&gt; --reason &lt;reason&gt; [options]</c>: the shape of a command in one line.</summary>
+    public static string Usage(Command command)
     {
-        public int Status { get; } = status;
+        var parts = new List<string> { Path(command) };
+        if (command.Subcommands.Count > 0 && command.Action is null)
+        {
+            parts.Add($"<{string.Join('|', command.Subcommands.Where(s => !s.Hidden).Select(s => s.Name))}>");
+        }
+        parts.AddRange(command.Arguments.Where(a => !a.Hidden).Select(a => $"<{a.Name}>"));
+        parts.AddRange(command.Options.Where(o => o.Required).Select(o => $"{o.Name} <{o.HelpName ?? o.Name.TrimStart('-')}>"));
+        parts.Add("[options]");
+        return string.Join(' ', parts);
     }
+
+    private static string Path(Command command)
+    {
+        var names = new Stack<string>();
+        for (Symbol? at = command; at is Command c; at = c.Parents.FirstOrDefault())
+        {
+            names.Push(c is RootCommand ? "snapstone" : c.Name);
+        }
+        return string.Join(' ', names);
+    }
+}
+
+/// <summary>The options every command takes, wherever they stand on the line.</summary>
+public sealed class GlobalOptions
+{
+    public Option<string?> Server { get; } = new("--server", "-s")
+    {
+        Description = $"the gateway's URL (else the profile, SNAPSTONE_URL, or {Connection.DefaultServer})",
+        HelpName = "url",
+        Recursive = true,
+    };
+
+    public Option<string?> Token { get; } = new("--token")
+    {
+        Description = "the bearer token (else the profile or SNAPSTONE_TOKEN)",
+        HelpName = "token",
+        Recursive = true,
+    };
+
+    public Option<string?> Profile { get; } = new("--profile")
+    {
+        Description = "a profile of the profile file ($SNAPSTONE_CONFIG, else ~/.config/snapstone/config.json)",
+        HelpName = "name",
+        Recursive = true,
+    };
+
+    public Option<string> Output { get; } = new Option<string>("--output", "-o")
+    {
+        Description = "text for people, json for machines (one JSON document on standard output)",
+        HelpName = "text|json",
+        DefaultValueFactory = _ => "text",
+        Recursive = true,
+    }.AcceptOnlyFromAmong("text", "json");
+
+    public void AddTo(RootCommand root)
+    {
+        root.Add(Server);
+        root.Add(Token);
+        root.Add(Profile);
+        root.Add(Output);
+    }
+}
+
+/// <summary>What command builders share: the global options, the terminal, and how an action is run.</summary>
+public sealed class CommandContext(GlobalOptions options, Terminal terminal)
+{
+    public GlobalOptions Options { get; } = options;
+    public Terminal Terminal { get; } = terminal;
+
+    /// <summary>
+    /// Makes <paramref name="action"/> the command's action: it gets a <see cref="Session"/> connected to the gateway,
+    /// and whatever it throws is printed and mapped to an exit code here, the same way for every command.
+    /// </summary>
+    public void Run(Command command, Func<Session, ParseResult, CancellationToken, Task<int>> action) =>
+        command.SetAction(async (parse, ct) =>
+        {
+            var json = parse.GetValue(Options.Output) == "json";
+            Uri? server = null;
+            try
+            {
+                var connection = Connection.Resolve(parse.GetValue(Options.Server), parse.GetValue(Options.Token), parse.GetValue(Options.Profile), Terminal.Environment);
+                server = connection.Server;
+                using var session = new Session(Terminal, json, new Gateway(connection.Server, connection.Token));
+                return await action(session, parse, ct);
+            }
+            catch (UsageError e)
+            {
+                return Fail(ExitCodes.Usage, $"error: {e.Message}\nusage: {CommandLine.Usage(command)}");
+            }
+            catch (Refusal e)
+            {
+                var lines = new List<string> { $"error: {e.Status} {e.Title}: {e.Detail}" };
+                lines.AddRange(e.Errors.Where(x => x != e.Detail).Select(x => $"  - {x}"));
+                return Fail(ExitCodes.Refused, string.Join('\n', lines));
+            }
+            catch (GatewayFailure e)
+            {
+                return Fail(ExitCodes.Error, $"error: {e.Message}");
+            }
+            catch (HttpRequestException e)
+            {
+                return Fail(ExitCodes.Error, $"error: cannot reach Snapstone at {server}: {e.Message}");
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                return Fail(ExitCodes.Interrupted, "interrupted");
+            }
+        });
+
+    private int Fail(int code, string message)
+    {
+        Terminal.ErrorWriter.WriteLine(message);
+        return code;
+    }
+}
+
+/// <summary>One invocation: the gateway it talks to and how it prints (text for people, one JSON document for machines).</summary>
+public sealed class Session(Terminal terminal, bool json, Gateway gateway) : IDisposable
+{
+    public Terminal Terminal { get; } = terminal;
+    public Gateway Gateway { get; } = gateway;
+    /// <summary><c>--output json</c>: one JSON document on standard output, progress on standard error.</summary>
+    public bool AsJson { get; } = json;
+    public IAnsiConsole Out => Terminal.Out;
+
+    /// <summary>Prints the result: <paramref name="document"/> as is with <c>--output json</c>, else <paramref name="text"/>.</summary>
+    public int Emit(JsonNode document, Action<IAnsiConsole> text, int code = ExitCodes.Ok)
+    {
+        if (AsJson)
+        {
+            Terminal.OutputWriter.WriteLine(document.ToJsonString(Snapstone.Cli.Json.Output));
+        }
+        else
+        {
+            text(Out);
+        }
+        Terminal.OutputWriter.Flush();
+        return code;
+    }
+
+    /// <summary>
+    /// A line of progress while waiting: on standard output for people, on standard error with <c>--output json</c>
+    /// so standard output stays one parseable document.
+    /// </summary>
+    public void Progress(string line)
+    {
+        var writer = AsJson ? Terminal.ErrorWriter : Terminal.OutputWriter;
+        writer.WriteLine(line);
+        writer.Flush();
+    }
+
+    public void Dispose() => Gateway.Dispose();
 }

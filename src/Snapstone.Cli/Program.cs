@@ -1,1 +1,1 @@
-return await Snapstone.Cli.CommandLine.RunAsync(args, Console.Out, Console.Error);
+return await Snapstone.Cli.CommandLine.RunAsync(args, Snapstone.Cli.Terminal.System());

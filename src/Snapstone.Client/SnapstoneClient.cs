@@ -118,20 +118,23 @@ public sealed partial class SnapstoneClient(IGrainFactory grains, TimeProvider t
     // ---- nodes ----
 
     /// <summary>
-    /// Ingests one report and answers the node's desired state; a report that breaks a rule faults the task with the
-    /// reason. Not an async method: a batch calls it once per report.
+    /// Ingests one report and answers the node's desired state; a report that breaks a rule, or that
+    /// <paramref name="agent"/>'s binding does not cover (403), faults the task with the reason. Not an async method:
+    /// a batch calls it once per report.
     /// </summary>
-    public Task<DesiredState> ReportAsync(NodeReport report) =>
+    public Task<DesiredState> ReportAsync(NodeReport report, AgentToken? agent = null) =>
         ReportRules.Check(report) is { } error
             ? Task.FromException<DesiredState>(SnapstoneException.Invalid(error))
-            : grains.ByKey<INodeHealthGrain>(report.Node!).Report(report);
+            : agent?.Refusal(report.Node!, report.Pop!) is { } unbound
+                ? Task.FromException<DesiredState>(new SnapstoneException(Domain.ProblemKind.Forbidden, unbound))
+                : grains.ByKey<INodeHealthGrain>(report.Node!).Report(report, agent);
 
     /// <summary>
     /// Ingests many reports at once; each slot holds the desired state or the reason that report was refused. Every
     /// report of a node named more than once is refused: which of them is the node's state would be a guess. The
     /// node grains are called all at once, with no state machine of its own per report.
     /// </summary>
-    public async Task<IReadOnlyList<ReportResult>> ReportBatchAsync(IReadOnlyList<NodeReport?> reports)
+    public async Task<IReadOnlyList<ReportResult>> ReportBatchAsync(IReadOnlyList<NodeReport?> reports, AgentToken? agent = null)
     {
         if (reports.Count > MaxBatchReports)
         {
@@ -152,15 +155,15 @@ public sealed partial class SnapstoneClient(IGrainFactory grains, TimeProvider t
             var report = reports[i];
             if (report is null)
             {
-                results[i] = new ReportResult(null, null, "report must be an object");
+                results[i] = new ReportResult(null, null, "report must be an object", ProblemKind.Invalid);
             }
             else if (report.Node is { } node && named[node] > 1)
             {
-                results[i] = new ReportResult(node, null, $"node '{node}' appears more than once in this batch");
+                results[i] = new ReportResult(node, null, $"node '{node}' appears more than once in this batch", ProblemKind.Invalid);
             }
             else
             {
-                calls[i] = ReportAsync(report);
+                calls[i] = ReportAsync(report, agent);
             }
         }
         try
@@ -183,7 +186,7 @@ public sealed partial class SnapstoneClient(IGrainFactory grains, TimeProvider t
             }
             else if (call.Exception?.InnerException is SnapstoneException refused)
             {
-                results[i] = new ReportResult(reports[i]!.Node, null, refused.Message);
+                results[i] = new ReportResult(reports[i]!.Node, null, refused.Message, refused.Kind);
             }
             else
             {

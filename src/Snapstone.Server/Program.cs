@@ -1,11 +1,13 @@
 using Snapstone.Server.Hosting;
 
-var builder = WebApplication.CreateBuilder(args);
-using var bootLogging = LoggerFactory.Create(l => l.AddConsole());
-var (connectionString, azurite) = await ServerHosting.PrepareStorageAsync(builder, bootLogging.CreateLogger("Snapstone.Boot"));
+// appsettings.json is read from beside the server's assembly, wherever it is started from.
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+builder.AddServiceDefaults();
+using var bootLogging = LoggerFactory.Create(l => l.AddConfiguration(builder.Configuration.GetSection("Logging")).AddConsole());
+var (storage, azurite) = await ServerHosting.PrepareStorageAsync(builder, bootLogging.CreateLogger("Snapstone.Boot"));
 await using (azurite)
 {
-    builder.AddSnapstoneServer(connectionString);
+    builder.AddSnapstoneServer(storage);
     var app = builder.Build();
     app.MapSnapstone();
     await app.RunAsync();

@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Snapstone.Simulator.Consumers;
+using Snapstone.Simulator.Exposition;
 using Snapstone.Simulator.Shape;
 using Snapstone.Simulator.Wire;
 
@@ -19,6 +20,14 @@ namespace Snapstone.Simulator;
 /// HttpClient; every node whose desired package differs from its own fetches the content (once per hash
 /// for the whole fleet), consumes it, and says what happened in its next report. HTTP failures are
 /// logged and counted, never thrown: a node that learnt nothing this tick simply tries again next tick.
+/// </para>
+/// <para>
+/// With several <see cref="FleetOptions.Gateways"/> a batch (or a content fetch) that fails with a connection error,
+/// a timeout, a 5xx or a 429 is sent again to the next gateway after a short backoff
+/// (<see cref="FleetOptions.RetryBackoff"/>), each gateway at most once per batch unless
+/// <see cref="FleetOptions.MaxAttemptsPerBatch"/> says otherwise; the failing gateway is avoided for a while
+/// (<see cref="Simulator.Gateways"/>). Any other answer ends the request where it is: a 4xx would fail the same way
+/// everywhere, and a 2xx means the reports were taken. <see cref="FleetCounters"/> counts batches retried and lost.
 /// </para>
 /// </summary>
 public sealed class Fleet
@@ -36,6 +45,10 @@ public sealed class Fleet
     private readonly SemaphoreSlim _oneTickAtATime = new(1, 1);
     private TickTotals? _lastTick;
 
+    /// <summary>
+    /// A fleet that reports to <see cref="FleetOptions.Gateways"/> through <paramref name="http"/>, or, when none are
+    /// given, to <paramref name="http"/>'s <see cref="HttpClient.BaseAddress"/>.
+    /// </summary>
     public Fleet(FleetOptions options, HttpClient http, TimeProvider time, ILogger? logger = null)
     {
         options.Check();
@@ -43,12 +56,16 @@ public sealed class Fleet
         _http = http;
         _time = time;
         _log = logger ?? NullLogger.Instance;
+        Gateways = new Gateways(options.Gateways.Count > 0 ? options.Gateways
+            : http.BaseAddress is { } baseAddress ? [baseAddress]
+            : throw new ArgumentException("give the fleet a Snapstone URL: FleetOptions.Gateways is empty and the HttpClient has no BaseAddress"), time);
         Layout = FleetLayout.Lay(options.Shape);
         _nodes = Layout.Nodes
             .Select((profile, i) => new SimulatedNode(profile, unchecked(options.Shape.Seed * 1_000_003 + i), options.Shape.LatencyJitter))
             .ToArray();
         _byId = _nodes.ToDictionary(n => n.Id, StringComparer.Ordinal);
         _batches = _nodes.GroupBy(n => n.Pop).SelectMany(pop => pop.Chunk(options.MaxReportsPerBatch)).ToArray();
+        Metrics = options.ExposeMetrics ? new FleetMetrics(_nodes, options.Shape.Labels, time.GetUtcNow()) : null;
         foreach (var unit in options.Consumers.Keys)
         {
             _units[unit] = true;
@@ -61,6 +78,12 @@ public sealed class Fleet
     public IReadOnlyList<SimulatedNode> Nodes => _nodes;
     public FleetHistory History { get; } = new();
     public FleetCounters Counters { get; } = new();
+
+    /// <summary>The gateways the fleet reports to, with what each answered and which it avoids now.</summary>
+    public Gateways Gateways { get; }
+
+    /// <summary>The nodes' traffic as Prometheus series, when <see cref="FleetOptions.ExposeMetrics"/> is on; else null.</summary>
+    public FleetMetrics? Metrics { get; }
 
     /// <summary>Totals of the reports sent in the last tick; null before the first.</summary>
     public TickTotals? LastTick => Volatile.Read(ref _lastTick);
@@ -103,16 +126,16 @@ public sealed class Fleet
         try
         {
             Counters.Tick();
-            var batches = _batches;
+            var batches = Awake(_batches);
             for (var round = 0; round < MaxRoundsPerTick && batches.Length > 0; round++)
             {
                 var now = _time.GetUtcNow();
                 History.RoundStarted(now);
                 var reports = Report(batches, now, round == 0 ? _ => interval.TotalSeconds : node => node.SecondsSinceReport(now, interval), interval.TotalSeconds, summarize: round == 0);
-                var answers = new ReportBatchAnswer?[batches.Length];
+                var answers = new Answer[batches.Length];
                 var failures = new ConcurrentQueue<string>();
                 await Parallel.ForEachAsync(Enumerable.Range(0, batches.Length), Bounded(cancellationToken),
-                    async (b, ct) => answers[b] = await SendAsync(batches[b], reports[b], failures, ct));
+                    async (b, ct) => answers[b] = await SendAsync(b, batches[b], reports[b], failures, ct));
                 if (failures.TryPeek(out var firstFailure))
                 {
                     // One line per tick: a server that is down must not bury everything else in the log.
@@ -123,7 +146,7 @@ public sealed class Fleet
                     Bounded(cancellationToken), FetchAsync);
                 var changed = Take(wants, _time.GetUtcNow());
                 batches = _options.ReportAfterChange
-                    ? [.. changed.GroupBy(n => n.Pop).SelectMany(pop => pop.Chunk(_options.MaxReportsPerBatch))]
+                    ? Awake([.. changed.GroupBy(n => n.Pop).SelectMany(pop => pop.Chunk(_options.MaxReportsPerBatch))])
                     : [];
             }
         }
@@ -164,6 +187,12 @@ public sealed class Fleet
         }
     }
 
+    /// <summary>The batches without their hung nodes (which send nothing), and without batches left empty.</summary>
+    private static SimulatedNode[][] Awake(SimulatedNode[][] batches) =>
+        batches.Any(b => b.Any(n => n.Hung))
+            ? batches.Select(b => b.Where(n => !n.Hung).ToArray()).Where(b => b.Length > 0).ToArray()
+            : batches;
+
     private ParallelOptions Bounded(CancellationToken cancellationToken) =>
         new() { MaxDegreeOfParallelism = _options.MaxConcurrentRequests, CancellationToken = cancellationToken };
 
@@ -179,17 +208,20 @@ public sealed class Fleet
             reports[b] = new NodeReport[batch.Length];
             for (var i = 0; i < batch.Length; i++)
             {
-                var report = reports[b][i] = batch[i].Report(now, seconds(batch[i]), _options.CrashLoopPeriod, out var crashedOn, cadence);
-                requests += report.Metrics.Requests;
-                errors += report.Metrics.Errors;
-                if (report.Metrics.Requests > 0)
+                var report = batch[i].Report(now, seconds(batch[i]), _options.CrashLoopPeriod, out var crashedOn, cadence);
+                var served = report.Metrics!;
+                Metrics?.Served(batch[i], served, now);
+                reports[b][i] = _options.ReportMetrics ? report : report with { Metrics = null };
+                requests += served.Requests;
+                errors += served.Errors;
+                if (served.Requests > 0)
                 {
-                    latencies.Add(report.Metrics.P99LatencyMs);
+                    latencies.Add(served.P99LatencyMs);
                 }
-                if (report.Metrics.Crashes > 0 && crashedOn is var (unit, package))
+                if (served.Crashes > 0 && crashedOn is var (unit, package))
                 {
-                    crashes += report.Metrics.Crashes;
-                    Counters.Crashed(report.Metrics.Crashes);
+                    crashes += served.Crashes;
+                    Counters.Crashed(served.Crashes);
                     Record(new NodeChange(now, batch[i].Id, unit, NodeChangeKind.Crashed, package.Version, package.Sha256, null));
                 }
             }
@@ -199,53 +231,128 @@ public sealed class Fleet
             return reports;
         }
         latencies.Sort();
-        Volatile.Write(ref _lastTick, new TickTotals(now, _nodes.Length, requests, errors, crashes,
+        Volatile.Write(ref _lastTick, new TickTotals(now, batches.Sum(b => b.Length), requests, errors, crashes,
             latencies.Count == 0 ? 0 : latencies[latencies.Count / 2]));
         return reports;
     }
 
-    private async Task<ReportBatchAnswer?> SendAsync(
-        SimulatedNode[] batch, NodeReport[] reports, ConcurrentQueue<string> failures, CancellationToken cancellationToken)
+    /// <summary>Sends batch <paramref name="index"/> of a round, homed on gateway <c>index mod n</c>, failing over as the type's summary says.</summary>
+    private async Task<Answer> SendAsync(
+        int index, SimulatedNode[] batch, NodeReport[] reports, ConcurrentQueue<string> failures, CancellationToken cancellationToken)
     {
         var pop = batch[0].Pop;
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(_options.RequestTimeout);
         Counters.BatchSent(reports.Length);
-        try
-        {
-            using var request = new HttpRequestMessage(HttpMethod.Post, _options.ReportsPath)
+        var exchange = await ExchangeAsync(
+            Gateways.Order(index % Gateways.Count),
+            gateway => new HttpRequestMessage(HttpMethod.Post, new Uri(Gateways[gateway], _options.ReportsPath))
             {
                 Content = JsonContent.Create(new ReportBatch(reports), WireJson.Default.ReportBatch),
-            };
-            Authorize(request);
-            using var response = await _http.SendAsync(request, timeout.Token);
-            if (!response.IsSuccessStatusCode)
-            {
-                return Failed(failures, pop, reports.Length, $"HTTP {(int)response.StatusCode} {await ShortBodyAsync(response, timeout.Token)}");
-            }
-            var answer = await response.Content.ReadFromJsonAsync(WireJson.Default.ReportBatchAnswer, timeout.Token);
-            return answer?.Results is null ? Failed(failures, pop, reports.Length, "the answer has no results") : answer;
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            },
+            async (response, ct) => await response.Content.ReadFromJsonAsync(WireJson.Default.ReportBatchAnswer, ct) is { Results: not null } answer
+                ? answer
+                : throw new InvalidDataException("the answer has no results"),
+            _options.MaxAttemptsPerBatch ?? Gateways.Count, $"report batch for {pop}", countOnGateways: true, cancellationToken);
+        Counters.BatchDone(exchange.Attempts, exchange.Value is not null);
+        if (exchange.Value is null)
         {
-            return Failed(failures, pop, reports.Length, $"no answer within {_options.RequestTimeout.TotalSeconds:0.#} s");
+            Counters.BatchFailed();
+            FleetLog.BatchFailed(_log, pop, reports.Length, exchange.Attempts, exchange.Failure!);
+            failures.Enqueue($"{pop} ({reports.Length} reports, {exchange.Attempts} attempt{(exchange.Attempts == 1 ? "" : "s")}): {exchange.Failure}");
         }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            return Failed(failures, pop, reports.Length, $"{e.GetType().Name}: {e.Message}");
-        }
+        return new Answer(exchange.Value, exchange.Gateway);
     }
 
-    private ReportBatchAnswer? Failed(ConcurrentQueue<string> failures, string pop, int reports, string reason)
+    /// <summary>
+    /// One request, tried on the gateways of <paramref name="order"/> in turn until one gives an answer that ends it,
+    /// at most <paramref name="maxAttempts"/> times (cycling through the order when that is more than its length),
+    /// with a backoff before every retry. <paramref name="read"/> turns a 2xx into the value; when it throws, the
+    /// request ends there as failed (the gateway took the request, so sending it again would repeat it).
+    /// </summary>
+    private async Task<Exchange<T>> ExchangeAsync<T>(
+        int[] order, Func<int, HttpRequestMessage> request, Func<HttpResponseMessage, CancellationToken, Task<T>> read,
+        int maxAttempts, string what, bool countOnGateways, CancellationToken cancellationToken) where T : class
     {
-        Counters.BatchFailed();
-        FleetLog.BatchFailed(_log, pop, reports, reason);
-        failures.Enqueue($"{pop} ({reports} reports): {reason}");
-        return null;
+        string failure = "not sent";
+        var attempt = 0;
+        while (attempt < maxAttempts)
+        {
+            var gateway = order[attempt % order.Length];
+            if (attempt > 0)
+            {
+                await Task.Delay(Backoff(attempt), _time, cancellationToken);
+            }
+            attempt++;
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(_options.RequestTimeout);
+            TimeSpan? retryAfter = null;
+            using var message = request(gateway);
+            Authorize(message);
+            var where = message.RequestUri!.GetLeftPart(UriPartial.Authority);
+            try
+            {
+                using var response = await _http.SendAsync(message, timeout.Token);
+                var status = (int)response.StatusCode;
+                if (response.IsSuccessStatusCode || (status < 500 && status != 429))
+                {
+                    if (countOnGateways && Gateways.Answered(gateway))
+                    {
+                        FleetLog.GatewayBack(_log, Gateways[gateway]);
+                    }
+                    if (!response.IsSuccessStatusCode)
+                    {
+                        return new(null, gateway, attempt, $"HTTP {status} from {where}: {await ShortBodyAsync(response, timeout.Token)}");
+                    }
+                    try
+                    {
+                        return new(await read(response, timeout.Token), gateway, attempt, null);
+                    }
+                    catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+                    {
+                        return new(null, gateway, attempt, $"unreadable answer from {where}: {e.GetType().Name}: {e.Message}");
+                    }
+                }
+                retryAfter = RetryAfter(response);
+                failure = $"HTTP {status} from {where}{(retryAfter is { } wait ? $" (Retry-After {wait.TotalSeconds:0.#} s)" : "")}: {await ShortBodyAsync(response, timeout.Token)}";
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                failure = $"no answer from {where} within {_options.RequestTimeout.TotalSeconds:0.#} s";
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                failure = $"{where}: {e.GetType().Name}: {e.Message}";
+            }
+            if (countOnGateways)
+            {
+                var (cooldown, first) = Gateways.Failed(gateway, retryAfter);
+                if (first)
+                {
+                    FleetLog.GatewayAvoided(_log, Gateways[gateway], cooldown.TotalSeconds, failure);
+                }
+            }
+            FleetLog.AttemptFailed(_log, what, attempt, failure);
+        }
+        return new(null, order[(attempt - 1) % order.Length], attempt, failure);
     }
+
+    /// <summary>The wait before retry <paramref name="retry"/> (1, 2, …): the backoff doubling each time, at most 2 s, less up to half at random.</summary>
+    private TimeSpan Backoff(int retry)
+    {
+        var full = Math.Min(MaxRetryBackoff.Ticks, _options.RetryBackoff.Ticks << Math.Min(retry - 1, 16));
+        return TimeSpan.FromTicks(full - (long)(Random.Shared.NextDouble() * full / 2));
+    }
+
+    private static readonly TimeSpan MaxRetryBackoff = TimeSpan.FromSeconds(2);
+
+    private TimeSpan? RetryAfter(HttpResponseMessage response) => response.Headers.RetryAfter switch
+    {
+        { Delta: { } delta } => delta,
+        { Date: { } date } => date - _time.GetUtcNow() is var wait && wait > TimeSpan.Zero ? wait : TimeSpan.Zero,
+        _ => null,
+    };
 
     /// <summary>Reads the answers: who must fetch which package of which unit.</summary>
-    private List<Want> Learn(SimulatedNode[][] batches, ReportBatchAnswer?[] answers)
+    private List<Want> Learn(SimulatedNode[][] batches, Answer[] answers)
     {
         var wants = new List<Want>();
         var refused = 0;
@@ -253,7 +360,7 @@ public sealed class Fleet
         var ignored = 0;
         for (var b = 0; b < answers.Length; b++)
         {
-            if (answers[b]?.Results is not { } results)
+            if (answers[b].Value?.Results is not { } results)
             {
                 continue;
             }
@@ -292,7 +399,7 @@ public sealed class Fleet
                     var package = new PackageRef(desired.Version, desired.Sha256.ToLowerInvariant());
                     if (node.Wants(unit, package))
                     {
-                        wants.Add(new Want(node, unit, package, desired.ContentUrl));
+                        wants.Add(new Want(node, unit, package, desired.ContentUrl, answers[b].Gateway));
                     }
                 }
             }
@@ -317,45 +424,33 @@ public sealed class Fleet
         return string.IsNullOrWhiteSpace(desired.ContentUrl) ? "contentUrl is missing" : null;
     }
 
+    /// <summary>
+    /// Fetches a package's content from the gateway that told the node about it, failing over to the others as a
+    /// report batch does. An absolute content URL is fetched where it points, once.
+    /// </summary>
     private async ValueTask FetchAsync(Want want, CancellationToken cancellationToken)
     {
-        var (_, unit, package, url) = want;
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(_options.RequestTimeout);
+        var (_, unit, package, url, gateway) = want;
         Counters.ContentFetched();
-        string reason;
-        try
-        {
-            using var request = new HttpRequestMessage(HttpMethod.Get, url);
-            Authorize(request);
-            using var response = await _http.SendAsync(request, timeout.Token);
-            if (response.IsSuccessStatusCode)
+        var absolute = Uri.TryCreate(url, UriKind.Absolute, out var fixedUrl) && fixedUrl.Scheme is "http" or "https";
+        var exchange = await ExchangeAsync(
+            absolute ? [gateway] : Gateways.Order(gateway),
+            g => new HttpRequestMessage(HttpMethod.Get, absolute ? fixedUrl : new Uri(Gateways[g], url)),
+            async (response, ct) =>
             {
-                var bytes = await response.Content.ReadAsByteArrayAsync(timeout.Token);
+                var bytes = await response.Content.ReadAsByteArrayAsync(ct);
                 var actual = Convert.ToHexStringLower(SHA256.HashData(bytes));
-                if (actual == package.Sha256)
-                {
-                    _content[package.Sha256] = bytes;
-                    FleetLog.ContentFetched(_log, unit, package.Version, bytes.Length, package.Sha256);
-                    return;
-                }
-                reason = $"content hashes to {actual}, not the desired {package.Sha256}";
-            }
-            else
-            {
-                reason = $"HTTP {(int)response.StatusCode} {await ShortBodyAsync(response, timeout.Token)}";
-            }
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                return actual == package.Sha256 ? bytes : throw new InvalidDataException($"content hashes to {actual}, not the desired {package.Sha256}");
+            },
+            absolute ? 1 : _options.MaxAttemptsPerBatch ?? Gateways.Count, $"content of {unit} v{package.Version}", countOnGateways: !absolute, cancellationToken);
+        if (exchange.Value is { } content)
         {
-            reason = $"no answer within {_options.RequestTimeout.TotalSeconds:0.#} s";
-        }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            reason = $"{e.GetType().Name}: {e.Message}";
+            _content[package.Sha256] = content;
+            FleetLog.ContentFetched(_log, unit, package.Version, content.Length, package.Sha256);
+            return;
         }
         Counters.ContentFetchFailed();
-        FleetLog.ContentFailed(_log, unit, package.Version, url, reason);
+        FleetLog.ContentFailed(_log, unit, package.Version, url, exchange.Failure!);
     }
 
     /// <summary>Every node with content at hand consumes its package; the rest try again next tick. Answers the nodes that did.</summary>
@@ -416,7 +511,14 @@ public sealed class Fleet
         return body.Length <= 300 ? body : body[..300] + "...";
     }
 
-    private sealed record Want(SimulatedNode Node, string Unit, PackageRef Package, string Url);
+    /// <summary>Node <paramref name="Node"/> must fetch <paramref name="Url"/>, learnt from gateway <paramref name="Gateway"/>.</summary>
+    private sealed record Want(SimulatedNode Node, string Unit, PackageRef Package, string Url, int Gateway);
+
+    /// <summary>A batch's answer (null when it got none) and the gateway that gave it, or the last one tried.</summary>
+    private readonly record struct Answer(ReportBatchAnswer? Value, int Gateway);
+
+    /// <summary>How a request ended: its value, or null and why not; where it ended, and after how many attempts.</summary>
+    private sealed record Exchange<T>(T? Value, int Gateway, int Attempts, string? Failure) where T : class;
 }
 
 /// <summary>What the whole fleet reported in one tick. <see cref="MedianP99LatencyMs"/> is over nodes that served traffic.</summary>

@@ -6,6 +6,9 @@ public sealed class FleetCounters
     private long _ticks;
     private long _batchesSent;
     private long _batchesFailed;
+    private long _batchAttempts;
+    private long _batchesRetried;
+    private long _batchesRecovered;
     private long _reportsSent;
     private long _reportsRefused;
     private long _contentFetches;
@@ -15,10 +18,24 @@ public sealed class FleetCounters
     private long _crashes;
 
     public long Ticks => Interlocked.Read(ref _ticks);
+    /// <summary>Report batches the fleet sent, each counted once however many attempts it took.</summary>
     public long BatchesSent => Interlocked.Read(ref _batchesSent);
 
-    /// <summary>Batches that got no usable answer: transport error, timeout, non-2xx or unreadable body.</summary>
+    /// <summary>
+    /// Batches lost: no usable answer after every attempt (each gateway failed with a transport error, a timeout, a
+    /// 5xx or a 429), or an answer that ended the batch without one (a 4xx, an unreadable 2xx). Their nodes report
+    /// afresh next tick; the interval those reports covered is not sent again.
+    /// </summary>
     public long BatchesFailed => Interlocked.Read(ref _batchesFailed);
+
+    /// <summary>POSTs of report batches, first attempts and retries.</summary>
+    public long BatchAttempts => Interlocked.Read(ref _batchAttempts);
+
+    /// <summary>Batches sent more than once, on the next gateway after a failure; delivered or not.</summary>
+    public long BatchesRetried => Interlocked.Read(ref _batchesRetried);
+
+    /// <summary>Batches that were retried and then answered: failures the fleet's failover absorbed.</summary>
+    public long BatchesRecovered => Interlocked.Read(ref _batchesRecovered);
     public long ReportsSent => Interlocked.Read(ref _reportsSent);
 
     /// <summary>Reports the server answered with an <c>error</c> in their slot.</summary>
@@ -38,6 +55,18 @@ public sealed class FleetCounters
         Interlocked.Add(ref _reportsSent, reports);
     }
     internal void BatchFailed() => Interlocked.Increment(ref _batchesFailed);
+    internal void BatchDone(int attempts, bool answered)
+    {
+        Interlocked.Add(ref _batchAttempts, attempts);
+        if (attempts > 1)
+        {
+            Interlocked.Increment(ref _batchesRetried);
+            if (answered)
+            {
+                Interlocked.Increment(ref _batchesRecovered);
+            }
+        }
+    }
     internal void ReportRefused() => Interlocked.Increment(ref _reportsRefused);
     internal void ContentFetched() => Interlocked.Increment(ref _contentFetches);
     internal void ContentFetchFailed() => Interlocked.Increment(ref _contentFetchesFailed);

@@ -4,8 +4,17 @@ namespace Snapstone.Simulator;
 
 internal static partial class FleetLog
 {
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Report batch for {Pop} ({Reports} reports) failed: {Reason}")]
-    public static partial void BatchFailed(ILogger logger, string pop, int reports, string reason);
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Report batch for {Pop} ({Reports} reports) lost after {Attempts} attempts: {Reason}")]
+    public static partial void BatchFailed(ILogger logger, string pop, int reports, int attempts, string reason);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Attempt {Attempt} of the {What} failed: {Reason}")]
+    public static partial void AttemptFailed(ILogger logger, string what, int attempt, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Gateway {Gateway} failed ({Reason}); the fleet tries the others first for {Seconds} s")]
+    public static partial void GatewayAvoided(ILogger logger, Uri gateway, double seconds, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Gateway {Gateway} answers again")]
+    public static partial void GatewayBack(ILogger logger, Uri gateway);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "{Failed} of {Batches} report batches failed this tick; first: {First}")]
     public static partial void BatchesFailed(ILogger logger, int failed, int batches, string first);

@@ -21,6 +21,7 @@ public sealed class SimulatedNode
     private (string Unit, PackageRef Package)? _crashingOn;
     private ReportMetrics? _lastMetrics;
     private bool _hasReported;
+    private bool _hung;
     private DateTimeOffset? _lastReportAt;
 
     internal SimulatedNode(NodeProfile profile, int seed, double latencyJitter)
@@ -49,7 +50,31 @@ public sealed class SimulatedNode
         get { lock (_sync) { return _crashingOn is not null; } }
     }
 
-    /// <summary>Metrics of the node's last report, null before it reported.</summary>
+    /// <summary>
+    /// True while the node is hung (<see cref="Hang"/>): its serving process is stuck, so it serves no traffic and its
+    /// agent, in the same process, sends no reports; its metrics exporter still answers with what it counted last.
+    /// </summary>
+    public bool Hung
+    {
+        get { lock (_sync) { return _hung; } }
+    }
+
+    /// <summary>Makes the node hang from the next report round on, until <see cref="Resume"/>: a fault to inject.</summary>
+    public void Hang()
+    {
+        lock (_sync) { _hung = true; }
+    }
+
+    /// <summary>
+    /// Ends a hang. The process was stuck, not restarted: its counters go on from where they stopped, and its next
+    /// report covers at most one interval, as an agent's first report after a stall would.
+    /// </summary>
+    public void Resume()
+    {
+        lock (_sync) { _hung = false; }
+    }
+
+    /// <summary>Traffic the node served in the interval it reported last (reported or not), null before it reported.</summary>
     public ReportMetrics? LastMetrics
     {
         get { lock (_sync) { return _lastMetrics; } }

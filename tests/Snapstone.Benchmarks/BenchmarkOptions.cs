@@ -29,6 +29,7 @@ public sealed record BenchmarkOptions
           --replays a,b,c,d,e      with --only replay: which replays (docs/performance.md, "Incident replays")
           --replay-bake 10         with --only replay: seconds each wave of the replay plan bakes
           --replay-gap 0           with --only replay: seconds the fleet reports between one change settling and the next
+          --telemetry on           off: the server collects no metrics (Snapstone:Telemetry:Enabled=false), to measure their cost
         """;
 
     public int Nodes { get; init; } = 10_000;
@@ -48,6 +49,7 @@ public sealed record BenchmarkOptions
     public int ReplayBakeSeconds { get; init; } = 10;
     public TimeSpan ReplayGap { get; init; } = TimeSpan.Zero;
     public TimeSpan RolloutBudget { get; init; } = TimeSpan.FromSeconds(900);
+    public bool Telemetry { get; init; } = true;
 
     /// <summary>Reads the options; throws <see cref="ArgumentException"/> naming the first bad one.</summary>
     public static BenchmarkOptions Parse(IReadOnlyList<string> args)
@@ -98,6 +100,12 @@ public sealed record BenchmarkOptions
             Replays = values.Remove("replays", out var replays) ? ReplayIds(replays) : Simulator.Replay.Replays.Ids,
             ReplayBakeSeconds = Number("replay-bake", 10, 1),
             ReplayGap = TimeSpan.FromSeconds(Number("replay-gap", 0, 0)),
+            Telemetry = !values.Remove("telemetry", out var telemetry) || telemetry switch
+            {
+                "on" => true,
+                "off" => false,
+                _ => throw new ArgumentException($"--telemetry must be on or off (got '{telemetry}')"),
+            },
         };
         if (values.Count > 0)
         {

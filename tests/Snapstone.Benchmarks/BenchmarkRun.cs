@@ -100,7 +100,11 @@ public static class BenchmarkRun
         await using var server = await ServerLauncher.StartAsync(new ServerLaunchOptions
         {
             // Per-node registration lines would only measure the console; warnings still reach the log.
-            Settings = new Dictionary<string, string> { ["Logging:LogLevel:Default"] = "Warning" },
+            Settings = new Dictionary<string, string>
+            {
+                ["Logging:LogLevel:Default"] = "Warning",
+                ["Snapstone:Telemetry:Enabled"] = options.Telemetry ? "true" : "false",
+            },
         }, log, cancellationToken);
         var batches = new BatchTimer(options.ReportHandler());
         using var http = new HttpClient(batches) { BaseAddress = server.BaseAddress, Timeout = Timeout.InfiniteTimeSpan };

@@ -13,7 +13,7 @@ namespace Snapstone.Grains.Tests;
 /// One in-process silo per test collection with the production storage setup (Azure Tables and Blobs on the
 /// test Azurite) and fake time. Tests use unique grain keys, so they never see each other's state.
 /// </summary>
-public sealed class ClusterFixture : IAsyncLifetime
+public class ClusterFixture : IAsyncLifetime
 {
     public FakeTimeProvider Time { get; } = new(new DateTimeOffset(2026, 11, 1, 12, 0, 0, TimeSpan.Zero));
 
@@ -30,12 +30,18 @@ public sealed class ClusterFixture : IAsyncLifetime
         {
             silo.AddSnapstoneStorage(connection, new StorageOptions());
             silo.Services.AddSingleton<TimeProvider>(Time);
+            silo.Services.Configure<Snapstone.Grains.Nodes.NodeOptions>(ConfigureNodes);
         });
         Cluster = builder.Build();
         await Cluster.DeployAsync();
     }
 
     public async Task DisposeAsync() => await Cluster.DisposeAsync();
+
+    /// <summary>The fleet's membership limits of this cluster (the defaults, unless a fixture for those limits says otherwise).</summary>
+    protected virtual void ConfigureNodes(Snapstone.Grains.Nodes.NodeOptions options)
+    {
+    }
 
     /// <summary>
     /// A unit only nodes carrying its own label consume, with v1 (the LKG: rolled out before any node consumes the unit,

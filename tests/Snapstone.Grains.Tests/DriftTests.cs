@@ -145,6 +145,34 @@ public sealed class DriftTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task A_node_that_takes_a_deferred_assignment_and_crashes_on_it_is_sent_back_in_the_answer_to_that_report()
+    {
+        var (unit, v1, v2, labels) = await UnitWithTwoPackages();
+        var pop = TestStorage.Unique("pop");
+        var node = $"{pop}-n1";
+        var grain = fixture.Client.GetGrain<INodeFanOutGrain>(node);
+        await grain.Report(Report(node, pop, labels, unit, 2, v2.Sha256));
+        fixture.Time.Advance(TimeSpan.FromSeconds(2));
+        for (var i = 0; i < 10; i++)
+        {
+            fixture.Time.Advance(TimeSpan.FromSeconds(1));
+            await grain.Report(Report(node, pop, labels, unit, 2, v2.Sha256));
+        }
+        await grain.Assign(new NodeAssignment("r-00000000000000ab", unit, v2, new Gates(), v1));
+
+        // The deferral is stored: the grain that takes it is a fresh activation reading it back.
+        await fixture.Cluster.DeactivateAsync(grain);
+        await fixture.Cluster.WaitForDeactivationAsync(grain);
+        Assert.Equal(v2, (await grain.Report(Report(node, pop, labels, unit, 1, v1.Sha256))).Units[unit]);
+
+        var crashed = await grain.Report(Report(node, pop, labels, unit, 2, v2.Sha256) with
+        {
+            Metrics = new NodeMetrics { Requests = 100, Errors = 100, P99LatencyMs = 20, Crashes = 1 },
+        });
+        Assert.Equal(v1, crashed.Units[unit]);
+    }
+
+    [Fact]
     public async Task A_rollback_drops_an_assignment_the_excluded_node_deferred()
     {
         var (unit, v1, v2, labels) = await UnitWithTwoPackages();

@@ -103,6 +103,67 @@ public sealed class NodeAssignmentTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task A_node_that_joins_after_its_wave_was_assigned_is_sent_back_on_a_crash_but_its_crashes_and_rejections_are_not_the_cohorts()
+    {
+        var s = await UnitWithTwoPackages();
+        var member = $"{s.Pop}-c1";
+        await Report(s, member, "canary", s.V1);
+        var pop = fixture.Client.GetGrain<IPopFanOutGrain>(s.Pop);
+        await pop.AssignWave(s.Order(0));
+
+        var (crasher, refuser) = ($"{s.Pop}-c2", $"{s.Pop}-c3");
+        Assert.Equal(s.V2, (await Report(s, crasher, "canary", s.V1)).Units[s.Unit]);
+        Assert.Equal(s.V2, (await Report(s, refuser, "canary", s.V1)).Units[s.Unit]);
+        await Report(s, member, "canary", s.V2);
+
+        // What they joined late is stored: fresh activations know it.
+        await Deactivate(fixture.Client.GetGrain<INodeHealthGrain>(crasher), fixture.Client.GetGrain<INodeHealthGrain>(refuser));
+        Assert.Equal(s.V1, (await Report(s, crasher, "canary", s.V2, crashed: true)).Units[s.Unit]);
+        await fixture.Client.GetGrain<INodeHealthGrain>(refuser).Report(new NodeReport
+        {
+            Node = refuser, Pop = s.Pop, Tier = "canary", Labels = s.Labels,
+            Applied = new Dictionary<string, AppliedPackage> { [s.Unit] = new() { Version = 2, Sha256 = s.V2.Sha256, Status = ApplyStatus.Rejected } },
+        });
+
+        var seen = await pop.ObserveWave(s.Order(0));
+        Assert.Equal((3, 0), (seen.Cohort, seen.Rejected));
+        Assert.Equal(0, seen.CohortSamples.Sum(x => x.Crashes));
+        Assert.DoesNotContain(seen.CohortSamples, x => x.Rejected);
+    }
+
+    [Fact]
+    public async Task A_node_that_reports_the_package_it_kept_as_rejected_with_an_error_counts_as_rejecting_its_wave_at_once()
+    {
+        var s = await UnitWithTwoPackages();
+        var (kept, refused, fine) = ($"{s.Pop}-c1", $"{s.Pop}-c2", $"{s.Pop}-c3");
+        foreach (var node in new[] { kept, refused, fine })
+        {
+            await Report(s, node, "canary", s.V1);
+        }
+        var pop = fixture.Client.GetGrain<IPopFanOutGrain>(s.Pop);
+        await pop.AssignWave(s.Order(0));
+
+        await Rejected(kept, s.V1, "features: 210 > 200");  // the package it kept, with the error
+        await Rejected(refused, s.V2, null);                 // the package it refused
+        await Report(s, fine, "canary", s.V2);
+
+        var seen = await pop.ObserveWave(s.Order(0));
+        Assert.Equal((3, 1, 2), (seen.Cohort, seen.Applied, seen.Rejected));
+        Assert.Equal([kept, refused], seen.CohortSamples.Where(x => x.Rejected).Select(x => x.NodeId).Order());
+
+        Task<DesiredState> Rejected(string node, DesiredPackage named, string? error) =>
+            fixture.Client.GetGrain<INodeHealthGrain>(node).Report(new NodeReport
+            {
+                Node = node, Pop = s.Pop, Tier = "canary", Labels = s.Labels,
+                Applied = new Dictionary<string, AppliedPackage>
+                {
+                    [s.Unit] = new() { Version = named.Version, Sha256 = named.Sha256, Status = ApplyStatus.Rejected, Error = error },
+                },
+                Metrics = new NodeMetrics { Requests = 100, Errors = 0, P99LatencyMs = 20 },
+            });
+    }
+
+    [Fact]
     public async Task A_node_that_crashes_on_its_package_is_sent_back_in_the_answer_to_that_report()
     {
         var s = await UnitWithTwoPackages();

@@ -19,7 +19,7 @@ public sealed class NodeGrainTests(ClusterFixture fixture)
     };
 
     [Fact]
-    public async Task Reports_register_nodes_in_their_pop_and_moving_pops_moves_the_membership()
+    public async Task A_first_report_enrols_the_node_in_its_pop_and_a_later_report_cannot_move_it()
     {
         var (node, from, to) = (TestStorage.Unique("node"), TestStorage.Unique("pop"), TestStorage.Unique("pop"));
         var grain = fixture.Client.GetGrain<INodeHealthGrain>(node);
@@ -27,11 +27,55 @@ public sealed class NodeGrainTests(ClusterFixture fixture)
         await grain.Report(Report(node, from, "canary"));
         Assert.Equal(1, (await fixture.Client.GetGrain<IPopGrain>(from).Summary()).ByTier["canary"]);
 
-        await grain.Report(Report(node, to));
+        var moved = await Assert.ThrowsAsync<SnapstoneException>(() => grain.Report(Report(node, to)));
+        Assert.Equal(Snapstone.Domain.ProblemKind.Conflict, moved.Kind);
+        Assert.Equal($"node '{node}' is enrolled with pop '{from}', tier 'canary'; this report says pop '{to}', tier 'edge': " +
+                     $"a report cannot change a node's identity (an operator re-enrols it with PUT /v1/nodes/{node})", moved.Message);
+        var relabelled = await Assert.ThrowsAsync<SnapstoneException>(() => grain.Report(Report(node, from, "canary", new() { ["proxy"] = "fl1" })));
+        Assert.Contains("this report says labels {proxy=fl1}", relabelled.Message);
+
+        Assert.Equal(1, (await fixture.Client.GetGrain<IPopGrain>(from).Summary()).Nodes);
+        Assert.Equal(0, (await fixture.Client.GetGrain<IPopGrain>(to).Summary()).Nodes);
+        var view = (await grain.GetView())!;
+        Assert.Equal((from, "canary", "fl2"), (view.Identity.Pop, view.Identity.Tier, view.Identity.Labels["proxy"]));
+        Assert.Equal(1, view.ReportsReceived); // refused reports are not ingested
+    }
+
+    [Fact]
+    public async Task A_report_that_leaves_region_tier_and_labels_out_keeps_the_enrolled_ones()
+    {
+        var (node, pop) = (TestStorage.Unique("node"), TestStorage.Unique("pop"));
+        var grain = fixture.Client.GetGrain<INodeHealthGrain>(node);
+        await grain.Report(Report(node, pop, "canary"));
+
+        await grain.Report(new NodeReport { Node = node, Pop = pop });
+
+        var view = (await grain.GetView())!;
+        Assert.Equal(("eu-west", "canary", "fl2", 2L), (view.Identity.Region, view.Identity.Tier, view.Identity.Labels["proxy"], view.ReportsReceived));
+    }
+
+    [Fact]
+    public async Task An_operator_re_enrols_a_node_and_its_membership_moves_with_it()
+    {
+        var (node, from, to) = (TestStorage.Unique("node"), TestStorage.Unique("pop"), TestStorage.Unique("pop"));
+        var grain = fixture.Client.GetGrain<INodeHealthGrain>(node);
+        await grain.Report(Report(node, from, "canary"));
+
+        var view = await grain.Enrol(new NodeIdentity(to, "eu-west", "edge", new Dictionary<string, string> { ["proxy"] = "fl1" }), "oncall");
+
+        Assert.Equal((to, "edge", "fl1"), (view.Identity.Pop, view.Identity.Tier, view.Identity.Labels["proxy"]));
         Assert.Equal(0, (await fixture.Client.GetGrain<IPopGrain>(from).Summary()).Nodes);
-        Assert.Equal(1, (await fixture.Client.GetGrain<IPopGrain>(to).Summary()).Nodes);
+        Assert.Equal(1, (await fixture.Client.GetGrain<IPopGrain>(to).Summary()).ByTier["edge"]);
         var fleet = await fixture.Client.GetGrain<IFleetGrain>(IFleetGrain.Key).Summary();
         Assert.Contains(fleet.Pops, p => p.Pop == to && p.Nodes == 1 && p.Region == "eu-west");
+
+        // Reports now describe the new identity; the old one is refused like any other change.
+        await grain.Report(Report(node, to, "edge", new() { ["proxy"] = "fl1" }));
+        await Assert.ThrowsAsync<SnapstoneException>(() => grain.Report(Report(node, from, "canary")));
+
+        // The identity is stored: a fresh activation holds it.
+        await fixture.Cluster.DeactivateAsync(grain);
+        await fixture.Cluster.WaitForDeactivationAsync(grain);
         Assert.Equal(to, (await grain.GetView())!.Identity.Pop);
     }
 

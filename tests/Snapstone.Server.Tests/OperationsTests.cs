@@ -15,16 +15,6 @@ public sealed class OperationsTests(ServerFixture fixture)
     }
 
     [Fact]
-    public async Task The_dashboard_is_served_at_dashboard()
-    {
-        using var anonymous = fixture.Server.Client(null);
-        using var response = await anonymous.GetAsync("/dashboard/");
-        var html = await response.Content.ReadAsStringAsync();
-        Assert.Equal(200, (int)response.StatusCode);
-        Assert.Contains("<html", html, StringComparison.OrdinalIgnoreCase);
-    }
-
-    [Fact]
     public async Task The_openapi_document_lists_the_gateway()
     {
         using var anonymous = fixture.Server.Client(null);

@@ -124,7 +124,7 @@ public sealed class DemoTests
     [InlineData("awaiting-approval", true)]
     public void Watching_stops_once_the_rollout_waits_for_nobody_but_a_person(string state, bool settled)
     {
-        Assert.Equal(settled, new RolloutView("r", "u", 1, null, state, 0, null, null, null).Settled);
+        Assert.Equal(settled, new Demo.RolloutView("r", "u", 1, null, state, 0, null, null, null).Settled);
     }
 
     [Fact]

@@ -30,12 +30,22 @@ internal sealed class FakeSnapstone : HttpMessageHandler
     private readonly List<JsonObject> _reports = [];
     private readonly List<int> _batchSizes = [];
     private readonly List<string?> _authorizations = [];
+    private int _batchesReceived;
 
     /// <summary>Which packages the node behind a report should run; none by default.</summary>
     public Func<JsonObject, IEnumerable<FakePackage>> Desired { get; set; } = _ => [];
 
     /// <summary>When set, report batches are answered with this status and no results.</summary>
     public HttpStatusCode? FailBatchesWith { get; set; }
+
+    /// <summary>With <see cref="FailBatchesWith"/>: the <c>Retry-After</c> header of those answers.</summary>
+    public TimeSpan? RetryAfter { get; set; }
+
+    /// <summary>When set, content requests are answered with this status.</summary>
+    public HttpStatusCode? FailContentWith { get; set; }
+
+    /// <summary>Report batches that reached this server, answered or failed.</summary>
+    public int BatchesReceived { get { lock (_sync) { return _batchesReceived; } } }
 
     /// <summary>When set, report batches throw as if the connection failed.</summary>
     public bool Unreachable { get; set; }
@@ -83,6 +93,10 @@ internal sealed class FakeSnapstone : HttpMessageHandler
             lock (_sync)
             {
                 _contentGets[path] = _contentGets.GetValueOrDefault(path) + 1;
+                if (FailContentWith is { } failure)
+                {
+                    return new HttpResponseMessage(failure);
+                }
                 if (_byUrl.TryGetValue(path, out var package))
                 {
                     return new HttpResponseMessage(HttpStatusCode.OK) { Content = new ByteArrayContent(package.ServedInstead ?? package.Content) };
@@ -94,6 +108,10 @@ internal sealed class FakeSnapstone : HttpMessageHandler
 
     private async Task<HttpResponseMessage> AnswerReportsAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
+        lock (_sync)
+        {
+            _batchesReceived++;
+        }
         if (Unreachable)
         {
             throw new HttpRequestException("Connection refused (fake)");
@@ -102,7 +120,12 @@ internal sealed class FakeSnapstone : HttpMessageHandler
         var reports = body["reports"]!.AsArray().Select(r => r!.AsObject()).ToArray();
         if (FailBatchesWith is { } status)
         {
-            return new HttpResponseMessage(status) { Content = new StringContent("""{"title":"boom","detail":"storage unavailable"}""") };
+            var failed = new HttpResponseMessage(status) { Content = new StringContent("""{"title":"boom","detail":"storage unavailable"}""") };
+            if (RetryAfter is { } wait)
+            {
+                failed.Headers.RetryAfter = new System.Net.Http.Headers.RetryConditionHeaderValue(wait);
+            }
+            return failed;
         }
         var results = new JsonArray();
         lock (_sync)
@@ -136,4 +159,42 @@ internal sealed class FakeSnapstone : HttpMessageHandler
             Content = new StringContent(new JsonObject { ["results"] = results }.ToJsonString(), Encoding.UTF8, "application/json"),
         };
     }
+}
+
+/// <summary>Several fake Snapstone gateways behind one handler, told apart by the request's host and port.</summary>
+internal sealed class FakeGateways : HttpMessageHandler
+{
+    private readonly Dictionary<string, HttpMessageInvoker> _byAuthority = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>Gateways <c>http://gw-0.test</c>, <c>http://gw-1.test</c>, … each answered by its own <see cref="FakeSnapstone"/>.</summary>
+    public FakeGateways(int count)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            var server = new FakeSnapstone();
+            Servers.Add(server);
+            Urls.Add(new Uri($"http://gw-{i}.test"));
+            _byAuthority[Urls[i].Authority] = new HttpMessageInvoker(server);
+        }
+    }
+
+    public List<Uri> Urls { get; } = [];
+    public List<FakeSnapstone> Servers { get; } = [];
+
+    /// <summary>Sets what every gateway's nodes should run.</summary>
+    public Func<JsonObject, IEnumerable<FakePackage>> Desired
+    {
+        set
+        {
+            foreach (var server in Servers)
+            {
+                server.Desired = value;
+            }
+        }
+    }
+
+    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
+        _byAuthority.TryGetValue(request.RequestUri!.Authority, out var server)
+            ? server.SendAsync(request, cancellationToken)
+            : throw new HttpRequestException($"no such host {request.RequestUri.Authority} (fake)");
 }

@@ -126,6 +126,37 @@ public sealed class ServerProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>The server's process id while it runs.</summary>
+    public int Pid => _process?.Id ?? throw new InvalidOperationException("the server has not been started");
+
+    public bool HasExited => _process is null || _process.HasExited;
+
+    /// <summary>The silo-to-silo port.</summary>
+    public int SiloPort => int.Parse(_environment["Snapstone__Cluster__SiloPort"]);
+
+    /// <summary>
+    /// Sends SIGTERM, as an orchestrator does before it stops a server, and waits up to <paramref name="timeout"/>
+    /// for the process to exit; answers its exit code.
+    /// </summary>
+    public async Task<int> TerminateAsync(TimeSpan timeout)
+    {
+        var process = _process ?? throw new InvalidOperationException("the server has not been started");
+        Signals.Send(process.Id, Signals.Term);
+        using var limit = new CancellationTokenSource(timeout);
+        try
+        {
+            await process.WaitForExitAsync(limit.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            throw new TimeoutException($"the server did not exit within {timeout.TotalSeconds:0} s of SIGTERM:\n{Log}");
+        }
+        return process.ExitCode;
+    }
+
+    /// <summary>Freezes the process (SIGSTOP) or thaws it (SIGCONT): a silo that stops answering without dying.</summary>
+    public void Pause(bool paused) => Signals.Send(Pid, paused ? Signals.Stop : Signals.Continue);
+
     /// <summary>An HTTP client for the server carrying the named test token (none for null).</summary>
     public HttpClient Client(string? token = "admin")
     {
@@ -160,4 +191,23 @@ public sealed class ServerProcess : IAsyncDisposable
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
+}
+
+/// <summary>POSIX signals for test processes: a graceful stop (SIGTERM) and a freeze (SIGSTOP, SIGCONT).</summary>
+public static class Signals
+{
+    public const int Term = 15;
+    public const int Stop = 19;
+    public const int Continue = 18;
+
+    public static void Send(int pid, int signal)
+    {
+        if (Kill(pid, signal) != 0)
+        {
+            throw new InvalidOperationException($"kill({pid}, {signal}) failed with errno {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()}");
+        }
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int Kill(int pid, int signal);
 }

@@ -1,4 +1,4 @@
-using Snapstone.Domain.Units;
+using System.Text;
 
 namespace Snapstone.Domain.Nodes;
 
@@ -10,21 +10,23 @@ public static class ReportRules
 {
     public const int MaxUnitsPerReport = 256;
     public const double MaxIntervalSeconds = 3600;
-    public const int MaxErrorLength = 2000;
+    /// <summary>An applied package's error, in bytes of UTF-8: the node stores it for every unit it reports.</summary>
+    public const int MaxErrorBytes = 1024;
+
+    // A node's identity is stored in its PoP's membership row for every node of the PoP, so it is limited in
+    // bytes: with node ids of at most 100 bytes, a member costs at most about 372 bytes there (docs/security.md).
+    public const int MaxRegionBytes = 32;
+    public const int MaxTierBytes = 32;
+    public const int MaxLabels = 8;
+    public const int MaxLabelValueBytes = 64;
+    /// <summary>All of a node's label keys and values together, in bytes of UTF-8.</summary>
+    public const int MaxLabelBytes = 128;
 
     /// <summary>The first problem found, naming the field and the limit; null when the report is sound.</summary>
     public static string? Check(NodeReport report)
     {
         if (Names.Check("node", report.Node) is { } nodeError) return nodeError;
-        if (Names.Check("pop", report.Pop) is { } popError) return popError;
-        if (report.Region is not null && Names.Check("region", report.Region) is { } regionError) return regionError;
-        if (report.Tier is not null && Names.Check("tier", report.Tier) is { } tierError) return tierError;
-        if (report.Labels is { } labels)
-        {
-            var errors = new List<string>();
-            UnitRules.CheckLabels("labels", labels, errors);
-            if (errors.Count > 0) return errors[0];
-        }
+        if (CheckIdentity(report.Pop, report.Region, report.Tier, report.Labels) is { } identityError) return identityError;
         if (double.IsNaN(report.IntervalSeconds) || report.IntervalSeconds <= 0 || report.IntervalSeconds > MaxIntervalSeconds)
             return $"intervalSeconds must be greater than 0 and at most {MaxIntervalSeconds} (got {report.IntervalSeconds})";
         if (report.Metrics is { } m)
@@ -47,12 +49,45 @@ public static class ReportRules
                 if (package.Version < 1) return $"applied.{unit}.version must be 1 or more (got {package.Version})";
                 if (package.Sha256 is { } sha && !IsSha256(sha))
                     return $"applied.{unit}.sha256 must be 64 lower-case hex characters";
-                if (package.Error is { Length: > MaxErrorLength })
-                    return $"applied.{unit}.error must be at most {MaxErrorLength} characters (got {package.Error.Length})";
+                if (package.Error is { } error && Encoding.UTF8.GetByteCount(error) is > MaxErrorBytes and var errorBytes)
+                    return $"applied.{unit}.error must be at most {MaxErrorBytes} bytes of UTF-8 (got {errorBytes})";
             }
         }
         return null;
     }
+
+    /// <summary>
+    /// The first problem with a node identity as a report or an operator's enrolment states it (region, tier and
+    /// labels may be left out), naming the field and the limit; null when it is sound. Allocates nothing when it is.
+    /// </summary>
+    public static string? CheckIdentity(string? pop, string? region, string? tier, IReadOnlyDictionary<string, string>? labels)
+    {
+        if (Names.Check("pop", pop) is { } popError) return popError;
+        if (region is not null && (Names.Check("region", region) ?? Longer("region", region, MaxRegionBytes)) is { } regionError) return regionError;
+        if (tier is not null && (Names.Check("tier", tier) ?? Longer("tier", tier, MaxTierBytes)) is { } tierError) return tierError;
+        if (labels is null)
+        {
+            return null;
+        }
+        if (labels.Count > MaxLabels)
+            return $"labels may hold at most {MaxLabels} labels (got {labels.Count})";
+        var total = 0;
+        foreach (var (key, value) in labels)
+        {
+            if (Names.Check("labels key", key) is { } keyError) return keyError;
+            var bytes = value is null ? 0 : Encoding.UTF8.GetByteCount(value);
+            if (bytes is 0 or > MaxLabelValueBytes)
+                return $"labels.{key} must be 1 to {MaxLabelValueBytes} bytes of UTF-8 (got {bytes})";
+            total += key.Length + bytes;
+        }
+        return total > MaxLabelBytes
+            ? $"labels must total at most {MaxLabelBytes} bytes of UTF-8, keys and values together (got {total})"
+            : null;
+    }
+
+    /// <summary>A name is ASCII, so its length is its size in bytes.</summary>
+    private static string? Longer(string field, string name, int max) =>
+        name.Length > max ? $"{field} '{name}' must be at most {max} characters (got {name.Length})" : null;
 
     public static bool IsSha256(string value) =>
         value.Length == 64 && value.All(c => c is >= '0' and <= '9' or >= 'a' and <= 'f');

@@ -66,6 +66,7 @@ public sealed class AuditGrain(AuditStore store, IOptions<AuditOptions> options)
                 : throw new InvalidOperationException($"audit intent {intent.Id} is recorded but its entry cannot be read");
         }
         (_last, _head) = (entry, head);
+        Telemetry.SnapstoneMetrics.Audited(intent.Record.Action);
         return entry;
     }
 

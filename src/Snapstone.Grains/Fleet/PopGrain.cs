@@ -1,9 +1,11 @@
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
 using Snapstone.Domain.Health;
 using Snapstone.Domain.Nodes;
 using Snapstone.Domain.Rollouts;
 using Snapstone.Domain.Units;
+using Snapstone.Grains.Nodes;
 using Snapstone.Grains.Storage;
 
 namespace Snapstone.Grains.Fleet;
@@ -12,7 +14,17 @@ namespace Snapstone.Grains.Fleet;
 public sealed class PopState
 {
     [Id(0)] public string? Region { get; set; }
-    [Id(1)] public Dictionary<string, NodeIdentity> Members { get; set; } = [];
+    /// <summary>
+    /// The PoP's members, node id → identity, as its waves read them. Not stored in this row: the members have a row
+    /// of their own (<see cref="PopMembers"/>, kept in step by <see cref="PopRoster"/>), so neither a wave order nor
+    /// a registration rewrites the other, and each row's size has a bound of its own.
+    /// </summary>
+    public Dictionary<string, NodeIdentity> Members => _members ??= [];
+
+    [NonSerialized]
+    private Dictionary<string, NodeIdentity>? _members;
+    /// <summary>Where the members were stored before they got their own row; a PoP that finds them here moves them.</summary>
+    [Id(1)] public Dictionary<string, NodeIdentity>? StoredMembers { get; set; }
     /// <summary>
     /// Unit → the last wave order or rollback the PoP carried out for it: the durable record of what its
     /// members were told. Node grains keep their assignments in memory and read them back from here when
@@ -35,38 +47,160 @@ public sealed record PopOrder([property: Id(0)] WaveOrder? Order, [property: Id(
 
 /// <summary>
 /// One PoP's members and the second level of every fan-out (rollout → PoPs → nodes). Reentrant so that
-/// registrations, waves and node activations reading the ledger interleave; every write goes through one
+/// registrations, waves and node activations reading the ledger interleave. Two rows: the wave orders
+/// (<see cref="PopState"/>) and the members (<see cref="PopMembers"/>), each written through its own
 /// <see cref="StateWriter"/>, which group-commits them.
 /// </summary>
+/// <remarks>
+/// Membership is bounded: at most <see cref="NodeOptions.MaxPerPop"/> members, each limited in bytes; a node that
+/// joins counts against its token's limit (<see cref="IAgentGrain"/>) and a new PoP against the fleet's; a member
+/// silent for <see cref="NodeOptions.ForgetSilentSeconds"/> is forgotten, checked at most once a touch interval.
+/// </remarks>
 [Reentrant]
 public sealed class PopGrain : Grain, IPopFanOutGrain
 {
     private readonly IPersistentState<PopState> state;
+    private readonly IPersistentState<PopMembers> members;
+    private readonly TimeProvider time;
+    private readonly IOptions<NodeOptions> options;
+    private readonly ILogger<PopGrain> logger;
     private readonly StateWriter _writer;
+    private readonly StateWriter _membersWriter;
+    private readonly SemaphoreSlim _listing = new(1, 1);
+    private PopRoster _roster = null!;
+    /// <summary>In the fleet's PoP index, as far as this activation knows.</summary>
+    private bool _listed;
     private Task? _announced;
+    private DateTimeOffset _sweptAt;
 
-    public PopGrain([PersistentState("pop", StorageNames.Grains)] IPersistentState<PopState> state, ILogger<PopGrain> logger)
+    public PopGrain(
+        [PersistentState("pop", StorageNames.Grains)] IPersistentState<PopState> state,
+        [PersistentState("pop-members", StorageNames.Grains)] IPersistentState<PopMembers> members,
+        TimeProvider time,
+        IOptions<NodeOptions> options,
+        ILogger<PopGrain> logger)
     {
         this.state = state;
-        _writer = new StateWriter(state.WriteStateAsync, logger, () => $"PoP {this.GetPrimaryKeyString()}", () => this.DeactivateOnIdle());
+        this.members = members;
+        this.time = time;
+        this.options = options;
+        this.logger = logger;
+        _writer = new StateWriter(state.WriteStateAsync, logger, () => $"PoP {Pop}", () => this.DeactivateOnIdle());
+        _membersWriter = new StateWriter(members.WriteStateAsync, logger, () => $"PoP {Pop}'s members", () => this.DeactivateOnIdle());
     }
 
-    public async Task Register(string node, NodeIdentity identity)
+    private string Pop => this.GetPrimaryKeyString();
+
+    private TimeSpan ForgetAfter => options.Value.ForgetAfter;
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        if (!state.State.Members.TryGetValue(node, out var known) || !known.SameAs(identity))
+        var now = time.GetUtcNow();
+        if (state.State.StoredMembers is { Count: > 0 } stored)
         {
-            state.State.Members[node] = identity;
-            state.State.Region ??= identity.Region;
-            await _writer.WriteAsync();
+            // Members stored before they had a row of their own: moved, each seen now.
+            foreach (var (node, identity) in stored)
+            {
+                members.State.Members.TryAdd(node, new PopMember { Region = identity.Region, Tier = identity.Tier, Labels = identity.Labels, LastSeen = now });
+            }
+            await members.WriteStateAsync();
+            state.State.StoredMembers = null;
+            await state.WriteStateAsync();
         }
-        var announcing = _announced ??= Announce();
+        _roster = new PopRoster(Pop, members.State, state.State.Members);
+        _sweptAt = now;
+        // Tokens' counts are corrected from what is stored, whatever an earlier activation failed to tell them.
+        await Task.WhenAll(_roster.CountsByAgent().Select(c => GrainFactory.GetGrain<IAgentGrain>(c.Key).Counted(Pop, c.Value)));
+        var every = PopRoster.TouchEvery(ForgetAfter);
+        this.RegisterGrainTimer(_ => Sweep(force: true), new GrainTimerCreationOptions { DueTime = every, Period = every, Interleave = true });
+    }
+
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken) => await _membersWriter.FlushAsync();
+
+    public async Task<bool> Register(string node, NodeIdentity identity, AgentToken? agent)
+    {
+        var now = time.GetUtcNow();
+        await Sweep(force: false);
+        var limit = options.Value.PopLimit;
+        switch (_roster.Admit(node, identity, limit))
+        {
+            case Admission.Member:
+                // A touch: the last sighting is written behind, the node reports again before it matters.
+                _roster.Seen(node, now);
+                _membersWriter.WriteBehind();
+                await Announced(identity.Region);
+                return false;
+            case Admission.Changed:
+                _roster.Put(node, identity, agent?.Name, now);
+                await _membersWriter.WriteAsync();
+                await Announced(identity.Region);
+                return false;
+            case Admission.Full:
+                throw Full(node, limit);
+        }
+        if (agent is { MaxNodes: { } most })
+        {
+            await GrainFactory.GetGrain<IAgentGrain>(agent.Name).Admit(Pop, node, most);
+        }
+        try
+        {
+            await Announced(identity.Region);
+            // Interleaved calls may have filled the PoP while this one waited.
+            if (_roster.Admit(node, identity, limit) == Admission.Full)
+            {
+                throw Full(node, limit);
+            }
+        }
+        catch when (agent is not null)
+        {
+            await GrainFactory.GetGrain<IAgentGrain>(agent.Name).Counted(Pop, _roster.CountOf(agent.Name));
+            throw;
+        }
+        _roster.Put(node, identity, agent?.Name, now);
+        await _membersWriter.WriteAsync();
+        return true;
+    }
+
+    private SnapstoneException Full(string node, int limit)
+    {
+        NodeTelemetry.Refused("pop-limit");
+        return SnapstoneException.Conflict(PopRoster.FullRefusal(Pop, node, _roster.Count, limit));
+    }
+
+    /// <summary>
+    /// Makes sure the fleet lists the PoP (the fleet refuses a PoP past its limit) and, once per activation, that its
+    /// drift scan runs. A failure is retried by the next registration rather than remembered.
+    /// </summary>
+    private async Task Announced(string region)
+    {
+        if (!_listed)
+        {
+            await _listing.WaitAsync();
+            try
+            {
+                if (!_listed)
+                {
+                    if (state.State.Region is null)
+                    {
+                        state.State.Region = region;
+                        await _writer.WriteAsync();
+                    }
+                    await GrainFactory.GetGrain<IFleetGrain>(IFleetGrain.Key).RegisterPop(Pop, state.State.Region);
+                    _listed = true;
+                }
+            }
+            finally
+            {
+                _listing.Release();
+            }
+        }
+        var announcing = _announced ??= GrainFactory.GetGrain<IDriftGrain>(Pop).Start();
         try
         {
             await announcing;
         }
         catch
         {
-            // Not announced: the next registration tries again rather than failing on this for ever.
             if (ReferenceEquals(_announced, announcing))
             {
                 _announced = null;
@@ -75,26 +209,86 @@ public sealed class PopGrain : Grain, IPopFanOutGrain
         }
     }
 
-    /// <summary>Once per activation, after the first member is stored: the fleet learns of the PoP and its drift scan starts.</summary>
-    private async Task Announce()
+    /// <summary>
+    /// A PoP with no members and no wave orders leaves the fleet's index, so that PoPs invented and abandoned do not
+    /// hold its places for ever. One with orders stays: a rollback must still reach its ledger for nodes that come back.
+    /// </summary>
+    private async Task WithdrawIfEmpty()
     {
-        await GrainFactory.GetGrain<IFleetGrain>(IFleetGrain.Key).RegisterPop(this.GetPrimaryKeyString(), state.State.Region!);
-        await GrainFactory.GetGrain<IDriftGrain>(this.GetPrimaryKeyString()).Start();
+        if (_roster.Count > 0 || state.State.Orders.Count > 0)
+        {
+            return;
+        }
+        await _listing.WaitAsync();
+        try
+        {
+            if (_roster.Count > 0 || state.State.Orders.Count > 0)
+            {
+                return;
+            }
+            var fleet = GrainFactory.GetGrain<IFleetGrain>(IFleetGrain.Key);
+            await fleet.UnregisterPop(Pop);
+            _listed = false;
+            if (_roster.Count > 0 || state.State.Orders.Count > 0)
+            {
+                // A wave or a node arrived meanwhile: listed again before anyone can miss it.
+                await fleet.RegisterPop(Pop, state.State.Region ?? NodeReport.DefaultRegion);
+                _listed = true;
+            }
+        }
+        finally
+        {
+            _listing.Release();
+        }
     }
 
     public async Task Unregister(string node)
     {
-        if (state.State.Members.Remove(node))
+        if (_roster.Remove(node, out var agent))
         {
-            await _writer.WriteAsync();
+            await _membersWriter.WriteAsync();
+            if (agent is not null)
+            {
+                await GrainFactory.GetGrain<IAgentGrain>(agent).Counted(Pop, _roster.CountOf(agent));
+            }
+            await WithdrawIfEmpty();
         }
     }
 
-    public Task<PopSummary> Summary() => Task.FromResult(new PopSummary(
-        this.GetPrimaryKeyString(),
-        state.State.Region ?? "",
-        state.State.Members.Count,
-        state.State.Members.Values.GroupBy(m => m.Tier).ToDictionary(g => g.Key, g => g.Count())));
+    /// <summary>
+    /// Forgets members silent for too long (<see cref="PopRoster.Forget"/>), at most once a touch interval unless
+    /// <paramref name="force"/>d by the timer; tells the tokens whose counts changed.
+    /// </summary>
+    private async Task Sweep(bool force)
+    {
+        var now = time.GetUtcNow();
+        if (!force && now - _sweptAt < PopRoster.TouchEvery(ForgetAfter))
+        {
+            return;
+        }
+        _sweptAt = now;
+        var agents = _roster.Forget(now, ForgetAfter, out var forgotten);
+        if (forgotten == 0)
+        {
+            return;
+        }
+        logger.LogInformation("PoP {Pop} forgot {Forgotten} node(s) silent for more than {ForgetAfter}", Pop, forgotten, ForgetAfter);
+        NodeTelemetry.Forgotten(Pop, forgotten);
+        // Tokens first: a forgotten node frees its token's place even if this write has to wait for the next one.
+        await Task.WhenAll(agents.OfType<string>().Select(a => GrainFactory.GetGrain<IAgentGrain>(a).Counted(Pop, _roster.CountOf(a))));
+        await _membersWriter.WriteAsync();
+        await WithdrawIfEmpty();
+    }
+
+    public async Task<PopSummary> Summary()
+    {
+        await Sweep(force: false);
+        return new PopSummary(
+            Pop,
+            state.State.Region ?? "",
+            state.State.Members.Count,
+            state.State.Members.Values.GroupBy(m => m.Tier).ToDictionary(g => g.Key, g => g.Count()));
+    }
 
     // ---- waves: the second level of the fan-out tree (rollout → PoPs → nodes) ----
 
@@ -250,8 +444,11 @@ public sealed class PopGrain : Grain, IPopFanOutGrain
     private List<string> ConsumerIds(UnitTargets targets) =>
         [.. state.State.Members.Where(m => targets.Matches(m.Value.Labels)).Select(m => m.Key)];
 
-    public Task<(int Matching, int Total)> Consumers(UnitTargets targets) =>
-        Task.FromResult((state.State.Members.Values.Count(m => targets.Matches(m.Labels)), state.State.Members.Count));
+    public async Task<(int Matching, int Total)> Consumers(UnitTargets targets)
+    {
+        await Sweep(force: false);
+        return (state.State.Members.Values.Count(m => targets.Matches(m.Labels)), state.State.Members.Count);
+    }
 
     public async Task<RollbackConfirmations> ObserveRollback(WaveOrder order)
     {
@@ -292,8 +489,11 @@ public sealed class PopGrain : Grain, IPopFanOutGrain
         return (cohort, control);
     }
 
-    public Task<IReadOnlyList<string>> Members() =>
-        Task.FromResult<IReadOnlyList<string>>([.. state.State.Members.Keys.Order(StringComparer.Ordinal)]);
+    public async Task<IReadOnlyList<string>> Members()
+    {
+        await Sweep(force: false);
+        return [.. state.State.Members.Keys.Order(StringComparer.Ordinal)];
+    }
 }
 
 [GenerateSerializer, Alias("snapstone.FleetState")]
@@ -304,16 +504,35 @@ public sealed class FleetState
 }
 
 public sealed class FleetGrain(
-    [PersistentState("fleet", StorageNames.Grains)] IPersistentState<FleetState> state) : Grain, IFleetGrain
+    [PersistentState("fleet", StorageNames.Grains)] IPersistentState<FleetState> state,
+    IOptions<NodeOptions> options) : Grain, IFleetGrain
 {
+    /// <summary>Lists a PoP; a new one past <see cref="NodeOptions.MaxPops"/> is refused (409), which refuses the node that would have made it.</summary>
     public async Task RegisterPop(string pop, string region)
     {
-        if (state.State.Pops.TryGetValue(pop, out var known) && known == region)
+        if (state.State.Pops.TryGetValue(pop, out var known))
         {
-            return;
+            if (known == region)
+            {
+                return;
+            }
+        }
+        else if (state.State.Pops.Count >= options.Value.PopsLimit)
+        {
+            NodeTelemetry.Refused("fleet-pop-limit");
+            throw SnapstoneException.Conflict(
+                $"the fleet holds {state.State.Pops.Count} PoPs, the most it may (Snapstone:Nodes:MaxPops = {options.Value.PopsLimit}); PoP '{pop}' is not added");
         }
         state.State.Pops[pop] = region;
         await state.WriteStateAsync();
+    }
+
+    public async Task UnregisterPop(string pop)
+    {
+        if (state.State.Pops.Remove(pop))
+        {
+            await state.WriteStateAsync();
+        }
     }
 
     public Task<IReadOnlyList<string>> Pops() => Task.FromResult<IReadOnlyList<string>>([.. state.State.Pops.Keys.Order(StringComparer.Ordinal)]);

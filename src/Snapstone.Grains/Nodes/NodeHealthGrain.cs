@@ -1,43 +1,21 @@
 using Microsoft.Extensions.Logging;
-using Snapstone.Domain.Health;
+using Microsoft.Extensions.Options;
+using Snapstone.Domain.Drift;
 using Snapstone.Domain.Nodes;
-using Snapstone.Domain.Plans;
+using Snapstone.Grains.Drift;
 using Snapstone.Grains.Storage;
 using Snapstone.Grains.Units;
 
 namespace Snapstone.Grains.Nodes;
 
-/// <summary>The package a rollout (or rollback) told this node to run for one unit.</summary>
-[GenerateSerializer, Immutable, Alias("snapstone.Assignment")]
-public sealed record Assignment(
-    [property: Id(0)] DesiredPackage Package,
-    [property: Id(1)] string? Rollout,
-    [property: Id(2)] DateTimeOffset At,
-    /// <summary>The gates this node's own health is checked against while the rollout is live; null after a rollback.</summary>
-    [property: Id(3)] Gates? Gates = null,
-    /// <summary>The package the rollout replaces, where the node goes back at once if it crashes on this one.</summary>
-    [property: Id(4)] DesiredPackage? Previous = null);
-
-[GenerateSerializer, Immutable, Alias("snapstone.AppliedRecord")]
-public sealed record AppliedRecord([property: Id(0)] AppliedPackage Package, [property: Id(1)] DateTimeOffset Since);
-
-[GenerateSerializer, Alias("snapstone.NodeState")]
-public sealed class NodeState
-{
-    [Id(0)] public NodeIdentity? Identity { get; set; }
-    [Id(1)] public DateTimeOffset FirstSeenAt { get; set; }
-    /// <summary>What the node last reported running, per unit. Written behind: the node says it again in its next report.</summary>
-    [Id(2)] public Dictionary<string, AppliedRecord> Applied { get; set; } = [];
-    // Id 3 held the node's assignments; they live in memory now, recovered from the PoP's order ledger.
-    [Id(4)] public NodeDriftState Drift { get; set; } = new();
-}
-
 /// <summary>
-/// One edge node. Durable: its identity (written before its first report is answered), what it runs and its
-/// drift marks (written behind). In memory: its assignments, which the PoP's order ledger holds durably and
-/// gives back when the grain activates, its health window and baseline.
+/// One edge node, thin: it loads the node's state, asks the <see cref="Node"/> what each report, assignment and
+/// rollback means, writes what must survive a restart, and performs the side effects: PoP membership, signals to
+/// rollouts, logs and counters. Durable: identity (written before the first report is answered), what the node
+/// runs and its drift marks (written behind). In memory: assignments, which the PoP's order ledger holds durably
+/// and gives back when the grain activates, and the health window.
 /// </summary>
-public sealed partial class NodeHealthGrain : Grain, INodeFanOutGrain
+public sealed class NodeHealthGrain : Grain, INodeFanOutGrain, IRemindable
 {
     private static readonly TimeSpan DesiredPollInterval = TimeSpan.FromMilliseconds(200);
 
@@ -45,26 +23,33 @@ public sealed partial class NodeHealthGrain : Grain, INodeFanOutGrain
     private readonly TimeProvider time;
     private readonly ILocalSiloDetails silo;
     private readonly ILogger<NodeHealthGrain> logger;
-    private readonly Microsoft.Extensions.Options.IOptions<Drift.DriftOptions> driftOptions;
+    private readonly IOptions<DriftOptions> driftOptions;
     private readonly CatalogSnapshot snapshot;
-    private readonly Microsoft.Extensions.Options.IOptions<CatalogOptions> catalogOptions;
+    private readonly IOptions<CatalogOptions> catalogOptions;
+    private readonly IOptions<NodeOptions> nodeOptions;
     private readonly StateWriter _writer;
-    /// <summary>Explicit desired packages; a unit without one follows its LKG.</summary>
-    private readonly Dictionary<string, Assignment> _assignments = [];
+    private readonly Audit.AuditOutbox _outbox;
+    private Node _node = null!;
     /// <summary>What the node runs changed since the last write (it is written with the next one, or at deactivation).</summary>
     private bool _appliedUnwritten;
-    /// <summary>The drift marks as the last write stored them (<see cref="Checkpoint"/>).</summary>
-    private Dictionary<string, Domain.Drift.DurableMark> _storedMarks = [];
+    private TaskCompletionSource _assignmentsChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    /// <summary>The last identity refusal logged, so a repeating agent is logged once (and counted every time).</summary>
+    private string? _lastRefusal;
+    /// <summary>When this activation last told the node's PoP it is alive (<see cref="PopRoster.TouchEvery"/>).</summary>
+    private DateTimeOffset? _popToldAt;
 
     public NodeHealthGrain(
         [PersistentState("node", StorageNames.Grains)] IPersistentState<NodeState> state,
         TimeProvider time,
         ILocalSiloDetails silo,
         ILogger<NodeHealthGrain> logger,
-        Microsoft.Extensions.Options.IOptions<Drift.DriftOptions> driftOptions,
+        IOptions<DriftOptions> driftOptions,
         CatalogSnapshot snapshot,
-        Microsoft.Extensions.Options.IOptions<CatalogOptions> catalogOptions)
+        IOptions<CatalogOptions> catalogOptions,
+        IOptions<NodeOptions> nodeOptions,
+        IGrainFactory grains)
     {
+        this.nodeOptions = nodeOptions;
         this.snapshot = snapshot;
         this.catalogOptions = catalogOptions;
         this.state = state;
@@ -73,46 +58,40 @@ public sealed partial class NodeHealthGrain : Grain, INodeFanOutGrain
         this.logger = logger;
         this.driftOptions = driftOptions;
         _writer = new StateWriter(state.WriteStateAsync, logger, () => $"node {Id}", () => this.DeactivateOnIdle());
+        _outbox = new Audit.AuditOutbox(this, grains, () => state.State.Outbox ??= [], time, logger);
     }
-
-    private DateTimeOffset? _lastReportAt;
-    private NodeMetrics? _lastMetrics;
-    private long _reports;
-    private TaskCompletionSource _assignmentsChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly HealthWindow _window = new();
-    /// <summary>
-    /// The package this node crashed on and was sent back from at once, per unit: it ran that package, though it no
-    /// longer does when the rollout's own rollback reaches it (which counts the nodes that ran the bad package).
-    /// </summary>
-    private readonly Dictionary<string, DesiredPackage> _crashedOff = [];
-    /// <summary>Signals already pushed, so each rollout hears of each kind of trouble from a node once per activation.</summary>
-    private readonly HashSet<(string Rollout, SignalKind Kind)> _signalled = [];
 
     private string Id => this.GetPrimaryKeyString();
 
     /// <summary>Takes back what the PoP's ledger says this node was told; the PoP is reentrant, so a wave fanning out to this node cannot deadlock with it.</summary>
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        _storedMarks = DurableMarks(time.GetUtcNow());
-        if (state.State.Identity is not { } identity)
+        _node = new Node(Id, state.State, driftOptions.Value.Settings(), time.GetUtcNow());
+        if (state.State.Outbox is { Count: > 0 })
         {
-            return;
+            _outbox.ResumeIfPending();
         }
-        await TakeOrders(identity.Pop, time.GetUtcNow());
+        if (state.State.Identity is { } identity)
+        {
+            await TakeOrders(identity.Pop, joined: false);
+        }
     }
 
-    private async Task TakeOrders(string pop, DateTimeOffset now)
+    /// <summary>Takes what the PoP's ledger says this node was told; <paramref name="joined"/>: as it joins the PoP, after those waves went out.</summary>
+    private async Task TakeOrders(string pop, bool joined)
     {
         foreach (var order in await GrainFactory.GetGrain<IPopFanOutGrain>(pop).OrdersFor(Id))
         {
+            var now = time.GetUtcNow();
             if (order.Assignment is { } assignment)
             {
-                Take(assignment, now);
+                _node.Take(assignment.Unit, AssignmentOf(assignment, now), now, joined);
             }
             else
             {
-                Return(order.Unit, order.ReturnedTo, now);
+                _node.Return(order.Unit, order.ReturnedTo, now);
             }
+            Act(_node.Drain());
         }
     }
 
@@ -133,183 +112,63 @@ public sealed partial class NodeHealthGrain : Grain, INodeFanOutGrain
         }
     }
 
-    public async Task<DesiredState> Report(NodeReport report)
+    public async Task<DesiredState> Report(NodeReport report, AgentToken? agent)
     {
         var catalog = await Catalog(report.Applied is { Count: > 0 } reported ? reported.Keys : null);
-        foreach (var unit in report.Applied?.Keys ?? [])
+        if (Node.UnknownUnit(report, catalog) is { } unknown)
         {
-            if (!catalog.Units.ContainsKey(unit))
+            throw SnapstoneException.Invalid(unknown);
+        }
+        if (state.State.Identity is null)
+        {
+            await Enrol(report.Identity, agent);
+            NodeTelemetry.Enrolled("report");
+            logger.LogInformation("Node {Node} enrolled in PoP {Pop} ({Region}, tier {Tier}) by its first report",
+                Id, report.Pop, state.State.Identity!.Region, state.State.Identity.Tier);
+        }
+        else if (_node.IdentityRefusal(report) is { } refusal)
+        {
+            NodeTelemetry.IdentityRefused(Enrolment.ChangedFields(state.State.Identity, report));
+            if (refusal != _lastRefusal)
             {
-                throw SnapstoneException.Invalid($"applied: unknown unit '{unit}' (no such unit is defined)");
+                // Once per activation and claim: a misconfigured agent repeats it every report.
+                _lastRefusal = refusal;
+                logger.LogWarning("Node {Node} report refused: {Refusal}", Id, refusal);
             }
+            throw SnapstoneException.Conflict(refusal);
         }
-
-        var now = time.GetUtcNow();
-        if (!report.Describes(state.State.Identity))
+        else if (_popToldAt is not { } told || time.GetUtcNow() - told >= PopRoster.TouchEvery(nodeOptions.Value.ForgetAfter))
         {
-            var identity = report.Identity;
-            var joined = state.State.Identity?.Pop != identity.Pop;
-            await Register(identity, now);
-            // A node is known once its answer is out: identity is written through.
-            _appliedUnwritten = false;
-            await _writer.WriteAsync();
-            if (joined)
-            {
-                // A node that joins a PoP mid-rollout is in whatever cohort its hash puts it: it takes the wave's order now.
-                await TakeOrders(identity.Pop, now);
-            }
+            await Touch(state.State.Identity, agent);
         }
-        foreach (var (unit, applied) in report.Applied ?? new Dictionary<string, AppliedPackage>())
-        {
-            if (!state.State.Applied.TryGetValue(unit, out var known) || known.Package != applied)
-            {
-                // Stored with the node's next write, not on its own: the node says it again in its next report.
-                state.State.Applied[unit] = new AppliedRecord(applied, now);
-                _appliedUnwritten = true;
-                _window.Split(now);
-            }
-        }
-        if (report.Applied is { } running && state.State.Applied.Keys.Where(u => !running.ContainsKey(u)).ToList() is { Count: > 0 } dropped)
-        {
-            // A unit the node no longer lists runs no package of ours: its agent is back on its built-in default
-            // (a first package rolled back, say).
-            foreach (var unit in dropped)
-            {
-                state.State.Applied.Remove(unit);
-            }
-            _appliedUnwritten = true;
-            _window.Split(now);
-        }
-        if (TrackDrift(catalog, report, now))
-        {
-            WriteBehind();
-        }
-        Checkpoint(now);
-        _lastReportAt = now;
-        _lastMetrics = report.Metrics;
-        _reports++;
-        if (report.Metrics is { } metrics)
-        {
-            _window.Add(now, metrics);
-        }
-        SignalLiveRollouts(now);
-        // After any send-back above; from the cache when nothing moved.
-        return Desired(catalog);
+        var desired = _node.Report(report, catalog, time.GetUtcNow());
+        Act(_node.Drain());
+        return desired;
     }
 
     /// <summary>In memory only: the PoP wrote the order to its ledger before fanning it out.</summary>
     public Task Assign(NodeAssignment assignment)
     {
-        Take(assignment, time.GetUtcNow());
+        var now = time.GetUtcNow();
+        _node.Take(assignment.Unit, AssignmentOf(assignment, now), now);
+        Act(_node.Drain());
         return Task.CompletedTask;
     }
 
-    private void Take(NodeAssignment assignment, DateTimeOffset now)
-    {
-        if (_assignments.TryGetValue(assignment.Unit, out var known) &&
-            known.Rollout == assignment.Rollout && known.Package == assignment.Package)
-        {
-            return;
-        }
-        if (DeferWhileExcluded(assignment, now))
-        {
-            return;
-        }
-        _window.CaptureBaseline(now);
-        _assignments[assignment.Unit] = new Assignment(assignment.Package, assignment.Rollout, now, assignment.Gates, assignment.Previous);
-        MarkDrift(assignment.Unit, assignment.Package, now);
-        Checkpoint(now);
-        SignalAssignmentsChanged();
-    }
+    private static Assignment AssignmentOf(NodeAssignment assignment, DateTimeOffset now) =>
+        new(assignment.Package, assignment.Rollout, now, assignment.Gates, assignment.Previous);
 
     public Task<bool> ReturnTo(string rollout, string unit, DesiredPackage? previous, DesiredPackage from)
     {
-        var ran = (state.State.Applied.GetValueOrDefault(unit)?.Package is { Status: ApplyStatus.Ok } applied && Runs(applied, from)) ||
-                  _crashedOff.GetValueOrDefault(unit) == from;
-        if (Return(unit, previous, time.GetUtcNow()))
-        {
-            logger.LogInformation("Node {Node} sent back to {Unit} v{Version} by rollout {Rollout}", Id, unit, previous?.Version, rollout);
-        }
+        var ran = _node.ReturnTo(rollout, unit, previous, from, time.GetUtcNow());
+        Act(_node.Drain());
         return Task.FromResult(ran);
     }
 
-    /// <summary>Replaces the unit's assignment with <paramref name="previous"/> (null: none, follow the LKG). True when it changed.</summary>
-    private bool Return(string unit, DesiredPackage? previous, DateTimeOffset now)
+    public Task<NodeObservation> Observe(string unit, DesiredPackage package)
     {
-        DropDeferred(unit);
-        var known = _assignments.GetValueOrDefault(unit);
-        if (known is not null ? known.Rollout is null && known.Package == previous : previous is null)
-        {
-            return false;
-        }
-        if (previous is null)
-        {
-            _assignments.Remove(unit);
-        }
-        else
-        {
-            _assignments[unit] = new Assignment(previous, null, now);
-        }
-        MarkDrift(unit, previous, now);
-        Checkpoint(now);
-        SignalAssignmentsChanged();
-        return true;
-    }
-
-    public Task<NodeObservation> Observe(string unit, DesiredPackage package) =>
-        Task.FromResult(ObservationOf(unit, package, time.GetUtcNow()));
-
-    /// <summary>
-    /// The node's health as evidence about one package: traffic since it started reporting that package,
-    /// or none when it does not run it; a refusal of exactly that package counts as rejected.
-    /// </summary>
-    private NodeObservation ObservationOf(string unit, DesiredPackage package, DateTimeOffset now)
-    {
-        var applied = state.State.Applied.GetValueOrDefault(unit);
-        var on = applied is { Package.Status: ApplyStatus.Ok } && Runs(applied.Package, package) && !ExcludedFrom(unit);
-        var rejected = applied is { Package.Status: ApplyStatus.Rejected } && applied.Package.Version == package.Version;
-        var labels = state.State.Identity?.Labels ?? new Dictionary<string, string>();
-        var sample = _window.Sample(Id, now, on ? applied!.Since : now, on, rejected, labels);
-        return new NodeObservation(sample, on, rejected);
-    }
-
-    private static bool Runs(AppliedPackage applied, DesiredPackage package) =>
-        applied.Version == package.Version && (applied.Sha256 is null || applied.Sha256 == package.Sha256);
-
-    /// <summary>
-    /// Pushes a crash, rejection or breach to each live rollout of this node at once, without waiting to be polled.
-    /// A node that crashed on the package goes back to the previous one at once, in this report's answer, ahead of
-    /// the rollout's decision for everyone else (<see cref="HealthPolicy.SendsNodeBack"/>).
-    /// </summary>
-    private void SignalLiveRollouts(DateTimeOffset now)
-    {
-        if (_assignments.Count == 0)
-        {
-            return;
-        }
-        foreach (var (unit, assignment) in _assignments.ToList())
-        {
-            if (assignment is not { Rollout: { } rollout, Gates: { } gates })
-            {
-                continue;
-            }
-            var observation = ObservationOf(unit, assignment.Package, now);
-            if (HealthPolicy.Breach(observation.Sample, gates) is not { } signal)
-            {
-                continue;
-            }
-            if (_signalled.Add((rollout, signal.Kind)))
-            {
-                logger.LogWarning("Node {Node} signals rollout {Rollout}: {Reason}", Id, rollout, signal.Reason);
-                GrainFactory.GetGrain<IRolloutRunnerGrain>(rollout).Signal(signal).Ignore();
-            }
-            if (HealthPolicy.SendsNodeBack(signal) && assignment.Previous is { } previous && Return(unit, previous, now))
-            {
-                _crashedOff[unit] = assignment.Package;
-                logger.LogWarning("Node {Node} sent back to {Unit} v{Previous} at once: {Reason} (rollout {Rollout} decides for the rest)",
-                    Id, unit, previous.Version, signal.Reason, rollout);
-            }
-        }
+        var (sample, on, rejected) = _node.Evidence(unit, package, time.GetUtcNow());
+        return Task.FromResult(new NodeObservation(sample, on, rejected));
     }
 
     public async Task<NodeView?> GetView()
@@ -318,7 +177,7 @@ public sealed partial class NodeHealthGrain : Grain, INodeFanOutGrain
         {
             return null;
         }
-        var desired = Desired(await Catalog(null));
+        var desired = _node.Desired(await Catalog(null));
         return new NodeView
         {
             Node = Id,
@@ -326,9 +185,9 @@ public sealed partial class NodeHealthGrain : Grain, INodeFanOutGrain
             Desired = desired.Units,
             Applied = state.State.Applied.ToDictionary(a => a.Key, a => a.Value.Package),
             FirstSeenAt = state.State.FirstSeenAt,
-            LastReportAt = _lastReportAt,
-            LastMetrics = _lastMetrics,
-            ReportsReceived = _reports,
+            LastReportAt = _node.LastReportAt,
+            LastMetrics = _node.LastMetrics,
+            ReportsReceived = _node.Reports,
         };
     }
 
@@ -341,7 +200,7 @@ public sealed partial class NodeHealthGrain : Grain, INodeFanOutGrain
         var deadline = time.GetUtcNow() + wait;
         while (true)
         {
-            var desired = Desired(await Catalog(null));
+            var desired = _node.Desired(await Catalog(null));
             var left = deadline - time.GetUtcNow();
             if (desired.Stamp != stamp || left <= TimeSpan.Zero)
             {
@@ -353,21 +212,89 @@ public sealed partial class NodeHealthGrain : Grain, INodeFanOutGrain
         }
     }
 
-    /// <summary>Records a new or changed identity and keeps the PoP membership in step.</summary>
-    private async Task Register(NodeIdentity identity, DateTimeOffset now)
+    public Task ReceiveReminder(string reminderName, TickStatus status) =>
+        reminderName == Audit.AuditOutbox.ReminderName ? _outbox.ReceiveReminderAsync() : Task.CompletedTask;
+
+    public async Task<NodeDriftFacts?> DriftFacts()
+    {
+        var facts = _node.DriftFacts(await Catalog(null), time.GetUtcNow());
+        Act(_node.Drain());
+        return facts;
+    }
+
+    public async Task<NodeView> Enrol(NodeIdentity identity, string actor)
     {
         var previous = state.State.Identity;
-        await GrainFactory.GetGrain<IPopGrain>(identity.Pop).Register(Id, identity);
+        // The enrolment and its audit entry are stored together (the identity's write carries the intent).
+        await _outbox.ArmAsync();
+        var intent = _outbox.Add(actor, "node.enrol", $"node/{Id}",
+            $"pop {identity.Pop}, region {identity.Region}, tier {identity.Tier}, labels {Enrolment.Render(identity.Labels)}");
+        try
+        {
+            await Enrol(identity, agent: null);
+        }
+        catch
+        {
+            _outbox.Remove(intent);
+            throw;
+        }
+        await _outbox.FlushAsync();
+        NodeTelemetry.Enrolled("operator");
+        logger.LogWarning("Node {Node} enrolled by {Actor} in PoP {Pop} ({Region}, tier {Tier}, labels {Labels}); it was {Previous}",
+            Id, actor, identity.Pop, identity.Region, identity.Tier, Enrolment.Render(identity.Labels),
+            previous is null ? "not enrolled" : $"in PoP {previous.Pop} ({previous.Region}, tier {previous.Tier}, labels {Enrolment.Render(previous.Labels)})");
+        return (await GetView())!;
+    }
+
+    /// <summary>
+    /// Enrols the node with <paramref name="identity"/> and keeps the PoP membership in step. The node takes its PoP's
+    /// orders (a node that joins a PoP mid-rollout is in whatever cohort its hash puts it, though its crashes and
+    /// rejections are not that cohort's evidence), then its identity and those late orders are written through: a node
+    /// is known once its answer is out.
+    /// </summary>
+    private async Task Enrol(NodeIdentity identity, AgentToken? agent)
+    {
+        var previous = state.State.Identity;
+        await GrainFactory.GetGrain<IPopGrain>(identity.Pop).Register(Id, identity, agent);
+        _popToldAt = time.GetUtcNow();
         if (previous is not null && previous.Pop != identity.Pop)
         {
             await GrainFactory.GetGrain<IPopGrain>(previous.Pop).Unregister(Id);
         }
-        if (previous is null)
+        _node.Enrol(identity, time.GetUtcNow());
+        Act(_node.Drain());
+        await TakeOrders(identity.Pop, joined: true);
+        _appliedUnwritten = false;
+        await _writer.WriteAsync();
+    }
+
+    /// <summary>
+    /// Tells the node's PoP it is alive, at most once a touch interval, so that it is not forgotten. A node the PoP had
+    /// forgotten (silent too long) joins it again with the identity it enrolled with, counted against the token of
+    /// this report, and takes the PoP's orders as a late joiner.
+    /// </summary>
+    private async Task Touch(NodeIdentity identity, AgentToken? agent)
+    {
+        bool joined;
+        try
         {
-            state.State.FirstSeenAt = now;
-            logger.LogInformation("Node {Node} registered in PoP {Pop} ({Region}, tier {Tier})", Id, identity.Pop, identity.Region, identity.Tier);
+            joined = await GrainFactory.GetGrain<IPopGrain>(identity.Pop).Register(Id, identity, agent);
         }
-        state.State.Identity = identity;
+        catch (Exception e) when (e is not SnapstoneException)
+        {
+            // A member's report does not wait on its PoP: the next report tells it again. A refusal (a limit, for a
+            // node coming back) refuses the report.
+            logger.LogWarning(e, "Node {Node} could not tell PoP {Pop} it is alive; its next report tries again", Id, identity.Pop);
+            return;
+        }
+        if (joined)
+        {
+            logger.LogInformation("Node {Node} is back in PoP {Pop}, which had forgotten it", Id, identity.Pop);
+            await TakeOrders(identity.Pop, joined: true);
+            _appliedUnwritten = false;
+            await _writer.WriteAsync();
+        }
+        _popToldAt = time.GetUtcNow();
     }
 
     /// <summary>The silo's copy of the catalog; the cache grain is asked only when the copy is old or lacks a unit the report names.</summary>
@@ -376,68 +303,69 @@ public sealed partial class NodeHealthGrain : Grain, INodeFanOutGrain
             ? ValueTask.FromResult(fresh)
             : new ValueTask<Catalog>(GrainFactory.GetGrain<ICatalogCacheGrain>(silo.SiloAddress.ToParsableString()).Get(mustKnow?.ToArray()));
 
-    /// <summary>
-    /// For every unit whose targets match the node: its explicit assignment, else the unit's LKG.
-    /// A unit with neither is absent. The stamp is a hash of the result, so it changes exactly when the result does.
-    /// </summary>
-    private DesiredState Desired(Catalog catalog)
+    /// <summary>The side effects of what the node decided: writes, a woken long-poll, signals, logs and counters.</summary>
+    private void Act(NodeChanges changes)
     {
-        // The answer to nearly every report is the one before: it changes only with the catalog, the node's
-        // identity (its labels pick units) or its assignments.
-        if (_desired is { } cached && ReferenceEquals(cached.Catalog, catalog) && ReferenceEquals(cached.Identity, state.State.Identity) &&
-            cached.Assignments == _assignmentsVersion)
+        if (changes.AppliedChanged)
         {
-            return cached.State;
+            // Stored with the node's next write, not on its own: the node says it again in its next report.
+            _appliedUnwritten = true;
         }
-        var desired = ComputeDesired(catalog);
-        _desired = new DesiredCache(catalog, state.State.Identity, _assignmentsVersion, desired);
-        return desired;
+        if (changes.WriteBehind)
+        {
+            _appliedUnwritten = false;
+            _writer.WriteBehind();
+        }
+        if (changes.AssignmentsChanged)
+        {
+            var previous = _assignmentsChanged;
+            _assignmentsChanged = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            previous.TrySetResult();
+        }
+        if (changes.Events is null)
+        {
+            return;
+        }
+        foreach (var e in changes.Events)
+        {
+            Tell(e);
+        }
     }
 
-    private sealed record DesiredCache(Catalog Catalog, NodeIdentity? Identity, long Assignments, DesiredState State);
-
-    private DesiredCache? _desired;
-
-    /// <summary>Moves on every change to <see cref="_assignments"/>, which invalidates <see cref="_desired"/>.</summary>
-    private long _assignmentsVersion;
-
-    private DesiredState ComputeDesired(Catalog catalog)
+    private void Tell(NodeEvent e)
     {
-        var labels = state.State.Identity!.Labels;
-        var units = new SortedDictionary<string, DesiredPackage>(StringComparer.Ordinal);
-        foreach (var (unit, entry) in catalog.Units)
+        switch (e)
         {
-            if (!entry.Targets.Matches(labels))
-            {
-                continue;
-            }
-            var package = _assignments.TryGetValue(unit, out var assignment) ? assignment.Package : entry.Lkg;
-            if (package is not null)
-            {
-                units[unit] = package;
-            }
+            case NodeEvent.Signalled(var rollout, var signal):
+                logger.LogWarning("Node {Node} signals rollout {Rollout}: {Reason}", Id, rollout, signal.Reason);
+                GrainFactory.GetGrain<IRolloutRunnerGrain>(rollout).Signal(signal).Ignore();
+                break;
+            case NodeEvent.Withheld(var rollout, var signal):
+                logger.LogWarning("Node {Node} joined after rollout {Rollout}'s wave was assigned; not the cohort's evidence: {Reason}", Id, rollout, signal.Reason);
+                break;
+            case NodeEvent.SentBack(var unit, var rollout, var to, var signal):
+                logger.LogWarning("Node {Node} sent back to {Unit} v{Previous} at once: {Reason} (rollout {Rollout} decides for the rest)",
+                    Id, unit, to.Version, signal.Reason, rollout);
+                break;
+            case NodeEvent.Returned(var unit, var rollout, var to):
+                logger.LogInformation("Node {Node} sent back to {Unit} v{Version} by rollout {Rollout}", Id, unit, to?.Version, rollout);
+                break;
+            case NodeEvent.Deferred(var unit, var assignment):
+                logger.LogWarning("Node {Node} is excluded for {Unit}: rollout {Rollout}'s v{Version} waits until the node converges",
+                    Id, unit, assignment.Rollout, assignment.Package.Version);
+                break;
+            case NodeEvent.TookDeferred(var unit, var assignment):
+                logger.LogInformation("Node {Node} takes rollout {Rollout}'s deferred v{Version} of {Unit}", Id, assignment.Rollout, assignment.Package.Version, unit);
+                break;
+            case NodeEvent.Excluded(var unit, var mark):
+                logger.LogWarning("Node {Node} excluded for {Unit}: drifted from v{Version} since {Since:O} after {Attempts} attempts",
+                    Id, unit, mark.DesiredVersion, mark.Since, mark.Attempts);
+                DriftMetrics.Excluded(unit);
+                break;
+            case NodeEvent.Readmitted(var unit, var mark):
+                logger.LogInformation("Node {Node} readmitted for {Unit}: {How}", Id, unit, mark is null ? "converged" : $"told to run v{mark.DesiredVersion} instead");
+                DriftMetrics.Readmitted(unit);
+                break;
         }
-        var hash = new HashCode();
-        foreach (var (unit, package) in units)
-        {
-            hash.Add(unit, StringComparer.Ordinal);
-            hash.Add(package.Version);
-            hash.Add(package.Sha256, StringComparer.Ordinal);
-        }
-        return new DesiredState(units, units.Count == 0 ? 0 : (uint)hash.ToHashCode() | 1L << 32);
-    }
-
-    private void WriteBehind()
-    {
-        _appliedUnwritten = false;
-        _writer.WriteBehind();
-    }
-
-    private void SignalAssignmentsChanged()
-    {
-        _assignmentsVersion++;
-        var previous = _assignmentsChanged;
-        _assignmentsChanged = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        previous.TrySetResult();
     }
 }

@@ -604,6 +604,7 @@ public sealed class RolloutGrain : Grain, IRolloutRunnerGrain, IRemindable
         {
             return;
         }
+        Telemetry.RolloutMetrics.Saved(Spec, previous, next);
         if (next.Timeline.Count > 0 && next.Timeline[^1] is { } entry && (previous is null || previous.Timeline.Count == 0 || previous.Timeline[^1] != entry))
         {
             logger.LogInformation("Rollout {Rollout} of {Unit} v{Version}: {Type}: {Message}", Spec.Id, Spec.Unit, Spec.Version, entry.Type, entry.Message);

@@ -15,9 +15,10 @@ public sealed class EmbeddedAzurite : IAsyncDisposable
     private const string AccountKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
     private readonly Process _process;
 
-    private EmbeddedAzurite(Process process, int blobPort, int queuePort, int tablePort, string dataDirectory)
+    private EmbeddedAzurite(Process process, int pid, int blobPort, int queuePort, int tablePort, string dataDirectory)
     {
         _process = process;
+        Pid = pid;
         DataDirectory = dataDirectory;
         ConnectionString =
             $"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AccountKey};" +
@@ -29,6 +30,9 @@ public sealed class EmbeddedAzurite : IAsyncDisposable
     public string ConnectionString { get; }
 
     public string DataDirectory { get; }
+
+    /// <summary>The Azurite (node) process itself, not its watchdog shell: tests stop and resume it to stall storage.</summary>
+    public int Pid { get; }
 
     /// <summary>Where pinned Azurite versions are installed: <c>SNAPSTONE_AZURITE_HOME</c>, else <c>~/.cache/snapstone</c>.</summary>
     public static string InstallRoot =>
@@ -44,7 +48,7 @@ public sealed class EmbeddedAzurite : IAsyncDisposable
         var azurite = $"exec node '{script}' --silent --disableTelemetry --skipApiVersionCheck --location '{dataDirectory}' " +
                       $"--blobHost 127.0.0.1 --blobPort {blob} --queueHost 127.0.0.1 --queuePort {queue} --tableHost 127.0.0.1 --tablePort {table}";
         // The shell runs Azurite and watches us: when our pid is gone it stops Azurite.
-        var watchdog = $"({azurite}) & child=$!; trap 'kill $child 2>/dev/null' TERM INT; " +
+        var watchdog = $"({azurite}) & child=$!; echo \"azurite-pid $child\"; trap 'kill $child 2>/dev/null' TERM INT; " +
                        $"while kill -0 {Environment.ProcessId} 2>/dev/null && kill -0 $child 2>/dev/null; do sleep 1; done; kill $child 2>/dev/null; wait $child";
         var start = new ProcessStartInfo("/bin/sh") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
         start.ArgumentList.Add("-c");
@@ -52,7 +56,14 @@ public sealed class EmbeddedAzurite : IAsyncDisposable
         var process = Process.Start(start) ?? throw new InvalidOperationException("could not start /bin/sh for Azurite");
         var stderr = new System.Text.StringBuilder();
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (stderr) stderr.AppendLine(e.Data); };
-        process.OutputDataReceived += (_, _) => { };
+        var pid = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is { } line && line.StartsWith("azurite-pid ", StringComparison.Ordinal) && int.TryParse(line["azurite-pid ".Length..], out var child))
+            {
+                pid.TrySetResult(child);
+            }
+        };
         process.BeginErrorReadLine();
         process.BeginOutputReadLine();
 
@@ -75,7 +86,7 @@ public sealed class EmbeddedAzurite : IAsyncDisposable
         }
         logger.LogInformation("Embedded Azurite {Version} listening on 127.0.0.1 (blob {Blob}, queue {Queue}, table {Table}); data in {DataDirectory}",
             version, blob, queue, table, dataDirectory);
-        return new EmbeddedAzurite(process, blob, queue, table, dataDirectory);
+        return new EmbeddedAzurite(process, await pid.Task.WaitAsync(TimeSpan.FromSeconds(5), ct), blob, queue, table, dataDirectory);
     }
 
     public async ValueTask DisposeAsync()

@@ -1,6 +1,3 @@
-using System.Security.Cryptography;
-using Microsoft.AspNetCore.Diagnostics.HealthChecks;
-using Orleans.Dashboard;
 using Snapstone.Client;
 using Snapstone.Server.Http;
 
@@ -12,31 +9,43 @@ public static class ServerHosting
     public const string DefaultUrl = "http://127.0.0.1:5080";
 
     /// <summary>
-    /// Resolves storage: the configured connection string, or an embedded Azurite started now (the caller
-    /// disposes it on shutdown). With embedded storage and no tokens configured, a local admin token is
+    /// Resolves storage: the configured connection string or service endpoint, or an embedded Azurite started now
+    /// (the caller disposes it on shutdown). With embedded storage and no tokens configured, a local admin token is
     /// generated into the data directory so that a fresh clone works without setup.
     /// </summary>
-    public static async Task<(string ConnectionString, EmbeddedAzurite? Azurite)> PrepareStorageAsync(WebApplicationBuilder builder, ILogger logger)
+    public static async Task<(StorageAccount Account, EmbeddedAzurite? Azurite)> PrepareStorageAsync(WebApplicationBuilder builder, ILogger logger)
     {
         var options = builder.Configuration.GetSection(ServerOptions.Section).Get<ServerOptions>() ?? new ServerOptions();
-        if (!string.IsNullOrWhiteSpace(options.Storage.ConnectionString))
+        var storage = options.Storage;
+        if (!string.IsNullOrWhiteSpace(storage.ConnectionString))
         {
-            return (options.Storage.ConnectionString, null);
+            if (storage.ServiceUri is not null)
+            {
+                throw new InvalidOperationException("set Snapstone:Storage:ConnectionString or Snapstone:Storage:ServiceUri, not both");
+            }
+            return (StorageAccount.FromConnectionString(storage.ConnectionString), null);
         }
-        var dataDirectory = Path.GetFullPath(options.DataDirectory);
-        var azurite = await EmbeddedAzurite.StartAsync(Path.Combine(dataDirectory, "azurite"), options.Storage.AzuriteVersion, logger);
+        if (storage.ServiceUri is { } blobs)
+        {
+            var account = StorageAccount.FromServiceUri(blobs, storage.TableServiceUri, new Azure.Identity.DefaultAzureCredential());
+            logger.LogInformation("Storage: {Account}", account.Describe());
+            return (account, null);
+        }
+        var dataDirectory = LocalFiles.PrivateDirectory(Path.GetFullPath(options.DataDirectory), logger);
+        var azurite = await EmbeddedAzurite.StartAsync(Path.Combine(dataDirectory, "azurite"), storage.AzuriteVersion, logger);
         if (!builder.Configuration.GetSection("Snapstone:Auth:Tokens").GetChildren().Any())
         {
-            var token = LocalAdminToken(dataDirectory);
+            var tokenFile = Path.Combine(dataDirectory, "admin-token");
+            var token = LocalFiles.AdminToken(tokenFile, logger);
             builder.Configuration["Snapstone:Auth:Tokens:0:Name"] = "local-admin";
             builder.Configuration["Snapstone:Auth:Tokens:0:Token"] = token;
             builder.Configuration["Snapstone:Auth:Tokens:0:Scopes:0"] = Scopes.Admin;
-            logger.LogWarning("No tokens configured: using the local admin token in {TokenFile} (embedded storage only)", Path.Combine(dataDirectory, "admin-token"));
+            logger.LogWarning("No tokens configured: using the local admin token in {TokenFile} (embedded storage only)", tokenFile);
         }
-        return (azurite.ConnectionString, azurite);
+        return (StorageAccount.FromConnectionString(azurite.ConnectionString, $"the embedded Azurite, data in {azurite.DataDirectory}"), azurite);
     }
 
-    public static WebApplicationBuilder AddSnapstoneServer(this WebApplicationBuilder builder, string connectionString)
+    public static WebApplicationBuilder AddSnapstoneServer(this WebApplicationBuilder builder, StorageAccount storage)
     {
         var options = builder.Configuration.GetSection(ServerOptions.Section).Get<ServerOptions>() ?? new ServerOptions();
         var auth = builder.Configuration.GetSection("Snapstone:Auth").Get<AuthOptions>() ?? new AuthOptions();
@@ -54,13 +63,16 @@ public static class ServerHosting
             builder.WebHost.UseUrls(DefaultUrl);
         }
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = options.Gateway.MaxRequestBytes);
+        builder.Services.Configure<ServerOptions>(builder.Configuration.GetSection(ServerOptions.Section));
         builder.UseOrleans(silo => silo
-            .AddSnapstoneClustering(connectionString, options.Cluster)
-            .AddSnapstoneStorage(connectionString, options.Storage)
-            .AddSnapstoneDashboard());
+            .AddSnapstoneClustering(storage, options.Cluster)
+            .AddSnapstoneStorage(storage, options.Storage)
+            .AddSnapstoneDashboard()
+            .AddActivityPropagation());
 
         builder.Services.AddSnapstoneOperations();
         builder.Services.AddSnapstoneAuth(builder.Configuration);
+        builder.Services.AddDashboardAccess();
         builder.Services.ConfigureHttpJsonOptions(o => SnapstoneJson.Configure(o.SerializerOptions));
         builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = c => c.ProblemDetails.Detail ??= c.ProblemDetails.Status switch
         {
@@ -70,9 +82,6 @@ public static class ServerHosting
             _ => null,
         });
         builder.Services.AddOpenApi();
-        builder.Services.AddHealthChecks()
-            .AddCheck<StorageReadiness>("storage", tags: ["ready"])
-            .AddCheck<SiloReadiness>("silo", tags: ["ready"]);
         return builder;
     }
 
@@ -82,24 +91,28 @@ public static class ServerHosting
         app.UseStatusCodePages();
         app.UseAuthentication();
         app.UseAuthorization();
+        app.UseTransientFailures();
 
-        app.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = _ => false });
-        app.MapHealthChecks("/readyz", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready"), ResponseWriter = WriteReadiness });
-        app.MapOpenApi();
-        app.MapOrleansDashboard(routePrefix: "/dashboard");
+        app.MapServiceDefaults();
+        app.MapOpenApi().AllowAnonymous();
+        app.MapDashboard();
         app.MapSnapstoneApi();
         app.MapGet("/status", () => Results.Content(StatusPage.Value, "text/html; charset=utf-8")).AllowAnonymous().ExcludeFromDescription();
+        app.Lifetime.ApplicationStarted.Register(() => LogShape(app.Services));
         return app;
     }
 
-    private static Task WriteReadiness(HttpContext context, Microsoft.Extensions.Diagnostics.HealthChecks.HealthReport report)
+    /// <summary>One line that says how this process is exposed: what an operator checks first.</summary>
+    private static void LogShape(IServiceProvider services)
     {
-        context.Response.ContentType = "application/json";
-        return context.Response.WriteAsJsonAsync(new
-        {
-            status = report.Status.ToString().ToLowerInvariant(),
-            checks = report.Entries.ToDictionary(e => e.Key, e => new { status = e.Value.Status.ToString().ToLowerInvariant(), description = e.Value.Description }),
-        });
+        var cluster = services.GetRequiredService<Microsoft.Extensions.Options.IOptions<ServerOptions>>().Value.Cluster;
+        var listen = ClusterEndpoints.Resolve(cluster).Listen;
+        services.GetRequiredService<ILoggerFactory>().CreateLogger("Snapstone.Hosting").LogInformation(
+            "Cluster {ClusterId} of service {ServiceId}, {Clustering} clustering: silo port {SiloPort} and gateway port {GatewayPort} listen on {Listen} with {Tls}; storage: {Storage}",
+            cluster.ClusterId, cluster.ServiceId, cluster.Clustering, cluster.SiloPort, cluster.GatewayPort,
+            listen is null || listen.Equals(System.Net.IPAddress.Any) ? "every address" : listen.ToString(),
+            cluster.Tls.Enabled ? "mutual TLS" : cluster.AllowUnencrypted ? "no TLS (Snapstone:Cluster:AllowUnencrypted)" : "no TLS",
+            services.GetRequiredService<StorageAccount>().Describe());
     }
 
     /// <summary>The public status page: static HTML that reads <c>/v1/status</c> and refreshes itself.</summary>
@@ -108,21 +121,4 @@ public static class ServerHosting
         using var stream = typeof(ServerHosting).Assembly.GetManifestResourceStream("StatusPage.html")!;
         return new StreamReader(stream).ReadToEnd();
     });
-
-    private static string LocalAdminToken(string dataDirectory)
-    {
-        Directory.CreateDirectory(dataDirectory);
-        var path = Path.Combine(dataDirectory, "admin-token");
-        if (File.Exists(path) && File.ReadAllText(path).Trim() is { Length: >= 16 } existing)
-        {
-            return existing;
-        }
-        var token = "snp_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(24));
-        File.WriteAllText(path, token + "\n");
-        if (!OperatingSystem.IsWindows())
-        {
-            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        }
-        return token;
-    }
 }

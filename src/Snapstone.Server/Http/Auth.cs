@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Encodings.Web;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.Options;
+using Snapstone.Domain.Nodes;
 
 namespace Snapstone.Server.Http;
 
@@ -15,6 +16,12 @@ public sealed class TokenOptions
     /// <summary>Lower-case hex SHA-256 of the token.</summary>
     public string? TokenSha256 { get; set; }
     public List<string> Scopes { get; set; } = [];
+    /// <summary>Agent tokens: the PoPs whose nodes this token may report for; empty: any.</summary>
+    public List<string> Pops { get; set; } = [];
+    /// <summary>Agent tokens: the node ids this token may report for, as patterns where <c>*</c> is any run of characters; empty: any.</summary>
+    public List<string> Nodes { get; set; } = [];
+    /// <summary>Agent tokens: how many nodes this token may have enrolled at once; empty: <c>Snapstone:Nodes:MaxPerToken</c>.</summary>
+    public int? MaxNodes { get; set; }
 }
 
 public sealed class AuthOptions
@@ -97,11 +104,27 @@ public sealed class BearerTokenHandler(
         : null;
 }
 
+/// <summary>
+/// The binding of each configured token as the node grains see it (<see cref="AgentToken"/>), made once: every
+/// report carries its token's, so the one the gateway hands over must cost nothing per report.
+/// </summary>
+public sealed class AgentTokens(IOptions<AuthOptions> auth, IOptions<Snapstone.Grains.Nodes.NodeOptions> nodes)
+{
+    private readonly Dictionary<string, AgentToken> _byName = auth.Value.Tokens.Where(t => t.Name.Length > 0).DistinctBy(t => t.Name).ToDictionary(
+        t => t.Name,
+        t => new AgentToken(t.Name, t.Pops.Count > 0 ? [.. t.Pops] : null, t.Nodes.Count > 0 ? [.. t.Nodes] : null, t.MaxNodes ?? nodes.Value.MaxPerToken));
+
+    /// <summary>The binding of the token that made the request (none for a token configured without a name).</summary>
+    public AgentToken? Of(HttpContext http) => http.User.Identity?.Name is { } name ? _byName.GetValueOrDefault(name) : null;
+}
+
 public static class AuthSetup
 {
     public static IServiceCollection AddSnapstoneAuth(this IServiceCollection services, IConfiguration configuration)
     {
         services.Configure<AuthOptions>(configuration.GetSection("Snapstone:Auth"));
+        services.AddOptions<Snapstone.Grains.Nodes.NodeOptions>().BindConfiguration("Snapstone:Nodes");
+        services.AddSingleton<AgentTokens>();
         services.AddAuthentication(BearerTokenHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, BearerTokenHandler>(BearerTokenHandler.SchemeName, null);
         services.AddAuthorization(o =>
@@ -142,6 +165,12 @@ public static class AuthSetup
                 errors.Add($"{at}:Token must be at least 16 characters");
             foreach (var scope in token.Scopes.Where(s => !Scopes.All.Contains(s)))
                 errors.Add($"{at}:Scopes has unknown scope '{scope}' (known: {string.Join(", ", Scopes.All)})");
+            foreach (var pop in token.Pops.Where(p => !Domain.Names.IsValid(p)))
+                errors.Add($"{at}:Pops has '{pop}', which is not a PoP name ({Domain.Names.Pattern})");
+            foreach (var pattern in token.Nodes.Where(p => !AgentToken.IsPattern(p)))
+                errors.Add($"{at}:Nodes has '{pattern}', which is not a node-id pattern (lower-case letters, digits, '.', '_', '-' and '*', at most 100 characters)");
+            if (token.MaxNodes is < 1)
+                errors.Add($"{at}:MaxNodes must be 1 or more (got {token.MaxNodes})");
         }
         return errors;
     }

@@ -17,6 +17,7 @@ public static class Endpoints
         MapUnits(v1.MapGroup("/units").WithTags("Units"));
         MapPlans(v1.MapGroup("/plans").WithTags("Plans"));
         MapNodes(v1);
+        v1.MapNodeEnrolment();
         RolloutEndpoints.MapRollouts(v1);
         EmergencyEndpoints.Map(v1);
         DriftEndpoints.MapDrift(v1);
@@ -119,29 +120,31 @@ public static class Endpoints
 
     private static void MapNodes(RouteGroupBuilder v1)
     {
-        v1.MapPost("/nodes/{node}/report", async (string node, HttpContext http, SnapstoneClient client) =>
+        v1.MapPost("/nodes/{node}/report", async (string node, HttpContext http, SnapstoneClient client, AgentTokens agents) =>
         {
             var report = await JsonBody.ReadAsync<NodeReport>(http.Request, JsonBody.Lenient);
             if (report.Node is { } named && named != node)
             {
                 throw SnapstoneException.Invalid($"node '{named}' in the body does not match '{node}' in the path");
             }
-            return TypedResults.Ok(DesiredResponse.From(await client.ReportAsync(report with { Node = node })));
-        }).RequireAuthorization(Scopes.Agent).Accepts<NodeReport>("application/json").Produces<DesiredResponse>().WithTags("Nodes");
+            return TypedResults.Ok(DesiredResponse.From(await client.ReportAsync(report with { Node = node }, agents.Of(http))));
+        }).RequireAuthorization(Scopes.Agent).Accepts<NodeReport>("application/json").Produces<DesiredResponse>().WithTags("Nodes")
+          .AddEndpointFilter(Hosting.ReportMetering.Single);
 
-        v1.MapPost("/reports", async (HttpContext http, SnapstoneClient client) =>
+        v1.MapPost("/reports", async (HttpContext http, SnapstoneClient client, AgentTokens agents) =>
         {
             IReadOnlyList<ReportSlot> slots;
             using (var body = await JsonBody.ReadPooledAsync(http.Request))
             {
                 slots = BatchReportBody.Read(body.Span);
             }
-            var outcomes = await client.ReportBatchAsync([.. slots.Select(s => s.Report)]);
+            var outcomes = Hosting.ReportMetering.Counted(await client.ReportBatchAsync([.. slots.Select(s => s.Report)], agents.Of(http)));
             var results = outcomes.Select((o, i) => slots[i].Error is { } error
                 ? new BatchResult(slots[i].Node, null, error)
                 : new BatchResult(o.Node, o.Desired is null ? null : DesiredResponse.Map(o.Desired.Units), o.Error));
             return TypedResults.Ok(new BatchResponse([.. results]));
-        }).RequireAuthorization(Scopes.Agent).Accepts<BatchReportRequest>("application/json").Produces<BatchResponse>().WithTags("Nodes");
+        }).RequireAuthorization(Scopes.Agent).Accepts<BatchReportRequest>("application/json").Produces<BatchResponse>().WithTags("Nodes")
+          .AddEndpointFilter(Hosting.ReportMetering.Batch);
 
         v1.MapGet("/nodes/{node}/desired", async (string node, double? waitSeconds, string? stamp, SnapstoneClient client) =>
         {

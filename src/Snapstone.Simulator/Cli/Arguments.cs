@@ -4,7 +4,8 @@ namespace Snapstone.Simulator.Cli;
 
 /// <summary>
 /// <c>--name value</c> pairs after a command word; a name may repeat (<c>--consumer a=plain --consumer b=latency</c>).
-/// Every option must be read, so a misspelt one is reported instead of silently ignored.
+/// The names in <see cref="Switches"/> take no value (<c>--no-report-metrics</c>). Every option must be read, so a
+/// misspelt one is reported instead of silently ignored.
 /// </summary>
 internal sealed class Arguments
 {
@@ -12,6 +13,9 @@ internal sealed class Arguments
     private readonly HashSet<string> _read = new(StringComparer.Ordinal);
 
     private Arguments(string command) => Command = command;
+
+    /// <summary>Options that are on by being named and take no value.</summary>
+    public static readonly IReadOnlySet<string> Switches = new HashSet<string>(StringComparer.Ordinal) { "no-report-metrics" };
 
     public string Command { get; }
 
@@ -28,6 +32,14 @@ internal sealed class Arguments
             if (!name.StartsWith("--", StringComparison.Ordinal) || name.Length == 2)
             {
                 throw new UsageException($"expected an option like --name, got '{name}'");
+            }
+            if (Switches.Contains(name[2..]))
+            {
+                if (!parsed._values.TryAdd(name[2..], ["true"]))
+                {
+                    throw new UsageException($"{name} is given twice");
+                }
+                continue;
             }
             if (i + 1 >= args.Count)
             {
@@ -46,6 +58,13 @@ internal sealed class Arguments
     {
         _read.Add(name);
         return _values.TryGetValue(name, out var list) ? list[^1] : null;
+    }
+
+    /// <summary>Whether the switch <paramref name="name"/> (one of <see cref="Switches"/>) was given.</summary>
+    public bool Switch(string name)
+    {
+        _read.Add(name);
+        return _values.ContainsKey(name);
     }
 
     public string RequiredText(string name) => Text(name) ?? throw new UsageException($"--{name} is required");

@@ -40,6 +40,29 @@ internal static class FleetArguments
         };
     }
 
+    /// <summary>
+    /// The Snapstone base URLs given with <c>--server</c> or <c>--url</c> (the same option), each repeatable and each
+    /// a comma-separated list: <c>--url http://a:5080 --url http://b:5080</c> or <c>--url http://a:5080,http://b:5080</c>.
+    /// </summary>
+    public static IReadOnlyList<Uri> Urls(Arguments args)
+    {
+        var urls = new List<Uri>();
+        foreach (var text in args.All("server").Concat(args.All("url"))
+                     .SelectMany(t => t.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)))
+        {
+            if (!Uri.TryCreate(text, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https"))
+            {
+                throw new UsageException($"--url must be an absolute http or https URL like http://127.0.0.1:5080 (got '{text}')");
+            }
+            if (urls.Contains(url))
+            {
+                throw new UsageException($"--url {url} is given twice");
+            }
+            urls.Add(url);
+        }
+        return urls;
+    }
+
     public static LogLevel LogLevel(Arguments args) =>
         Enum.TryParse<LogLevel>(args.Text("log") ?? "warning", ignoreCase: true, out var level)
             ? level

@@ -8,7 +8,8 @@ public sealed record ReportBatch(IReadOnlyList<NodeReport> Reports);
 
 /// <summary>
 /// One node's report. <see cref="Applied"/> is left out of a node's first report, which carries only
-/// identity and metrics and so registers the node.
+/// identity and metrics and so registers the node. <see cref="Metrics"/> is left out by a fleet that does not
+/// push metrics (<see cref="FleetOptions.ReportMetrics"/>).
 /// </summary>
 public sealed record NodeReport
 {
@@ -18,7 +19,7 @@ public sealed record NodeReport
     public required string Tier { get; init; }
     public required IReadOnlyDictionary<string, string> Labels { get; init; }
     public IReadOnlyDictionary<string, AppliedEntry>? Applied { get; init; }
-    public required ReportMetrics Metrics { get; init; }
+    public ReportMetrics? Metrics { get; init; }
     public double IntervalSeconds { get; init; } = 1;
 }
 

@@ -30,7 +30,9 @@ public class ReportRulesTests
     {
         { "the valid report", Valid, null },
         { "region, tier, labels, applied and metrics are optional", new NodeReport { Node = "n-1", Pop = "ams01" }, null },
-        { "a rejected package with its error", Applied(new() { Version = 8, Status = ApplyStatus.Rejected, Error = new string('e', 2000) }), null },
+        { "a rejected package with its error", Applied(new() { Version = 8, Status = ApplyStatus.Rejected, Error = new string('e', 1024) }), null },
+        { "the most labels, at the most bytes", Valid with { Labels = Enumerable.Range(0, 8).ToDictionary(i => $"k{i}", _ => new string('v', 14)) }, null },
+        { "a region and a tier of 32 characters", Valid with { Region = new string('r', 32), Tier = new string('t', 32) }, null },
         { "zero traffic", Metrics(0, 0, 0), null },
         { "missing node", Valid with { Node = null }, "node is required and must match " + Rule },
         { "bad node", Valid with { Node = "N1" }, "node 'N1' must match " + Rule + Hint },
@@ -38,7 +40,13 @@ public class ReportRulesTests
         { "bad region", Valid with { Region = "EU" }, "region 'EU' must match " + Rule + Hint },
         { "bad tier", Valid with { Tier = "Canary" }, "tier 'Canary' must match " + Rule + Hint },
         { "bad label key", Valid with { Labels = new Dictionary<string, string> { ["Proxy"] = "fl2" } }, "labels key 'Proxy' must match " + Rule + Hint },
-        { "17 labels", Valid with { Labels = Enumerable.Range(0, 17).ToDictionary(i => $"k{i}", _ => "v") }, "labels may hold at most 16 labels (got 17)" },
+        { "9 labels", Valid with { Labels = Enumerable.Range(0, 9).ToDictionary(i => $"k{i}", _ => "v") }, "labels may hold at most 8 labels (got 9)" },
+        { "an empty label value", Valid with { Labels = new Dictionary<string, string> { ["proxy"] = "" } }, "labels.proxy must be 1 to 64 bytes of UTF-8 (got 0)" },
+        { "a label value of 65 bytes", Valid with { Labels = new Dictionary<string, string> { ["proxy"] = new string('v', 65) } }, "labels.proxy must be 1 to 64 bytes of UTF-8 (got 65)" },
+        { "a label value of 22 characters, 66 bytes", Valid with { Labels = new Dictionary<string, string> { ["proxy"] = new string('€', 22) } }, "labels.proxy must be 1 to 64 bytes of UTF-8 (got 66)" },
+        { "labels over 128 bytes together", Valid with { Labels = Enumerable.Range(0, 8).ToDictionary(i => $"k{i}", _ => new string('v', 15)) }, "labels must total at most 128 bytes of UTF-8, keys and values together (got 136)" },
+        { "a region of 33 characters", Valid with { Region = new string('r', 33) }, "region 'rrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr' must be at most 32 characters (got 33)" },
+        { "a tier of 33 characters", Valid with { Tier = new string('t', 33) }, "tier 'ttttttttttttttttttttttttttttttttt' must be at most 32 characters (got 33)" },
         { "interval 0", Valid with { IntervalSeconds = 0 }, "intervalSeconds must be greater than 0 and at most 3600 (got 0)" },
         { "interval NaN", Valid with { IntervalSeconds = double.NaN }, "intervalSeconds must be greater than 0 and at most 3600 (got NaN)" },
         { "interval over an hour", Valid with { IntervalSeconds = 3601 }, "intervalSeconds must be greater than 0 and at most 3600 (got 3601)" },
@@ -56,7 +64,8 @@ public class ReportRulesTests
         { "upper-case sha", Applied(new() { Version = 7, Sha256 = new string('A', 64) }), "applied.bot-features.sha256 must be 64 lower-case hex characters" },
         { "short sha", Applied(new() { Version = 7, Sha256 = new string('a', 63) }), "applied.bot-features.sha256 must be 64 lower-case hex characters" },
         { "non-hex sha", Applied(new() { Version = 7, Sha256 = new string('g', 64) }), "applied.bot-features.sha256 must be 64 lower-case hex characters" },
-        { "error of 2001", Applied(new() { Version = 7, Error = new string('e', 2001) }), "applied.bot-features.error must be at most 2000 characters (got 2001)" },
+        { "error of 1025 bytes", Applied(new() { Version = 7, Error = new string('e', 1025) }), "applied.bot-features.error must be at most 1024 bytes of UTF-8 (got 1025)" },
+        { "error of 342 characters, 1026 bytes", Applied(new() { Version = 7, Error = new string('€', 342) }), "applied.bot-features.error must be at most 1024 bytes of UTF-8 (got 1026)" },
     };
 
     [Theory]

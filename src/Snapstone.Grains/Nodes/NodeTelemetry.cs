@@ -1,0 +1,24 @@
+using System.Diagnostics.Metrics;
+
+namespace Snapstone.Grains.Nodes;
+
+/// <summary>Counters of what agents tried and were refused, and of the fleet's membership changes (meter <c>Snapstone.Nodes</c>).</summary>
+internal static class NodeTelemetry
+{
+    private static readonly Meter Meter = new("Snapstone.Nodes");
+    private static readonly Counter<long> RefusedCounter = Meter.CreateCounter<long>("snapstone.nodes.reports.refused",
+        description: "node reports refused for who sent them or what they claimed, by reason: identity (a change of pop, region, tier or labels), binding, pop-limit, token-limit, fleet-pop-limit");
+    private static readonly Counter<long> ForgottenCounter = Meter.CreateCounter<long>("snapstone.nodes.forgotten",
+        description: "nodes that left their PoP after staying silent for Snapstone:Nodes:ForgetSilentSeconds, by PoP");
+    private static readonly Counter<long> EnrolledCounter = Meter.CreateCounter<long>("snapstone.nodes.enrolled",
+        description: "nodes enrolled, by how: report (its first) or operator (PUT /v1/nodes/{node})");
+
+    public static void IdentityRefused(string fields) =>
+        RefusedCounter.Add(1, new KeyValuePair<string, object?>("reason", "identity"), new KeyValuePair<string, object?>("fields", fields));
+
+    public static void Refused(string reason) => RefusedCounter.Add(1, new KeyValuePair<string, object?>("reason", reason));
+
+    public static void Forgotten(string pop, int nodes) => ForgottenCounter.Add(nodes, new KeyValuePair<string, object?>("pop", pop));
+
+    public static void Enrolled(string how) => EnrolledCounter.Add(1, new KeyValuePair<string, object?>("how", how));
+}
