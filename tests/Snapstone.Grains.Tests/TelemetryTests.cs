@@ -24,8 +24,9 @@ public sealed class TelemetryTests(ClusterFixture fixture)
     [Fact]
     public async Task A_good_rollout_counts_its_start_each_wave_s_duration_and_healthy_verdict_and_its_completion()
     {
-        using var meter = new MeterRecorder();
         var (unit, v1, v2, labels) = await fixture.UnitWithTwoPackages("telemetry-good");
+        // Heard from here on: the unit's first package went through waves of its own.
+        using var meter = new MeterRecorder();
         var pop = TestStorage.Unique("pop");
         var nodes = new[] { ($"{pop}-c", "canary"), ($"{pop}-e", "edge") };
         async Task ReportAll()
@@ -65,8 +66,8 @@ public sealed class TelemetryTests(ClusterFixture fixture)
     [Fact]
     public async Task A_rollout_that_crashes_counts_one_rollback_the_nodes_told_and_its_time_to_safe()
     {
-        using var meter = new MeterRecorder();
         var (unit, v1, v2, labels) = await fixture.UnitWithTwoPackages("telemetry-crash");
+        using var meter = new MeterRecorder();
         var pop = TestStorage.Unique("pop");
         var (first, second) = ($"{pop}-c1", $"{pop}-c2");
         await Report(first, pop, "canary", labels, unit, v1);
@@ -104,8 +105,8 @@ public sealed class TelemetryTests(ClusterFixture fixture)
     [Fact]
     public async Task A_pause_and_an_abort_count_by_kind_and_an_aborted_rollback_records_no_time_to_safe()
     {
-        using var meter = new MeterRecorder();
         var (unit, v1, v2, labels) = await fixture.UnitWithTwoPackages("telemetry-abort");
+        using var meter = new MeterRecorder();
         var node = $"{TestStorage.Unique("pop")}-c";
         var pop = node[..^2];
         await Report(node, pop, "canary", labels, unit, v1);
@@ -127,8 +128,8 @@ public sealed class TelemetryTests(ClusterFixture fixture)
     [Fact]
     public async Task Enrolled_nodes_are_sampled_per_pop_and_open_incidents_per_severity_with_zeros()
     {
-        using var meter = new MeterRecorder();
         var (unit, v1, _, labels) = await fixture.UnitWithTwoPackages("telemetry-fleet");
+        using var meter = new MeterRecorder();
         var pop = TestStorage.Unique("pop");
         await Report($"{pop}-a", pop, "edge", labels, unit, v1);
         await Report($"{pop}-b", pop, "edge", labels, unit, v1);
