@@ -20,7 +20,7 @@ public sealed class ContractSurfaceTests
         ["ICatalogGrain"] = ["Get"],
         ["IPackageContentGrain"] = ["Get"],
         ["IPlanGrain"] = ["Define", "Get"],
-        ["INodeHealthGrain"] = ["GetView", "Report", "WaitForDesired"],
+        ["INodeHealthGrain"] = ["Enrol", "GetView", "Report", "WaitForDesired"],
         ["IAuditGrain"] = ["Read", "Verify"],
         ["IControlGrain"] = ["FreezeOf", "Freezes"],
         ["IBreakGlassGrain"] = ["Deploy", "Freeze", "Get", "Lift", "Rollback"],
@@ -29,7 +29,7 @@ public sealed class ContractSurfaceTests
         ["IWebhookRegistryGrain"] = ["Define", "List", "Remove"],
         // Fleet membership and drift reads: no fan-out or reservation among them (node enrolment is its own piece of work).
         ["IPopGrain"] = ["Consumers", "Members", "Register", "Summary", "Unregister"],
-        ["IFleetGrain"] = ["ConsumerShare", "Pops", "RegisterPop", "Summary"],
+        ["IFleetGrain"] = ["ConsumerShare", "Pops", "RegisterPop", "Summary", "UnregisterPop"],
         ["IDriftGrain"] = ["Counts", "Latest", "Scan", "Start"],
         ["IFleetDriftGrain"] = ["Check", "Latest", "Start"],
     };
@@ -42,6 +42,7 @@ public sealed class ContractSurfaceTests
         "ReserveRollout", "PrepareRollback", "LaunchEmergency", "RolloutChanged", "Quarantine",
         "Upsert", "Subscribe", "Append", "Signal", "StopForBreakGlass", "Wake",
         "Put", "Nudge", "Track", "Done", "OpenActions", "Open", "Update", "Publish", "Deliver",
+        "Admit", "Counted", "Enrolled",
     ];
 
     /// <summary>The messages of the cluster's own operations.</summary>
