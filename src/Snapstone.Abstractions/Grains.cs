@@ -78,7 +78,7 @@ public interface IRolloutGrain : IGrainWithStringKey
     [Alias("Abort")]
     Task<RolloutView> Abort(string actor, string? reason);
 
-    /// <summary>Answers when the timeline holds more than <paramref name="seen"/> entries, the rollout ends, or <paramref name="wait"/> passes.</summary>
+    /// <summary>Answers when more than <paramref name="seen"/> timeline entries were ever appended (<see cref="Snapstone.Domain.Rollouts.RolloutStatus.TimelineTotal"/>), the rollout ends, or <paramref name="wait"/> passes.</summary>
     [Alias("WaitForTimeline"), Orleans.Concurrency.AlwaysInterleave]
     Task<RolloutView?> WaitForTimeline(int seen, TimeSpan wait);
 }

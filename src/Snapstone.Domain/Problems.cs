@@ -15,4 +15,6 @@ public enum ProblemKind
     Forbidden,
     /// <summary>The request body is larger than the configured limit (413).</summary>
     TooLarge,
+    /// <summary>The caller holds as many of something (open streams) as it may at once (429).</summary>
+    TooMany,
 }

@@ -146,7 +146,7 @@ public sealed class AuditFaultTests
         var incident = (string)(await Eventually.Until(async () => (await oncall.Get($"/v1/breakglass/actions/{(string)frozen["action"]!}")).Body,
             x => x["incident"] is not null, "the freeze's incident id"))["incident"]!;
         await Eventually.Until(async () => (await ci.Get($"/v1/incidents/{incident}")).Status == 200, "the freeze's incident to be written");
-        await Write(HttpMethod.Post, $"/v1/incidents/{incident}/updates", new { status = "monitoring", message = "watching" }, 200, "incident.update", $"incident/{incident}");
+        await Write(HttpMethod.Post, $"/v1/incidents/{incident}/updates", new { status = "monitoring", message = "watching" }, 200, "incident.update", $"incident/{incident}", oncall);
         var hook = TestStorage.Unique("hook");
         await Write(HttpMethod.Put, $"/v1/webhooks/{hook}", new { url = "https://hooks.example/snapstone", events = new[] { "incident.opened" }, secret = "0123456789abcdef0123" },
             200, "webhook.define", $"webhook/{hook}", admin);

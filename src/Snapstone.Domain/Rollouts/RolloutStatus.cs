@@ -136,6 +136,16 @@ public sealed record RolloutStatus
     /// <summary>The pause as users read it.</summary>
     public string? PausedReason => Pause?.Describe();
 
+    /// <summary>
+    /// Entries dropped from the front of <see cref="Timeline"/> to keep it within <see cref="MaxTimeline"/>: entry
+    /// <c>Timeline[i]</c> is the rollout's entry number <c>TimelineDropped + i</c>, so a watcher that has seen
+    /// <see cref="TimelineTotal"/> entries knows what is new however long the timeline has grown.
+    /// </summary>
+    [Id(20)] public int TimelineDropped { get; init; }
+
+    /// <summary>Entries ever appended, dropped ones included.</summary>
+    public int TimelineTotal => TimelineDropped + Timeline.Count;
+
     public bool IsTerminal => State is RolloutState.Completed or RolloutState.RolledBack or RolloutState.Aborted;
 
     /// <summary>The highest wave whose nodes may have been told to run the package; -1 when none.</summary>
@@ -378,7 +388,7 @@ public sealed record RolloutStatus
     private RolloutStatus Append(DateTimeOffset at, string type, string message)
     {
         var skip = Math.Max(0, Timeline.Count + 1 - MaxTimeline);
-        return this with { Timeline = [.. Timeline.Skip(skip), new TimelineEntry(at, type, message)], UpdatedAt = at };
+        return this with { Timeline = [.. Timeline.Skip(skip), new TimelineEntry(at, type, message)], TimelineDropped = TimelineDropped + skip, UpdatedAt = at };
     }
 
     private static string Because(string? reason) => string.IsNullOrWhiteSpace(reason) ? "" : $": {reason}";

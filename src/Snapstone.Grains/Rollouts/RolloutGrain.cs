@@ -226,7 +226,7 @@ public sealed class RolloutGrain : Grain, IRolloutRunnerGrain, IRemindable
     public async Task<RolloutView?> WaitForTimeline(int seen, TimeSpan wait)
     {
         var deadline = time.GetUtcNow() + wait;
-        while (_published is { } status && status.Timeline.Count <= seen && !status.IsTerminal && time.GetUtcNow() < deadline)
+        while (_published is { } status && status.TimelineTotal <= seen && !status.IsTerminal && time.GetUtcNow() < deadline)
         {
             var left = deadline - time.GetUtcNow();
             await Task.WhenAny(_changed.Task, Task.Delay(left > TimeSpan.Zero ? left : TimeSpan.Zero, time));

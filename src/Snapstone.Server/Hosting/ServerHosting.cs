@@ -73,6 +73,8 @@ public static class ServerHosting
         builder.Services.AddSnapstoneOperations();
         builder.Services.AddSnapstoneAuth(builder.Configuration);
         builder.Services.AddDashboardAccess();
+        builder.Services.AddSingleton<Http.EventStreams>();
+        builder.Services.AddSingleton<Http.StatusCache>();
         builder.Services.ConfigureHttpJsonOptions(o => SnapstoneJson.Configure(o.SerializerOptions));
         builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = c => c.ProblemDetails.Detail ??= c.ProblemDetails.Status switch
         {

@@ -105,6 +105,12 @@ public sealed class GatewayOptions
     public double RetrySeconds { get; set; } = 15;
     /// <summary>The <c>Retry-After</c> of a 503, in seconds.</summary>
     public int RetryAfterSeconds { get; set; } = 2;
+    /// <summary>Rollout event streams (<c>GET /v1/rollouts/{id}/events</c>) one token may hold open on one gateway (429 beyond it).</summary>
+    public int MaxStreamsPerToken { get; set; } = 16;
+    /// <summary>Seconds of quiet after which an event stream sends a <c>heartbeat</c> event, so proxies and clients see it alive.</summary>
+    public double StreamHeartbeatSeconds { get; set; } = 15;
+    /// <summary>How long this gateway serves the public status (<c>GET /v1/status</c>) from its last read of the cluster.</summary>
+    public double StatusCacheSeconds { get; set; } = 2;
 }
 
 public sealed class HealthOptions

@@ -43,9 +43,6 @@ public static class Scopes
     /// <summary>Agents read their own desired state and package content; readers may too.</summary>
     public const string ReadOrAgent = "read-or-agent";
 
-    /// <summary>Incident responders: those who deploy or hold break-glass.</summary>
-    public const string Respond = "respond";
-
     public const string ClaimType = "scope";
 }
 
@@ -134,7 +131,6 @@ public static class AuthSetup
                 o.AddPolicy(scope, p => p.RequireAuthenticatedUser().RequireAssertion(c => Has(c.User, scope)));
             }
             o.AddPolicy(Scopes.ReadOrAgent, p => p.RequireAuthenticatedUser().RequireAssertion(c => Has(c.User, Scopes.Read) || Has(c.User, Scopes.Agent)));
-            o.AddPolicy(Scopes.Respond, p => p.RequireAuthenticatedUser().RequireAssertion(c => Has(c.User, Scopes.Deploy) || Has(c.User, Scopes.BreakGlass)));
         });
         return services;
     }

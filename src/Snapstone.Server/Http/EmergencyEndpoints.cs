@@ -60,7 +60,7 @@ public static class EmergencyEndpoints
         {
             var body = await JsonBody.ReadAsync<IncidentUpdateBody>(http.Request, JsonBody.Strict);
             return TypedResults.Ok(await client.UpdateIncidentAsync(id, body.Status, body.Message, http.Actor()));
-        }).RequireAuthorization(Scopes.Respond).Accepts<IncidentUpdateBody>("application/json").Produces<Incident>();
+        }).RequireAuthorization(Scopes.BreakGlass).Accepts<IncidentUpdateBody>("application/json").Produces<Incident>();
 
         var webhooks = v1.MapGroup("/webhooks").WithTags("Webhooks").RequireAuthorization(Scopes.Admin);
         webhooks.MapPut("/{name}", async (string name, HttpContext http, SnapstoneClient client) =>
@@ -93,7 +93,7 @@ public static class EmergencyEndpoints
             return TypedResults.Ok(new { valid = result.Valid, entries = result.Entries, keyed = result.Keyed, firstBroken = result.FirstBroken });
         }).RequireAuthorization(Scopes.Read).WithTags("Audit");
 
-        v1.MapGet("/status", async (SnapstoneClient client) => TypedResults.Ok(StatusResponse.From(await client.GetStatusAsync())))
+        v1.MapGet("/status", async (StatusCache status) => TypedResults.Ok(await status.GetAsync()))
             .AllowAnonymous().WithTags("Status");
     }
 }
@@ -123,9 +123,27 @@ public sealed record WebhookResponse(string Name, string Url, IReadOnlyList<stri
 
 public sealed record StatusRollout(string Id, string Unit, long Version, string State, int CurrentWave, int Waves, string WaveName, int Targeted, int Applied);
 
-public sealed record StatusResponse(string Status, IReadOnlyList<Incident> Incidents, IReadOnlyList<StatusRollout> Rollouts, IReadOnlyList<Freeze> Freezes)
+/// <summary>
+/// An incident as people outside the team see it: what, how bad, where it stands, and when each status began. No
+/// messages (they carry verdict reasons and operators' notes) and no token names.
+/// </summary>
+public sealed record StatusIncident(string Id, string Title, IncidentSeverity Severity, IncidentStatus Status, DateTimeOffset OpenedAt,
+    DateTimeOffset? ResolvedAt, IReadOnlyList<string> Units, IReadOnlyList<StatusIncidentUpdate> Updates)
 {
-    public static StatusResponse From(StatusView view)
+    public static StatusIncident From(Incident i) => new(i.Id, i.Title, i.Severity, i.Status, i.OpenedAt, i.ResolvedAt, i.Units,
+        [.. i.Updates.Select(u => new StatusIncidentUpdate(u.At, u.Status))]);
+}
+
+public sealed record StatusIncidentUpdate(DateTimeOffset At, IncidentStatus Status);
+
+/// <summary>A freeze as the status page shows it: what is frozen and until when, not who froze it or why.</summary>
+public sealed record StatusFreeze(string? Unit, DateTimeOffset At, DateTimeOffset? Until);
+
+/// <summary>The public status (<c>GET /v1/status</c>, anonymous): a redacted view of incidents, active rollouts and freezes.</summary>
+public sealed record StatusResponse(string Status, IReadOnlyList<StatusIncident> Incidents, IReadOnlyList<StatusRollout> Rollouts,
+    IReadOnlyList<StatusFreeze> Freezes, DateTimeOffset GeneratedAt)
+{
+    public static StatusResponse From(StatusView view, DateTimeOffset now)
     {
         var open = view.Incidents.Where(i => i.IsOpen).ToList();
         var status = open.Count == 0 ? "operational" : open.Min(i => i.Severity) <= IncidentSeverity.Sev2 ? "major-incident" : "degraded";
@@ -135,6 +153,35 @@ public sealed record StatusResponse(string Status, IReadOnlyList<Incident> Incid
             return new StatusRollout(r.Spec.Id, r.Spec.Unit, r.Spec.Version, Domain.Rollouts.RolloutCommands.Describe(r.Status.State),
                 r.Status.CurrentWave, r.Status.Waves.Count, wave?.Name ?? "", wave?.Targeted ?? 0, wave?.Applied ?? 0);
         }).ToList();
-        return new StatusResponse(status, view.Incidents, rollouts, view.Freezes);
+        return new StatusResponse(status, [.. view.Incidents.Select(StatusIncident.From)], rollouts,
+            [.. view.Freezes.Select(f => new StatusFreeze(f.Unit, f.At, f.Until))], now);
     }
+}
+
+/// <summary>
+/// The public status, read from the cluster at most once per <see cref="GatewayOptions.StatusCacheSeconds"/> on this
+/// gateway however many anonymous callers ask: concurrent callers share one read, and a failed read is not cached.
+/// </summary>
+public sealed class StatusCache(SnapstoneClient client, TimeProvider time, Microsoft.Extensions.Options.IOptions<Hosting.ServerOptions> options)
+{
+    private readonly TimeSpan _fresh = TimeSpan.FromSeconds(options.Value.Gateway.StatusCacheSeconds);
+    private readonly Lock _lock = new();
+    private (Task<StatusResponse> Read, DateTimeOffset At)? _last;
+
+    public Task<StatusResponse> GetAsync()
+    {
+        var now = time.GetUtcNow();
+        lock (_lock)
+        {
+            if (_last is { } last && now - last.At < _fresh && !last.Read.IsFaulted && !last.Read.IsCanceled)
+            {
+                return last.Read;
+            }
+            var read = ReadAsync(now);
+            _last = (read, now);
+            return read;
+        }
+    }
+
+    private async Task<StatusResponse> ReadAsync(DateTimeOffset now) => StatusResponse.From(await client.GetStatusAsync(), now);
 }

@@ -134,7 +134,7 @@ public static class Endpoints
         v1.MapPost("/reports", async (HttpContext http, SnapstoneClient client, AgentTokens agents) =>
         {
             IReadOnlyList<ReportSlot> slots;
-            using (var body = await JsonBody.ReadPooledAsync(http.Request))
+            using (var body = await JsonBody.ReadPooledAsync(http.Request, new ArrayItemCounter("reports", SnapstoneClient.MaxBatchReports), "reports"))
             {
                 slots = BatchReportBody.Read(body.Span);
             }
@@ -153,6 +153,11 @@ public static class Endpoints
             {
                 known = long.TryParse(stamp, System.Globalization.NumberStyles.HexNumber, null, out var s) ? s
                     : throw SnapstoneException.Invalid("stamp must be the hex stamp of an earlier desired-state answer");
+            }
+            if (waitSeconds is { } seconds && !(seconds >= 0 && seconds <= SnapstoneClient.MaxDesiredWait.TotalSeconds))
+            {
+                // NaN, infinities and 1e309 (read as infinity) included: none of them is a number of seconds to wait.
+                throw SnapstoneException.Invalid($"waitSeconds must be a number from 0 to {SnapstoneClient.MaxDesiredWait.TotalSeconds} (got {seconds})");
             }
             var wait = TimeSpan.FromSeconds(waitSeconds ?? 0);
             return TypedResults.Ok(DesiredResponse.From(await client.WaitForDesiredAsync(node, known, wait)));

@@ -15,6 +15,7 @@ public static class Problems
         ProblemKind.Unprocessable => StatusCodes.Status422UnprocessableEntity,
         ProblemKind.Forbidden => StatusCodes.Status403Forbidden,
         ProblemKind.TooLarge => StatusCodes.Status413PayloadTooLarge,
+        ProblemKind.TooMany => StatusCodes.Status429TooManyRequests,
         _ => StatusCodes.Status500InternalServerError,
     };
 

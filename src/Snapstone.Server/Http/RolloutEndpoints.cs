@@ -48,10 +48,16 @@ public static class RolloutEndpoints
         MapAction(rollouts, "resume", Scopes.Deploy, (c, id, actor, reason) => c.ResumeRolloutAsync(id, actor, reason));
         MapAction(rollouts, "abort", Scopes.Deploy, (c, id, actor, reason) => c.AbortRolloutAsync(id, actor, reason));
 
-        rollouts.MapGet("/{id}/events", async (string id, SnapstoneClient client, CancellationToken ct) =>
+        rollouts.MapGet("/{id}/events", async (string id, HttpContext http, SnapstoneClient client, EventStreams streams, CancellationToken ct) =>
         {
             await client.GetRolloutAsync(id);
-            return TypedResults.ServerSentEvents(Timeline(client, id, ct));
+            var after = http.Request.Headers["Last-Event-ID"].ToString() is { Length: > 0 } last
+                ? int.TryParse(last, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) ? n + 1
+                    : throw SnapstoneException.Invalid("Last-Event-ID must be the id of an event this stream sent (a timeline entry number)")
+                : 0;
+            var lease = streams.Open(http.Actor());
+            http.Response.RegisterForDispose(lease);
+            return TypedResults.ServerSentEvents(Timeline(client, id, after, streams.Heartbeat, ct));
         }).RequireAuthorization(Scopes.Read);
     }
 
@@ -64,25 +70,42 @@ public static class RolloutEndpoints
             return TypedResults.Ok(RolloutResponse.From(await run(client, id, http.Actor(), body.Reason)));
         }).RequireAuthorization(scope).Accepts<ReasonBody>("application/json").Produces<RolloutResponse>();
 
-    /// <summary>The timeline as it grows: every entry so far, then each new one as it happens, until the rollout ends.</summary>
-    private static async IAsyncEnumerable<SseItem<TimelineEntry>> Timeline(SnapstoneClient client, string id, [EnumeratorCancellation] CancellationToken ct)
+    /// <summary>
+    /// The timeline as it grows: every entry kept so far (from <paramref name="from"/>, the entry number after a
+    /// reconnecting client's <c>Last-Event-ID</c>), then each new one as it happens, a <c>heartbeat</c> event whenever
+    /// nothing happened for <paramref name="heartbeat"/>, and an <c>end</c> event with the final state once the rollout
+    /// ends. Each entry's event id is its entry number, which keeps counting past the entries the timeline dropped.
+    /// </summary>
+    private static async IAsyncEnumerable<SseItem<object>> Timeline(
+        SnapstoneClient client, string id, int from, TimeSpan heartbeat, [EnumeratorCancellation] CancellationToken ct)
     {
-        var seen = 0;
+        var seen = from;
         while (!ct.IsCancellationRequested)
         {
-            var view = await client.WatchRolloutAsync(id, seen, TimeSpan.FromSeconds(20));
-            var timeline = view.Status.Timeline;
-            for (var i = Math.Min(seen, timeline.Count); i < timeline.Count; i++)
+            // A client that hangs up ends the stream at once (and frees its place in the token's limit), not at the next heartbeat.
+            var status = (await client.WatchRolloutAsync(id, seen, heartbeat).WaitAsync(ct)).Status;
+            var first = Math.Max(seen, status.TimelineDropped);
+            for (var n = first; n < status.TimelineTotal; n++)
             {
-                yield return new SseItem<TimelineEntry>(timeline[i], timeline[i].Type);
+                var entry = status.Timeline[n - status.TimelineDropped];
+                yield return new SseItem<object>(entry, entry.Type) { EventId = n.ToString(System.Globalization.CultureInfo.InvariantCulture) };
             }
-            seen = Math.Max(seen, timeline.Count);
-            if (view.Status.IsTerminal)
+            if (status.IsTerminal)
             {
+                yield return new SseItem<object>(new StreamEnd(RolloutCommands.Describe(status.State), status.FinishedAt), "end");
                 yield break;
             }
+            if (status.TimelineTotal <= seen)
+            {
+                yield return new SseItem<object>(new Heartbeat(DateTimeOffset.UtcNow), "heartbeat");
+            }
+            seen = Math.Max(seen, status.TimelineTotal);
         }
     }
+
+    private sealed record Heartbeat(DateTimeOffset At);
+
+    private sealed record StreamEnd(string State, DateTimeOffset? FinishedAt);
 
     private static RolloutState ParseState(string state) =>
         Enum.GetValues<RolloutState>().FirstOrDefault(s => RolloutCommands.Describe(s) == state) is var parsed && RolloutCommands.Describe(parsed) == state

@@ -413,9 +413,11 @@ public class RolloutPolicyTests
     }
 
     [Fact]
-    public void The_timeline_keeps_the_newest_500_entries()
+    public void The_timeline_keeps_the_newest_500_entries_and_counts_the_ones_it_dropped()
     {
         var run = Paused();
+        var before = run.Status.TimelineTotal;
+        Assert.Equal(0, run.Status.TimelineDropped);
         for (var i = 0; i < 300; i++)
         {
             run.Command(s => RolloutCommands.Resume(s, "alice", null, T0.AddSeconds(100 + i)))
@@ -423,6 +425,8 @@ public class RolloutPolicyTests
         }
         Assert.Equal(RolloutStatus.MaxTimeline, run.Status.Timeline.Count);
         Assert.Equal("paused by alice: pause 299", run.Status.Timeline[^1].Message);
+        Assert.Equal(before + 600, run.Status.TimelineTotal);
+        Assert.Equal(before + 600 - RolloutStatus.MaxTimeline, run.Status.TimelineDropped);
     }
 
     [Fact]
