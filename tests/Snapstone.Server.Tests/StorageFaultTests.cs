@@ -33,8 +33,13 @@ public sealed class StorageStallTests
         var id = await scenario.StartRolloutAsync(bad, "the bad file", plan: "canary-first");
         await scenario.TickUntilRollout(id, r => r["timeline"]!.AsArray().Any(e => (string?)e!["type"] == "wave-assigned"), "the canary wave to be assigned");
 
-        // One round: the canaries learn the bad file, fetch it and refuse it; their next report says so.
-        await scenario.Fleet.TickAsync();
+        // The canaries learn the bad file, fetch it and refuse it (possibly in the very round that saw the wave
+        // assigned); their next report says so, once storage hangs.
+        bool AllRefusing() => scenario.Fleet.NodesRefusing(scenario.Unit, bad).Select(n => n.Id).Order().SequenceEqual(canaries.Order());
+        if (!AllRefusing())
+        {
+            await scenario.TickUntil(() => Task.FromResult(AllRefusing()), "every canary to refuse the bad file");
+        }
         Assert.Equal(canaries.Order(), scenario.Fleet.NodesRefusing(scenario.Unit, bad).Select(n => n.Id).Order());
 
         await storage.Pause();
