@@ -27,10 +27,13 @@ public sealed class ServerProcess : IAsyncDisposable
     private readonly StringBuilder _log = new();
     private Process? _process;
 
-    private ServerProcess(Dictionary<string, string> environment, int httpPort)
+    private readonly IReadOnlyList<string> _launcher;
+
+    private ServerProcess(Dictionary<string, string> environment, Uri baseAddress, IReadOnlyList<string> launcher)
     {
         _environment = environment;
-        BaseAddress = new Uri($"http://127.0.0.1:{httpPort}");
+        BaseAddress = baseAddress;
+        _launcher = launcher;
     }
 
     public Uri BaseAddress { get; }
@@ -48,19 +51,32 @@ public sealed class ServerProcess : IAsyncDisposable
     }
 
     /// <summary>Starts a server on fresh ports with its own service id, and waits until /readyz says ready.</summary>
-    public static async Task<ServerProcess> StartAsync(IDictionary<string, string>? settings = null, bool withTokens = true)
+    public static Task<ServerProcess> StartAsync(IDictionary<string, string>? settings = null, bool withTokens = true) =>
+        StartAsync(ServerHost.Loopback(), settings, withTokens);
+
+    /// <summary>
+    /// Starts a server at <paramref name="host"/>'s address and ports, run through its launcher (a network namespace of
+    /// its own, say), and waits until /readyz says ready. Storage is the test Azurite unless the settings name another.
+    /// </summary>
+    public static async Task<ServerProcess> StartAsync(ServerHost host, IDictionary<string, string>? settings = null, bool withTokens = true)
     {
-        var connection = await TestStorage.ConnectionStringAsync();
-        var http = FreePort();
+        var server = Prepare(host, settings, withTokens, settings?.ContainsKey("Snapstone__Storage__ConnectionString") == true ? null : await TestStorage.ConnectionStringAsync());
+        await server.StartAgainAsync();
+        return server;
+    }
+
+    /// <summary>A server at <paramref name="host"/> with its settings, not started yet: <see cref="StartAgainAsync"/> starts it.</summary>
+    public static ServerProcess Prepare(ServerHost host, IDictionary<string, string>? settings, bool withTokens = true, string? storage = null)
+    {
+        var authority = host.Address.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{host.Address}]" : host.Address.ToString();
         var environment = new Dictionary<string, string>
         {
-            ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{http}",
+            ["ASPNETCORE_URLS"] = $"http://{authority}:{host.HttpPort}",
             ["ASPNETCORE_ENVIRONMENT"] = "Development",
-            ["Snapstone__Storage__ConnectionString"] = connection,
             ["Snapstone__Cluster__ServiceId"] = TestStorage.Unique("svc"),
             ["Snapstone__Cluster__ClusterId"] = TestStorage.Unique("cluster"),
-            ["Snapstone__Cluster__SiloPort"] = FreePort().ToString(),
-            ["Snapstone__Cluster__GatewayPort"] = FreePort().ToString(),
+            ["Snapstone__Cluster__SiloPort"] = host.SiloPort.ToString(),
+            ["Snapstone__Cluster__GatewayPort"] = host.GatewayPort.ToString(),
             ["Logging__LogLevel__Default"] = "Warning",
             ["Logging__LogLevel__Snapstone"] = "Information",
         };
@@ -75,23 +91,37 @@ public sealed class ServerProcess : IAsyncDisposable
             }
             i++;
         }
+        if (storage is not null)
+        {
+            environment["Snapstone__Storage__ConnectionString"] = storage;
+        }
         foreach (var (key, value) in settings ?? new Dictionary<string, string>())
         {
             environment[key] = value;
         }
-        var server = new ServerProcess(environment, http);
-        await server.StartAgainAsync();
-        return server;
+        return new ServerProcess(environment, new Uri($"http://{authority}:{host.HttpPort}"), host.Launcher);
     }
 
-    /// <summary>Starts the process (again, after a kill) with the same settings and waits for readiness.</summary>
-    public async Task StartAgainAsync()
+    /// <summary>Starts the process (again, after a kill or an exit) with the same settings and waits for readiness.</summary>
+    public async Task StartAgainAsync(TimeSpan? readyTimeout = null)
     {
-        var start = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        var start = new ProcessStartInfo(_launcher.Count > 0 ? _launcher[0] : "dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        if (_launcher.Count > 0)
+        {
+            foreach (var argument in _launcher.Skip(1))
+            {
+                start.ArgumentList.Add(argument);
+            }
+            start.ArgumentList.Add("dotnet");
+        }
         start.ArgumentList.Add(ServerAssembly());
         foreach (var (key, value) in _environment)
         {
             start.Environment[key] = value;
+        }
+        lock (_log)
+        {
+            _log.AppendLine($"--- {DateTime.UtcNow:O}: starting {string.Join(' ', start.ArgumentList.Prepend(start.FileName))}");
         }
         _process = Process.Start(start)!;
         _process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (_log) _log.AppendLine(e.Data); };
@@ -113,8 +143,27 @@ public sealed class ServerProcess : IAsyncDisposable
             {
                 return false;
             }
-        }, $"the server at {BaseAddress} to be ready", TimeSpan.FromSeconds(90));
+        }, $"the server at {BaseAddress} to be ready", readyTimeout ?? TimeSpan.FromSeconds(90));
     }
+
+    /// <summary>Waits up to <paramref name="timeout"/> for the process to exit by itself; answers its exit code, or null if it still runs.</summary>
+    public async Task<int?> WaitForExitAsync(TimeSpan timeout)
+    {
+        var process = _process ?? throw new InvalidOperationException("the server has not been started");
+        using var limit = new CancellationTokenSource(timeout);
+        try
+        {
+            await process.WaitForExitAsync(limit.Token);
+            return process.ExitCode;
+        }
+        catch (OperationCanceledException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>A setting the server was started with (its environment variable), e.g. <c>Snapstone__Cluster__ClusterId</c>.</summary>
+    public string Setting(string key) => _environment[key];
 
     /// <summary>Kills the process at once, as a crash would.</summary>
     public async Task KillAsync()
@@ -130,6 +179,9 @@ public sealed class ServerProcess : IAsyncDisposable
     public int Pid => _process?.Id ?? throw new InvalidOperationException("the server has not been started");
 
     public bool HasExited => _process is null || _process.HasExited;
+
+    /// <summary>The exit code of the last run once it has exited; null while it runs or before it ever started.</summary>
+    public int? ExitCode => _process is { HasExited: true } process ? process.ExitCode : null;
 
     /// <summary>The silo-to-silo port.</summary>
     public int SiloPort => int.Parse(_environment["Snapstone__Cluster__SiloPort"]);
@@ -185,12 +237,24 @@ public sealed class ServerProcess : IAsyncDisposable
         return File.Exists(path) ? path : throw new FileNotFoundException($"build the server first: {path} is missing");
     }
 
-    private static int FreePort()
+    /// <summary>A port nobody listens on at <paramref name="address"/> now.</summary>
+    public static int FreePort(IPAddress? address = null)
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        using var listener = new TcpListener(address ?? IPAddress.Loopback, 0);
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
+}
+
+/// <summary>
+/// Where a <see cref="ServerProcess"/> runs: the address its HTTP gateway, silo and gateway ports use, and the command
+/// it is run through (empty: this host's own network; <c>ip netns exec NAME</c>: a network namespace of its own).
+/// </summary>
+public sealed record ServerHost(IPAddress Address, int HttpPort, int SiloPort, int GatewayPort, IReadOnlyList<string> Launcher)
+{
+    /// <summary>Loopback with free ports, run directly: what every test used before namespaces.</summary>
+    public static ServerHost Loopback() =>
+        new(IPAddress.Loopback, ServerProcess.FreePort(), ServerProcess.FreePort(), ServerProcess.FreePort(), []);
 }
 
 /// <summary>POSIX signals for test processes: a graceful stop (SIGTERM) and a freeze (SIGSTOP, SIGCONT).</summary>

@@ -15,16 +15,16 @@ public sealed class EmbeddedAzurite : IAsyncDisposable
     private const string AccountKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
     private readonly Process _process;
 
-    private EmbeddedAzurite(Process process, int pid, int blobPort, int queuePort, int tablePort, string dataDirectory)
+    private EmbeddedAzurite(Process process, int pid, IPAddress host, int blobPort, int queuePort, int tablePort, string dataDirectory)
     {
         _process = process;
         Pid = pid;
         DataDirectory = dataDirectory;
         ConnectionString =
             $"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AccountKey};" +
-            $"BlobEndpoint=http://127.0.0.1:{blobPort}/devstoreaccount1;" +
-            $"QueueEndpoint=http://127.0.0.1:{queuePort}/devstoreaccount1;" +
-            $"TableEndpoint=http://127.0.0.1:{tablePort}/devstoreaccount1;";
+            $"BlobEndpoint=http://{host}:{blobPort}/devstoreaccount1;" +
+            $"QueueEndpoint=http://{host}:{queuePort}/devstoreaccount1;" +
+            $"TableEndpoint=http://{host}:{tablePort}/devstoreaccount1;";
     }
 
     public string ConnectionString { get; }
@@ -40,13 +40,20 @@ public sealed class EmbeddedAzurite : IAsyncDisposable
             ? home
             : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "snapstone");
 
-    public static async Task<EmbeddedAzurite> StartAsync(string dataDirectory, string version, ILogger logger, CancellationToken ct = default)
+    public static Task<EmbeddedAzurite> StartAsync(string dataDirectory, string version, ILogger logger, CancellationToken ct = default) =>
+        StartAsync(dataDirectory, version, logger, IPAddress.Loopback, ct);
+
+    /// <summary>
+    /// Azurite listening on <paramref name="host"/> instead of loopback: for tests whose servers run in network
+    /// namespaces of their own and reach storage over a bridge. The server itself always uses loopback.
+    /// </summary>
+    public static async Task<EmbeddedAzurite> StartAsync(string dataDirectory, string version, ILogger logger, IPAddress host, CancellationToken ct = default)
     {
         var script = await EnsureInstalledAsync(version, logger, ct);
         Directory.CreateDirectory(dataDirectory);
-        var (blob, queue, table) = (FreePort(), FreePort(), FreePort());
+        var (blob, queue, table) = (FreePort(host), FreePort(host), FreePort(host));
         var azurite = $"exec node '{script}' --silent --disableTelemetry --skipApiVersionCheck --location '{dataDirectory}' " +
-                      $"--blobHost 127.0.0.1 --blobPort {blob} --queueHost 127.0.0.1 --queuePort {queue} --tableHost 127.0.0.1 --tablePort {table}";
+                      $"--blobHost {host} --blobPort {blob} --queueHost {host} --queuePort {queue} --tableHost {host} --tablePort {table}";
         // The shell runs Azurite and watches us: when our pid is gone it stops Azurite.
         var watchdog = $"({azurite}) & child=$!; echo \"azurite-pid $child\"; trap 'kill $child 2>/dev/null' TERM INT; " +
                        $"while kill -0 {Environment.ProcessId} 2>/dev/null && kill -0 $child 2>/dev/null; do sleep 1; done; kill $child 2>/dev/null; wait $child";
@@ -70,7 +77,7 @@ public sealed class EmbeddedAzurite : IAsyncDisposable
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
         foreach (var port in new[] { blob, queue, table })
         {
-            while (!await ListensAsync(port, ct))
+            while (!await ListensAsync(host, port, ct))
             {
                 if (process.HasExited)
                 {
@@ -79,14 +86,14 @@ public sealed class EmbeddedAzurite : IAsyncDisposable
                 if (DateTime.UtcNow > deadline)
                 {
                     process.Kill(entireProcessTree: true);
-                    throw new TimeoutException($"Azurite did not listen on 127.0.0.1:{port} within 30 s: {stderr}");
+                    throw new TimeoutException($"Azurite did not listen on {host}:{port} within 30 s: {stderr}");
                 }
                 await Task.Delay(50, ct);
             }
         }
-        logger.LogInformation("Embedded Azurite {Version} listening on 127.0.0.1 (blob {Blob}, queue {Queue}, table {Table}); data in {DataDirectory}",
-            version, blob, queue, table, dataDirectory);
-        return new EmbeddedAzurite(process, await pid.Task.WaitAsync(TimeSpan.FromSeconds(5), ct), blob, queue, table, dataDirectory);
+        logger.LogInformation("Embedded Azurite {Version} listening on {Host} (blob {Blob}, queue {Queue}, table {Table}); data in {DataDirectory}",
+            version, host, blob, queue, table, dataDirectory);
+        return new EmbeddedAzurite(process, await pid.Task.WaitAsync(TimeSpan.FromSeconds(5), ct), host, blob, queue, table, dataDirectory);
     }
 
     public async ValueTask DisposeAsync()
@@ -147,19 +154,19 @@ public sealed class EmbeddedAzurite : IAsyncDisposable
         }
     }
 
-    private static int FreePort()
+    private static int FreePort(IPAddress host)
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        using var listener = new TcpListener(host, 0);
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    private static async Task<bool> ListensAsync(int port, CancellationToken ct)
+    private static async Task<bool> ListensAsync(IPAddress host, int port, CancellationToken ct)
     {
         using var client = new TcpClient();
         try
         {
-            await client.ConnectAsync(IPAddress.Loopback, port, ct);
+            await client.ConnectAsync(host, port, ct);
             return true;
         }
         catch (SocketException)

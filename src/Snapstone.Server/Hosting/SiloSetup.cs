@@ -28,6 +28,7 @@ public static class SiloSetup
         silo.UseAzureTableReminderService(o => o.TableServiceClient = account.Tables());
         silo.Services.AddSnapstoneGrainServices(account, storage);
         silo.AddStartupTask<Snapstone.Grains.Rollouts.RolloutRecovery>();
+        silo.AddStartupTask<Snapstone.Grains.Rollouts.RolloutFailover>();
         silo.AddStartupTask<Snapstone.Grains.Drift.DriftRecovery>();
         silo.AddStartupTask<Snapstone.Grains.Emergency.BreakGlassRecovery>();
         return silo;
