@@ -10,8 +10,16 @@ namespace Snapstone;
 [Alias("snapstone.IUnitGrain")]
 public interface IUnitGrain : IGrainWithStringKey
 {
+    /// <summary>
+    /// Defines or redefines the unit. A redefinition that lowers its risk tier or failure-mode severity, or removes or
+    /// loosens a validator, waits as the unit's pending change for another token's approval.
+    /// </summary>
     [Alias("Define")]
     Task<UnitView> Define(UnitDefinition definition, string actor);
+
+    /// <summary>Applies the unit's pending change; refused (403) to the token that requested it, 409 when none is pending.</summary>
+    [Alias("ApproveDefinition")]
+    Task<UnitView> ApproveDefinition(string actor, string? reason);
 
     /// <summary>The unit, or null when it was never defined.</summary>
     [Alias("Get")]
@@ -33,27 +41,14 @@ public interface IUnitGrain : IGrainWithStringKey
     Task<IReadOnlyList<PackageView>> ListPackages(long? before, int limit);
 
     /// <summary>
-    /// Makes <paramref name="rollout"/> the unit's one active rollout of <paramref name="version"/>, refusing
-    /// (409) a rejected, quarantined or current-LKG version and a second concurrent rollout.
+    /// Starts a rollout, every rule checked here: the request's shape, an idempotency key's earlier use (the same
+    /// request answers its rollout, a different one is 422), freezes, the plan (the <c>emergency</c> plan is for
+    /// break-glass only; a high-risk change gets at least <c>high-risk</c>), the package (rejected, quarantined or
+    /// the LKG is 409) and the unit's one active rollout. The reservation, the start and its audit entry are one
+    /// sequence the unit owns: a crash part-way is finished when the unit next wakes.
     /// </summary>
-    /// <remarks>With <paramref name="breakGlass"/> a quarantined version is allowed, and the unit remembers break-glass was used.</remarks>
-    [Alias("ReserveRollout")]
-    Task<RolloutTicket> ReserveRollout(string rollout, long version, bool breakGlass = false);
-
-    /// <summary>
-    /// Break-glass: quarantines the version of the unit's active rollout, if any, and answers the order that
-    /// sends every consumer back to the LKG. 409 when the unit has no LKG.
-    /// </summary>
-    [Alias("BeginInstantRollback")]
-    Task<BreakGlassOrder> BeginInstantRollback(string action, string by, string reason);
-
-    /// <summary>A rollout of this unit changed state; terminal states release the unit and may set its LKG.</summary>
-    [Alias("RolloutChanged")]
-    Task RolloutChanged(RolloutSummary summary);
-
-    /// <summary>The version can never be rolled out again without break-glass.</summary>
-    [Alias("Quarantine")]
-    Task Quarantine(long version, string reason);
+    [Alias("StartRollout")]
+    Task<RolloutStart> StartRollout(RolloutRequest request, string actor);
 
     [Alias("Rollouts")]
     Task<IReadOnlyList<RolloutSummary>> Rollouts();
@@ -67,10 +62,6 @@ public interface IUnitGrain : IGrainWithStringKey
 [Alias("snapstone.IRolloutGrain")]
 public interface IRolloutGrain : IGrainWithStringKey
 {
-    /// <summary>Creates the rollout (idempotent: a second call with the same spec answers the first).</summary>
-    [Alias("Start")]
-    Task<RolloutView> Start(RolloutSpec spec, UnitTargets targets);
-
     /// <summary>Interleaves: a read never waits behind a tick, and the unit grain may ask while the rollout is telling it something.</summary>
     [Alias("Get"), Orleans.Concurrency.AlwaysInterleave]
     Task<RolloutView?> Get();
@@ -87,17 +78,9 @@ public interface IRolloutGrain : IGrainWithStringKey
     [Alias("Abort")]
     Task<RolloutView> Abort(string actor, string? reason);
 
-    /// <summary>A node that took this rollout's package crashed, rejected it or breached its gates: decide at once.</summary>
-    [Alias("Signal")]
-    Task Signal(NodeSignal signal);
-
     /// <summary>Answers when more than <paramref name="seen"/> timeline entries were ever appended (<see cref="Snapstone.Domain.Rollouts.RolloutStatus.TimelineTotal"/>), the rollout ends, or <paramref name="wait"/> passes.</summary>
     [Alias("WaitForTimeline"), Orleans.Concurrency.AlwaysInterleave]
     Task<RolloutView?> WaitForTimeline(int seen, TimeSpan wait);
-
-    /// <summary>Makes sure an unfinished rollout is ticking (after a restart).</summary>
-    [Alias("Wake")]
-    Task Wake();
 }
 
 /// <summary>The index of all units and their LKGs. Singleton, key <see cref="Key"/>.</summary>
@@ -106,30 +89,8 @@ public interface ICatalogGrain : IGrainWithStringKey
 {
     public const string Key = "catalog";
 
-    [Alias("Upsert")]
-    Task Upsert(CatalogEntry entry);
-
     [Alias("Get"), Orleans.Concurrency.ReadOnly]
     Task<Catalog> Get();
-
-    /// <summary>Registers a silo's cache for pushed updates and answers the current catalog.</summary>
-    [Alias("Subscribe")]
-    Task<Catalog> Subscribe(string cache);
-}
-
-/// <summary>
-/// A per-silo copy of the catalog (keyed by the silo's address, placed on it) so node reports never all call
-/// one grain. The catalog pushes every change to each cache before the change is acknowledged, so a unit or
-/// LKG is visible to every node's next report; a periodic refresh repairs a cache that missed a push.
-/// </summary>
-[Alias("snapstone.ICatalogCacheGrain")]
-public interface ICatalogCacheGrain : IGrainWithStringKey
-{
-    [Alias("Get")]
-    Task<Catalog> Get(IReadOnlyCollection<string>? mustKnow);
-
-    [Alias("Update")]
-    Task Update(Catalog catalog);
 }
 
 /// <summary>Serves package content; immutable, so each silo caches it. Keyed by unit name.</summary>
@@ -180,25 +141,6 @@ public interface INodeHealthGrain : IGrainWithStringKey
     /// </summary>
     [Alias("WaitForDesired"), Orleans.Concurrency.AlwaysInterleave]
     Task<DesiredState?> WaitForDesired(long stamp, TimeSpan wait);
-
-    /// <summary>A rollout tells the node to run a package (idempotent); the node's baseline is captured now.</summary>
-    [Alias("Assign")]
-    Task Assign(NodeAssignment assignment);
-
-    /// <summary>
-    /// A rollback tells the node to return to <paramref name="previous"/> (null: drop the assignment and follow the LKG).
-    /// True when the node was running <paramref name="from"/>, the package rolled back.
-    /// </summary>
-    [Alias("ReturnTo")]
-    Task<bool> ReturnTo(string rollout, string unit, DesiredPackage? previous, DesiredPackage from);
-
-    /// <summary>The node's health as evidence about <paramref name="package"/> of <paramref name="unit"/>.</summary>
-    [Alias("Observe")]
-    Task<NodeObservation> Observe(string unit, DesiredPackage package);
-
-    /// <summary>Every unit the node should run or says it runs, against its desired package; null for an unknown node.</summary>
-    [Alias("DriftFacts")]
-    Task<Domain.Drift.NodeDriftFacts?> DriftFacts();
 }
 
 /// <summary>The nodes of one PoP with their identities; fan-out point for waves and scans. Keyed by PoP id.</summary>
@@ -219,29 +161,9 @@ public interface IPopGrain : IGrainWithStringKey
     [Alias("Summary")]
     Task<PopSummary> Summary();
 
-    /// <summary>Tells the PoP's consumers whose first wave is the order's wave to run the package; counts the cumulative cohort.</summary>
-    [Alias("AssignWave")]
-    Task<WaveCount> AssignWave(WaveOrder order);
-
-    /// <summary>Samples the cohort (first wave ≤ the order's wave) and the control group (the rest of the consumers).</summary>
-    [Alias("ObserveWave")]
-    Task<WaveCount> ObserveWave(WaveOrder order);
-
-    /// <summary>Sends every consumer whose first wave is ≤ the order's wave back to the previous package; counts them.</summary>
-    [Alias("RollBack")]
-    Task<WaveCount> RollBack(WaveOrder order);
-
     /// <summary>How many of the PoP's nodes match <paramref name="targets"/>, and how many nodes it has.</summary>
     [Alias("Consumers")]
     Task<(int Matching, int Total)> Consumers(UnitTargets targets);
-
-    /// <summary>Counts the rolled-back nodes and how many confirmed the previous package.</summary>
-    [Alias("ObserveRollback")]
-    Task<WaveCount> ObserveRollback(WaveOrder order);
-
-    /// <summary>What the PoP's order ledger says <paramref name="node"/> was told, per unit; read by a node grain as it activates.</summary>
-    [Alias("OrdersFor")]
-    Task<IReadOnlyList<NodeOrder>> OrdersFor(string node);
 
     /// <summary>The PoP's node ids, in order; what its drift scan asks.</summary>
     [Alias("Members")]
@@ -254,14 +176,11 @@ public interface IAuditGrain : IGrainWithStringKey
 {
     public const string Key = "audit";
 
-    [Alias("Append")]
-    Task<Snapstone.Domain.Audit.AuditEntry> Append(Snapstone.Domain.Audit.AuditRecord record);
-
     /// <summary>Entries after sequence <paramref name="afterSeq"/> (and at or after <paramref name="since"/>), oldest first.</summary>
     [Alias("Read"), Orleans.Concurrency.AlwaysInterleave]
     Task<IReadOnlyList<Snapstone.Domain.Audit.AuditEntry>> Read(long afterSeq, DateTimeOffset? since, int limit);
 
-    /// <summary>Recomputes the whole chain from storage.</summary>
+    /// <summary>Recomputes the whole chain from storage and checks the stored head against its last entry.</summary>
     [Alias("Verify"), Orleans.Concurrency.AlwaysInterleave]
     Task<AuditVerification> Verify();
 }
@@ -271,6 +190,9 @@ public interface IAuditGrain : IGrainWithStringKey
 public sealed record AuditVerification([property: Id(0)] long Entries, [property: Id(1)] Snapstone.Domain.Audit.ChainBreak? FirstBroken)
 {
     public bool Valid => FirstBroken is null;
+
+    /// <summary>Verified under the configured audit key (HMAC-SHA256), not plain SHA-256.</summary>
+    [Id(2)] public bool Keyed { get; init; }
 }
 
 /// <summary>The PoP index and fleet totals. Singleton, key <see cref="Key"/>.</summary>

@@ -32,92 +32,33 @@ public sealed record RolloutRequest
     [Id(1)] public required long Version { get; init; }
     [Id(2)] public string? Plan { get; init; }
     [Id(3)] public string Reason { get; init; } = "";
-    /// <summary>A retry with the same key (from the same actor) answers the rollout the first request started.</summary>
+    /// <summary>
+    /// A retry with the same key (from the same actor) and the same request answers the rollout the first request
+    /// started; the same key with a different unit, version, plan or reason is refused (422).
+    /// </summary>
     [Id(4)] public string? IdempotencyKey { get; init; }
 
     public const int MaxIdempotencyKeyLength = 200;
-}
 
-/// <summary>What the unit grant a new rollout: the package, the one to return to, and who consumes the unit.</summary>
-[GenerateSerializer, Immutable, Alias("snapstone.RolloutTicket")]
-public sealed record RolloutTicket(
-    [property: Id(0)] DesiredPackage Package,
-    [property: Id(1)] DesiredPackage? Previous,
-    [property: Id(2)] UnitTargets Targets,
-    [property: Id(3)] Snapstone.Domain.Risk.RiskAssessment Risk)
-{
-    /// <summary>The spec of the rollout this ticket was granted to: the ticket's package and the one to return to.</summary>
-    public RolloutSpec Spec(string id, string unit, long version, (Plan Plan, string Name) plan, string reason, string actor, IReadOnlyList<string> notes) => new()
+    /// <summary>What is wrong with the request's shape (names, numbers, lengths), each naming the field and the limit; empty when nothing is.</summary>
+    public IReadOnlyList<string> Problems()
     {
-        Id = id,
-        Unit = unit,
-        Version = version,
-        Sha256 = Package.Sha256,
-        PreviousVersion = Previous?.Version,
-        PreviousSha256 = Previous?.Sha256,
-        Plan = plan.Plan,
-        PlanName = plan.Name,
-        Reason = reason,
-        CreatedBy = actor,
-        Notes = notes,
-    };
+        var problems = new List<string>();
+        if (Domain.Names.Check("unit", Unit) is { } unit) problems.Add(unit);
+        if (Plan is not null && Domain.Names.Check("plan", Plan) is { } plan) problems.Add(plan);
+        if (Version < 1) problems.Add($"version must be 1 or more (got {Version})");
+        if (Reason is null) problems.Add("reason must be a string");
+        else if (Reason.Length > RolloutCommands.MaxReasonLength) problems.Add($"reason must be at most {RolloutCommands.MaxReasonLength} characters (got {Reason.Length})");
+        if (IdempotencyKey is { Length: 0 or > MaxIdempotencyKeyLength }) problems.Add($"Idempotency-Key must be 1 to {MaxIdempotencyKeyLength} characters");
+        return problems;
+    }
+
+    /// <summary>Whether <paramref name="spec"/> is what this request asks for: the test a replayed idempotency key must pass.</summary>
+    public bool AskedFor(RolloutSpec spec) =>
+        spec.Unit == Unit && spec.Version == Version && spec.RequestedPlan == Plan && spec.Reason == Reason;
 }
 
-/// <summary>A wave's instructions as the rollout sends them to each PoP.</summary>
-[GenerateSerializer, Immutable, Alias("snapstone.WaveOrder")]
-public sealed record WaveOrder
-{
-    [Id(0)] public required string Rollout { get; init; }
-    [Id(1)] public required string Unit { get; init; }
-    [Id(2)] public required DesiredPackage Package { get; init; }
-    [Id(3)] public DesiredPackage? Previous { get; init; }
-    [Id(4)] public required Plan Plan { get; init; }
-    /// <summary>The wave to assign or observe; for a rollback, the last wave whose nodes were touched.</summary>
-    [Id(5)] public required int Wave { get; init; }
-    [Id(6)] public required UnitTargets Targets { get; init; }
-    [Id(7)] public required string Salt { get; init; }
+/// <summary>The rollout a start request answers, and whether this request created it (false: a replay of an earlier one).</summary>
+[GenerateSerializer, Immutable, Alias("snapstone.RolloutStart")]
+public sealed record RolloutStart([property: Id(0)] RolloutView Rollout, [property: Id(1)] bool Created);
 
-    public Gates Gates => Plan.Waves[Math.Clamp(Wave, 0, Plan.Waves.Count - 1)].Gates;
-}
-
-/// <summary>One PoP's part of a wave: how many consumers it holds in the cohort, and their samples.</summary>
-[GenerateSerializer, Immutable, Alias("snapstone.WaveCount")]
-public sealed record WaveCount(
-    [property: Id(0)] int Cohort,
-    [property: Id(1)] int Applied,
-    [property: Id(2)] int Rejected,
-    [property: Id(3)] IReadOnlyList<NodeSample> CohortSamples,
-    [property: Id(4)] IReadOnlyList<NodeSample> ControlSamples,
-    [property: Id(5)] int Assigned = 0,
-    /// <summary>Some cohort nodes that do not run the package (at most <see cref="WaveObservation.MaxNamed"/>), by id.</summary>
-    [property: Id(6)] IReadOnlyList<string>? Unconverged = null);
-
-/// <summary>The package a rollout told a node to run, with the gates its own health is checked against.</summary>
-[GenerateSerializer, Immutable, Alias("snapstone.NodeAssignment")]
-public sealed record NodeAssignment(
-    [property: Id(0)] string Rollout,
-    [property: Id(1)] string Unit,
-    [property: Id(2)] DesiredPackage Package,
-    [property: Id(3)] Gates Gates,
-    /// <summary>The package the rollout replaces: where a node that crashes on the new one goes back at once.</summary>
-    [property: Id(4)] DesiredPackage? Previous = null);
-
-/// <summary>
-/// One unit's entry in a PoP's order ledger as it concerns one node: the assignment it holds
-/// (<see cref="Assignment"/>), or the package a rollback sent it back to (<see cref="ReturnedTo"/>; both
-/// null: the rollback dropped its assignment and it follows the LKG).
-/// </summary>
-[GenerateSerializer, Immutable, Alias("snapstone.NodeOrder")]
-public sealed record NodeOrder(
-    [property: Id(0)] string Rollout,
-    [property: Id(1)] string Unit,
-    [property: Id(2)] NodeAssignment? Assignment,
-    [property: Id(3)] DesiredPackage? ReturnedTo);
-
-/// <summary>A node's answer when a rollout looks at it.</summary>
-[GenerateSerializer, Immutable, Alias("snapstone.NodeObservation")]
-public sealed record NodeObservation(
-    [property: Id(0)] NodeSample Sample,
-    /// <summary>The node reports running exactly the package it was asked about.</summary>
-    [property: Id(1)] bool On,
-    [property: Id(2)] bool Rejected);

@@ -19,6 +19,8 @@ public sealed record UnitView
     [Id(6)] public DateTimeOffset CreatedAt { get; init; }
     [Id(7)] public DateTimeOffset UpdatedAt { get; init; }
     [Id(8)] public string UpdatedBy { get; init; } = "";
+    /// <summary>A redefinition that weakens the unit, waiting for another token's approval; null when there is none.</summary>
+    [Id(9)] public PendingDefinition? PendingChange { get; init; }
 }
 
 /// <summary>New content for a unit, as a pipeline submits it.</summary>

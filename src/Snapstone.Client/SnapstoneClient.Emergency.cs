@@ -17,90 +17,60 @@ public sealed partial class SnapstoneClient
 {
     public static readonly IReadOnlyList<string> WebhookEventTypes = ["incident.opened", "incident.updated", "incident.resolved", "*"];
 
-    // ---- break-glass: depends on nothing outside Snapstone and its storage ----
+    // ---- break-glass: depends on nothing outside Snapstone and its storage; each action is one call on its own grain ----
 
     /// <summary>Freezes one unit (or all, when <paramref name="unit"/> is null): matching rollouts pause at once, new ones are refused.</summary>
-    public async Task<Freeze> FreezeAsync(string? unit, string? reason, int? ttlSeconds, string actor)
+    public Task<BreakGlassView> FreezeAsync(string? unit, string? reason, int? ttlSeconds, string actor)
     {
         if (unit is not null) SnapstoneException.ThrowIfBadName("unit", unit);
         ThrowIfBad(BreakGlassRules.CheckReason(reason) ?? BreakGlassRules.CheckTtl(ttlSeconds));
-        var now = time.GetUtcNow();
-        var freeze = await grains.GetGrain<IControlGrain>(IControlGrain.Key).Freeze(new Freeze
-        {
-            Unit = unit, Reason = reason!, By = actor, At = now, Until = ttlSeconds is { } ttl ? now.AddSeconds(ttl) : null,
-        });
-        await OpenBreakGlassIncident($"Freeze of {(unit is null ? "all units" : $"unit '{unit}'")}", unit, "freeze", actor,
-            (IncidentStatus.Detected, $"break-glass freeze by {actor}: {reason}"),
-            (IncidentStatus.Halted, freeze.Describe()));
-        await AuditAsync(actor, "breakglass.freeze", unit is null ? "units/*" : $"unit/{unit}", reason);
-        return freeze;
+        return Action().Freeze(unit, reason!, ttlSeconds, actor);
     }
 
-    /// <summary>Lifts a freeze; the rollouts it paused resume. 404 when there is no such freeze.</summary>
-    public async Task<Freeze> LiftFreezeAsync(string? unit, string actor)
+    /// <summary>Lifts a freeze; the rollouts it paused move again. 404 when there is no such freeze.</summary>
+    public Task<BreakGlassView> LiftFreezeAsync(string? unit, string actor)
     {
         if (unit is not null) SnapstoneException.ThrowIfBadName("unit", unit);
-        var lifted = await grains.GetGrain<IControlGrain>(IControlGrain.Key).Lift(unit, actor)
-            ?? throw SnapstoneException.NotFound(unit is null ? "there is no global freeze" : $"unit '{unit}' has no freeze of its own");
-        await AuditAsync(actor, "breakglass.unfreeze", unit is null ? "units/*" : $"unit/{unit}", lifted.Reason);
-        return lifted;
+        return Action().Lift(unit, actor);
     }
 
     public Task<IReadOnlyList<Freeze>> FreezesAsync() => grains.GetGrain<IControlGrain>(IControlGrain.Key).Freezes();
 
     /// <summary>
-    /// Every consumer of the unit back to its LKG at once, no waves; the version being rolled out is quarantined
-    /// and its rollout aborted. Confirmations are tracked by the returned action.
+    /// Every consumer of the unit back at once, no waves: from a rollout in flight to the LKG, or, with none in flight,
+    /// from the newest completed version to the one before it (or <paramref name="toVersion"/>). The version taken back
+    /// is quarantined and the target becomes the LKG; confirmations are tracked by the returned action.
     /// </summary>
-    public async Task<BreakGlassView> InstantRollbackAsync(string unit, string? reason, string actor)
+    public Task<BreakGlassView> InstantRollbackAsync(string unit, string? reason, string actor, long? toVersion = null)
     {
         SnapstoneException.ThrowIfBadName("unit", unit);
-        ThrowIfBad(BreakGlassRules.CheckReason(reason));
-        await GetUnitAsync(unit);
-        var action = "bg-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
-        var order = await grains.GetGrain<IUnitGrain>(unit).BeginInstantRollback(action, actor, reason!);
-        var incident = await OpenBreakGlassIncident($"Instant rollback of '{unit}' to v{order.Lkg.Version}", unit, action, actor,
-            (IncidentStatus.Detected, $"break-glass rollback by {actor}: {reason}"),
-            (IncidentStatus.Halted, order.Quarantined.Count > 0 ? $"v{string.Join(", v", order.Quarantined)} quarantined" : "no rollout in flight"));
-        var view = await grains.GetGrain<IBreakGlassGrain>(action).Start(order with { Incident = incident });
-        if ((await grains.GetGrain<IUnitGrain>(unit).Get())?.ActiveRollout is { } active)
-        {
-            try
-            {
-                await grains.GetGrain<IRolloutGrain>(active).Abort(actor, $"break-glass rollback: {reason}");
-            }
-            catch (SnapstoneException)
-            {
-                // Already ending on its own: the break-glass fan-out has sent everyone back regardless.
-            }
-        }
-        await AuditAsync(actor, "breakglass.rollback", $"unit/{unit}", reason);
-        return view;
+        ThrowIfBad(BreakGlassRules.CheckReason(reason) ?? (toVersion is < 1 ? $"toVersion must be 1 or more (got {toVersion})" : null));
+        return Action().Rollback(unit, reason!, toVersion, actor);
     }
 
-    public async Task<BreakGlassView> GetBreakGlassAsync(string id) =>
-        await grains.GetGrain<IBreakGlassGrain>(id).Get() ?? throw SnapstoneException.NotFound($"break-glass action '{id}' does not exist");
+    public async Task<BreakGlassView> GetBreakGlassAsync(string id)
+    {
+        if (!(id.Length == 19 && id.StartsWith("bg-", StringComparison.Ordinal) && id[3..].All(char.IsAsciiHexDigitLower)))
+        {
+            throw SnapstoneException.Invalid($"break-glass action id '{(id.Length > 40 ? id[..40] : id)}' is not an action id (bg- and 16 hex digits)");
+        }
+        return await grains.GetGrain<IBreakGlassGrain>(id).Get() ?? throw SnapstoneException.NotFound($"break-glass action '{id}' does not exist");
+    }
 
     /// <summary>
     /// Deploys past the unit's plan, approvals, freezes and quarantine: a minimal canary, then everyone, still
     /// watched and rolled back on regression. A version that failed validation is still refused.
     /// </summary>
-    public async Task<RolloutView> EmergencyDeployAsync(string unit, long version, string? reason, string actor)
+    public async Task<(BreakGlassView Action, RolloutView Rollout)> EmergencyDeployAsync(string unit, long version, string? reason, string actor)
     {
         SnapstoneException.ThrowIfBadName("unit", unit);
-        ThrowIfBad(BreakGlassRules.CheckReason(reason));
-        await GetUnitAsync(unit);
-        var id = RolloutId(actor, null);
-        var ticket = await grains.GetGrain<IUnitGrain>(unit).ReserveRollout(id, version, breakGlass: true);
-        var spec = ticket.Spec(id, unit, version, (BuiltInPlans.Emergency, BuiltInPlans.EmergencyName), reason!, actor,
-            [$"break-glass emergency deploy by {actor}: plan, approvals, freezes and quarantine bypassed"]);
-        await OpenBreakGlassIncident($"Emergency deploy of '{unit}' v{version}", unit, id, actor,
-            (IncidentStatus.Detected, $"break-glass emergency deploy by {actor}: {reason}"),
-            (IncidentStatus.Monitoring, $"rollout {id}: canary, then everyone"));
-        var started = await grains.GetGrain<IRolloutGrain>(id).Start(spec, ticket.Targets);
-        await AuditAsync(actor, "breakglass.deploy", $"rollout/{id}", $"{unit} v{version}: {reason}");
-        return started;
+        ThrowIfBad(BreakGlassRules.CheckReason(reason) ?? (version < 1 ? $"version must be 1 or more (got {version})" : null));
+        var action = await Action().Deploy(unit, version, reason!, actor);
+        return (action, await GetRolloutAsync(action.Rollout!));
     }
+
+    /// <summary>A new break-glass action: its grain owns what follows.</summary>
+    private IBreakGlassGrain Action() => grains.GetGrain<IBreakGlassGrain>("bg-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)));
 
     // ---- incidents and status ----
 
@@ -116,9 +86,7 @@ public sealed partial class SnapstoneClient
     {
         CheckIncidentId(id);
         ThrowIfBad(IncidentRules.CheckMessage(message));
-        var updated = await grains.GetGrain<IIncidentGrain>(id).Update(status, message!, actor);
-        await AuditAsync(actor, "incident.update", $"incident/{id}", $"{status}: {message}");
-        return updated;
+        return await grains.GetGrain<IIncidentGrain>(id).Post(status, message, actor);
     }
 
     /// <summary>Open incidents and those resolved in the last day, rollouts in flight, and active freezes.</summary>
@@ -150,10 +118,8 @@ public sealed partial class SnapstoneClient
         {
             throw SnapstoneException.Invalid(errors);
         }
-        var webhook = await grains.GetGrain<IWebhookRegistryGrain>(IWebhookRegistryGrain.Key)
+        return await grains.GetGrain<IWebhookRegistryGrain>(IWebhookRegistryGrain.Key)
             .Define(new Webhook { Name = name, Url = url!, Events = events!, Secret = secret!, UpdatedBy = actor });
-        await AuditAsync(actor, "webhook.define", $"webhook/{name}", url);
-        return webhook;
     }
 
     public Task<IReadOnlyList<Webhook>> ListWebhooksAsync() => grains.GetGrain<IWebhookRegistryGrain>(IWebhookRegistryGrain.Key).List();
@@ -161,24 +127,10 @@ public sealed partial class SnapstoneClient
     public async Task DeleteWebhookAsync(string name, string actor)
     {
         SnapstoneException.ThrowIfBadName("webhook", name);
-        if (!await grains.GetGrain<IWebhookRegistryGrain>(IWebhookRegistryGrain.Key).Remove(name))
+        if (!await grains.GetGrain<IWebhookRegistryGrain>(IWebhookRegistryGrain.Key).Remove(name, actor))
         {
             throw SnapstoneException.NotFound($"webhook '{name}' does not exist");
         }
-        await AuditAsync(actor, "webhook.delete", $"webhook/{name}", "");
-    }
-
-    private async Task<string> OpenBreakGlassIncident(string title, string? unit, string source, string actor, params (IncidentStatus Status, string Message)[] updates)
-    {
-        var id = "inc-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
-        var now = time.GetUtcNow();
-        var incident = IncidentRules.Open(id, title, IncidentSeverity.Sev3, unit is null ? [] : [unit], source, updates[0].Status, updates[0].Message, actor, now);
-        foreach (var (status, message) in updates.Skip(1))
-        {
-            incident = incident.With(status, message, actor, now);
-        }
-        await grains.GetGrain<IIncidentGrain>(id).Open(incident);
-        return id;
     }
 
     private static void CheckIncidentId(string id)

@@ -15,9 +15,7 @@ public sealed partial class SnapstoneClient
         {
             throw SnapstoneException.Invalid(error);
         }
-        var view = await grains.ByKey<INodeHealthGrain>(node).Enrol(identity, actor);
-        await AuditAsync(actor, "node.enrol", $"node/{node}",
-            $"pop {identity.Pop}, region {identity.Region}, tier {identity.Tier}, labels {Enrolment.Render(identity.Labels)}");
-        return view;
+        // The node grain stores the enrolment with its audit intent.
+        return await grains.ByKey<INodeHealthGrain>(node).Enrol(identity, actor);
     }
 }

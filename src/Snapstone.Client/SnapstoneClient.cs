@@ -27,13 +27,14 @@ public sealed partial class SnapstoneClient(IGrainFactory grains, TimeProvider t
         {
             throw SnapstoneException.Invalid(errors);
         }
-        if (BuiltInPlans.Find(definition.Plan) is null && await grains.GetGrain<IPlanGrain>(definition.Plan).Get() is null)
-        {
-            throw SnapstoneException.Invalid($"plan '{definition.Plan}' is not defined (built-in plans: {BuiltInPlans.StandardName}, {BuiltInPlans.HighRiskName}; define others with PUT /v1/plans/{definition.Plan})");
-        }
-        var defined = await grains.GetGrain<IUnitGrain>(unit).Define(definition, actor);
-        await AuditAsync(actor, "unit.define", $"unit/{unit}", definition.Description);
-        return defined;
+        return await grains.GetGrain<IUnitGrain>(unit).Define(definition, actor);
+    }
+
+    /// <summary>A second person approves the unit's pending (weakening) change.</summary>
+    public async Task<UnitView> ApproveUnitChangeAsync(string unit, string actor, string? reason)
+    {
+        SnapstoneException.ThrowIfBadName("unit", unit);
+        return await grains.GetGrain<IUnitGrain>(unit).ApproveDefinition(actor, reason);
     }
 
     public async Task<UnitView> GetUnitAsync(string unit)
@@ -58,9 +59,7 @@ public sealed partial class SnapstoneClient(IGrainFactory grains, TimeProvider t
         {
             throw SnapstoneException.Conflict($"plan '{plan}' is built in and cannot be redefined; define a plan under another name");
         }
-        var defined = await grains.GetGrain<IPlanGrain>(plan).Define(definition, actor);
-        await AuditAsync(actor, "plan.define", $"plan/{plan}", "");
-        return defined;
+        return await grains.GetGrain<IPlanGrain>(plan).Define(definition, actor);
     }
 
     public async Task<PlanView> GetPlanAsync(string plan)
@@ -80,10 +79,7 @@ public sealed partial class SnapstoneClient(IGrainFactory grains, TimeProvider t
     public async Task<PackageView> CreatePackageAsync(string unit, PackageDraft draft, string actor)
     {
         CheckDraft(unit, draft);
-        var package = await grains.GetGrain<IUnitGrain>(unit).CreatePackage(draft, actor);
-        var outcome = package.State == PackageState.Rejected ? "package.reject" : "package.create";
-        await AuditAsync(actor, outcome, $"unit/{unit}/v{package.Record.Version}", draft.Message);
-        return package;
+        return await grains.GetGrain<IUnitGrain>(unit).CreatePackage(draft, actor);
     }
 
     /// <summary>The checks of <see cref="CreatePackageAsync"/> without storing anything; the version is 0.</summary>
@@ -243,52 +239,16 @@ public sealed partial class SnapstoneClient(IGrainFactory grains, TimeProvider t
 
     /// <summary>
     /// Starts a rollout, or answers the one an earlier request with the same idempotency key started
-    /// (<c>Created</c> false). Refused with 409 for a rejected, quarantined or current-LKG version and while the
-    /// unit has another active rollout.
+    /// (<c>Created</c> false). One call: the unit checks every rule and owns the sequence (see <see cref="IUnitGrain.StartRollout"/>).
     /// </summary>
     public async Task<(RolloutView Rollout, bool Created)> StartRolloutAsync(RolloutRequest request, string actor)
     {
-        SnapstoneException.ThrowIfBadName("unit", request.Unit);
-        if (request.Plan is not null)
+        if (request.Problems() is { Count: > 0 } problems)
         {
-            SnapstoneException.ThrowIfBadName("plan", request.Plan);
+            throw SnapstoneException.Invalid(problems);
         }
-        if (request.Version < 1)
-        {
-            throw SnapstoneException.Invalid($"version must be 1 or more (got {request.Version})");
-        }
-        if (request.Reason.Length > RolloutCommands.MaxReasonLength)
-        {
-            throw SnapstoneException.Invalid($"reason must be at most {RolloutCommands.MaxReasonLength} characters (got {request.Reason.Length})");
-        }
-        if (request.IdempotencyKey is { Length: 0 or > RolloutRequest.MaxIdempotencyKeyLength })
-        {
-            throw SnapstoneException.Invalid($"Idempotency-Key must be 1 to {RolloutRequest.MaxIdempotencyKeyLength} characters");
-        }
-
-        var id = RolloutId(actor, request.IdempotencyKey);
-        var rollout = grains.GetGrain<IRolloutGrain>(id);
-        if (request.IdempotencyKey is not null && await rollout.Get() is { } earlier)
-        {
-            return earlier.Spec.Unit == request.Unit && earlier.Spec.Version == request.Version
-                ? (earlier, false)
-                : throw SnapstoneException.Conflict($"Idempotency-Key was already used for rollout {id} of {earlier.Spec.Unit} v{earlier.Spec.Version}");
-        }
-
-        var unit = await GetUnitAsync(request.Unit);
-        if (await grains.GetGrain<IControlGrain>(IControlGrain.Key).FreezeOf(request.Unit) is { } freeze)
-        {
-            throw SnapstoneException.Conflict($"{freeze.Describe()}; new rollouts are refused until it is lifted");
-        }
-        var asked = request.Plan ?? unit.Definition.Plan;
-        var askedPlan = (await GetPlanAsync(asked)).Plan;
-        var ticket = await grains.GetGrain<IUnitGrain>(request.Unit).ReserveRollout(id, request.Version);
-        // A high-risk change never rolls out on a plan laxer than high-risk, whatever the unit or request names.
-        var (plan, planName, note) = PlanFloor.Apply(askedPlan, asked, ticket.Risk.Level == Domain.Risk.RiskLevel.High, ticket.Risk.Reasons);
-        var spec = ticket.Spec(id, request.Unit, request.Version, (plan, planName), request.Reason, actor, note is null ? [] : [note]);
-        var started = await rollout.Start(spec, ticket.Targets);
-        await AuditAsync(actor, "rollout.start", $"rollout/{id}", $"{request.Unit} v{request.Version} on {planName}: {request.Reason}");
-        return (started, true);
+        var (rollout, created) = await grains.GetGrain<IUnitGrain>(request.Unit).StartRollout(request, actor);
+        return (rollout, created);
     }
 
     public async Task<RolloutView> GetRolloutAsync(string id) =>
@@ -314,31 +274,15 @@ public sealed partial class SnapstoneClient(IGrainFactory grains, TimeProvider t
             .Take(Math.Clamp(limit, 1, MaxListLimit))];
     }
 
-    public Task<RolloutView> ApproveRolloutAsync(string id, string actor, string? reason) =>
-        Audited(Rollout(id).Approve(actor, reason), actor, "rollout.approve", id, reason);
+    // Each command is one call: the rollout grain checks it, records it with its audit entry, and acts.
 
-    public Task<RolloutView> PauseRolloutAsync(string id, string actor, string? reason) =>
-        Audited(Rollout(id).Pause(actor, reason), actor, "rollout.pause", id, reason);
+    public Task<RolloutView> ApproveRolloutAsync(string id, string actor, string? reason) => Rollout(id).Approve(actor, reason);
 
-    public async Task<RolloutView> ResumeRolloutAsync(string id, string actor, string? reason)
-    {
-        var rollout = await GetRolloutAsync(id);
-        if (await grains.GetGrain<IControlGrain>(IControlGrain.Key).FreezeOf(rollout.Spec.Unit) is { } freeze)
-        {
-            throw SnapstoneException.Conflict($"{freeze.Describe()}; lift it before resuming");
-        }
-        return await Audited(Rollout(id).Resume(actor, reason), actor, "rollout.resume", id, reason);
-    }
+    public Task<RolloutView> PauseRolloutAsync(string id, string actor, string? reason) => Rollout(id).Pause(actor, reason);
 
-    public Task<RolloutView> AbortRolloutAsync(string id, string actor, string? reason) =>
-        Audited(Rollout(id).Abort(actor, reason), actor, "rollout.abort", id, reason);
+    public Task<RolloutView> ResumeRolloutAsync(string id, string actor, string? reason) => Rollout(id).Resume(actor, reason);
 
-    private async Task<RolloutView> Audited(Task<RolloutView> command, string actor, string action, string id, string? reason)
-    {
-        var view = await command;
-        await AuditAsync(actor, action, $"rollout/{id}", reason ?? "");
-        return view;
-    }
+    public Task<RolloutView> AbortRolloutAsync(string id, string actor, string? reason) => Rollout(id).Abort(actor, reason);
 
     // ---- audit ----
 
@@ -357,8 +301,6 @@ public sealed partial class SnapstoneClient(IGrainFactory grains, TimeProvider t
     /// <summary>Recomputes the whole chain from storage and names the first broken link.</summary>
     public Task<AuditVerification> VerifyAuditAsync() => grains.GetGrain<IAuditGrain>(IAuditGrain.Key).Verify();
 
-    private Task AuditAsync(string actor, string action, string target, string? reason) =>
-        grains.GetGrain<IAuditGrain>(IAuditGrain.Key).Append(new Domain.Audit.AuditRecord(actor, action, target, reason ?? ""));
 
     /// <summary>Answers once the rollout's timeline holds more than <paramref name="seen"/> entries, it ends, or <paramref name="wait"/> passes.</summary>
     public async Task<RolloutView> WatchRolloutAsync(string id, int seen, TimeSpan wait) =>

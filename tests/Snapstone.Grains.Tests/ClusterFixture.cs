@@ -43,27 +43,44 @@ public class ClusterFixture : IAsyncLifetime
     {
     }
 
-    /// <summary>A unit only nodes carrying its own label consume, with v1 (the LKG) and v2 (valid, never rolled out).</summary>
+    /// <summary>
+    /// A unit only nodes carrying its own label consume, with v1 (the LKG: rolled out before any node consumes the unit,
+    /// so every wave is empty and passes at once) and v2 (valid, never rolled out).
+    /// </summary>
     public async Task<TwoPackages> UnitWithTwoPackages(string labelKey)
     {
         var name = TestStorage.Unique("unit");
         var labels = new Dictionary<string, string> { [labelKey] = name };
-        var unit = Client.GetGrain<IUnitGrain>(name);
+        var unit = Client.GetGrain<IUnitRolloutsGrain>(name);
         await unit.Define(new UnitDefinition { Owner = "edge", Targets = new UnitTargets(labels) }, "ci");
         var v1 = await unit.CreatePackage(new PackageDraft { Content = Encoding.UTF8.GetBytes("one") }, "ci");
+        await CompleteRollout(name, 1);
         var v2 = await unit.CreatePackage(new PackageDraft { Content = Encoding.UTF8.GetBytes("two") }, "ci");
         return new TwoPackages(name, new DesiredPackage(1, v1.Record.Sha256), new DesiredPackage(2, v2.Record.Sha256), labels);
+    }
+
+    /// <summary>Rolls <paramref name="version"/> out on the unit's plan through the unit's own start, waking it until it completes (its waves must be empty).</summary>
+    public async Task CompleteRollout(string unit, long version)
+    {
+        var (started, _) = await Client.GetGrain<IUnitGrain>(unit).StartRollout(new RolloutRequest { Unit = unit, Version = version, Reason = "first package" }, "ci");
+        var rollout = Client.GetGrain<IRolloutRunnerGrain>(started.Spec.Id);
+        for (var i = 0; i < 40 && (await rollout.Get())!.Status.State != Domain.Rollouts.RolloutState.Completed; i++)
+        {
+            await rollout.Wake();
+        }
+        var done = (await rollout.Get())!.Status;
+        Assert.True(done.State == Domain.Rollouts.RolloutState.Completed, $"the first rollout of {unit} ended {done.State}: {done.Timeline[^1].Message}");
     }
 }
 
 public static class RolloutStarts
 {
     /// <summary>Reserves the unit for a rollout of <paramref name="to"/> over <paramref name="from"/> and starts it on <paramref name="plan"/>.</summary>
-    public static async Task<IRolloutGrain> StartRollout(this ClusterFixture fixture, string unit, DesiredPackage from, DesiredPackage to, Domain.Plans.Plan plan)
+    public static async Task<IRolloutRunnerGrain> StartRollout(this ClusterFixture fixture, string unit, DesiredPackage from, DesiredPackage to, Domain.Plans.Plan plan)
     {
         var id = "r-" + Guid.NewGuid().ToString("N")[..16];
-        var ticket = await fixture.Client.GetGrain<IUnitGrain>(unit).ReserveRollout(id, to.Version);
-        var rollout = fixture.Client.GetGrain<IRolloutGrain>(id);
+        var ticket = await fixture.Client.GetGrain<IUnitRolloutsGrain>(unit).ReserveRollout(id, to.Version);
+        var rollout = fixture.Client.GetGrain<IRolloutRunnerGrain>(id);
         await rollout.Start(new Domain.Rollouts.RolloutSpec
         {
             Id = id, Unit = unit, Version = to.Version, Sha256 = to.Sha256, PreviousVersion = from.Version, PreviousSha256 = from.Sha256,

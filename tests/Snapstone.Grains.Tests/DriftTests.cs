@@ -39,11 +39,11 @@ public sealed class DriftTests(ClusterFixture fixture)
         var (unit, v1, v2, labels) = await UnitWithTwoPackages();
         var pop = TestStorage.Unique("pop");
         var (node, good) = ($"{pop}-n1", $"{pop}-n2");
-        var grain = fixture.Client.GetGrain<INodeHealthGrain>(node);
+        var grain = fixture.Client.GetGrain<INodeFanOutGrain>(node);
         var drift = fixture.Client.GetGrain<IDriftGrain>(pop);
         var start = fixture.Time.GetUtcNow();
 
-        await fixture.Client.GetGrain<INodeHealthGrain>(good).Report(Report(good, pop, labels, unit, 1, v1.Sha256));
+        await fixture.Client.GetGrain<INodeFanOutGrain>(good).Report(Report(good, pop, labels, unit, 1, v1.Sha256));
         var desired = await grain.Report(Report(node, pop, labels, unit, 2, v2.Sha256));
         Assert.Equal(v1, desired.Units[unit]);
         var first = FactsOf(await grain.DriftFacts(), unit);
@@ -83,15 +83,15 @@ public sealed class DriftTests(ClusterFixture fixture)
         var pop = TestStorage.Unique("pop");
         var (tampered, silent) = ($"{pop}-n1", $"{pop}-n2");
         var start = fixture.Time.GetUtcNow();
-        await fixture.Client.GetGrain<INodeHealthGrain>(silent).Report(Report(silent, pop, labels, unit, 1, v1.Sha256));
-        await fixture.Client.GetGrain<INodeHealthGrain>(tampered).Report(Report(tampered, pop, labels, unit, 1, Foreign));
+        await fixture.Client.GetGrain<INodeFanOutGrain>(silent).Report(Report(silent, pop, labels, unit, 1, v1.Sha256));
+        await fixture.Client.GetGrain<INodeFanOutGrain>(tampered).Report(Report(tampered, pop, labels, unit, 1, Foreign));
 
         var scan = await fixture.Client.GetGrain<IDriftGrain>(pop).Scan();
         var entry = Assert.Single(scan.Drifted, e => e.Unit == unit);
         Assert.Equal((tampered, DriftKind.OutOfBand, 1L, 1L, Foreign, start), (entry.Node, entry.Kind, entry.DesiredVersion, entry.AppliedVersion, entry.AppliedSha256, entry.Since));
 
         fixture.Time.Advance(TimeSpan.FromSeconds(31));
-        await fixture.Client.GetGrain<INodeHealthGrain>(tampered).Report(Report(tampered, pop, labels, unit, 1, v1.Sha256));
+        await fixture.Client.GetGrain<INodeFanOutGrain>(tampered).Report(Report(tampered, pop, labels, unit, 1, v1.Sha256));
         var later = await fixture.Client.GetGrain<IDriftGrain>(pop).Scan();
         Assert.Equal(fixture.Time.GetUtcNow(), later.ScannedAt);
         var stale = Assert.Single(later.Drifted, e => e.Unit == unit);
@@ -108,7 +108,7 @@ public sealed class DriftTests(ClusterFixture fixture)
         var (unit, v1, v2, labels) = await UnitWithTwoPackages();
         var pop = TestStorage.Unique("pop");
         var node = $"{pop}-n1";
-        var grain = fixture.Client.GetGrain<INodeHealthGrain>(node);
+        var grain = fixture.Client.GetGrain<INodeFanOutGrain>(node);
 
         // v2 is a package Snapstone issued, but the node should run v1: drifted, and after 10 attempts excluded.
         await grain.Report(Report(node, pop, labels, unit, 2, v2.Sha256));
@@ -150,7 +150,7 @@ public sealed class DriftTests(ClusterFixture fixture)
         var (unit, v1, v2, labels) = await UnitWithTwoPackages();
         var pop = TestStorage.Unique("pop");
         var node = $"{pop}-n1";
-        var grain = fixture.Client.GetGrain<INodeHealthGrain>(node);
+        var grain = fixture.Client.GetGrain<INodeFanOutGrain>(node);
         await grain.Report(Report(node, pop, labels, unit, 2, v2.Sha256));
         fixture.Time.Advance(TimeSpan.FromSeconds(2));
         for (var i = 0; i < 10; i++)
@@ -178,7 +178,7 @@ public sealed class DriftTests(ClusterFixture fixture)
         var (unit, v1, v2, labels) = await UnitWithTwoPackages();
         var pop = TestStorage.Unique("pop");
         var node = $"{pop}-n1";
-        var grain = fixture.Client.GetGrain<INodeHealthGrain>(node);
+        var grain = fixture.Client.GetGrain<INodeFanOutGrain>(node);
         await grain.Report(Report(node, pop, labels, unit, 2, v2.Sha256));
         fixture.Time.Advance(TimeSpan.FromSeconds(2));
         for (var i = 0; i < 10; i++)
@@ -202,9 +202,9 @@ public sealed class DriftTests(ClusterFixture fixture)
         var (good, stuck) = ($"{pop}-n1", $"{pop}-n2");
         async Task ReportBoth()
         {
-            var desired = (await fixture.Client.GetGrain<INodeHealthGrain>(good).GetView())?.Desired.GetValueOrDefault(unit) ?? v1;
-            await fixture.Client.GetGrain<INodeHealthGrain>(good).Report(Report(good, pop, labels, unit, desired.Version, desired.Sha256, "canary"));
-            await fixture.Client.GetGrain<INodeHealthGrain>(stuck).Report(Report(stuck, pop, labels, unit, 1, v1.Sha256, "canary"));
+            var desired = (await fixture.Client.GetGrain<INodeFanOutGrain>(good).GetView())?.Desired.GetValueOrDefault(unit) ?? v1;
+            await fixture.Client.GetGrain<INodeFanOutGrain>(good).Report(Report(good, pop, labels, unit, desired.Version, desired.Sha256, "canary"));
+            await fixture.Client.GetGrain<INodeFanOutGrain>(stuck).Report(Report(stuck, pop, labels, unit, 1, v1.Sha256, "canary"));
         }
         await ReportBoth();
         var plan = new Plan([new WaveSpec { Name = "canary", Select = new WaveSelect { Tier = "canary" }, BakeSeconds = 10 }, new WaveSpec { Name = "all", Select = new WaveSelect { Percent = 100 }, BakeSeconds = 10 }]);

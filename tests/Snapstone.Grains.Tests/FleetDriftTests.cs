@@ -25,6 +25,7 @@ public sealed class FleetDriftTests(ClusterFixture fixture)
         var units = fixture.Client.GetGrain<IUnitGrain>(unit);
         await units.Define(new UnitDefinition { Owner = "edge", Targets = new UnitTargets(labels) }, "ci");
         var v1 = (await units.CreatePackage(new PackageDraft { Content = Encoding.UTF8.GetBytes("one") }, "ci")).Record.Sha256;
+        await fixture.CompleteRollout(unit, 1);
         var v2 = (await units.CreatePackage(new PackageDraft { Content = Encoding.UTF8.GetBytes("two") }, "ci")).Record.Sha256;
         var pops = new[] { TestStorage.Unique("pop"), TestStorage.Unique("pop") };
         var nodes = pops.SelectMany(pop => Enumerable.Range(1, 5).Select(i => (Pop: pop, Node: $"{pop}-n{i}"))).ToList();
@@ -69,7 +70,7 @@ public sealed class FleetDriftTests(ClusterFixture fixture)
         Assert.Equal([unit], incident.Units);
 
         // A person resolves it while the drift stays: no new incident until the drift has cleared.
-        await fixture.Client.GetGrain<IIncidentGrain>(id).Update(IncidentStatus.Resolved, "known: a staged migration", "oncall");
+        await fixture.Client.GetGrain<IIncidentWriterGrain>(id).Update(IncidentStatus.Resolved, "known: a staged migration", "oncall");
         Assert.Null((await Round(drift: true)).Incident);
         Assert.Null((await Round(drift: false)).Incident);
         Assert.Single(await DriftIncidents());

@@ -58,10 +58,10 @@ public sealed class NodeAssignmentTests(ClusterFixture fixture)
         var (canary, edge) = ($"{s.Pop}-c1", $"{s.Pop}-e1");
         await Report(s, canary, "canary", s.V1);
         await Report(s, edge, "edge", s.V1);
-        var pop = fixture.Client.GetGrain<IPopGrain>(s.Pop);
+        var pop = fixture.Client.GetGrain<IPopFanOutGrain>(s.Pop);
 
         var count = await pop.AssignWave(s.Order(0));
-        Assert.Equal((1, 1), (count.Cohort, count.Assigned));
+        Assert.Equal((1, 1), (count.Cohort, count.Told));
 
         await Deactivate(fixture.Client.GetGrain<INodeHealthGrain>(canary), fixture.Client.GetGrain<INodeHealthGrain>(edge), pop);
         Assert.Equal(s.V2, (await Report(s, canary, "canary", s.V1)).Units[s.Unit]);
@@ -75,12 +75,12 @@ public sealed class NodeAssignmentTests(ClusterFixture fixture)
         var (ran, stayed) = ($"{s.Pop}-c1", $"{s.Pop}-c2");
         await Report(s, ran, "canary", s.V1);
         await Report(s, stayed, "canary", s.V1);
-        var pop = fixture.Client.GetGrain<IPopGrain>(s.Pop);
+        var pop = fixture.Client.GetGrain<IPopFanOutGrain>(s.Pop);
         await pop.AssignWave(s.Order(0));
         await Report(s, ran, "canary", s.V2);
 
         var rollback = await pop.RollBack(s.Order(0));
-        Assert.Equal((2, 1), (rollback.Cohort, rollback.Applied));
+        Assert.Equal((2, 1), (rollback.Returned, rollback.Ran));
 
         await Deactivate(fixture.Client.GetGrain<INodeHealthGrain>(ran), pop);
         Assert.Equal(s.V1, (await Report(s, ran, "canary", s.V2)).Units[s.Unit]);
@@ -92,7 +92,7 @@ public sealed class NodeAssignmentTests(ClusterFixture fixture)
     {
         var s = await UnitWithTwoPackages();
         await Report(s, $"{s.Pop}-e1", "edge", s.V1);
-        var pop = fixture.Client.GetGrain<IPopGrain>(s.Pop);
+        var pop = fixture.Client.GetGrain<IPopFanOutGrain>(s.Pop);
         await pop.AssignWave(s.Order(0));
         await pop.AssignWave(s.Order(1));
 
@@ -108,7 +108,7 @@ public sealed class NodeAssignmentTests(ClusterFixture fixture)
         var s = await UnitWithTwoPackages();
         var member = $"{s.Pop}-c1";
         await Report(s, member, "canary", s.V1);
-        var pop = fixture.Client.GetGrain<IPopGrain>(s.Pop);
+        var pop = fixture.Client.GetGrain<IPopFanOutGrain>(s.Pop);
         await pop.AssignWave(s.Order(0));
 
         var (crasher, refuser) = ($"{s.Pop}-c2", $"{s.Pop}-c3");
@@ -140,7 +140,7 @@ public sealed class NodeAssignmentTests(ClusterFixture fixture)
         {
             await Report(s, node, "canary", s.V1);
         }
-        var pop = fixture.Client.GetGrain<IPopGrain>(s.Pop);
+        var pop = fixture.Client.GetGrain<IPopFanOutGrain>(s.Pop);
         await pop.AssignWave(s.Order(0));
 
         await Rejected(kept, s.V1, "features: 210 > 200");  // the package it kept, with the error
@@ -170,7 +170,7 @@ public sealed class NodeAssignmentTests(ClusterFixture fixture)
         var (crashed, fine) = ($"{s.Pop}-c1", $"{s.Pop}-c2");
         await Report(s, crashed, "canary", s.V1);
         await Report(s, fine, "canary", s.V1);
-        await fixture.Client.GetGrain<IPopGrain>(s.Pop).AssignWave(s.Order(0) with { Rollout = "r-00000000000000dd" });
+        await fixture.Client.GetGrain<IPopFanOutGrain>(s.Pop).AssignWave(s.Order(0) with { Rollout = "r-00000000000000dd" });
 
         var answer = await Report(s, crashed, "canary", s.V2, crashed: true);
 
@@ -179,7 +179,7 @@ public sealed class NodeAssignmentTests(ClusterFixture fixture)
 
         // The crashed node is back on v1 when the rollout's own rollback arrives; it still counts as having run v2.
         await Report(s, crashed, "canary", s.V1);
-        var back = await fixture.Client.GetGrain<IPopGrain>(s.Pop).RollBack(s.Order(0) with { Rollout = "r-00000000000000dd" });
-        Assert.Equal((2, 2), (back.Cohort, back.Applied));
+        var back = await fixture.Client.GetGrain<IPopFanOutGrain>(s.Pop).RollBack(s.Order(0) with { Rollout = "r-00000000000000dd" });
+        Assert.Equal((2, 2), (back.Returned, back.Ran));
     }
 }

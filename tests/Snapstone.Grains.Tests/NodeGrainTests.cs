@@ -84,13 +84,14 @@ public sealed class NodeGrainTests(ClusterFixture fixture)
     {
         var unitName = TestStorage.Unique("unit");
         var unit = fixture.Client.GetGrain<IUnitGrain>(unitName);
-        await unit.Define(new UnitDefinition { Owner = "edge", Targets = new UnitTargets(new Dictionary<string, string> { ["proxy"] = "fl1" }) }, "ci");
+        await unit.Define(new UnitDefinition { Owner = "edge", Targets = new UnitTargets(new Dictionary<string, string> { ["proxy"] = unitName }) }, "ci");
         var package = await unit.CreatePackage(new PackageDraft { Content = Encoding.UTF8.GetBytes("on") }, "ci");
+        await fixture.CompleteRollout(unitName, 1);
 
         var fl1 = TestStorage.Unique("node");
         var fl2 = TestStorage.Unique("node");
         var pop = TestStorage.Unique("pop");
-        var desired1 = await fixture.Client.GetGrain<INodeHealthGrain>(fl1).Report(Report(fl1, pop, labels: new() { ["proxy"] = "fl1" }));
+        var desired1 = await fixture.Client.GetGrain<INodeHealthGrain>(fl1).Report(Report(fl1, pop, labels: new() { ["proxy"] = unitName }));
         var desired2 = await fixture.Client.GetGrain<INodeHealthGrain>(fl2).Report(Report(fl2, pop));
 
         Assert.Equal(new DesiredPackage(1, package.Record.Sha256), desired1.Units[unitName]);

@@ -127,7 +127,7 @@ public sealed class PopMembershipTests(SmallPopsFixture fixture)
         var node = $"{pop}-c1";
         await Send(node, pop, labels: labels);
         await Pass(SmallPopsFixture.ForgetAfter + Touch + Touch, pop);
-        var grain = fixture.Client.GetGrain<IPopGrain>(pop);
+        var grain = fixture.Client.GetGrain<IPopFanOutGrain>(pop);
         Assert.Empty(await grain.Members());
 
         var order = new WaveOrder

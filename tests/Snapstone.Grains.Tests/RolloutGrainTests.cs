@@ -22,7 +22,7 @@ public sealed class RolloutGrainTests(ClusterFixture fixture)
     public async Task A_wave_bakes_until_fake_time_passes_its_bake_then_the_next_opens_and_state_survives_deactivation()
     {
         var unitName = TestStorage.Unique("unit");
-        var unit = fixture.Client.GetGrain<IUnitGrain>(unitName);
+        var unit = fixture.Client.GetGrain<IUnitRolloutsGrain>(unitName);
         await unit.Define(new UnitDefinition { Owner = "edge" }, "ci");
         var v1 = await unit.CreatePackage(new PackageDraft { Content = Encoding.UTF8.GetBytes("one") }, "ci");
         var v2 = await unit.CreatePackage(new PackageDraft { Content = Encoding.UTF8.GetBytes("two") }, "ci");
@@ -47,7 +47,7 @@ public sealed class RolloutGrainTests(ClusterFixture fixture)
         await ReportAll();
         var id = "r-" + Guid.NewGuid().ToString("N")[..16];
         var ticket = await unit.ReserveRollout(id, 2);
-        var rollout = fixture.Client.GetGrain<IRolloutGrain>(id);
+        var rollout = fixture.Client.GetGrain<IRolloutRunnerGrain>(id);
         await rollout.Start(new RolloutSpec
         {
             Id = id, Unit = unitName, Version = 2, Sha256 = v2.Record.Sha256, PreviousVersion = 1, PreviousSha256 = v1.Record.Sha256,
@@ -76,7 +76,7 @@ public sealed class RolloutGrainTests(ClusterFixture fixture)
 
         await fixture.Cluster.DeactivateAsync(rollout);
         await fixture.Cluster.WaitForDeactivationAsync(rollout);
-        var reread = (await fixture.Client.GetGrain<IRolloutGrain>(id).Get())!;
+        var reread = (await fixture.Client.GetGrain<IRolloutRunnerGrain>(id).Get())!;
         Assert.Equal(next.Timeline, reread.Status.Timeline);
         Assert.Equal(System.Text.Json.JsonSerializer.Serialize(next, SnapstoneJson.Options), System.Text.Json.JsonSerializer.Serialize(reread.Status, SnapstoneJson.Options));
         Assert.Equal(TwoWaves.Waves.Count, reread.Spec.Plan.Waves.Count);

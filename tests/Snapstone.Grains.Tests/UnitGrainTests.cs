@@ -22,10 +22,11 @@ public sealed class UnitGrainTests(ClusterFixture fixture)
     };
 
     [Fact]
-    public async Task Versions_grow_by_one_and_the_first_valid_package_is_the_lkg()
+    public async Task Versions_grow_by_one_and_no_package_is_the_lkg_until_its_rollout_completes()
     {
-        var unit = fixture.Client.GetGrain<IUnitGrain>(TestStorage.Unique("unit"));
-        await unit.Define(Features, "ci");
+        var name = TestStorage.Unique("unit");
+        var unit = fixture.Client.GetGrain<IUnitGrain>(name);
+        await unit.Define(Features with { Targets = new UnitTargets(new Dictionary<string, string> { ["only"] = name }) }, "ci");
 
         var rejected = await unit.CreatePackage(Draft(201), "ci");
         var first = await unit.CreatePackage(Draft(10), "ci");
@@ -33,11 +34,16 @@ public sealed class UnitGrainTests(ClusterFixture fixture)
         var view = await unit.Get();
 
         Assert.Equal((1L, PackageState.Rejected), (rejected.Record.Version, rejected.State));
-        Assert.Equal((2L, PackageState.Valid, true), (first.Record.Version, first.State, first.IsLkg));
+        Assert.Equal((2L, PackageState.Valid, false), (first.Record.Version, first.State, first.IsLkg));
         Assert.Equal((3L, false), (second.Record.Version, second.IsLkg));
-        Assert.Equal(2L, view!.LkgVersion);
+        Assert.Null(view!.LkgVersion);
         Assert.Equal(3L, view.LatestVersion);
         Assert.Equal(fixture.Time.GetUtcNow(), second.Record.CreatedAt);
+        Assert.Null((await fixture.Client.GetGrain<ICatalogGrain>(ICatalogGrain.Key).Get()).Units[name].Lkg);
+
+        await fixture.CompleteRollout(name, 2);
+        Assert.Equal(2L, (await unit.Get())!.LkgVersion);
+        Assert.True((await unit.GetPackage(2))!.IsLkg);
     }
 
     [Fact]

@@ -49,7 +49,7 @@ public sealed class BreakGlassTests
         },
     };
 
-    private static async Task<string> RolloutOnSlowPlan(RolloutScenario scenario, long version)
+    internal static async Task<string> RolloutOnSlowPlan(RolloutScenario scenario, long version)
     {
         await scenario.Ci.Put("/v1/plans/slow", SlowPlan);
         var (status, rollout) = await scenario.Ci.Post("/v1/rollouts", new { unit = scenario.Unit, version, plan = "slow", reason = "slow and steady" });

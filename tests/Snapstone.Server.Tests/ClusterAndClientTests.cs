@@ -59,7 +59,7 @@ public sealed class ClusterTests
         var (created, _) = await second.Client("ci").Post($"/v1/units/{unit}/packages", new { content = "{}" });
         Assert.Equal(201, created);
         var (_, read) = await first.Client("reader").Get($"/v1/units/{unit}");
-        Assert.Equal(1, (long?)read["lkgVersion"]);
+        Assert.Equal(1, (long?)read["latestVersion"]);
 
         // Nodes reporting through either process land in one fleet.
         var pop = TestStorage.Unique("pop");

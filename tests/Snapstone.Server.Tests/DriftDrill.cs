@@ -17,6 +17,7 @@ public sealed class DriftDrill(ServerProcess server)
         var (defined, body) = await _ci.Put($"/v1/units/{unit}", new { owner = "edge", plan, targets = new { labels = new Dictionary<string, string> { ["drift-test"] = unit } } });
         Assert.True(defined == 200, body.ToJsonString());
         var (_, v1) = await _ci.Post($"/v1/units/{unit}/packages", new { content = "{\"v\": 1}" });
+        await _ci.RollOutFirstAsync(unit);
         var (_, v2) = await _ci.Post($"/v1/units/{unit}/packages", new { content = "{\"v\": 2}" });
         return (unit, (string)v1["sha256"]!, (string)v2["sha256"]!);
     }

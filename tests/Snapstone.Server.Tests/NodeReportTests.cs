@@ -29,7 +29,7 @@ public sealed class NodeReportTests(ServerFixture fixture)
         var node = TestStorage.Unique("node");
         var pop = TestStorage.Unique("pop");
 
-        var (status, answer) = await _agent.Post($"/v1/nodes/{node}/report", Report(pop, "canary"));
+        var (status, answer) = await _agent.Post($"/v1/nodes/{node}/report", Report(pop, "canary", labels: Consuming(unit)));
         Assert.Equal(200, status);
         Assert.Equal(1, (long?)answer["desired"]![unit]!["version"]);
         Assert.Equal(sha, (string?)answer["desired"]![unit]!["sha256"]);
@@ -63,10 +63,11 @@ public sealed class NodeReportTests(ServerFixture fixture)
     public async Task A_unit_targeted_at_other_labels_is_absent_from_desired()
     {
         var unit = TestStorage.Unique("unit");
-        await _ci.Put($"/v1/units/{unit}", new { owner = "edge", targets = new { labels = new { proxy = "fl1" } } });
+        await _ci.Put($"/v1/units/{unit}", new { owner = "edge", targets = new { labels = new { proxy = unit } } });
         await _ci.Post($"/v1/units/{unit}/packages", new { content = "{}" });
+        await _ci.RollOutFirstAsync(unit);
         var (_, fl2) = await _agent.Post($"/v1/nodes/{TestStorage.Unique("node")}/report", Report(TestStorage.Unique("pop")));
-        var (_, fl1) = await _agent.Post($"/v1/nodes/{TestStorage.Unique("node")}/report", Report(TestStorage.Unique("pop"), labels: new { proxy = "fl1" }));
+        var (_, fl1) = await _agent.Post($"/v1/nodes/{TestStorage.Unique("node")}/report", Report(TestStorage.Unique("pop"), labels: new { proxy = unit }));
         Assert.Null(fl2["desired"]![unit]);
         Assert.Equal(1, (long?)fl1["desired"]![unit]!["version"]);
     }
@@ -107,11 +108,11 @@ public sealed class NodeReportTests(ServerFixture fixture)
         var bad = TestStorage.Unique("node");
         var body = $$"""
         { "reports": [
-            { "node": "{{good1}}", "pop": "{{pop}}", "metrics": { "requests": 10, "errors": 0, "p99LatencyMs": 5, "crashes": 0 } },
+            { "node": "{{good1}}", "pop": "{{pop}}", "labels": { "report-test": "{{unit}}" }, "metrics": { "requests": 10, "errors": 0, "p99LatencyMs": 5, "crashes": 0 } },
             { "node": "{{bad}}", "pop": "{{pop}}", "metrics": { "requests": 10, "errors": 11, "p99LatencyMs": 5, "crashes": 0 } },
             { "node": "typed-wrong", "pop": "{{pop}}", "metrics": { "requests": "many" } },
             42,
-            { "node": "{{good2}}", "pop": "{{pop}}", "applied": { "{{unit}}": { "version": 1 } } }
+            { "node": "{{good2}}", "pop": "{{pop}}", "labels": { "report-test": "{{unit}}" }, "applied": { "{{unit}}": { "version": 1 } } }
         ] }
         """;
         using var response = await _agent.PostAsync("/v1/reports", Http.Json(body));
@@ -164,16 +165,20 @@ public sealed class NodeReportTests(ServerFixture fixture)
     public async Task A_long_poll_answers_as_soon_as_the_desired_state_changes()
     {
         var unit = TestStorage.Unique("unit");
-        await _ci.Put($"/v1/units/{unit}", new { owner = "edge" });
+        await _ci.Put($"/v1/units/{unit}", new { owner = "edge", targets = new { labels = new Dictionary<string, string> { ["report-test"] = unit } } });
+        await _ci.Post($"/v1/units/{unit}/packages", new { content = "{}" });
+        await _ci.Put($"/v1/plans/{FirstPackage.PlanName}", FirstPackage.Plan);
         var node = TestStorage.Unique("node");
-        var (_, first) = await _agent.Post($"/v1/nodes/{node}/report", Report(TestStorage.Unique("pop")));
+        var (_, first) = await _agent.Post($"/v1/nodes/{node}/report", Report(TestStorage.Unique("pop"), labels: Consuming(unit)));
         Assert.Null(first["desired"]![unit]);
 
         var clock = Stopwatch.StartNew();
         var poll = _agent.Get($"/v1/nodes/{node}/desired?waitSeconds=20&stamp={(string?)first["stamp"]}");
         await Task.Delay(300);
         Assert.False(poll.IsCompleted, "the long poll answered before anything changed");
-        await _ci.Post($"/v1/units/{unit}/packages", new { content = "{}" });
+        // The unit's first package reaches the node through its rollout's wave.
+        var (started, rollout) = await _ci.Post("/v1/rollouts", new { unit, version = 1, plan = FirstPackage.PlanName, reason = "long-poll test" });
+        Assert.True(started == 201, rollout.ToJsonString());
         var (status, changed) = await poll;
 
         Assert.Equal(200, status);
@@ -197,11 +202,19 @@ public sealed class NodeReportTests(ServerFixture fixture)
         Assert.Contains("waitSeconds must be between 0 and 25", (string?)problem["detail"]);
     }
 
+    /// <summary>A unit consumed only by nodes labelled <c>report-test</c> with its name, its first package rolled out (so its LKG) before any of them reports.</summary>
     private async Task<(string Unit, string Sha)> UnitWithPackage()
     {
         var unit = TestStorage.Unique("unit");
-        await _ci.Put($"/v1/units/{unit}", Http.FeatureUnit());
+        await _ci.Put($"/v1/units/{unit}", new
+        {
+            owner = "bot-management", kind = "file", validators = new { maxBytes = 65536, format = "json", maxItems = new { path = "$.features", max = 200 } },
+            targets = new { labels = new Dictionary<string, string> { ["report-test"] = unit } },
+        });
         var (_, package) = await _ci.Post($"/v1/units/{unit}/packages", new { content = Http.Features(5) });
+        await _ci.RollOutFirstAsync(unit);
         return (unit, (string)package["sha256"]!);
     }
+
+    private static Dictionary<string, string> Consuming(string unit) => new() { ["proxy"] = "fl2", ["report-test"] = unit };
 }

@@ -28,7 +28,8 @@ public sealed class RestartTests
         Assert.Equal("before the crash", (string?)listed["message"]);
         Assert.Equal(content, await ci.GetStringAsync($"/v1/units/{unit}/packages/1/content"));
         var (_, unitView) = await ci.Get($"/v1/units/{unit}");
-        Assert.Equal(1, (long?)unitView["lkgVersion"]);
+        Assert.Equal(1, (long?)unitView["latestVersion"]);
+        Assert.Null(unitView["lkgVersion"]);
         var (nodeStatus, nodeView) = await ci.Get($"/v1/nodes/{node}");
         Assert.Equal(200, nodeStatus);
         Assert.Equal("ams01", (string?)nodeView["pop"]);

@@ -28,7 +28,8 @@ public sealed class RolloutScenario : IAsyncDisposable
 
     /// <summary>
     /// A fleet of <paramref name="nodes"/> nodes in 4 PoPs (one canary per region), a unit consumed as a
-    /// feature file, and its first package published and applied everywhere.
+    /// feature file, and its first package published, rolled out (on <see cref="FirstPlan"/>: a first package
+    /// goes through waves like any other) and applied everywhere.
     /// </summary>
     public static async Task<RolloutScenario> StartAsync(FailureMode consumer, int nodes = 80, IDictionary<string, string>? settings = null)
     {
@@ -49,7 +50,13 @@ public sealed class RolloutScenario : IAsyncDisposable
             var failureMode = consumer == FailureMode.FailClosed ? "fail-closed" : "fail-stale";
             var (defined, _) = await scenario.Ci.Put($"/v1/units/{unit}", new { owner = "bot-management", kind = "file", riskTier = "standard", failureMode, plan = "fast" });
             Assert.Equal(200, defined);
+            // Every node known first: a wave's cohort is the consumers its PoPs hold when it is assigned.
+            await scenario.TickUntil(async () => (int?)(await scenario.Ci.Get("/v1/fleet")).Body["nodes"] == nodes, $"the server to know all {nodes} nodes");
+            var (firstPlanned, _) = await scenario.Ci.Put("/v1/plans/first", FirstPlan);
+            Assert.Equal(200, firstPlanned);
             await scenario.PublishAsync(Http.Features(150), expect: 201);
+            var first = await scenario.StartRolloutAsync(1, "the unit's first package", plan: "first");
+            await scenario.TickUntilState(first, "completed");
             await scenario.TickUntil(() => Task.FromResult(fleet.NodesOn(unit, 1).Count == nodes), "every node to run v1");
             return scenario;
         }
@@ -60,6 +67,12 @@ public sealed class RolloutScenario : IAsyncDisposable
             throw;
         }
     }
+
+    /// <summary>One wave, everyone, a bake of two seconds: how each scenario gets its unit's first package out quickly.</summary>
+    public static readonly object FirstPlan = new
+    {
+        waves = new object[] { new { name = "all", select = new { percent = 100 }, bakeSeconds = 2 } },
+    };
 
     /// <summary>canary tier → 25% → 100%, bakes of two seconds, gates that a 0.1% noise floor passes.</summary>
     public static readonly object FastPlan = new
@@ -79,9 +92,9 @@ public sealed class RolloutScenario : IAsyncDisposable
         return (long)package["version"]!;
     }
 
-    public async Task<string> StartRolloutAsync(long version, string reason = "ship it")
+    public async Task<string> StartRolloutAsync(long version, string reason = "ship it", string? plan = null)
     {
-        var (status, rollout) = await Ci.Post("/v1/rollouts", new { unit = Unit, version, reason });
+        var (status, rollout) = await Ci.Post("/v1/rollouts", plan is null ? new { unit = Unit, version, reason } : new { unit = Unit, version, reason, plan });
         Assert.True(status == 201, $"starting the rollout answered {status}: {rollout.ToJsonString()}");
         return (string)rollout["id"]!;
     }

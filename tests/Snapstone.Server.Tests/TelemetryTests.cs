@@ -41,9 +41,10 @@ public sealed partial class TelemetryTests
         Assert.Equal(200, (await oncall.Post("/v1/breakglass/freeze", new { unit, reason = "telemetry drill", ttlSeconds = 600 })).Status);
         Assert.Equal(200, (await oncall.Send(HttpMethod.Delete, $"/v1/breakglass/freeze?unit={unit}")).Status);
 
+        // The scenario rolled the unit's first package out on its one-wave plan before these two: it is counted too.
         var u = $"unit=\"{unit}\"";
-        await prometheus.UntilAsync($"sum(snapstone_rollouts_started_total{{{u}}})", One(2), "both rollouts started");
-        await prometheus.UntilAsync($"sum(snapstone_rollouts_completed_total{{{u}}})", One(1), "the good rollout completed");
+        await prometheus.UntilAsync($"sum(snapstone_rollouts_started_total{{{u}}})", One(3), "the first package's rollout and both rollouts started");
+        await prometheus.UntilAsync($"sum(snapstone_rollouts_completed_total{{{u}}})", One(2), "the first package's and the good rollout completed");
         var rollbacks = await prometheus.UntilAsync($"sum by (reason) (snapstone_rollouts_rolled_back_total{{{u}}})", One(1), "the bad rollout rolled back");
         Assert.Contains(rollbacks[0].Label("reason"), new[] { "crash", "unhealthy" });
 
@@ -58,9 +59,9 @@ public sealed partial class TelemetryTests
 
         var targeted = (int)rolledBack["rollback"]!["targeted"]!;
         await prometheus.UntilAsync($"sum(snapstone_rollback_nodes_total{{{u}}})", One(targeted), "the nodes told to roll back");
-        await prometheus.UntilAsync($"sum(snapstone_wave_duration_seconds_count{{{u},outcome=\"passed\"}})", One(3), "the good rollout's three waves passed");
+        await prometheus.UntilAsync($"sum(snapstone_wave_duration_seconds_count{{{u},outcome=\"passed\"}})", One(4), "the first package's one wave and the good rollout's three waves passed");
         await prometheus.UntilAsync($"sum(snapstone_wave_duration_seconds_count{{{u},outcome=\"failed\"}})", One(1), "the bad rollout's canary failed");
-        await prometheus.UntilAsync($"sum(snapstone_verdicts_total{{{u},result=\"healthy\"}})", r => r.Count == 1 && r[0].Value >= 3, "a healthy verdict per passed wave");
+        await prometheus.UntilAsync($"sum(snapstone_verdicts_total{{{u},result=\"healthy\"}})", r => r.Count == 1 && r[0].Value >= 4, "a healthy verdict per passed wave");
         await prometheus.UntilAsync("sum(snapstone_reports_refused_total{reason=\"invalid\"})", One(1), "the refused report");
         await prometheus.UntilAsync("sum(snapstone_reports_ingested_total)", r => r.Count == 1 && r[0].Value >= 40, "the fleet's reports");
         await prometheus.UntilAsync("sum(snapstone_nodes_enrolled)", One(40), "every node enrolled, by PoP");

@@ -52,9 +52,11 @@ public sealed class UnitsAndPackagesTests(ServerFixture fixture)
         using var content = await _ci.GetAsync($"/v1/units/{unit}/packages/1/content");
         Assert.Equal(first, await content.Content.ReadAsStringAsync());
 
+        // A package reaches nodes only through a rollout, the first included: until one completes there is no LKG.
         var (_, unitView) = await _ci.Get($"/v1/units/{unit}");
-        Assert.Equal(1, (long?)unitView["lkgVersion"]);
+        Assert.Null(unitView["lkgVersion"]);
         Assert.Equal(2, (long?)unitView["latestVersion"]);
+        Assert.False((bool?)p1["lkg"]);
     }
 
     [Fact]
@@ -109,8 +111,14 @@ public sealed class UnitsAndPackagesTests(ServerFixture fixture)
     public async Task Growth_past_the_limit_against_the_lkg_is_rejected()
     {
         var unit = TestStorage.Unique("unit");
-        await _ci.Put($"/v1/units/{unit}", Http.FeatureUnit());
+        await _ci.Put($"/v1/units/{unit}", new
+        {
+            owner = "bot-management", kind = "file", failureMode = "fail-stale",
+            validators = new { maxBytes = 65536, format = "json", maxItems = new { path = "$.features", max = 200 }, maxGrowthPercent = 50 },
+            targets = new { labels = new Dictionary<string, string> { ["growth-test"] = unit } },
+        });
         await _ci.Post($"/v1/units/{unit}/packages", new { content = Http.Features(100) });
+        await _ci.RollOutFirstAsync(unit);
         var (status, package) = await _ci.Post($"/v1/units/{unit}/packages", new { content = Http.Features(160) });
         Assert.Equal(422, status);
         var growth = package["validation"]!["findings"]!.AsArray().Where(f => (string?)f!["rule"] == "max-growth").ToList();

@@ -78,7 +78,8 @@ public sealed class DemoScriptTests
         Assert.Equal(HttpStatusCode.NotFound, e.Status);
         Assert.StartsWith("this Snapstone cannot start rollouts: POST http://snapstone.test/v1/rollouts answered 404: no endpoint at POST /v1/rollouts.", e.Message);
         Assert.Equal(
-            ["PUT /v1/plans/demo-waves", "PUT /v1/units/bot-features", "POST /v1/units/bot-features/packages", "POST /v1/units/bot-features/packages", "POST /v1/rollouts"],
+            // The baseline is the unit's first package: it is rolled out too, so the first rollout is the baseline's.
+            ["PUT /v1/plans/demo-waves", "PUT /v1/units/bot-features", "POST /v1/units/bot-features/packages", "POST /v1/rollouts"],
             server.Calls.Where(c => c != "GET /v1/fleet"));
         Assert.Contains("Snapstone registered all 12 nodes in", output.ToString());
     }

@@ -146,6 +146,17 @@ public sealed class Node
                 }
             }
         }
+        if (report.Applied is { } running && State.Applied.Keys.Where(u => !running.ContainsKey(u)).ToList() is { Count: > 0 } dropped)
+        {
+            // A unit the node no longer lists runs no package of ours: its agent is back on its built-in default
+            // (a first package rolled back, say).
+            foreach (var unit in dropped)
+            {
+                State.Applied.Remove(unit);
+            }
+            _appliedChanged = true;
+            _window.Split(now);
+        }
         TrackDrift(catalog, report.IntervalSeconds, now);
         Checkpoint(now);
         LastReportAt = now;

@@ -34,6 +34,8 @@ public sealed class NodeState
     /// </summary>
     /// <remarks>Null until the node joins a wave late, as almost none do: an empty dictionary per node is memory for nothing.</remarks>
     [Id(5)] public Dictionary<string, LateOrder>? JoinedLate { get; set; }
+    /// <summary>Audit intents of operator enrolments, stored with the identity they set; null while there are none.</summary>
+    [Id(6)] public List<Audit.AuditIntent>? Outbox { get; set; }
 }
 
 /// <summary>A wave order a node took when it joined its PoP, after the wave went out.</summary>

@@ -1,3 +1,5 @@
+using Snapstone.Domain.BreakGlass;
+
 namespace Snapstone.Domain.Rollouts;
 
 /// <summary>Why a command was refused; the gateway maps <see cref="Kind"/> to an HTTP status.</summary>
@@ -19,7 +21,10 @@ public static class RolloutCommands
 {
     public const int MaxReasonLength = 2000;
 
-    /// <summary>Stops a pending, awaiting or running rollout until <see cref="Resume"/>. A reason is required.</summary>
+    /// <summary>
+    /// Stops a pending, awaiting or running rollout until <see cref="Resume"/>. A reason is required. A rollout
+    /// paused by a freeze may be paused by a person too: it then stays paused when the freeze ends.
+    /// </summary>
     public static CommandResult Pause(RolloutStatus status, string actor, string? reason, DateTimeOffset now)
     {
         if ((CheckActor(status, actor) ?? CheckReason(status, reason, required: true)) is { } invalid)
@@ -29,23 +34,32 @@ public static class RolloutCommands
         return status.State switch
         {
             RolloutState.Pending or RolloutState.AwaitingApproval or RolloutState.Running =>
-                new CommandResult(status.Paused(reason!.Trim(), actor, now)),
+                new CommandResult(status.Paused(new PauseReason.Manual(actor, reason!.Trim()), now)),
+            RolloutState.Paused when status.Pause is not PauseReason.Manual =>
+                new CommandResult(status.Paused(new PauseReason.Manual(actor, reason!.Trim()), now)),
             RolloutState.Paused => Conflict(status, "the rollout is already paused"),
             RolloutState.RollingBack => Conflict(status, "the rollout is rolling back; a rollback cannot be paused"),
             _ => Conflict(status, $"the rollout is {Describe(status.State)}; there is nothing to pause"),
         };
     }
 
-    /// <summary>Moves a paused rollout again; the apply deadline and the inconclusive grace start afresh.</summary>
-    public static CommandResult Resume(RolloutStatus status, string actor, string? reason, DateTimeOffset now)
+    /// <summary>
+    /// Moves a paused rollout again; the apply deadline and the inconclusive grace start afresh. Refused while
+    /// <paramref name="freeze"/> (the freeze that applies to the unit now, if any) holds it: lift the freeze first.
+    /// </summary>
+    public static CommandResult Resume(RolloutStatus status, string actor, string? reason, DateTimeOffset now, Freeze? freeze = null)
     {
         if ((CheckActor(status, actor) ?? CheckReason(status, reason, required: false)) is { } invalid)
         {
             return invalid;
         }
-        return status.State == RolloutState.Paused
-            ? new CommandResult(status.Resumed(actor, reason?.Trim(), now))
-            : Conflict(status, $"only a paused rollout can be resumed; this one is {Describe(status.State)}");
+        if (status.State != RolloutState.Paused)
+        {
+            return Conflict(status, $"only a paused rollout can be resumed; this one is {Describe(status.State)}");
+        }
+        return freeze is not null
+            ? Conflict(status, $"{freeze.Describe()}; lift it before resuming")
+            : new CommandResult(status.Resumed(actor, reason?.Trim(), now));
     }
 
     /// <summary>
@@ -73,7 +87,8 @@ public static class RolloutCommands
     }
 
     /// <summary>
-    /// Approves the wave awaiting approval. The rollout's creator may not approve it (<see cref="ProblemKind.Forbidden"/>).
+    /// Approves the wave awaiting approval. Neither the rollout's creator nor the package's author may approve it
+    /// (<see cref="ProblemKind.Forbidden"/>): a second person means someone who neither wrote nor shipped the change.
     /// </summary>
     public static CommandResult Approve(RolloutSpec spec, RolloutStatus status, string actor, string? reason, DateTimeOffset now)
     {
@@ -90,8 +105,20 @@ public static class RolloutCommands
             return new CommandResult(status, new Refusal(ProblemKind.Forbidden,
                 $"{actor} created this rollout and may not approve it; someone else must"));
         }
+        if (string.Equals(actor, spec.PackageAuthor, StringComparison.OrdinalIgnoreCase))
+        {
+            return new CommandResult(status, new Refusal(ProblemKind.Forbidden,
+                $"{actor} wrote package v{spec.Version} and may not approve its rollout; someone else must"));
+        }
         return new CommandResult(status.Approved(actor, reason?.Trim(), now));
     }
+
+    /// <summary>
+    /// Break-glass took the unit over (<paramref name="target"/> names where it sent every consumer): the rollout stops
+    /// at once, aborted, sending nothing back itself. An ended rollout stays as it was.
+    /// </summary>
+    public static CommandResult StopForBreakGlass(RolloutStatus status, string action, string by, string reason, string target, DateTimeOffset now) =>
+        new(status.StoppedByBreakGlass(action, by, reason, target, now));
 
     private static CommandResult? CheckActor(RolloutStatus status, string actor) =>
         string.IsNullOrWhiteSpace(actor) ? Invalid(status, "actor is required") : null;

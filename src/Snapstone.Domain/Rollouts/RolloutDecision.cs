@@ -40,8 +40,11 @@ public abstract record RolloutDecision
     /// <summary>The last wave passed: the package is the unit's new last known good.</summary>
     public sealed record Complete : RolloutDecision;
 
-    /// <summary>Stopped until a person resumes it; tell people why.</summary>
-    public sealed record Pause(string Reason) : RolloutDecision;
+    /// <summary>Stopped until a person resumes it (or, for a freeze, until the freeze ends); tell people why.</summary>
+    public sealed record Pause(PauseReason Reason) : RolloutDecision;
+
+    /// <summary>The freeze that paused the rollout ended: it moves again. Tick again: the next Decide takes its next step.</summary>
+    public sealed record Resume : RolloutDecision;
 
     /// <summary>
     /// Tell every node whose FirstWave is at most <see cref="ThroughWave"/> to return to the previous package

@@ -10,8 +10,9 @@ namespace Snapstone.Domain.Rollouts;
 /// <remarks>
 /// A tick in the grain:
 /// <code>
-/// var d = RolloutPolicy.Decide(spec, status, null, now, settings);
-/// if (d is RolloutDecision.Observe o) d = RolloutPolicy.Decide(spec, status, await ObserveAsync(o.Wave), now, settings);
+/// var conditions = RolloutConditions.Of(await FreezesOf(spec.Unit));
+/// var d = RolloutPolicy.Decide(spec, status, conditions, null, now, settings);
+/// if (d is RolloutDecision.Observe o) d = RolloutPolicy.Decide(spec, status, conditions, await ObserveAsync(o.Wave), now, settings);
 /// if (d.Changed) await PersistAsync(d.Status);
 /// then act on d (assign, roll back, notify, schedule the next tick at Wait.Until) ...
 /// </code>
@@ -24,12 +25,21 @@ namespace Snapstone.Domain.Rollouts;
 /// (or <see cref="RolloutDecision.Complete"/> after the last wave); Unhealthy → <see cref="RolloutDecision.Rollback"/>;
 /// Inconclusive → wait up to <see cref="RolloutSettings.GraceFor"/>, then pause. Inconclusive never advances.</item>
 /// </list>
-/// At any point once a node was touched, even paused or awaiting approval: hard node signals beyond the gates,
+/// At any point once a node was touched, even paused, frozen or awaiting approval: hard node signals beyond the gates,
 /// rejections beyond the gate or an Unhealthy verdict → Rollback at once, without waiting for the bake.
+/// <para>
+/// Conditions are inputs, re-derived every tick, never remembered as a pause someone must undo: a freeze that
+/// applies to the unit pauses the rollout (<see cref="PauseReason.Frozen"/>), and once no freeze applies a rollout
+/// paused by one moves again by itself (<see cref="RolloutDecision.Resume"/>). A person's pause
+/// (<see cref="PauseReason.Manual"/>) is never lifted by a freeze ending. A freeze never holds a rollback, and an
+/// emergency deploy (<see cref="RolloutSpec.BreakGlass"/>) does not heed freezes. With the conditions unknown
+/// (<see cref="RolloutConditions.Known"/> false) no forward step is taken.
+/// </para>
 /// </remarks>
 public static class RolloutPolicy
 {
-    public static RolloutDecision Decide(RolloutSpec spec, RolloutStatus status, WaveObservation? observation, DateTimeOffset now, RolloutSettings settings)
+    public static RolloutDecision Decide(RolloutSpec spec, RolloutStatus status, RolloutConditions conditions, WaveObservation? observation,
+        DateTimeOffset now, RolloutSettings settings)
     {
         if (status.IsTerminal)
         {
@@ -45,7 +55,7 @@ public static class RolloutPolicy
         {
             return status.State == RolloutState.Paused
                 ? new RolloutDecision.Wait(null) { Status = status }
-                : Pause(status, $"status has {status.Waves.Count} wave(s) and current wave {status.CurrentWave}, the plan has {plan.Waves.Count}: refusing to guess", now);
+                : Pause(status, new PauseReason.Inconsistent(status.Waves.Count, status.CurrentWave, plan.Waves.Count), now);
         }
 
         var k = status.CurrentWave;
@@ -57,6 +67,10 @@ public static class RolloutPolicy
         {
             return Rollback(status, danger.Reason, danger.Verdict, now);
         }
+        if (!spec.BreakGlass && Conditioned(spec, status, conditions, now, settings) is { } held)
+        {
+            return held;
+        }
         if (status.State is RolloutState.Paused or RolloutState.AwaitingApproval)
         {
             return new RolloutDecision.Wait(null) { Status = status };
@@ -67,7 +81,7 @@ public static class RolloutPolicy
             case WaveState.Pending:
                 if (waveSpec.RequiresApproval && wave.ApprovedBy is null)
                 {
-                    var waiting = status.AwaitingApproval(k, spec.CreatedBy, now);
+                    var waiting = status.AwaitingApproval(k, spec, now);
                     return new RolloutDecision.AwaitApproval(k) { Status = waiting, Changed = true };
                 }
                 return new RolloutDecision.Assign(k) { Status = status.WaveStarted(k, now), Changed = true };
@@ -117,10 +131,8 @@ public static class RolloutPolicy
         var deadline = from + settings.ApplyDeadline;
         if (now >= deadline)
         {
-            var missing = targeted - Math.Max(0, seen.Applied);
-            return Pause(counted,
-                $"wave '{wave.Name}' stuck applying: {missing} of {targeted} node(s) have not converged after {RolloutStatus.Duration(now - from)} " +
-                $"(applied {Math.Max(0, seen.Applied)}, rejected {Math.Max(0, seen.Rejected)}, need {required})" + Naming(seen.Unconverged, missing), now);
+            return Pause(counted, new PauseReason.ApplyDeadline(wave.Name, targeted, Math.Clamp(seen.Applied, 0, targeted), Math.Max(0, seen.Rejected),
+                required, now - from, [.. (seen.Unconverged ?? []).Where(n => !string.IsNullOrEmpty(n)).Distinct(StringComparer.Ordinal).Take(WaveObservation.MaxNamed)]), now);
         }
         return Same(status, new RolloutDecision.Wait(Earlier(now + settings.PollInterval, deadline)) { Status = counted });
     }
@@ -154,7 +166,7 @@ public static class RolloutPolicy
         if (now >= since + grace)
         {
             return Pause(counted with { Waves = WithVerdict(counted.Waves, k, verdict) },
-                $"wave '{wave.Name}' inconclusive for {RolloutStatus.Duration(now - since)} (grace {RolloutStatus.Duration(grace)}): {RolloutStatus.Summary(verdict)}", now);
+                new PauseReason.Inconclusive(wave.Name, now - since, grace, RolloutStatus.Summary(verdict)), now);
         }
         return Same(status, new RolloutDecision.Wait(Earlier(now + settings.PollInterval, since + grace)) { Status = counted });
     }
@@ -228,8 +240,33 @@ public static class RolloutPolicy
         return new RolloutDecision.Rollback(reason, next.Rollback!.ThroughWave) { Status = next, Changed = true };
     }
 
-    private static RolloutDecision Pause(RolloutStatus status, string reason, DateTimeOffset now) =>
-        new RolloutDecision.Pause(reason) { Status = status.Paused(reason, RolloutStatus.Self, now), Changed = true };
+    private static RolloutDecision Pause(RolloutStatus status, PauseReason reason, DateTimeOffset now) =>
+        new RolloutDecision.Pause(reason) { Status = status.Paused(reason, now), Changed = true };
+
+    /// <summary>
+    /// The decision the conditions force, if they force one: wait when they are unknown, pause for a freeze that
+    /// applies (a rollout already paused stays as it is until the freeze ends, or for ever when a person paused it),
+    /// resume a rollout paused by a freeze that no longer applies.
+    /// </summary>
+    private static RolloutDecision? Conditioned(RolloutSpec spec, RolloutStatus status, RolloutConditions conditions, DateTimeOffset now, RolloutSettings settings)
+    {
+        if (!conditions.Known)
+        {
+            return new RolloutDecision.Wait(now + settings.PollInterval) { Status = status };
+        }
+        var freeze = conditions.FreezeOf(spec.Unit, now);
+        if (freeze is not null)
+        {
+            return status.State == RolloutState.Paused
+                ? new RolloutDecision.Wait(freeze.Until) { Status = status }
+                : Pause(status, new PauseReason.Frozen(freeze), now);
+        }
+        if (status is { State: RolloutState.Paused, Pause: PauseReason.Frozen frozen })
+        {
+            return new RolloutDecision.Resume { Status = status.Thawed(frozen.Freeze, now), Changed = true };
+        }
+        return null;
+    }
 
     private static RolloutDecision Finish(RolloutStatus status, int targeted, int confirmed, DateTimeOffset now)
     {
@@ -259,7 +296,7 @@ public static class RolloutPolicy
     private static DateTimeOffset Earlier(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
 
     /// <summary><c>; not converged: n-1, n-2 and 3 more</c> for 5 missing nodes of which 2 are named; empty when none is named.</summary>
-    private static string Naming(IReadOnlyList<string>? named, int missing, string what = "not converged")
+    internal static string Naming(IReadOnlyList<string>? named, int missing, string what = "not converged")
     {
         var shown = (named ?? []).Where(n => !string.IsNullOrEmpty(n)).Distinct(StringComparer.Ordinal).Take(WaveObservation.MaxNamed).ToList();
         if (shown.Count == 0)

@@ -25,6 +25,20 @@ public sealed record RolloutSpec
     /// <summary>Decisions taken at creation worth showing, e.g. "plan raised to high-risk: the unit is high-risk".</summary>
     [Id(11)] public IReadOnlyList<string> Notes { get; init; } = [];
 
+    /// <summary>Who wrote the package; like the creator, they may not approve its rollout.</summary>
+    [Id(12)] public string? PackageAuthor { get; init; }
+    /// <summary>An emergency deploy through break-glass: freezes do not hold it (it is still watched and rolled back on regression).</summary>
+    [Id(13)] public bool BreakGlass { get; init; }
+
+    /// <summary>The plan the request named (null: the unit's); <see cref="PlanName"/> is the one used, which a high-risk change may raise.</summary>
+    [Id(14)] public string? RequestedPlan { get; init; }
+
+    /// <summary>Who may not approve it: its creator and the package's author, each named once.</summary>
+    public IReadOnlyList<string> Excluded =>
+        PackageAuthor is { Length: > 0 } author && !string.Equals(author, CreatedBy, StringComparison.OrdinalIgnoreCase)
+            ? [CreatedBy, author]
+            : [CreatedBy];
+
     /// <summary>The salt for <see cref="WaveSelector"/>: the unit's name, so its percentage cohorts are the same in every rollout.</summary>
     public string Salt => Unit;
 }

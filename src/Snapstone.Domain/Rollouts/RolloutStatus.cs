@@ -1,5 +1,6 @@
 using System.Globalization;
 using Snapstone.Domain.Health;
+using Snapstone.Domain.BreakGlass;
 
 namespace Snapstone.Domain.Rollouts;
 
@@ -10,7 +11,7 @@ public enum RolloutState
     /// <summary>The current wave needs a person's approval before it opens.</summary>
     AwaitingApproval,
     Running,
-    /// <summary>Stopped by a person, a freeze, an inconclusive wave or a stuck apply; moves again only on resume.</summary>
+    /// <summary>Stopped by a person, a freeze, an inconclusive wave or a stuck apply (<see cref="RolloutStatus.Pause"/> says which); a freeze's pause ends with the freeze, the others only on resume.</summary>
     Paused,
     /// <summary>Every touched node is being sent back to the previous package.</summary>
     RollingBack,
@@ -118,8 +119,7 @@ public sealed record RolloutStatus
     [Id(1)] public int CurrentWave { get; init; }
     [Id(2)] public IReadOnlyList<WaveStatus> Waves { get; init; } = [];
     [Id(3)] public RollbackStatus? Rollback { get; init; }
-    [Id(4)] public string? PausedReason { get; init; }
-    [Id(5)] public string? PausedBy { get; init; }
+    // Ids 4 and 5 held the pause's reason and actor as strings; the pause is a typed value now (Id 12).
     /// <summary>When the current wave's verdict first came back Inconclusive; the grace runs from here.</summary>
     [Id(6)] public DateTimeOffset? InconclusiveSince { get; init; }
     /// <summary>The last resume; the apply deadline runs from the later of this and the wave's start.</summary>
@@ -130,6 +130,11 @@ public sealed record RolloutStatus
     [Id(10)] public DateTimeOffset UpdatedAt { get; init; }
     /// <summary>When the rollout reached a terminal state.</summary>
     [Id(11)] public DateTimeOffset? FinishedAt { get; init; }
+    /// <summary>Why the rollout is paused, while it is; null otherwise.</summary>
+    [Id(12)] public PauseReason? Pause { get; init; }
+
+    /// <summary>The pause as users read it.</summary>
+    public string? PausedReason => Pause?.Describe();
 
     /// <summary>
     /// Entries dropped from the front of <see cref="Timeline"/> to keep it within <see cref="MaxTimeline"/>: entry
@@ -224,9 +229,9 @@ public sealed record RolloutStatus
         return (this with { Signals = [.. Signals, signal] }).Append(now, TimelineTypes.NodeSignal, signal.Reason);
     }
 
-    internal RolloutStatus AwaitingApproval(int wave, string creator, DateTimeOffset now) =>
+    internal RolloutStatus AwaitingApproval(int wave, RolloutSpec spec, DateTimeOffset now) =>
         (this with { State = RolloutState.AwaitingApproval, CurrentWave = wave })
-            .Append(now, TimelineTypes.AwaitingApproval, $"wave '{Waves[wave].Name}' needs approval by someone other than {creator}");
+            .Append(now, TimelineTypes.AwaitingApproval, $"wave '{Waves[wave].Name}' needs approval by someone other than {string.Join(" and ", spec.Excluded)}");
 
     internal RolloutStatus Approved(string actor, string? reason, DateTimeOffset now) =>
         (WithWave(CurrentWave, Waves[CurrentWave] with { ApprovedBy = actor, ApprovedAt = now }) with { State = RolloutState.Running })
@@ -280,13 +285,18 @@ public sealed record RolloutStatus
             State = RolloutState.Completed, InconclusiveSince = null, FinishedAt = now,
         }).Append(now, TimelineTypes.Completed, $"wave '{Waves[wave].Name}' passed ({Summary(verdict)}); rollout completed");
 
-    internal RolloutStatus Paused(string reason, string by, DateTimeOffset now) =>
-        (this with { State = RolloutState.Paused, PausedReason = reason, PausedBy = by })
-            .Append(now, TimelineTypes.Paused, by == Self ? $"paused: {reason}" : $"paused by {by}: {reason}");
+    internal RolloutStatus Paused(PauseReason reason, DateTimeOffset now) =>
+        (this with { State = RolloutState.Paused, Pause = reason })
+            .Append(now, TimelineTypes.Paused, reason is PauseReason.Manual manual ? $"paused by {manual.Actor}: {manual.Reason}" : $"paused: {reason.Describe()}");
 
     internal RolloutStatus Resumed(string actor, string? reason, DateTimeOffset now) =>
-        (this with { State = RolloutState.Running, PausedReason = null, PausedBy = null, InconclusiveSince = null, ResumedAt = now })
+        (this with { State = RolloutState.Running, Pause = null, InconclusiveSince = null, ResumedAt = now })
             .Append(now, TimelineTypes.Resumed, $"resumed by {actor}{Because(reason)}");
+
+    /// <summary>The freeze that paused the rollout no longer applies: it moves again by itself.</summary>
+    internal RolloutStatus Thawed(Freeze ended, DateTimeOffset now) =>
+        (this with { State = RolloutState.Running, Pause = null, InconclusiveSince = null, ResumedAt = now })
+            .Append(now, TimelineTypes.Resumed, $"resumed: the freeze by {ended.By} no longer applies");
 
     /// <summary>Starts sending every touched node back; the current wave fails if it was live, with the verdict that failed it.</summary>
     internal RolloutStatus RollbackStarted(string reason, string by, bool aborted, Verdict? verdict, DateTimeOffset now)
@@ -308,6 +318,7 @@ public sealed record RolloutStatus
         {
             State = RolloutState.RollingBack,
             InconclusiveSince = null,
+            Pause = null,
             Rollback = new RollbackStatus { Reason = reason, By = by, ThroughWave = TouchedThrough, Aborted = aborted, StartedAt = now },
         }).Append(now, TimelineTypes.RollbackStarted, $"rolling back: {reason}");
     }
@@ -333,9 +344,38 @@ public sealed record RolloutStatus
             $"{Math.Max(0, confirmed)}/{Math.Max(0, targeted)} node(s) confirmed back on the previous package" + (unconfirmed is null ? "" : $"; {unconfirmed}"));
     }
 
+    /// <summary>
+    /// Break-glass sent every consumer of the unit elsewhere: the rollout ends aborted at once, with nothing left for it
+    /// to send back or count. Unchanged when it already ended.
+    /// </summary>
+    internal RolloutStatus StoppedByBreakGlass(string action, string by, string reason, string target, DateTimeOffset now)
+    {
+        if (IsTerminal)
+        {
+            return this;
+        }
+        var status = this;
+        if (CurrentWave < Waves.Count && Waves[CurrentWave].State is WaveState.Applying or WaveState.Baking)
+        {
+            status = WithWave(CurrentWave, Waves[CurrentWave] with { State = WaveState.Failed });
+        }
+        var why = $"break-glass action {action} by {by}: {reason}";
+        return (status with
+        {
+            State = RolloutState.Aborted,
+            FinishedAt = now,
+            Pause = null,
+            InconclusiveSince = null,
+            Rollback = (Rollback ?? new RollbackStatus { Reason = why, By = by, ThroughWave = TouchedThrough, StartedAt = now }) with
+            {
+                Aborted = true, AssignedAt = Rollback?.AssignedAt ?? now, CompletedAt = now,
+            },
+        }).Append(now, TimelineTypes.Aborted, $"stopped by {why}; every consumer was sent to {target} by the action, which counts their confirmations");
+    }
+
     /// <summary>An abort before any node was touched: nothing to send back.</summary>
     internal RolloutStatus AbortedUntouched(string actor, string reason, DateTimeOffset now) =>
-        (this with { State = RolloutState.Aborted, FinishedAt = now, InconclusiveSince = null })
+        (this with { State = RolloutState.Aborted, FinishedAt = now, InconclusiveSince = null, Pause = null })
             .Append(now, TimelineTypes.Aborted, $"aborted by {actor} before any node was touched: {reason}");
 
     private RolloutStatus WithWave(int wave, WaveStatus status)

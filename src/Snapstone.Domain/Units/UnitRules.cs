@@ -33,6 +33,10 @@ public static class UnitRules
         {
             errors.Add(planError);
         }
+        else if (unit.Plan == Plans.BuiltInPlans.EmergencyName)
+        {
+            errors.Add($"plan '{Plans.BuiltInPlans.EmergencyName}' is for break-glass only; name another plan");
+        }
         CheckValidators(unit.Validators, errors);
         CheckLabels("targets.labels", unit.Targets.Labels, errors);
         return errors;

@@ -89,7 +89,7 @@ public sealed class DriftGrain(
     {
         try
         {
-            return await GrainFactory.ByKey<INodeHealthGrain>(node).DriftFacts();
+            return await GrainFactory.ByKey<INodeFanOutGrain>(node).DriftFacts();
         }
         catch (Exception e)
         {

@@ -114,5 +114,5 @@ public sealed class FleetDriftGrain(
         }
     }
 
-    private IIncidentGrain Incident(string id) => GrainFactory.GetGrain<IIncidentGrain>(id);
+    private IIncidentWriterGrain Incident(string id) => GrainFactory.GetGrain<IIncidentWriterGrain>(id);
 }

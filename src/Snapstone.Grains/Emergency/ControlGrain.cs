@@ -1,6 +1,8 @@
 using Microsoft.Extensions.Logging;
+using Snapstone.Domain.Audit;
 using Snapstone.Domain.BreakGlass;
-using Snapstone.Domain.Rollouts;
+using Snapstone.Grains.Audit;
+using Snapstone.Grains.Storage;
 
 namespace Snapstone.Grains.Emergency;
 
@@ -8,43 +10,59 @@ namespace Snapstone.Grains.Emergency;
 public sealed class ControlState
 {
     [Id(0)] public List<Freeze> Freezes { get; set; } = [];
+    /// <summary>Audit intents of freezes and lifts, stored with the freeze list they changed.</summary>
+    [Id(1)] public List<AuditIntent> Outbox { get; set; } = [];
+    /// <summary>Break-glass actions started and not finished, for the start-up sweep.</summary>
+    [Id(2)] public List<string> OpenActions { get; set; } = [];
 }
 
 /// <summary>
-/// Freezes. A freeze pauses every matching active rollout at once and refuses new ones; lifting it, or its TTL
-/// running out, resumes the rollouts it paused. Depends on nothing but Snapstone's own grains and storage.
+/// Freezes. Rollouts ask which freezes apply on every tick and derive their pause from the answer, so a freeze
+/// needs nothing undone when it ends; a new, lifted or expired freeze only wakes the matching rollouts so they notice
+/// at once. A freeze is in force the moment it is recorded in memory and stored (with its audit entry) as soon as
+/// storage answers: no storage or incident write stands between on-call and a freeze. Depends on nothing but
+/// Snapstone's own grains and storage.
 /// </summary>
-public sealed class ControlGrain(
-    [PersistentState("control", StorageNames.Grains)] IPersistentState<ControlState> state,
-    TimeProvider time,
-    ILogger<ControlGrain> logger) : Grain, IControlGrain, IRemindable
+public sealed class ControlGrain : Grain, IControlWriterGrain, IRemindable
 {
-    /// <summary>Who pauses rollouts for a freeze; lifting resumes exactly those.</summary>
-    public const string FreezeActor = "freeze";
+    private const string ExpiryReminder = "expiry";
+    private const int MaxOpenActions = 1000;
+    private static readonly TimeSpan WakeWait = TimeSpan.FromSeconds(5);
+    private readonly IPersistentState<ControlState> state;
+    private readonly TimeProvider time;
+    private readonly ILogger<ControlGrain> logger;
+    private readonly StateWriter _writer;
+    private readonly AuditOutbox _outbox;
     private IGrainTimer? _expiry;
+
+    public ControlGrain([PersistentState("control", StorageNames.Grains)] IPersistentState<ControlState> state, IGrainFactory grains, TimeProvider time,
+        ILogger<ControlGrain> logger)
+    {
+        this.state = state;
+        this.time = time;
+        this.logger = logger;
+        _writer = new StateWriter(state.WriteStateAsync, logger, () => "control", () => this.DeactivateOnIdle());
+        _outbox = new AuditOutbox(this, grains, () => state.State.Outbox, time, logger);
+    }
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         WatchExpiry();
+        _outbox.ResumeIfPending();
         return Task.CompletedTask;
     }
 
-    public async Task<Freeze> Freeze(Freeze freeze)
+    public async Task<Freeze> Put(Freeze freeze, string action)
     {
         state.State.Freezes.RemoveAll(f => f.Unit == freeze.Unit || !f.ActiveAt(time.GetUtcNow()));
         state.State.Freezes.Add(freeze);
-        await state.WriteStateAsync();
-        if (freeze.Until is not null)
-        {
-            await this.RegisterOrUpdateReminder("expiry", TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
-        }
-        WatchExpiry();
-        logger.LogWarning("Freeze: {Freeze}", freeze.Describe());
-        await ForEachActiveRollout(freeze, rollout => rollout.Pause(FreezeActor, freeze.Describe()));
+        _outbox.Add(freeze.By, "breakglass.freeze", freeze.Unit is null ? "units/*" : $"unit/{freeze.Unit}", freeze.Reason);
+        logger.LogWarning("Freeze (action {Action}): {Freeze}", action, freeze.Describe());
+        await Settle(freeze.Until is not null);
         return freeze;
     }
 
-    public async Task<Freeze?> Lift(string? unit, string actor)
+    public async Task<Freeze?> Remove(string? unit, string actor, string action)
     {
         var lifted = state.State.Freezes.FirstOrDefault(f => f.Unit == unit);
         if (lifted is null)
@@ -52,10 +70,38 @@ public sealed class ControlGrain(
             return null;
         }
         state.State.Freezes.Remove(lifted);
-        await state.WriteStateAsync();
-        logger.LogWarning("Freeze lifted by {Actor}: {Freeze}", actor, lifted.Describe());
-        await ResumePaused(lifted, $"freeze lifted by {actor}");
+        _outbox.Add(actor, "breakglass.unfreeze", unit is null ? "units/*" : $"unit/{unit}", lifted.Reason);
+        logger.LogWarning("Freeze lifted by {Actor} (action {Action}): {Freeze}", actor, action, lifted.Describe());
+        await Settle(expiring: false);
         return lifted;
+    }
+
+    /// <summary>
+    /// Stores the change with its audit intent, waiting a little for storage but never failing the freeze on it: the
+    /// freeze already holds (rollouts ask this grain), and the write keeps retrying until storage answers.
+    /// </summary>
+    private async Task Settle(bool expiring)
+    {
+        var stored = StoreAsync(expiring);
+        await Task.WhenAny(stored, Task.Delay(AuditOutbox.AppendWait));
+    }
+
+    private async Task StoreAsync(bool expiring)
+    {
+        try
+        {
+            await _outbox.ArmAsync();
+            if (expiring)
+            {
+                await this.RegisterOrUpdateReminder(ExpiryReminder, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
+            }
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            logger.LogWarning("Control: reminders not registered yet ({Error}); the write below still carries the change", e.Message);
+        }
+        await _writer.WriteDurablyAsync();
+        await _outbox.FlushAsync();
     }
 
     public Task<Freeze?> FreezeOf(string unit) => Task.FromResult(BreakGlassRules.Applicable(state.State.Freezes, unit, time.GetUtcNow()));
@@ -63,7 +109,51 @@ public sealed class ControlGrain(
     public Task<IReadOnlyList<Freeze>> Freezes() =>
         Task.FromResult<IReadOnlyList<Freeze>>([.. state.State.Freezes.Where(f => f.ActiveAt(time.GetUtcNow()))]);
 
-    public Task ReceiveReminder(string reminderName, TickStatus status) => LiftExpired();
+    public async Task Nudge(Freeze freeze)
+    {
+        var catalog = await GrainFactory.GetGrain<ICatalogGrain>(ICatalogGrain.Key).Get();
+        var units = await Task.WhenAll(catalog.Units.Keys.Where(freeze.Covers).Select(u => GrainFactory.GetGrain<IUnitGrain>(u).Get()));
+        await Task.WhenAll(units.Select(u => u?.ActiveRollout).OfType<string>().Select(async id =>
+        {
+            try
+            {
+                await GrainFactory.GetGrain<IRolloutRunnerGrain>(id).Wake().WaitAsync(WakeWait);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                // It ticks on its own and asks again; the freeze holds regardless.
+                logger.LogInformation("Rollout {Rollout} not woken for the freeze: {Reason}", id, e.Message);
+            }
+        }));
+    }
+
+    public Task Track(string action)
+    {
+        if (!state.State.OpenActions.Contains(action))
+        {
+            state.State.OpenActions.Add(action);
+            if (state.State.OpenActions.Count > MaxOpenActions)
+            {
+                state.State.OpenActions.RemoveRange(0, state.State.OpenActions.Count - MaxOpenActions);
+            }
+        }
+        return _writer.WriteDurablyAsync();
+    }
+
+    public Task Done(string action) =>
+        state.State.OpenActions.Remove(action) ? _writer.WriteDurablyAsync() : Task.CompletedTask;
+
+    public Task<IReadOnlyList<string>> OpenActions() => Task.FromResult<IReadOnlyList<string>>([.. state.State.OpenActions]);
+
+    public async Task ReceiveReminder(string reminderName, TickStatus status)
+    {
+        if (reminderName == AuditOutbox.ReminderName)
+        {
+            await _outbox.ReceiveReminderAsync();
+            return;
+        }
+        await LiftExpired();
+    }
 
     private void WatchExpiry() =>
         _expiry ??= this.RegisterGrainTimer(_ => LiftExpired(), new GrainTimerCreationOptions(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1)) { Interleave = false });
@@ -74,47 +164,19 @@ public sealed class ControlGrain(
         var expired = state.State.Freezes.Where(f => !f.ActiveAt(now)).ToList();
         if (expired.Count == 0)
         {
-            if (state.State.Freezes.All(f => f.Until is null) && await this.GetReminder("expiry") is { } reminder)
+            if (state.State.Freezes.All(f => f.Until is null) && await this.GetReminder(ExpiryReminder) is { } reminder)
             {
                 await this.UnregisterReminder(reminder);
             }
             return;
         }
+        // Rollouts already treat an expired freeze as lifted (they compare its end with their clock); this only tidies up.
         state.State.Freezes.RemoveAll(expired.Contains);
-        await state.WriteStateAsync();
+        await _writer.WriteAsync();
         foreach (var freeze in expired)
         {
             logger.LogWarning("Freeze expired: {Freeze}", freeze.Describe());
-            await ResumePaused(freeze, "freeze expired");
+            await Nudge(freeze);
         }
-    }
-
-    /// <summary>Resumes the rollouts this freeze paused, unless another freeze still covers them.</summary>
-    private Task ResumePaused(Freeze lifted, string why) =>
-        ForEachActiveRollout(lifted, async rollout =>
-        {
-            if (await rollout.Get() is { Status: { State: RolloutState.Paused, PausedBy: FreezeActor } } view &&
-                BreakGlassRules.Applicable(state.State.Freezes, view.Spec.Unit, time.GetUtcNow()) is null)
-            {
-                await rollout.Resume(FreezeActor, why);
-            }
-        });
-
-    private async Task ForEachActiveRollout(Freeze freeze, Func<IRolloutGrain, Task> act)
-    {
-        var catalog = await GrainFactory.GetGrain<ICatalogGrain>(ICatalogGrain.Key).Get();
-        var units = await Task.WhenAll(catalog.Units.Keys.Where(freeze.Covers).Select(u => GrainFactory.GetGrain<IUnitGrain>(u).Get()));
-        await Task.WhenAll(units.Select(u => u?.ActiveRollout).OfType<string>().Select(async id =>
-        {
-            try
-            {
-                await act(GrainFactory.GetGrain<IRolloutGrain>(id));
-            }
-            catch (SnapstoneException e)
-            {
-                // Already paused, finished or rolling back: nothing for the freeze to do there.
-                logger.LogInformation("Freeze left rollout {Rollout} as it was: {Reason}", id, e.Message);
-            }
-        }));
     }
 }

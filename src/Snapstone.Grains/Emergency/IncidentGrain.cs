@@ -1,8 +1,12 @@
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Orleans.Concurrency;
+using Snapstone.Domain.Audit;
 using Snapstone.Domain.Incidents;
 using Snapstone.Domain.Notifications;
+using Snapstone.Grains.Audit;
+using Snapstone.Grains.Storage;
 
 namespace Snapstone.Grains.Emergency;
 
@@ -16,15 +20,31 @@ public sealed class IncidentOptions
 public sealed class IncidentState
 {
     [Id(0)] public Incident? Incident { get; set; }
+    /// <summary>Audit intents of updates people posted, stored with the update.</summary>
+    [Id(1)] public List<AuditIntent> Outbox { get; set; } = [];
 }
 
-public sealed class IncidentGrain(
-    [PersistentState("incident", StorageNames.Grains)] IPersistentState<IncidentState> state,
-    IOptions<IncidentOptions> options,
-    TimeProvider time,
-    ILogger<IncidentGrain> logger) : Grain, IIncidentGrain, IRemindable
+/// <summary>One incident: its timeline (its own row), indexed in <see cref="IncidentStore"/> (a row per incident) and fed to webhooks.</summary>
+public sealed class IncidentGrain : Grain, IIncidentWriterGrain, IRemindable
 {
+    private readonly IPersistentState<IncidentState> state;
+    private readonly IncidentStore store;
+    private readonly IOptions<IncidentOptions> options;
+    private readonly TimeProvider time;
+    private readonly ILogger<IncidentGrain> logger;
+    private readonly AuditOutbox _outbox;
     private IGrainTimer? _quiet;
+
+    public IncidentGrain([PersistentState("incident", StorageNames.Grains)] IPersistentState<IncidentState> state, IncidentStore store, IGrainFactory grains,
+        IOptions<IncidentOptions> options, TimeProvider time, ILogger<IncidentGrain> logger)
+    {
+        this.state = state;
+        this.store = store;
+        this.options = options;
+        this.time = time;
+        this.logger = logger;
+        _outbox = new AuditOutbox(this, grains, () => state.State.Outbox, time, logger);
+    }
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -32,6 +52,7 @@ public sealed class IncidentGrain(
         {
             WatchQuiet();
         }
+        _outbox.ResumeIfPending();
         return Task.CompletedTask;
     }
 
@@ -50,19 +71,39 @@ public sealed class IncidentGrain(
 
     public async Task<Incident> Update(IncidentStatus status, string message, string by)
     {
+        var updated = Updated(status, message, by);
+        await Save(updated, "incident.updated");
+        return updated;
+    }
+
+    public async Task<Incident> Post(IncidentStatus status, string? message, string actor)
+    {
+        if (IncidentRules.CheckMessage(message) is { } problem)
+        {
+            throw SnapstoneException.Invalid(problem);
+        }
+        var updated = Updated(status, message!, actor);
+        await _outbox.ArmAsync();
+        _outbox.Add(actor, "incident.update", $"incident/{updated.Id}", $"{status}: {message}");
+        await Save(updated, "incident.updated");
+        await _outbox.FlushAsync();
+        return updated;
+    }
+
+    private Incident Updated(IncidentStatus status, string message, string by)
+    {
         var incident = state.State.Incident ?? throw SnapstoneException.NotFound($"incident '{this.GetPrimaryKeyString()}' does not exist");
         if (!incident.IsOpen)
         {
             throw SnapstoneException.Conflict($"incident '{incident.Id}' is resolved; open a new one for a new problem");
         }
-        var updated = incident.With(status, message, by, time.GetUtcNow());
-        await Save(updated, "incident.updated");
-        return updated;
+        return incident.With(status, message, by, time.GetUtcNow());
     }
 
     public Task<Incident?> Get() => Task.FromResult(state.State.Incident);
 
-    public Task ReceiveReminder(string reminderName, TickStatus status) => ResolveIfQuiet();
+    public Task ReceiveReminder(string reminderName, TickStatus status) =>
+        reminderName == AuditOutbox.ReminderName ? _outbox.ReceiveReminderAsync() : ResolveIfQuiet();
 
     private void WatchQuiet() =>
         _quiet ??= this.RegisterGrainTimer(_ => ResolveIfQuiet(), new GrainTimerCreationOptions(TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(5)) { Interleave = false });
@@ -89,37 +130,36 @@ public sealed class IncidentGrain(
     {
         state.State.Incident = incident;
         await state.WriteStateAsync();
-        await GrainFactory.GetGrain<IIncidentIndexGrain>(IIncidentIndexGrain.Key).Record(incident);
+        try
+        {
+            await store.UpsertAsync(incident);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // The incident is stored; its index row catches up with the next change.
+            logger.LogWarning("Incident {Incident}: index row not written yet: {Error}", incident.Id, e.Message);
+        }
         var latest = incident.Updates.Count > 0 ? incident.Updates[^1] : null;
         var payload = JsonSerializer.Serialize(new { incident.Id, incident.Title, incident.Severity, incident.Status, incident.Units, latest }, SnapstoneJson.Options);
         var id = $"{incident.Id}-{incident.Updates.Count}";
-        GrainFactory.GetGrain<IWebhookRegistryGrain>(IWebhookRegistryGrain.Key).Publish(new WebhookEvent(id, eventType, time.GetUtcNow(), payload)).Ignore();
+        GrainFactory.GetGrain<IWebhookPublisherGrain>(IWebhookRegistryGrain.Key).Publish(new WebhookEvent(id, eventType, time.GetUtcNow(), payload)).Ignore();
         GrainFactory.GetGrain<INotificationRegistryGrain>(INotificationRegistryGrain.Key).Publish(NotificationEvents.OfIncident(incident, eventType == "incident.opened")).Ignore();
     }
 }
 
-[GenerateSerializer, Alias("snapstone.IncidentIndexState")]
-public sealed class IncidentIndexState
+/// <summary>
+/// Lists incidents from the index table (open ones, and the newest others); holds no state of its own, so no row
+/// holds every incident. One per silo.
+/// </summary>
+[StatelessWorker]
+public sealed class IncidentIndexGrain(IncidentStore store) : Grain, IIncidentIndexGrain
 {
-    [Id(0)] public List<Incident> Incidents { get; set; } = [];
-}
+    private const int Newest = 100;
 
-/// <summary>The newest incidents (open ones always kept), for listings and the status page.</summary>
-public sealed class IncidentIndexGrain(
-    [PersistentState("incidents", StorageNames.Grains)] IPersistentState<IncidentIndexState> state) : Grain, IIncidentIndexGrain
-{
-    private const int MaxResolvedKept = 100;
-
-    public async Task Record(Incident incident)
+    public async Task<IReadOnlyList<Incident>> List()
     {
-        var list = state.State.Incidents;
-        list.RemoveAll(i => i.Id == incident.Id);
-        list.Insert(0, incident);
-        var resolved = list.Where(i => !i.IsOpen).Skip(MaxResolvedKept).ToHashSet();
-        list.RemoveAll(resolved.Contains);
-        await state.WriteStateAsync();
+        var open = await store.OpenAsync();
+        var newest = await store.NewestAsync(Newest);
+        return [.. open.Concat(newest).DistinctBy(i => i.Id).OrderByDescending(i => i.OpenedAt)];
     }
-
-    public Task<IReadOnlyList<Incident>> List() =>
-        Task.FromResult<IReadOnlyList<Incident>>([.. state.State.Incidents.OrderByDescending(i => i.OpenedAt)]);
 }

@@ -10,22 +10,48 @@ namespace Snapstone.Grains.Emergency;
 public sealed class WebhookRegistryState
 {
     [Id(0)] public Dictionary<string, Webhook> Webhooks { get; set; } = [];
+    /// <summary>Audit intents of definitions and removals, stored with the change.</summary>
+    [Id(1)] public List<Snapstone.Domain.Audit.AuditIntent> Outbox { get; set; } = [];
 }
 
-public sealed class WebhookRegistryGrain(
-    [PersistentState("webhooks", StorageNames.Grains)] IPersistentState<WebhookRegistryState> state) : Grain, IWebhookRegistryGrain
+public sealed class WebhookRegistryGrain : Grain, IWebhookPublisherGrain, IRemindable
 {
+    private readonly IPersistentState<WebhookRegistryState> state;
+    private readonly Audit.AuditOutbox _outbox;
+
+    public WebhookRegistryGrain([PersistentState("webhooks", StorageNames.Grains)] IPersistentState<WebhookRegistryState> state, IGrainFactory grains,
+        TimeProvider time, ILogger<WebhookRegistryGrain> logger)
+    {
+        this.state = state;
+        _outbox = new Audit.AuditOutbox(this, grains, () => state.State.Outbox, time, logger);
+    }
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        _outbox.ResumeIfPending();
+        return Task.CompletedTask;
+    }
+
+    public Task ReceiveReminder(string reminderName, TickStatus status) => _outbox.ReceiveReminderAsync();
+
     public async Task<Webhook> Define(Webhook webhook)
     {
+        await _outbox.ArmAsync();
         state.State.Webhooks[webhook.Name] = webhook;
+        _outbox.Add(webhook.UpdatedBy, "webhook.define", $"webhook/{webhook.Name}", webhook.Url);
         await state.WriteStateAsync();
+        await _outbox.FlushAsync();
         return webhook;
     }
 
-    public async Task<bool> Remove(string name)
+    public async Task<bool> Remove(string name, string actor)
     {
-        if (!state.State.Webhooks.Remove(name)) return false;
+        if (!state.State.Webhooks.ContainsKey(name)) return false;
+        await _outbox.ArmAsync();
+        state.State.Webhooks.Remove(name);
+        _outbox.Add(actor, "webhook.delete", $"webhook/{name}", "");
         await state.WriteStateAsync();
+        await _outbox.FlushAsync();
         return true;
     }
 

@@ -33,9 +33,17 @@ public sealed class PopState
     [Id(2)] public Dictionary<string, PopOrder> Orders { get; set; } = [];
 }
 
-/// <summary>A wave order the PoP carried out, or (<see cref="RolledBack"/>) a rollback through the order's wave.</summary>
+/// <summary>
+/// A wave order the PoP carried out, or (<see cref="RolledBack"/>) a rollback through the order's wave, or
+/// (<see cref="Return"/>, with no wave order) a break-glass return of every consumer.
+/// </summary>
 [GenerateSerializer, Immutable, Alias("snapstone.PopOrder")]
-public sealed record PopOrder([property: Id(0)] WaveOrder Order, [property: Id(1)] bool RolledBack);
+public sealed record PopOrder([property: Id(0)] WaveOrder? Order, [property: Id(1)] bool RolledBack)
+{
+    [Id(2)] public UnitReturn? Return { get; init; }
+
+    public string Unit => Order?.Unit ?? Return!.Unit;
+}
 
 /// <summary>
 /// One PoP's members and the second level of every fan-out (rollout → PoPs → nodes). Reentrant so that
@@ -49,7 +57,7 @@ public sealed record PopOrder([property: Id(0)] WaveOrder Order, [property: Id(1
 /// silent for <see cref="NodeOptions.ForgetSilentSeconds"/> is forgotten, checked at most once a touch interval.
 /// </remarks>
 [Reentrant]
-public sealed class PopGrain : Grain, IPopGrain
+public sealed class PopGrain : Grain, IPopFanOutGrain
 {
     private readonly IPersistentState<PopState> state;
     private readonly IPersistentState<PopMembers> members;
@@ -287,20 +295,46 @@ public sealed class PopGrain : Grain, IPopGrain
     /// <summary>Control nodes sampled per PoP: plenty for a verdict, bounded however large the PoP.</summary>
     internal const int MaxControlSamples = 100;
 
-    public async Task<WaveCount> AssignWave(WaveOrder order)
+    public async Task<WaveAssignment> AssignWave(WaveOrder order)
     {
         var (cohort, _) = Split(order);
+        if (Superseded(order))
+        {
+            return new WaveAssignment(cohort.Count, 0);
+        }
         var fresh = cohort.Where(c => c.FirstWave == order.Wave).ToList();
-        await Record(new PopOrder(order, RolledBack: false));
-        await Task.WhenAll(fresh.Select(c => GrainFactory.ByKey<INodeHealthGrain>(c.Node).Assign(AssignmentOf(order, c.FirstWave))));
-        return new WaveCount(cohort.Count, 0, 0, [], [], fresh.Count);
+        var entry = new PopOrder(order, RolledBack: false);
+        // Forward: stored before any node hears of it, so a node that activates later reads it back.
+        state.State.Orders[order.Unit] = entry;
+        await _writer.WriteAsync();
+        if (!ReferenceEquals(state.State.Orders.GetValueOrDefault(order.Unit), entry))
+        {
+            // A rollback (or a break-glass return) for the unit arrived while this was stored: it wins.
+            return new WaveAssignment(cohort.Count, 0);
+        }
+        await Task.WhenAll(fresh.Select(c => GrainFactory.ByKey<INodeFanOutGrain>(c.Node).Assign(AssignmentOf(order, c.FirstWave))));
+        return new WaveAssignment(cohort.Count, fresh.Count);
     }
 
-    /// <summary>Stores the order before any node hears of it: a node that activates later reads it back.</summary>
-    private Task Record(PopOrder order)
+    /// <summary>
+    /// A break-glass return of the unit newer than the order's rollout stands: that rollout's later wave orders and
+    /// rollbacks would undo what break-glass did, so they are ignored.
+    /// </summary>
+    private bool Superseded(WaveOrder order) =>
+        state.State.Orders.GetValueOrDefault(order.Unit) is { Return: { } back } && order.Created <= back.At;
+
+    /// <summary>
+    /// Back is the safe direction and never waits on storage: the ledger entry is made in memory, the nodes are told at
+    /// once, then the entry is stored, retrying until storage answers. The caller hears back once it is stored.
+    /// </summary>
+    private async Task<bool[]> SendBack(PopOrder entry, IEnumerable<(string Node, Func<INodeFanOutGrain, Task<bool>> Tell)> nodes)
     {
-        state.State.Orders[order.Order.Unit] = order;
-        return _writer.WriteAsync();
+        state.State.Orders[entry.Unit] = entry;
+        var told = Task.WhenAll(nodes.Select(n => n.Tell(GrainFactory.ByKey<INodeFanOutGrain>(n.Node))));
+        var stored = _writer.WriteDurablyAsync();
+        var ran = await told;
+        await stored;
+        return ran;
     }
 
     private static NodeAssignment AssignmentOf(WaveOrder order, int firstWave) =>
@@ -314,8 +348,17 @@ public sealed class PopGrain : Grain, IPopGrain
             return Task.FromResult<IReadOnlyList<NodeOrder>>([]);
         }
         var orders = new List<NodeOrder>();
-        foreach (var (_, (order, rolledBack)) in state.State.Orders)
+        foreach (var (_, entry) in state.State.Orders)
         {
+            if (entry.Return is { } back)
+            {
+                if (back.Targets.Matches(identity.Labels))
+                {
+                    orders.Add(new NodeOrder(back.Action, back.Unit, null, back.To));
+                }
+                continue;
+            }
+            var (order, rolledBack) = (entry.Order!, entry.RolledBack);
             if (!order.Targets.Matches(identity.Labels))
             {
                 continue;
@@ -332,29 +375,74 @@ public sealed class PopGrain : Grain, IPopGrain
         return Task.FromResult<IReadOnlyList<NodeOrder>>(orders);
     }
 
-    public async Task<WaveCount> ObserveWave(WaveOrder order)
+    public async Task<WaveEvidence> ObserveWave(WaveOrder order)
     {
         var (cohort, control) = Split(order);
-        var seen = await Task.WhenAll(cohort.Select(c => GrainFactory.ByKey<INodeHealthGrain>(c.Node).Observe(order.Unit, order.Package)));
+        var seen = await Task.WhenAll(cohort.Select(c => GrainFactory.ByKey<INodeFanOutGrain>(c.Node).Observe(order.Unit, order.Package)));
         var controls = order.Previous is { } previous
-            ? await Task.WhenAll(control.Take(MaxControlSamples).Select(c => GrainFactory.ByKey<INodeHealthGrain>(c.Node).Observe(order.Unit, previous)))
+            ? await Task.WhenAll(control.Take(MaxControlSamples).Select(c => GrainFactory.ByKey<INodeFanOutGrain>(c.Node).Observe(order.Unit, previous)))
             : [];
-        return new WaveCount(
-            cohort.Count,
-            seen.Count(o => o.On),
-            seen.Count(o => o.Rejected),
-            [.. seen.Select(o => o.Sample)],
-            [.. controls.Where(o => o.On).Select(o => o.Sample)],
-            Unconverged: Unconverged(cohort, seen));
+        return new WaveEvidence
+        {
+            Cohort = cohort.Count,
+            Applied = seen.Count(o => o.On),
+            Rejected = seen.Count(o => o.Rejected),
+            CohortSamples = [.. seen.Select(o => o.Sample)],
+            ControlSamples = [.. controls.Where(o => o.On).Select(o => o.Sample)],
+            Unconverged = Unconverged(cohort, seen),
+        };
     }
 
-    public async Task<WaveCount> RollBack(WaveOrder order)
+    public async Task<RollbackSent> RollBack(WaveOrder order)
     {
         var (touched, _) = Split(order);
-        await Record(new PopOrder(order, RolledBack: true));
-        var ran = await Task.WhenAll(touched.Select(c => GrainFactory.ByKey<INodeHealthGrain>(c.Node).ReturnTo(order.Rollout, order.Unit, order.Previous, order.Package)));
-        return new WaveCount(touched.Count, ran.Count(r => r), 0, [], [], touched.Count);
+        if (Superseded(order))
+        {
+            return new RollbackSent(touched.Count, 0);
+        }
+        var ran = await SendBack(new PopOrder(order, RolledBack: true),
+            touched.Select(c => (c.Node, (Func<INodeFanOutGrain, Task<bool>>)(node => node.ReturnTo(order.Rollout, order.Unit, order.Previous, order.Package)))));
+        return new RollbackSent(touched.Count, ran.Count(r => r));
     }
+
+    public async Task<RollbackSent> ReturnAll(UnitReturn order)
+    {
+        var consumers = ConsumerIds(order.Targets);
+        var ran = await SendBack(new PopOrder(null, RolledBack: true) { Return = order },
+            consumers.Select(n => (n, (Func<INodeFanOutGrain, Task<bool>>)(node => node.ReturnTo(order.Action, order.Unit, order.To, order.From ?? NoPackage)))));
+        return new RollbackSent(consumers.Count, ran.Count(r => r));
+    }
+
+    public async Task<RollbackConfirmations> ObserveReturn(UnitReturn order)
+    {
+        var consumers = ConsumerIds(order.Targets);
+        if (order.To is not { } to)
+        {
+            // Back to no package: confirmed once the node no longer reports running the version taken back.
+            var still = order.From is { } from
+                ? await Task.WhenAll(consumers.Select(node => GrainFactory.ByKey<INodeFanOutGrain>(node).Observe(order.Unit, from)))
+                : [];
+            return new RollbackConfirmations
+            {
+                Returned = consumers.Count,
+                Confirmed = consumers.Count - still.Count(o => o.On),
+                Unconfirmed = [.. consumers.Zip(still).Where(c => c.Second.On).Select(c => c.First).Order(StringComparer.Ordinal).Take(WaveObservation.MaxNamed)],
+            };
+        }
+        var seen = await Task.WhenAll(consumers.Select(node => GrainFactory.ByKey<INodeFanOutGrain>(node).Observe(order.Unit, to)));
+        return new RollbackConfirmations
+        {
+            Returned = consumers.Count,
+            Confirmed = seen.Count(o => o.On),
+            Unconfirmed = [.. consumers.Zip(seen).Where(c => !c.Second.On).Select(c => c.First).Order(StringComparer.Ordinal).Take(WaveObservation.MaxNamed)],
+        };
+    }
+
+    /// <summary>Stands for "no package" where a node call needs the package taken back and there is none to name.</summary>
+    private static readonly DesiredPackage NoPackage = new(0, "");
+
+    private List<string> ConsumerIds(UnitTargets targets) =>
+        [.. state.State.Members.Where(m => targets.Matches(m.Value.Labels)).Select(m => m.Key)];
 
     public async Task<(int Matching, int Total)> Consumers(UnitTargets targets)
     {
@@ -362,16 +450,22 @@ public sealed class PopGrain : Grain, IPopGrain
         return (state.State.Members.Values.Count(m => targets.Matches(m.Labels)), state.State.Members.Count);
     }
 
-    public async Task<WaveCount> ObserveRollback(WaveOrder order)
+    public async Task<RollbackConfirmations> ObserveRollback(WaveOrder order)
     {
         var (touched, _) = Split(order);
         if (order.Previous is not { } previous)
         {
-            return new WaveCount(touched.Count, touched.Count, 0, [], []);
+            // A first package rolled back: confirmed once the node no longer reports running it.
+            var still = await Task.WhenAll(touched.Select(c => GrainFactory.ByKey<INodeFanOutGrain>(c.Node).Observe(order.Unit, order.Package)));
+            return new RollbackConfirmations
+            {
+                Returned = touched.Count,
+                Confirmed = still.Count(o => !o.On),
+                Unconfirmed = [.. touched.Zip(still).Where(c => c.Second.On).Select(c => c.First.Node).Order(StringComparer.Ordinal).Take(WaveObservation.MaxNamed)],
+            };
         }
-        var seen = await Task.WhenAll(touched.Select(c => GrainFactory.ByKey<INodeHealthGrain>(c.Node).Observe(order.Unit, previous)));
-        return new WaveCount(touched.Count, seen.Count(o => o.On), 0, [], [],
-            Unconverged: Unconverged(touched, seen));
+        var seen = await Task.WhenAll(touched.Select(c => GrainFactory.ByKey<INodeFanOutGrain>(c.Node).Observe(order.Unit, previous)));
+        return new RollbackConfirmations { Returned = touched.Count, Confirmed = seen.Count(o => o.On), Unconfirmed = Unconverged(touched, seen) };
     }
 
     /// <summary>The first few of <paramref name="nodes"/> (by id) whose observation says they do not run the package.</summary>

@@ -15,7 +15,7 @@ namespace Snapstone.Grains.Nodes;
 /// runs and its drift marks (written behind). In memory: assignments, which the PoP's order ledger holds durably
 /// and gives back when the grain activates, and the health window.
 /// </summary>
-public sealed class NodeHealthGrain : Grain, INodeHealthGrain
+public sealed class NodeHealthGrain : Grain, INodeFanOutGrain, IRemindable
 {
     private static readonly TimeSpan DesiredPollInterval = TimeSpan.FromMilliseconds(200);
 
@@ -28,6 +28,7 @@ public sealed class NodeHealthGrain : Grain, INodeHealthGrain
     private readonly IOptions<CatalogOptions> catalogOptions;
     private readonly IOptions<NodeOptions> nodeOptions;
     private readonly StateWriter _writer;
+    private readonly Audit.AuditOutbox _outbox;
     private Node _node = null!;
     /// <summary>What the node runs changed since the last write (it is written with the next one, or at deactivation).</summary>
     private bool _appliedUnwritten;
@@ -45,7 +46,8 @@ public sealed class NodeHealthGrain : Grain, INodeHealthGrain
         IOptions<DriftOptions> driftOptions,
         CatalogSnapshot snapshot,
         IOptions<CatalogOptions> catalogOptions,
-        IOptions<NodeOptions> nodeOptions)
+        IOptions<NodeOptions> nodeOptions,
+        IGrainFactory grains)
     {
         this.nodeOptions = nodeOptions;
         this.snapshot = snapshot;
@@ -56,6 +58,7 @@ public sealed class NodeHealthGrain : Grain, INodeHealthGrain
         this.logger = logger;
         this.driftOptions = driftOptions;
         _writer = new StateWriter(state.WriteStateAsync, logger, () => $"node {Id}", () => this.DeactivateOnIdle());
+        _outbox = new Audit.AuditOutbox(this, grains, () => state.State.Outbox ??= [], time, logger);
     }
 
     private string Id => this.GetPrimaryKeyString();
@@ -64,6 +67,10 @@ public sealed class NodeHealthGrain : Grain, INodeHealthGrain
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _node = new Node(Id, state.State, driftOptions.Value.Settings(), time.GetUtcNow());
+        if (state.State.Outbox is { Count: > 0 })
+        {
+            _outbox.ResumeIfPending();
+        }
         if (state.State.Identity is { } identity)
         {
             await TakeOrders(identity.Pop, joined: false);
@@ -73,7 +80,7 @@ public sealed class NodeHealthGrain : Grain, INodeHealthGrain
     /// <summary>Takes what the PoP's ledger says this node was told; <paramref name="joined"/>: as it joins the PoP, after those waves went out.</summary>
     private async Task TakeOrders(string pop, bool joined)
     {
-        foreach (var order in await GrainFactory.GetGrain<IPopGrain>(pop).OrdersFor(Id))
+        foreach (var order in await GrainFactory.GetGrain<IPopFanOutGrain>(pop).OrdersFor(Id))
         {
             var now = time.GetUtcNow();
             if (order.Assignment is { } assignment)
@@ -205,6 +212,9 @@ public sealed class NodeHealthGrain : Grain, INodeHealthGrain
         }
     }
 
+    public Task ReceiveReminder(string reminderName, TickStatus status) =>
+        reminderName == Audit.AuditOutbox.ReminderName ? _outbox.ReceiveReminderAsync() : Task.CompletedTask;
+
     public async Task<NodeDriftFacts?> DriftFacts()
     {
         var facts = _node.DriftFacts(await Catalog(null), time.GetUtcNow());
@@ -215,7 +225,20 @@ public sealed class NodeHealthGrain : Grain, INodeHealthGrain
     public async Task<NodeView> Enrol(NodeIdentity identity, string actor)
     {
         var previous = state.State.Identity;
-        await Enrol(identity, agent: null);
+        // The enrolment and its audit entry are stored together (the identity's write carries the intent).
+        await _outbox.ArmAsync();
+        var intent = _outbox.Add(actor, "node.enrol", $"node/{Id}",
+            $"pop {identity.Pop}, region {identity.Region}, tier {identity.Tier}, labels {Enrolment.Render(identity.Labels)}");
+        try
+        {
+            await Enrol(identity, agent: null);
+        }
+        catch
+        {
+            _outbox.Remove(intent);
+            throw;
+        }
+        await _outbox.FlushAsync();
         NodeTelemetry.Enrolled("operator");
         logger.LogWarning("Node {Node} enrolled by {Actor} in PoP {Pop} ({Region}, tier {Tier}, labels {Labels}); it was {Previous}",
             Id, actor, identity.Pop, identity.Region, identity.Tier, Enrolment.Render(identity.Labels),
@@ -315,7 +338,7 @@ public sealed class NodeHealthGrain : Grain, INodeHealthGrain
         {
             case NodeEvent.Signalled(var rollout, var signal):
                 logger.LogWarning("Node {Node} signals rollout {Rollout}: {Reason}", Id, rollout, signal.Reason);
-                GrainFactory.GetGrain<IRolloutGrain>(rollout).Signal(signal).Ignore();
+                GrainFactory.GetGrain<IRolloutRunnerGrain>(rollout).Signal(signal).Ignore();
                 break;
             case NodeEvent.Withheld(var rollout, var signal):
                 logger.LogWarning("Node {Node} joined after rollout {Rollout}'s wave was assigned; not the cohort's evidence: {Reason}", Id, rollout, signal.Reason);

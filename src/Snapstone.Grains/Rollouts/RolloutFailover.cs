@@ -56,7 +56,7 @@ public sealed class RolloutFailover(IGrainFactory grains, IClusterMembershipServ
                 var catalog = await grains.GetGrain<ICatalogGrain>(ICatalogGrain.Key).Get();
                 var units = await Task.WhenAll(catalog.Units.Keys.Select(u => grains.GetGrain<IUnitGrain>(u).Get()));
                 var active = units.Select(u => u?.ActiveRollout).OfType<string>().ToList();
-                await Task.WhenAll(active.Select(r => grains.GetGrain<IRolloutGrain>(r).Wake()));
+                await Task.WhenAll(active.Select(r => grains.GetGrain<IRolloutRunnerGrain>(r).Wake()));
                 if (active.Count > 0)
                 {
                     logger.LogInformation("Silo {Silos} declared dead: woke {Count} unfinished rollout(s): {Rollouts}",

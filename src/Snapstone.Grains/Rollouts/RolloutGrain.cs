@@ -1,11 +1,16 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Snapstone.Domain;
+using Snapstone.Domain.Audit;
+using Snapstone.Domain.BreakGlass;
 using Snapstone.Domain.Health;
 using Snapstone.Domain.Incidents;
 using Snapstone.Domain.Notifications;
 using Snapstone.Domain.Rollouts;
 using Snapstone.Domain.Units;
+using Snapstone.Grains.Audit;
+using Snapstone.Grains.Emergency;
+using Snapstone.Grains.Storage;
 
 namespace Snapstone.Grains.Rollouts;
 
@@ -17,6 +22,8 @@ public sealed class RolloutRecord
     [Id(2)] public UnitTargets? Targets { get; set; }
     /// <summary>The incident this rollout opened (an automated rollback or halt), if any.</summary>
     [Id(3)] public string? Incident { get; set; }
+    /// <summary>Audit intents of commands (approve, pause, resume, abort), stored with the status they changed.</summary>
+    [Id(4)] public List<AuditIntent> Outbox { get; set; } = [];
 }
 
 /// <summary>Host settings for every rollout (section <c>Snapstone:Rollouts</c>).</summary>
@@ -44,31 +51,87 @@ public sealed class RolloutOptions
 }
 
 /// <summary>
-/// Walks one rollout. Thin by design: each tick asks <see cref="RolloutPolicy.Decide"/> for one decision,
-/// persists the status it returns, then performs the decision's side effect (fan-out through PoP grains) and
-/// records its acknowledgement. A timer ticks it while active; a reminder and a start-up sweep wake it after
+/// Walks one rollout. Thin by design: each tick learns the freezes that apply, asks <see cref="RolloutPolicy.Decide"/>
+/// for one decision, and carries it out. A timer ticks it while active; a reminder and a start-up sweep wake it after
 /// a restart, and the persisted status alone says where it was.
 /// </summary>
-public sealed class RolloutGrain(
-    [PersistentState("rollout", StorageNames.Grains)] IPersistentState<RolloutRecord> state,
-    TimeProvider time,
-    IOptions<RolloutOptions> options,
-    ILogger<RolloutGrain> logger) : Grain, IRolloutGrain, IRemindable
+/// <remarks>
+/// <para>
+/// Forward and back are not treated alike. A forward step (opening, assigning, passing a wave, completing) is carried
+/// out only once the status that orders it is stored: a crash never leaves nodes on a wave the status does not know.
+/// A rollback is the safe direction and never waits on storage: nodes are told at once (through the PoP grains, from
+/// memory) and the decision is stored with retries as soon as storage answers. Node signals are taken the same way,
+/// and they interleave with a tick that is waiting on storage, so a canary crashing while storage hangs is still
+/// sent back at once.
+/// </para>
+/// <para>
+/// Everything that can interleave changes the status in one synchronous step (<c>Status = f(Status)</c>); a tick that
+/// awaited anything checks the status is still the one it decided from before it acts, and decides again if not.
+/// Incidents are written in the background (<see cref="IncidentFeed"/>): no incident write holds a rollback up.
+/// </para>
+/// </remarks>
+public sealed class RolloutGrain : Grain, IRolloutRunnerGrain, IRemindable
 {
     private const string ReminderName = "keep-alive";
     private const int MaxTicksPerRun = 16;
+    private static readonly TimeSpan ConditionsWait = TimeSpan.FromSeconds(2);
+
+    private readonly IPersistentState<RolloutRecord> state;
+    private readonly TimeProvider time;
+    private readonly IOptions<RolloutOptions> options;
+    private readonly ILogger<RolloutGrain> logger;
+    private readonly StateWriter _writer;
+    private readonly AuditOutbox _outbox;
+    private readonly IncidentFeed _incidents;
+
     private IGrainTimer? _timer;
     private IGrainTimer? _watch;
+    private bool _ticking;
+    private Task<bool>? _rollingBack;
+    /// <summary>Moves on every status change; <see cref="_stored"/> is the version the last successful write carried.</summary>
+    private long _version;
+    private long _stored;
     /// <summary>
-    /// The status readers see: a new status becomes visible only once the unit has heard of it, so a pipeline
+    /// The status readers see: a terminal status becomes visible only once the unit has heard of it, so a pipeline
     /// that sees "completed" finds the unit's LKG already moved.
     /// </summary>
     private RolloutStatus? _published;
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    public RolloutGrain(
+        [PersistentState("rollout", StorageNames.Grains)] IPersistentState<RolloutRecord> state,
+        IGrainFactory grains,
+        TimeProvider time,
+        IOptions<RolloutOptions> options,
+        ILogger<RolloutGrain> logger)
+    {
+        this.state = state;
+        this.time = time;
+        this.options = options;
+        this.logger = logger;
+        _writer = new StateWriter(WriteAsync, logger, () => $"rollout {this.GetPrimaryKeyString()}", () => this.DeactivateOnIdle());
+        _outbox = new AuditOutbox(this, grains, () => state.State.Outbox, time, logger);
+        _incidents = new IncidentFeed(grains, logger, () => $"rollout {this.GetPrimaryKeyString()}");
+    }
+
     private RolloutSpec Spec => state.State.Spec!;
-    private RolloutStatus Status => state.State.Status!;
+
+    private RolloutStatus Status
+    {
+        get => state.State.Status!;
+        set
+        {
+            if (!ReferenceEquals(state.State.Status, value))
+            {
+                state.State.Status = value;
+                _version++;
+            }
+        }
+    }
+
     private RolloutSettings Settings => options.Value.Settings();
+
+    private string Id => this.GetPrimaryKeyString();
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -77,6 +140,7 @@ public sealed class RolloutGrain(
         {
             EnsureTicking();
         }
+        _outbox.ResumeIfPending();
         return Task.CompletedTask;
     }
 
@@ -84,41 +148,62 @@ public sealed class RolloutGrain(
     {
         if (state.State.Spec is { } existing)
         {
-            return existing.Unit == spec.Unit && existing.Version == spec.Version
+            return SameRequest(existing, spec)
                 ? View()
-                : throw SnapstoneException.Conflict($"rollout id {spec.Id} is already used by a rollout of {existing.Unit} v{existing.Version}");
+                : throw new SnapstoneException(ProblemKind.Unprocessable,
+                    $"rollout {spec.Id} already exists for another request ({existing.Unit} v{existing.Version} on plan '{existing.PlanName}': {existing.Reason})");
         }
         spec = spec with { CreatedAt = time.GetUtcNow() };
         state.State.Spec = spec;
         state.State.Targets = targets;
-        state.State.Status = RolloutStatus.Start(spec, time.GetUtcNow());
-        await state.WriteStateAsync();
-        Telemetry.RolloutMetrics.Saved(spec, null, state.State.Status);
-        // The unit reserved this rollout before starting it: a pending rollout is visible at once.
-        _published = state.State.Status;
-        Notify(state.State.Status);
+        Status = RolloutStatus.Start(spec, time.GetUtcNow());
+        // A rollout exists once it is stored: nothing is told to any node before.
+        await _writer.WriteAsync();
         // The reminder is a backstop (the start-up sweep wakes unfinished rollouts too): register it alongside the first wave.
         var reminder = this.RegisterOrUpdateReminder(ReminderName, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
-        await Announce(null);
+        await Publish(null);
         EnsureTicking();
         await RunTicks();
         await reminder;
         return View();
     }
 
+    /// <summary>A retry of the same request: same unit, version, plan, reason and creator.</summary>
+    private static bool SameRequest(RolloutSpec a, RolloutSpec b) =>
+        a.Unit == b.Unit && a.Version == b.Version && a.PlanName == b.PlanName && a.Reason == b.Reason && a.CreatedBy == b.CreatedBy;
+
     public Task<RolloutView?> Get() => Task.FromResult(Published());
 
     public Task<RolloutView> Approve(string actor, string? reason) =>
-        Command(() => RolloutCommands.Approve(Spec, Status, actor, reason, time.GetUtcNow()));
+        Command(actor, "rollout.approve", reason, _ => RolloutCommands.Approve(Spec, Status, actor, reason, time.GetUtcNow()));
 
     public Task<RolloutView> Pause(string actor, string? reason) =>
-        Command(() => RolloutCommands.Pause(Status, actor, reason, time.GetUtcNow()));
+        Command(actor, "rollout.pause", reason, _ => RolloutCommands.Pause(Status, actor, reason, time.GetUtcNow()));
 
     public Task<RolloutView> Resume(string actor, string? reason) =>
-        Command(() => RolloutCommands.Resume(Status, actor, reason, time.GetUtcNow()));
+        Command(actor, "rollout.resume", reason, freeze => RolloutCommands.Resume(Status, actor, reason, time.GetUtcNow(), freeze), needsFreeze: true);
 
     public Task<RolloutView> Abort(string actor, string? reason) =>
-        Command(() => RolloutCommands.Abort(Status, actor, reason, time.GetUtcNow()));
+        Command(actor, "rollout.abort", reason, _ => RolloutCommands.Abort(Status, actor, reason, time.GetUtcNow()));
+
+    public async Task<RolloutView> StopForBreakGlass(string action, string by, string reason, string target)
+    {
+        if (state.State.Status is null)
+        {
+            throw SnapstoneException.NotFound($"rollout '{Id}' does not exist");
+        }
+        var before = Status;
+        var result = RolloutCommands.StopForBreakGlass(before, action, by, reason, target, time.GetUtcNow());
+        if (ReferenceEquals(result.Status, before))
+        {
+            return View();
+        }
+        Status = result.Status;
+        await _writer.WriteDurablyAsync();
+        await Publish(before);
+        await StopTicking();
+        return View();
+    }
 
     public async Task Signal(NodeSignal signal)
     {
@@ -126,8 +211,17 @@ public sealed class RolloutGrain(
         {
             return;
         }
-        await Save(Status.WithSignal(signal, time.GetUtcNow()));
-        await RunTicks();
+        var next = Status.WithSignal(signal, time.GetUtcNow());
+        if (ReferenceEquals(next, Status))
+        {
+            return;
+        }
+        var previous = Status;
+        Status = next;
+        // Stored as soon as storage answers; acted on now.
+        _ = _writer.WriteDurablyAsync();
+        await Publish(previous);
+        await Urgently();
     }
 
     public async Task<RolloutView?> WaitForTimeline(int seen, TimeSpan wait)
@@ -148,10 +242,16 @@ public sealed class RolloutGrain(
             EnsureTicking();
             await RunTicks();
         }
+        await _outbox.FlushAsync();
     }
 
     public async Task ReceiveReminder(string reminderName, TickStatus status)
     {
+        if (reminderName == AuditOutbox.ReminderName)
+        {
+            await _outbox.ReceiveReminderAsync();
+            return;
+        }
         if (state.State.Status is not { IsTerminal: false })
         {
             await StopTicking();
@@ -161,94 +261,275 @@ public sealed class RolloutGrain(
         await RunTicks();
     }
 
-    private async Task<RolloutView> Command(Func<CommandResult> command)
+    /// <summary>
+    /// A person's command: the status it returns and its audit intent are made together and stored together before
+    /// the caller hears back. A stop (abort) sends nodes back before that write; the others act after it.
+    /// </summary>
+    private async Task<RolloutView> Command(string actor, string action, string? reason, Func<Freeze?, CommandResult> command, bool needsFreeze = false)
     {
         if (state.State.Status is null)
         {
-            throw SnapstoneException.NotFound($"rollout '{this.GetPrimaryKeyString()}' does not exist");
+            throw SnapstoneException.NotFound($"rollout '{Id}' does not exist");
         }
-        var result = command();
+        var freeze = needsFreeze && !Spec.BreakGlass ? await GrainFactory.GetGrain<IControlGrain>(IControlGrain.Key).FreezeOf(Spec.Unit) : null;
+        var result = command(freeze);
         if (result.Refusal is { } refusal)
         {
             throw new SnapstoneException(refusal.Kind, refusal.Message);
         }
-        await Save(result.Status);
-        await RunTicks();
+        await _outbox.ArmAsync();
+        var before = Status;
+        Status = result.Status;
+        var intent = _outbox.Add(actor, action, $"rollout/{Id}", reason);
+        if (Status.State == RolloutState.RollingBack)
+        {
+            var stored = _writer.WriteDurablyAsync();
+            await Publish(before);
+            await RunTicks();
+            await stored;
+        }
+        else
+        {
+            try
+            {
+                await _writer.WriteAsync();
+            }
+            catch
+            {
+                // Not stored: neither the change nor its entry stands, unless a write since has carried both.
+                if (ReferenceEquals(Status, result.Status) && _stored < _version)
+                {
+                    Status = before;
+                    _outbox.Remove(intent);
+                }
+                throw;
+            }
+            await Publish(before);
+            await RunTicks();
+        }
+        await _outbox.FlushAsync();
         return View();
     }
 
+    /// <summary>Ticks until nothing follows at once; one run at a time (a signal that finds a run going leaves the rest to it).</summary>
     private async Task RunTicks()
     {
-        for (var i = 0; i < MaxTicksPerRun && await Tick(); i++)
+        if (_ticking)
         {
+            return;
+        }
+        _ticking = true;
+        try
+        {
+            for (var i = 0; i < MaxTicksPerRun && await Tick(); i++)
+            {
+            }
+        }
+        finally
+        {
+            _ticking = false;
         }
     }
 
-    /// <summary>One decision. True when the next step can follow at once (a wave passed, or a rollback went out).</summary>
+    /// <summary>A signal arrived: roll back now if it calls for it, even while a tick waits on storage; else tick.</summary>
+    private async Task Urgently()
+    {
+        if (_rollingBack is { IsCompleted: false } running)
+        {
+            await running;
+            return;
+        }
+        var decision = RolloutPolicy.Decide(Spec, Status, RolloutConditions.Unknown, null, time.GetUtcNow(), Settings);
+        if (decision is RolloutDecision.Rollback rollback)
+        {
+            await RollBack(Status, rollback);
+        }
+        else
+        {
+            await RunTicks();
+        }
+    }
+
+    /// <summary>One decision. True when the next step can follow at once (a wave passed, a pause ended, or a rollback went out).</summary>
     private async Task<bool> Tick()
     {
         if (state.State.Status is not { IsTerminal: false })
         {
             return false;
         }
+        var conditions = await Conditions();
+        var from = Status;
         var now = time.GetUtcNow();
-        var decision = RolloutPolicy.Decide(Spec, Status, null, now, Settings);
+        var decision = RolloutPolicy.Decide(Spec, from, conditions, null, now, Settings);
         if (decision is RolloutDecision.Observe observe)
         {
-            decision = RolloutPolicy.Decide(Spec, Status, await Observe(observe.Wave), now, Settings);
-        }
-        if (decision.Changed)
-        {
-            await Save(decision.Status);
+            var seen = await Observe(observe.Wave);
+            if (!ReferenceEquals(Status, from))
+            {
+                return true;
+            }
+            decision = RolloutPolicy.Decide(Spec, from, conditions, seen, now, Settings);
         }
         switch (decision)
         {
+            case RolloutDecision.Rollback rollback:
+                return await RollBack(from, rollback);
+
+            case RolloutDecision.Wait:
+                if (decision.Changed)
+                {
+                    // Counts only, no transition: stored with the next write, never waited on.
+                    Status = decision.Status;
+                    _writer.WriteBehind();
+                    await Publish(from);
+                }
+                return false;
+
             case RolloutDecision.Assign assign:
-                var cohort = await FanOut(assign.Wave, (pop, order) => pop.AssignWave(order));
-                await Save(Status.WaveAssigned(assign.Wave, cohort.Sum(c => c.Cohort), time.GetUtcNow()));
+                if (!await Stored(from, decision.Status))
+                {
+                    return true;
+                }
+                var assigned = await FanOut(assign.Wave, (pop, order) => pop.AssignWave(order));
+                if (!ReferenceEquals(Status, decision.Status))
+                {
+                    return true;
+                }
+                var recorded = Status.WaveAssigned(assign.Wave, assigned.Sum(c => c.Cohort), time.GetUtcNow());
+                await Stored(Status, recorded);
                 // Nodes learn at their next report: looking before the next tick would find nothing applied.
                 return false;
-            case RolloutDecision.Rollback rollback:
-                // The nodes hear of it while the unit quarantines the version, not after: every moment counts.
-                // Both finish before the rollback counts as assigned, so a crash in between repeats both.
-                var fanOut = FanOut(rollback.ThroughWave, (pop, order) => pop.RollBack(order));
-                var quarantine = Status.Rollback is { Aborted: true } ? Task.CompletedTask
-                    : Unit.Quarantine(Spec.Version, $"rolled back by {Spec.Id}: {rollback.Reason}");
-                await Task.WhenAll(fanOut, quarantine);
-                var touched = await fanOut;
-                var sent = touched.Sum(c => c.Cohort);
-                await Save(Status.RollbackAssigned(sent, touched.Sum(c => c.Applied), time.GetUtcNow()));
-                if (Status.Rollback is not { Aborted: true })
+
+            case RolloutDecision.Advance or RolloutDecision.Resume:
+                return await Stored(from, decision.Status);
+
+            case RolloutDecision.Complete:
+                if (await Stored(from, decision.Status))
                 {
-                    await OpenIncident($"Rollout {Spec.Id} of {Spec.Unit} v{Spec.Version} rolled back", sent,
-                        (IncidentStatus.Detected, rollback.Reason),
-                        (IncidentStatus.Halted, $"rollout halted at wave '{Spec.Plan.Waves[Math.Clamp(rollback.ThroughWave, 0, Spec.Plan.Waves.Count - 1)].Name}'"),
-                        (IncidentStatus.RollingBack, $"{sent} node(s) told to return to v{Spec.PreviousVersion}"));
-                }
-                return true;
-            case RolloutDecision.Advance:
-                return true;
-            case RolloutDecision.Complete or RolloutDecision.FinishRollback:
-                await StopTicking();
-                if (decision is RolloutDecision.FinishRollback { Outcome: RolloutState.RolledBack })
-                {
-                    await UpdateIncident(IncidentStatus.RolledBack, $"all {Status.Rollback?.Confirmed} node(s) confirmed v{Spec.PreviousVersion}; v{Spec.Version} is quarantined");
-                    await UpdateIncident(IncidentStatus.Monitoring, "watching the fleet on the last known good package");
+                    await StopTicking();
                 }
                 return false;
+
+            case RolloutDecision.FinishRollback finish:
+                if (await Stored(from, decision.Status))
+                {
+                    await StopTicking();
+                    if (finish.Outcome == RolloutState.RolledBack && state.State.Incident is { } incident)
+                    {
+                        _ = _incidents.Update(incident, IncidentStatus.RolledBack, $"all {Status.Rollback?.Confirmed} node(s) confirmed v{Spec.PreviousVersion}; v{Spec.Version} is quarantined");
+                        _ = _incidents.Update(incident, IncidentStatus.Monitoring, "watching the fleet on the last known good package");
+                    }
+                }
+                return false;
+
             case RolloutDecision.Pause pause:
-                await OpenIncident($"Rollout {Spec.Id} of {Spec.Unit} v{Spec.Version} halted", Status.Waves.Sum(w => w.Applied),
-                    (IncidentStatus.Detected, pause.Reason),
-                    (IncidentStatus.Halted, "the rollout is paused until someone resumes or aborts it"));
+                if (await Stored(from, decision.Status))
+                {
+                    OpenIncident($"Rollout {Spec.Id} of {Spec.Unit} v{Spec.Version} halted", Status.Waves.Sum(w => w.Applied),
+                        (IncidentStatus.Detected, pause.Reason.Describe()),
+                        (IncidentStatus.Halted, pause.Reason is PauseReason.Frozen
+                            ? "the rollout is paused until the freeze ends"
+                            : "the rollout is paused until someone resumes or aborts it"));
+                }
                 return false;
+
             default:
+                if (decision.Changed)
+                {
+                    await Stored(from, decision.Status);
+                }
                 return false;
         }
     }
 
-    /// <summary>The first few nodes the PoPs named as not running what they should, over all of them.</summary>
-    private static IReadOnlyList<string> Unconverged(IEnumerable<WaveCount> counts) =>
-        [.. counts.SelectMany(c => c.Unconverged ?? []).Order(StringComparer.Ordinal).Take(WaveObservation.MaxNamed)];
+    /// <summary>
+    /// Makes <paramref name="next"/> the status, if nothing changed it since <paramref name="from"/>, and waits until it
+    /// is stored. True when it is stored and still current: the forward step it orders may go ahead.
+    /// </summary>
+    private async Task<bool> Stored(RolloutStatus from, RolloutStatus next)
+    {
+        if (!ReferenceEquals(Status, from))
+        {
+            return false;
+        }
+        Status = next;
+        var version = _version;
+        if (_stored < version)
+        {
+            await _writer.WriteAsync();
+        }
+        await Publish(from);
+        return ReferenceEquals(Status, next);
+    }
+
+    /// <summary>
+    /// Sends every touched node back at once and stores the decision as soon as storage answers: the PoPs tell their
+    /// nodes from memory, then store their ledgers; the unit quarantines the version meanwhile. The rollback counts as
+    /// assigned only once every ledger and the quarantine are stored, so a crash before that sends everyone back again.
+    /// </summary>
+    private Task<bool> RollBack(RolloutStatus from, RolloutDecision.Rollback rollback)
+    {
+        if (_rollingBack is { IsCompleted: false } running)
+        {
+            return running;
+        }
+        if (!ReferenceEquals(Status, from))
+        {
+            return Task.FromResult(true);
+        }
+        return _rollingBack = SendBack(from, rollback);
+    }
+
+    private async Task<bool> SendBack(RolloutStatus from, RolloutDecision.Rollback rollback)
+    {
+        Status = rollback.Status;
+        var stored = _writer.WriteDurablyAsync();
+        var aborted = Status.Rollback is { Aborted: true };
+        var fanOut = FanOut(rollback.ThroughWave, (pop, order) => pop.RollBack(order));
+        var quarantine = aborted ? Task.CompletedTask : GrainFactory.GetGrain<IUnitRolloutsGrain>(Spec.Unit).Quarantine(Spec.Version, $"rolled back by {Spec.Id}: {rollback.Reason}");
+        await Publish(from);
+        if (!aborted)
+        {
+            var through = Math.Clamp(rollback.ThroughWave, 0, Spec.Plan.Waves.Count - 1);
+            var wave = Spec.Plan.Waves[through].Name;
+            // Sized by the cohort told to run the package (waves are cumulative): the blast radius it could have had.
+            OpenIncident($"Rollout {Spec.Id} of {Spec.Unit} v{Spec.Version} rolled back", Status.Waves[through].Targeted,
+                (IncidentStatus.Detected, rollback.Reason),
+                (IncidentStatus.Halted, $"rollout halted at wave '{wave}'"),
+                (IncidentStatus.RollingBack, $"the touched nodes are told to return to {(Spec.PreviousVersion is { } v ? $"v{v}" : "no package")}"));
+        }
+        await Task.WhenAll(fanOut, quarantine);
+        var returned = await fanOut;
+        await stored;
+        var assigned = Status.RollbackAssigned(returned.Sum(c => c.Returned), returned.Sum(c => c.Ran), time.GetUtcNow());
+        if (!ReferenceEquals(assigned, Status))
+        {
+            var before = Status;
+            Status = assigned;
+            await Publish(before);
+            await _writer.WriteDurablyAsync();
+        }
+        return true;
+    }
+
+    /// <summary>The freezes that apply to the unit now, asked each tick; an emergency deploy heeds none.</summary>
+    private async Task<RolloutConditions> Conditions()
+    {
+        if (Spec.BreakGlass)
+        {
+            return RolloutConditions.None;
+        }
+        try
+        {
+            var freeze = await GrainFactory.GetGrain<IControlGrain>(IControlGrain.Key).FreezeOf(Spec.Unit).WaitAsync(ConditionsWait);
+            return RolloutConditions.Of(freeze is null ? [] : [freeze]);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            logger.LogWarning("Rollout {Rollout}: freezes unknown ({Error}); taking no forward step", Id, e.Message);
+            return RolloutConditions.Unknown;
+        }
+    }
 
     /// <summary>Gathers what Decide asked to see: the current wave's cohort and control, or the rollback's confirmations.</summary>
     private async Task<WaveObservation> Observe(int wave)
@@ -259,9 +540,9 @@ public sealed class RolloutGrain(
             return new WaveObservation
             {
                 Wave = wave,
-                Targeted = rollback.Sum(c => c.Cohort),
-                Applied = rollback.Sum(c => c.Applied),
-                Unconverged = Unconverged(rollback),
+                Targeted = rollback.Sum(c => c.Returned),
+                Applied = rollback.Sum(c => c.Confirmed),
+                Unconverged = FirstNamed(rollback.Select(c => c.Unconfirmed)),
             };
         }
         var counts = await FanOut(wave, (pop, order) => pop.ObserveWave(order));
@@ -278,12 +559,16 @@ public sealed class RolloutGrain(
             Applied = counts.Sum(c => c.Applied),
             Rejected = counts.Sum(c => c.Rejected),
             Verdict = verdict,
-            Unconverged = Unconverged(counts),
+            Unconverged = FirstNamed(counts.Select(c => c.Unconverged)),
         };
     }
 
+    /// <summary>The first few nodes the PoPs named as not running what they should, over all of them.</summary>
+    private static IReadOnlyList<string> FirstNamed(IEnumerable<IReadOnlyList<string>> named) =>
+        [.. named.SelectMany(n => n).Order(StringComparer.Ordinal).Take(WaveObservation.MaxNamed)];
+
     /// <summary>Rollout → every PoP at once → each PoP's nodes at once: a wave of any size is a two-level tree.</summary>
-    private async Task<WaveCount[]> FanOut(int wave, Func<IPopGrain, WaveOrder, Task<WaveCount>> call)
+    private async Task<T[]> FanOut<T>(int wave, Func<IPopFanOutGrain, WaveOrder, Task<T>> call)
     {
         var order = new WaveOrder
         {
@@ -295,21 +580,31 @@ public sealed class RolloutGrain(
             Wave = wave,
             Targets = state.State.Targets ?? new UnitTargets(new Dictionary<string, string>()),
             Salt = Spec.Salt,
+            Created = Spec.CreatedAt,
         };
         var pops = await GrainFactory.GetGrain<IFleetGrain>(IFleetGrain.Key).Pops();
-        return await Task.WhenAll(pops.Select(pop => call(GrainFactory.GetGrain<IPopGrain>(pop), order)));
+        return await Task.WhenAll(pops.Select(pop => call(GrainFactory.GetGrain<IPopFanOutGrain>(pop), order)));
     }
 
-    /// <summary>Persists a new status (never an unchanged one), logs its newest timeline entry and tells the unit and any watchers.</summary>
-    private async Task Save(RolloutStatus next)
+    /// <summary>Counts what the writer stores, so a forward step can tell whether the status that orders it is stored.</summary>
+    private async Task WriteAsync()
     {
-        var previous = state.State.Status;
-        if (ReferenceEquals(next, previous))
+        var version = _version;
+        await state.WriteStateAsync();
+        _stored = Math.Max(_stored, version);
+    }
+
+    /// <summary>
+    /// Makes the current status what readers see: logs its newest timeline entry, tells the unit of a new state (a
+    /// terminal one before anyone else sees it, as the unit moves its LKG then) and wakes watchers.
+    /// </summary>
+    private async Task Publish(RolloutStatus? previous)
+    {
+        var next = Status;
+        if (ReferenceEquals(next, _published) && previous is not null)
         {
             return;
         }
-        state.State.Status = next;
-        await state.WriteStateAsync();
         Telemetry.RolloutMetrics.Saved(Spec, previous, next);
         if (next.Timeline.Count > 0 && next.Timeline[^1] is { } entry && (previous is null || previous.Timeline.Count == 0 || previous.Timeline[^1] != entry))
         {
@@ -318,13 +613,22 @@ public sealed class RolloutGrain(
         }
         if (previous?.State != next.State)
         {
-            await Announce(previous?.State);
+            var announce = GrainFactory.GetGrain<IUnitRolloutsGrain>(Spec.Unit).RolloutChanged(View().Summary());
+            if (next.IsTerminal)
+            {
+                await announce;
+            }
+            else
+            {
+                _ = announce.ContinueWith(t => logger.LogWarning(t.Exception!.GetBaseException(), "Rollout {Rollout}: unit {Unit} not told of {State} yet; the next change tells it",
+                    Id, Spec.Unit, next.State), CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Current);
+            }
         }
         if (_timer is not null && !next.IsTerminal)
         {
             WatchRollback();
         }
-        _published = next;
+        _published = Status;
         var changed = _changed;
         _changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         changed.TrySetResult();
@@ -339,48 +643,41 @@ public sealed class RolloutGrain(
         }
     }
 
-    private Task Announce(RolloutState? _) => Unit.RolloutChanged(View().Summary());
-
-    /// <summary>Opens this rollout's incident with its first updates, sized by how many nodes took the package.</summary>
-    private async Task OpenIncident(string title, int affected, params (IncidentStatus Status, string Message)[] updates)
+    /// <summary>Opens this rollout's incident (in the background), sized by how many nodes took the package; a second call adds updates.</summary>
+    private void OpenIncident(string title, int affected, params (IncidentStatus Status, string Message)[] updates)
     {
-        if (state.State.Incident is not null)
+        if (state.State.Incident is { } existing)
         {
             foreach (var (status, message) in updates.Skip(1))
             {
-                await UpdateIncident(status, message);
+                _ = _incidents.Update(existing, status, message);
             }
             return;
         }
         var id = "inc-" + Spec.Id[2..];
-        var fleet = (await GrainFactory.GetGrain<IFleetGrain>(IFleetGrain.Key).Summary()).Nodes;
-        var now = time.GetUtcNow();
+        state.State.Incident = id;
+        _writer.WriteBehind();
+        _ = OpenLater(id, title, affected, updates, time.GetUtcNow());
+    }
+
+    private async Task OpenLater(string id, string title, int affected, (IncidentStatus Status, string Message)[] updates, DateTimeOffset now)
+    {
+        var fleet = 0;
+        try
+        {
+            fleet = (await GrainFactory.GetGrain<IFleetGrain>(IFleetGrain.Key).Summary().WaitAsync(TimeSpan.FromSeconds(5))).Nodes;
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            logger.LogInformation("Rollout {Rollout}: fleet size unknown for the incident's severity: {Error}", Id, e.Message);
+        }
         var incident = IncidentRules.Open(id, title, IncidentRules.SeverityOf(affected, fleet), [Spec.Unit], Spec.Id, updates[0].Status, updates[0].Message, "snapstone", now);
         foreach (var (status, message) in updates.Skip(1))
         {
             incident = incident.With(status, message, "snapstone", now);
         }
-        state.State.Incident = id;
-        await state.WriteStateAsync();
-        await GrainFactory.GetGrain<IIncidentGrain>(id).Open(incident);
+        _ = _incidents.Open(incident);
     }
-
-    private async Task UpdateIncident(IncidentStatus status, string message)
-    {
-        if (state.State.Incident is { } id)
-        {
-            try
-            {
-                await GrainFactory.GetGrain<IIncidentGrain>(id).Update(status, message, "snapstone");
-            }
-            catch (SnapstoneException e)
-            {
-                logger.LogInformation("Incident {Incident} not updated: {Reason}", id, e.Message);
-            }
-        }
-    }
-
-    private IUnitGrain Unit => GrainFactory.GetGrain<IUnitGrain>(Spec.Unit);
 
     /// <summary>Starts the tick timer; while a rollback waits for confirmations, a second timer counts them more often.</summary>
     private void EnsureTicking()

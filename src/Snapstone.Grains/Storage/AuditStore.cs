@@ -6,16 +6,21 @@ using Snapstone.Domain.Audit;
 namespace Snapstone.Grains.Storage;
 
 /// <summary>
-/// The audit log in its own table, one partition per service: entries are only ever added (an existing
-/// sequence number is never overwritten), together with a head row that names the newest, in one
-/// transaction so the head and the chain never disagree.
+/// The audit log in its own table, one partition per service. Each append is one table transaction of three rows:
+/// the entry (added, so an existing sequence number is never overwritten), the head that names it (sequence number,
+/// hash, count and seal), and a row for the change's intent id (added, so an intent is appended at most once: a retry
+/// of an intent already in the log fails the transaction and changes nothing). Head, chain and intents never disagree.
 /// </summary>
+/// <remarks>Row keys: entries <c>000000000001</c>…, the head <c>head</c>, intents <c>intent-{id}</c>; entries sort before <c>:</c>, the rest after.</remarks>
 public sealed class AuditStore(TableClient table, string partition)
 {
     private const string HeadRow = "head";
+    private const string IntentPrefix = "intent-";
+    private const string EntriesEnd = ":";
     private int _created;
 
-    public async Task AppendAsync(AuditEntry entry, CancellationToken ct = default)
+    /// <summary>Appends <paramref name="entry"/> for <paramref name="intent"/>. False when that intent is already in the log (nothing was written).</summary>
+    public async Task<bool> AppendAsync(AuditEntry entry, AuditHead head, string intent, CancellationToken ct = default)
     {
         await EnsureTableAsync(ct);
         var row = new TableEntity(partition, Row(entry.Seq))
@@ -28,25 +33,66 @@ public sealed class AuditStore(TableClient table, string partition)
             ["Reason"] = entry.Reason,
             ["PrevHash"] = entry.PrevHash,
             ["Hash"] = entry.Hash,
+            ["Keyed"] = entry.Keyed,
+            ["Intent"] = intent,
         };
-        var head = new TableEntity(partition, HeadRow) { ["Seq"] = entry.Seq, ["Hash"] = entry.Hash };
-        await table.SubmitTransactionAsync([new TableTransactionAction(TableTransactionActionType.Add, row), new TableTransactionAction(TableTransactionActionType.UpsertReplace, head)], ct);
-    }
-
-    /// <summary>The newest entry, or null for an empty log.</summary>
-    public async Task<AuditEntry?> LastAsync(CancellationToken ct = default)
-    {
-        await EnsureTableAsync(ct);
+        var headRow = new TableEntity(partition, HeadRow) { ["Seq"] = head.Seq, ["Hash"] = head.Hash, ["Count"] = head.Count, ["Mac"] = head.Mac, ["Keyed"] = head.Keyed };
+        var intentRow = new TableEntity(partition, IntentPrefix + intent) { ["Seq"] = entry.Seq };
         try
         {
-            var head = await table.GetEntityAsync<TableEntity>(partition, HeadRow, cancellationToken: ct);
-            var seq = head.Value.GetInt64("Seq") ?? 0;
-            return seq == 0 ? null : FromRow((await table.GetEntityAsync<TableEntity>(partition, Row(seq), cancellationToken: ct)).Value);
+            await table.SubmitTransactionAsync(
+            [
+                new TableTransactionAction(TableTransactionActionType.Add, row),
+                new TableTransactionAction(TableTransactionActionType.UpsertReplace, headRow),
+                new TableTransactionAction(TableTransactionActionType.Add, intentRow),
+            ], ct);
+            return true;
         }
-        catch (RequestFailedException e) when (e.Status == 404)
+        catch (TableTransactionFailedException e) when (e.Status == 409)
+        {
+            // Either the intent is already in the log (a retry), or another writer took this sequence number.
+            if (await SeqOfIntentAsync(intent, ct) is not null)
+            {
+                return false;
+            }
+            throw;
+        }
+    }
+
+    /// <summary>The sequence number the log gave <paramref name="intent"/>, or null when it is not in the log.</summary>
+    public async Task<long?> SeqOfIntentAsync(string intent, CancellationToken ct = default)
+    {
+        await EnsureTableAsync(ct);
+        var row = await table.GetEntityIfExistsAsync<TableEntity>(partition, IntentPrefix + intent, cancellationToken: ct);
+        return row.HasValue ? row.Value!.GetInt64("Seq") : null;
+    }
+
+    public async Task<AuditEntry?> GetAsync(long seq, CancellationToken ct = default)
+    {
+        await EnsureTableAsync(ct);
+        var row = await table.GetEntityIfExistsAsync<TableEntity>(partition, Row(seq), cancellationToken: ct);
+        return row.HasValue ? FromRow(row.Value!) : null;
+    }
+
+    /// <summary>The stored head, or null for a log never written to.</summary>
+    public async Task<AuditHead?> HeadAsync(CancellationToken ct = default)
+    {
+        await EnsureTableAsync(ct);
+        var row = await table.GetEntityIfExistsAsync<TableEntity>(partition, HeadRow, cancellationToken: ct);
+        if (!row.HasValue)
         {
             return null;
         }
+        var head = row.Value!;
+        var seq = head.GetInt64("Seq") ?? 0;
+        return new AuditHead(seq, head.GetString("Hash") ?? "", head.GetInt64("Count") ?? seq, head.GetString("Mac") ?? "", head.GetBoolean("Keyed") ?? false);
+    }
+
+    /// <summary>The head and the entry it names (null, null for an empty log).</summary>
+    public async Task<(AuditEntry? Last, AuditHead? Head)> LastAsync(CancellationToken ct = default)
+    {
+        var head = await HeadAsync(ct);
+        return head is not { Seq: > 0 } ? (null, head) : (await GetAsync(head.Seq, ct), head);
     }
 
     /// <summary>Entries with a sequence number above <paramref name="afterSeq"/>, oldest first.</summary>
@@ -54,7 +100,7 @@ public sealed class AuditStore(TableClient table, string partition)
     {
         await EnsureTableAsync(ct);
         var from = Row(afterSeq + 1);
-        await foreach (var row in table.QueryAsync<TableEntity>(e => e.PartitionKey == partition && e.RowKey.CompareTo(from) >= 0 && e.RowKey != HeadRow, cancellationToken: ct))
+        await foreach (var row in table.QueryAsync<TableEntity>(e => e.PartitionKey == partition && e.RowKey.CompareTo(from) >= 0 && e.RowKey.CompareTo(EntriesEnd) < 0, cancellationToken: ct))
         {
             yield return FromRow(row);
         }
@@ -70,6 +116,7 @@ public sealed class AuditStore(TableClient table, string partition)
         Reason = row.GetString("Reason") ?? "",
         PrevHash = row.GetString("PrevHash") ?? "",
         Hash = row.GetString("Hash") ?? "",
+        Keyed = row.GetBoolean("Keyed") ?? false,
     };
 
     private static string Row(long seq) => seq.ToString("D12", CultureInfo.InvariantCulture);

@@ -45,6 +45,40 @@ public sealed class StateWriter(Func<Task> write, ILogger logger, Func<string> o
             t => logger.LogWarning(t.Exception!.GetBaseException(), "Write-behind of {Owner} failed; the next write carries it", owner()),
             CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Current);
 
+    /// <summary>
+    /// Writes the state soon and keeps trying, backing off up to <see cref="MaxRetryDelay"/>, until a write that started
+    /// after this call succeeds; completes then. For changes that act before they are stored (a rollback tells nodes at
+    /// once from memory): they must reach storage as soon as it answers. Gives up only when storage holds a newer row
+    /// than this activation read (the grain then starts over from what is stored).
+    /// </summary>
+    public async Task WriteDurablyAsync()
+    {
+        var delay = TimeSpan.FromMilliseconds(100);
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await WriteAsync();
+                return;
+            }
+            catch (Orleans.Storage.InconsistentStateException)
+            {
+                return;
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                if (attempt == 1 || attempt % 10 == 0)
+                {
+                    logger.LogWarning("{Owner}: write failed (attempt {Attempt}), retrying until storage answers: {Error}", owner(), attempt, e.Message);
+                }
+                await Task.Delay(delay);
+                delay = delay * 2 > MaxRetryDelay ? MaxRetryDelay : delay * 2;
+            }
+        }
+    }
+
+    public static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(5);
+
     /// <summary>Waits for every change made so far to be written (or to fail).</summary>
     public async Task FlushAsync()
     {

@@ -156,13 +156,13 @@ public static class RolloutMetrics
     }
 
     /// <summary>Why a rollout paused, as a bounded kind: a person, a freeze, or the policy (inconclusive, a stuck apply).</summary>
-    internal static string PauseReason(RolloutStatus status) => status.PausedBy switch
+    internal static string PauseReason(RolloutStatus status) => status.Pause switch
     {
-        ControlGrain.FreezeActor => "freeze",
-        RolloutStatus.Self when status.PausedReason?.Contains("stuck applying", StringComparison.Ordinal) == true => "apply-deadline",
-        RolloutStatus.Self when status.PausedReason?.Contains("inconclusive", StringComparison.Ordinal) == true => "inconclusive",
-        RolloutStatus.Self => "other",
-        _ => "manual",
+        Domain.Rollouts.PauseReason.Frozen => "freeze",
+        Domain.Rollouts.PauseReason.ApplyDeadline => "apply-deadline",
+        Domain.Rollouts.PauseReason.Inconclusive => "inconclusive",
+        Domain.Rollouts.PauseReason.Manual => "manual",
+        _ => "other",
     };
 
     private static string ResultOf(VerdictResult result) => result switch

@@ -14,7 +14,7 @@ public sealed class CatalogState
 
 public sealed class CatalogGrain(
     [PersistentState("catalog", StorageNames.Grains)] IPersistentState<CatalogState> state,
-    ILogger<CatalogGrain> logger) : Grain, ICatalogGrain
+    ILogger<CatalogGrain> logger) : Grain, ICatalogWriterGrain
 {
     private static readonly TimeSpan PushTimeout = TimeSpan.FromSeconds(5);
     private readonly HashSet<string> _caches = [];
@@ -120,7 +120,7 @@ public sealed class CatalogCacheGrain(IOptions<CatalogOptions> options, TimeProv
     }
 
     private async Task Refresh() =>
-        Take(await GrainFactory.GetGrain<ICatalogGrain>(ICatalogGrain.Key).Subscribe(this.GetPrimaryKeyString()));
+        Take(await GrainFactory.GetGrain<ICatalogWriterGrain>(ICatalogGrain.Key).Subscribe(this.GetPrimaryKeyString()));
 
     private void Take(Catalog catalog)
     {

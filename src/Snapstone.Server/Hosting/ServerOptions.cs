@@ -38,6 +38,10 @@ public sealed class StorageOptions
     public string GrainTable { get; set; } = "SnapstoneGrains";
     /// <summary>Table for the hash-chained audit log (one partition per service id).</summary>
     public string AuditTable { get; set; } = "SnapstoneAudit";
+    /// <summary>Table for the incident index: a row per incident.</summary>
+    public string IncidentTable { get; set; } = "SnapstoneIncidents";
+    /// <summary>Azure Storage for the audit table when it should not share the grain state's account; empty: <see cref="ConnectionString"/>.</summary>
+    public string? AuditConnectionString { get; set; }
 }
 
 public enum ClusteringMode { Localhost, AzureTable }

@@ -1,4 +1,5 @@
 using System.Net;
+using Azure.Data.Tables;
 using Orleans.Configuration;
 using Orleans.Dashboard;
 using Snapstone.Grains;
@@ -29,6 +30,7 @@ public static class SiloSetup
         silo.AddStartupTask<Snapstone.Grains.Rollouts.RolloutRecovery>();
         silo.AddStartupTask<Snapstone.Grains.Rollouts.RolloutFailover>();
         silo.AddStartupTask<Snapstone.Grains.Drift.DriftRecovery>();
+        silo.AddStartupTask<Snapstone.Grains.Emergency.BreakGlassRecovery>();
         return silo;
     }
 
@@ -38,7 +40,20 @@ public static class SiloSetup
         static string Service(IServiceProvider sp) => sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<ClusterOptions>>().Value.ServiceId;
         services.AddSingleton(account);
         services.AddSingleton<IPackageStore>(sp => new BlobPackageStore(account.Container(storage.PackageContainer), Service(sp)));
-        services.AddSingleton(sp => new AuditStore(account.Table(storage.AuditTable), Service(sp)));
+        // The audit log may live in its own storage account (Snapstone:Storage:AuditConnectionString); it is asked with short
+        // timeouts, as a change never waits long for its entry (the entry follows from the change's outbox).
+        var auditOptions = new TableClientOptions();
+        auditOptions.Retry.MaxRetries = 2;
+        auditOptions.Retry.Delay = TimeSpan.FromMilliseconds(200);
+        auditOptions.Retry.NetworkTimeout = TimeSpan.FromSeconds(5);
+        services.AddSingleton(sp => new AuditStore(
+            string.IsNullOrWhiteSpace(storage.AuditConnectionString)
+                ? account.Table(storage.AuditTable, auditOptions)
+                : new TableClient(storage.AuditConnectionString, storage.AuditTable, auditOptions),
+            Service(sp)));
+        services.AddSingleton(sp => new IncidentStore(account.Table(storage.IncidentTable), Service(sp)));
+        services.AddOptions<Snapstone.Grains.Audit.AuditOptions>().BindConfiguration("Snapstone:Audit")
+            .Validate(o => o.Problem() is null, "Snapstone:Audit:Key must be at least 32 characters").ValidateOnStart();
         services.AddSingleton(TimeProvider.System);
         services.AddOptions<CatalogOptions>().BindConfiguration("Snapstone:Catalog");
         services.AddSingleton<CatalogSnapshot>();

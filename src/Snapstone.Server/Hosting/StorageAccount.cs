@@ -70,10 +70,10 @@ public sealed class StorageAccount
     /// <summary>How the log names it, without secrets.</summary>
     public string Describe() => _description;
 
-    public TableServiceClient Tables() =>
-        _connectionString is not null ? new TableServiceClient(_connectionString) : new TableServiceClient(TableEndpoint, _credential);
+    public TableServiceClient Tables(TableClientOptions? options = null) =>
+        _connectionString is not null ? new TableServiceClient(_connectionString, options) : new TableServiceClient(TableEndpoint, _credential, options);
 
-    public TableClient Table(string name) => Tables().GetTableClient(name);
+    public TableClient Table(string name, TableClientOptions? options = null) => Tables(options).GetTableClient(name);
 
     public BlobServiceClient Blobs() =>
         _connectionString is not null ? new BlobServiceClient(_connectionString) : new BlobServiceClient(BlobEndpoint, _credential);

@@ -76,12 +76,26 @@ public sealed record UnitResponse(
     string Name, string Owner, string Description, UnitKind Kind, RiskTier? RiskTier, FailureMode FailureMode,
     string Plan, ValidatorsBody Validators, TargetsBody Targets,
     long? LkgVersion, long? LatestVersion, IReadOnlyList<long> Quarantined, string? ActiveRollout,
-    DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, string UpdatedBy)
+    DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, string UpdatedBy, PendingChangeResponse? PendingChange)
 {
     public static UnitResponse From(UnitView v) => new(
         v.Name, v.Definition.Owner, v.Definition.Description, v.Definition.Kind, v.Definition.RiskTier, v.Definition.FailureMode,
         v.Definition.Plan, ValidatorsBody.From(v.Definition.Validators), new TargetsBody(v.Definition.Targets.Labels),
-        v.LkgVersion, v.LatestVersion, v.Quarantined, v.ActiveRollout, v.CreatedAt, v.UpdatedAt, v.UpdatedBy);
+        v.LkgVersion, v.LatestVersion, v.Quarantined, v.ActiveRollout, v.CreatedAt, v.UpdatedAt, v.UpdatedBy,
+        v.PendingChange is { } p ? PendingChangeResponse.From(p) : null);
+
+    /// <summary>True when the newest redefinition waits for approval rather than having taken effect.</summary>
+    public static bool Waits(UnitView v) => v.PendingChange is { } p && p.RequestedAt >= v.UpdatedAt;
+}
+
+/// <summary>A redefinition waiting for a second person: what it would set and what it weakens.</summary>
+public sealed record PendingChangeResponse(
+    string RequestedBy, DateTimeOffset RequestedAt, IReadOnlyList<string> Weakens,
+    string Owner, string Description, UnitKind Kind, RiskTier? RiskTier, FailureMode FailureMode, string Plan, ValidatorsBody Validators, TargetsBody Targets)
+{
+    public static PendingChangeResponse From(PendingDefinition p) => new(p.RequestedBy, p.RequestedAt, p.Weakens,
+        p.Definition.Owner, p.Definition.Description, p.Definition.Kind, p.Definition.RiskTier, p.Definition.FailureMode, p.Definition.Plan,
+        ValidatorsBody.From(p.Definition.Validators), new TargetsBody(p.Definition.Targets.Labels));
 }
 
 public sealed record PackageBody

@@ -6,7 +6,7 @@ namespace Snapstone.Server.Http;
 
 public sealed record FreezeBody(string? Unit, string? Reason, int? TtlSeconds);
 
-public sealed record BreakGlassRollbackBody(string Unit, string? Reason);
+public sealed record BreakGlassRollbackBody(string Unit, string? Reason, long? ToVersion);
 
 public sealed record BreakGlassDeployBody(string Unit, long Version, string? Reason);
 
@@ -23,15 +23,22 @@ public static class EmergencyEndpoints
         breakglass.MapPost("/freeze", async (HttpContext http, SnapstoneClient client) =>
         {
             var body = await JsonBody.ReadAsync<FreezeBody>(http.Request, JsonBody.Strict);
-            return TypedResults.Ok(await client.FreezeAsync(body.Unit, body.Reason, body.TtlSeconds, http.Actor()));
-        }).Accepts<FreezeBody>("application/json").Produces<Freeze>();
+            var action = await client.FreezeAsync(body.Unit, body.Reason, body.TtlSeconds, http.Actor());
+            // Recorded in the time the action waits for: 200 with the freeze; still under way: 202 with the action to follow.
+            return action.Freeze is null
+                ? Results.Accepted($"/v1/breakglass/actions/{action.Id}", BreakGlassResponse.From(action))
+                : Results.Ok(FreezeResponse.From(action));
+        }).Accepts<FreezeBody>("application/json").Produces<FreezeResponse>().Produces<BreakGlassResponse>(StatusCodes.Status202Accepted);
         breakglass.MapDelete("/freeze", async (string? unit, HttpContext http, SnapstoneClient client) =>
-            TypedResults.Ok(new { lifted = await client.LiftFreezeAsync(unit, http.Actor()) })).Produces<Freeze>();
+        {
+            var action = await client.LiftFreezeAsync(unit, http.Actor());
+            return TypedResults.Ok(new { lifted = action.Freeze, action = action.Id });
+        }).Produces<Freeze>();
         breakglass.MapGet("/freeze", async (SnapstoneClient client) => TypedResults.Ok(new { freezes = await client.FreezesAsync() }));
         breakglass.MapPost("/rollback", async (HttpContext http, SnapstoneClient client) =>
         {
             var body = await JsonBody.ReadAsync<BreakGlassRollbackBody>(http.Request, JsonBody.Strict);
-            var action = await client.InstantRollbackAsync(body.Unit, body.Reason, http.Actor());
+            var action = await client.InstantRollbackAsync(body.Unit, body.Reason, http.Actor(), body.ToVersion);
             return TypedResults.Accepted($"/v1/breakglass/actions/{action.Id}", BreakGlassResponse.From(action));
         }).Accepts<BreakGlassRollbackBody>("application/json").Produces<BreakGlassResponse>(StatusCodes.Status202Accepted);
         breakglass.MapGet("/actions/{id}", async (string id, SnapstoneClient client) =>
@@ -39,8 +46,9 @@ public static class EmergencyEndpoints
         breakglass.MapPost("/deploy", async (HttpContext http, SnapstoneClient client) =>
         {
             var body = await JsonBody.ReadAsync<BreakGlassDeployBody>(http.Request, JsonBody.Strict);
-            var rollout = await client.EmergencyDeployAsync(body.Unit, body.Version, body.Reason, http.Actor());
-            return TypedResults.Created($"/v1/rollouts/{rollout.Spec.Id}", RolloutResponse.From(rollout));
+            var (action, rollout) = await client.EmergencyDeployAsync(body.Unit, body.Version, body.Reason, http.Actor());
+            http.Response.Headers["X-Snapstone-Action"] = action.Id;
+            return TypedResults.Created($"/v1/rollouts/{rollout.Spec.Id}", RolloutResponse.From(rollout) with { Action = action.Id });
         }).Accepts<BreakGlassDeployBody>("application/json").Produces<RolloutResponse>(StatusCodes.Status201Created);
 
         var incidents = v1.MapGroup("/incidents").WithTags("Incidents");
@@ -82,7 +90,7 @@ public static class EmergencyEndpoints
         v1.MapGet("/audit/verify", async (SnapstoneClient client) =>
         {
             var result = await client.VerifyAuditAsync();
-            return TypedResults.Ok(new { valid = result.Valid, entries = result.Entries, firstBroken = result.FirstBroken });
+            return TypedResults.Ok(new { valid = result.Valid, entries = result.Entries, keyed = result.Keyed, firstBroken = result.FirstBroken });
         }).RequireAuthorization(Scopes.Read).WithTags("Audit");
 
         v1.MapGet("/status", async (StatusCache status) => TypedResults.Ok(await status.GetAsync()))
@@ -90,11 +98,21 @@ public static class EmergencyEndpoints
     }
 }
 
-public sealed record BreakGlassResponse(string Id, string Unit, long TargetVersion, IReadOnlyList<long> Quarantined, int Targeted, int Confirmed,
-    DateTimeOffset StartedAt, DateTimeOffset? CompletedAt, string? Incident, string By, string Reason)
+/// <summary>A break-glass action as <c>GET /v1/breakglass/actions/{id}</c> shows it; <c>targetVersion</c> null means "no package".</summary>
+public sealed record BreakGlassResponse(string Id, string Kind, string? Unit, long? TargetVersion, long? TakenBackVersion, IReadOnlyList<long> Quarantined,
+    string? StoppedRollout, int Targeted, int Confirmed, IReadOnlyList<string> Unconfirmed, long? Version, string? Rollout, Freeze? Freeze,
+    DateTimeOffset StartedAt, DateTimeOffset? CompletedAt, string? Outcome, string? Incident, string By, string Reason, IReadOnlyList<BreakGlassStep> Steps)
 {
-    public static BreakGlassResponse From(BreakGlassView v) => new(v.Id, v.Order.Unit, v.Order.Lkg.Version, v.Order.Quarantined, v.Targeted, v.Confirmed,
-        v.StartedAt, v.CompletedAt, v.Order.Incident, v.Order.By, v.Order.Reason);
+    public static BreakGlassResponse From(BreakGlassView v) => new(v.Id, System.Text.Json.JsonNamingPolicy.KebabCaseLower.ConvertName(v.Kind.ToString()), v.Unit,
+        v.Target?.Version, v.TakenBack?.Version, v.Quarantined, v.StoppedRollout, v.Targeted, v.Confirmed, v.Unconfirmed, v.Version, v.Rollout, v.Freeze,
+        v.StartedAt, v.CompletedAt, v.Outcome, v.Incident, v.By, v.Reason, v.Steps);
+}
+
+/// <summary>A freeze as <c>POST /v1/breakglass/freeze</c> answers it: the freeze and the action that recorded it.</summary>
+public sealed record FreezeResponse(string? Unit, string Reason, string By, DateTimeOffset At, DateTimeOffset? Until, string Action)
+{
+    public static FreezeResponse From(BreakGlassView action) =>
+        new(action.Freeze!.Unit, action.Freeze.Reason, action.Freeze.By, action.Freeze.At, action.Freeze.Until, action.Id);
 }
 
 public sealed record WebhookResponse(string Name, string Url, IReadOnlyList<string> Events, string UpdatedBy)

@@ -45,8 +45,21 @@ public static class Endpoints
         units.MapPut("/{unit}", async (string unit, HttpContext http, SnapstoneClient client) =>
         {
             var body = await JsonBody.ReadAsync<UnitBody>(http.Request, JsonBody.Strict);
-            return TypedResults.Ok(UnitResponse.From(await client.DefineUnitAsync(unit, body.ToDefinition(), http.Actor())));
-        }).RequireAuthorization(Scopes.Deploy).Accepts<UnitBody>("application/json").Produces<UnitResponse>();
+            var view = await client.DefineUnitAsync(unit, body.ToDefinition(), http.Actor());
+            // A change that weakens the unit waits for a second person: 202, the unit as it stands with its pending change.
+            return UnitResponse.Waits(view)
+                ? Results.Accepted($"/v1/units/{unit}", UnitResponse.From(view))
+                : Results.Ok(UnitResponse.From(view));
+        }).RequireAuthorization(Scopes.Deploy).Accepts<UnitBody>("application/json")
+          .Produces<UnitResponse>().Produces<UnitResponse>(StatusCodes.Status202Accepted);
+
+        units.MapPost("/{unit}/approve", async (string unit, HttpContext http, SnapstoneClient client) =>
+        {
+            var body = http.Request.ContentLength is null or 0 && !http.Request.Headers.TransferEncoding.Any()
+                ? new ReasonBody(null)
+                : await JsonBody.ReadAsync<ReasonBody>(http.Request, JsonBody.Strict);
+            return TypedResults.Ok(UnitResponse.From(await client.ApproveUnitChangeAsync(unit, http.Actor(), body.Reason)));
+        }).RequireAuthorization(Scopes.Approve).Accepts<ReasonBody>("application/json").Produces<UnitResponse>();
 
         units.MapGet("/", async (SnapstoneClient client) =>
             TypedResults.Ok(new { units = (await client.ListUnitsAsync()).Select(UnitResponse.From) }))

@@ -27,6 +27,9 @@ public sealed record RolloutResponse(
     string Reason, string CreatedBy, DateTimeOffset CreatedAt, DateTimeOffset? FinishedAt, IReadOnlyList<string> Notes,
     string? PausedReason, IReadOnlyList<WaveResponse> Waves, RollbackResponse Rollback, IReadOnlyList<TimelineEntry> Timeline)
 {
+    /// <summary>The break-glass action that started it (an emergency deploy), when there is one.</summary>
+    public string? Action { get; init; }
+
     public static RolloutResponse From(RolloutView view)
     {
         var (spec, status) = (view.Spec, view.Status);

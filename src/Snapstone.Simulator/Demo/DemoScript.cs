@@ -73,28 +73,26 @@ public sealed class DemoScript(Fleet fleet, ControlPlane controlPlane, DemoScena
     }
 
     /// <summary>
-    /// Publishes the scenario's baseline. The server makes a unit's first valid package its last known good and
-    /// hands it to every matching node without a rollout (it cannot be rolled out: it is already the LKG), so the
-    /// good and bad packages after it are real changes against a fleet that runs something.
+    /// Publishes the scenario's baseline and rolls it out on the demo plan: a unit's first package goes through the
+    /// waves like every other (until it completes, the nodes have no package of the unit and keep their built-in
+    /// default), so the good and bad packages after it are real changes against a fleet that runs something.
     /// </summary>
     private async Task<bool> PublishBaselineAsync(CancellationToken cancellationToken)
     {
-        var package = await controlPlane.CreatePackageAsync(scenario.Unit,
-            new NewPackage(scenario.BaselineContent, "Baseline", $"snapstone-simulator demo ({scenario.Name})"), cancellationToken);
-        if (package.Validation is { Passed: false })
+        var started = time.GetTimestamp();
+        if (await RollOutAsync(scenario.BaselineContent, "Baseline", "baseline", cancellationToken) is not { Rollout.State: "completed" } baseline)
         {
-            Say($"baseline package v{package.Version} refused by validation: nothing to roll out from");
+            Say("the baseline did not complete its rollout: nothing to change from");
             return false;
         }
-        var started = time.GetTimestamp();
         var deadline = time.GetUtcNow() + RegistrationTimeout;
         while (true)
         {
-            var on = fleet.NodesOn(scenario.Unit, package.Version).Count;
+            var on = fleet.NodesOn(scenario.Unit, baseline.Package.Version).Count;
             if (on >= fleet.Nodes.Count || time.GetUtcNow() >= deadline)
             {
                 Say(string.Create(CultureInfo.InvariantCulture,
-                    $"baseline package: {scenario.Unit} v{package.Version} (the unit's first, so its last known good, sent to every node without a rollout): " +
+                    $"baseline package: {scenario.Unit} v{baseline.Package.Version} (the unit's first) went through every wave: " +
                     $"{on} of {fleet.Nodes.Count} nodes run it after {time.GetElapsedTime(started).TotalSeconds:0.0} s"));
                 return true;
             }

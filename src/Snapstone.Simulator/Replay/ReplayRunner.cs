@@ -6,8 +6,9 @@ namespace Snapstone.Simulator.Replay;
 /// <summary>
 /// Plays a <see cref="ReplayScenario"/> against a running Snapstone over HTTP, with a <see cref="Fleet"/> built from
 /// the scenario's shape and consumers: the fleet reports every <see cref="FleetOptions.ReportInterval"/> throughout;
-/// the runner waits until the server knows every node, defines the plan and the unit, publishes the baseline and
-/// waits until every consumer runs it, then publishes each change in turn, rolls it out on the replay plan (approving
+/// the runner waits until the server knows every node, defines the plan and the unit, publishes the baseline, rolls it
+/// out on the replay plan (a unit's first package goes through the waves too) and waits until every consumer runs it,
+/// then publishes each change in turn, rolls it out on the replay plan (approving
 /// with <see cref="Approver"/> when the server holds it for approval) and watches it until it settles. What it saw
 /// comes back as a <see cref="ReplayResult"/>; judging it is <see cref="ReplayResult.Problems"/>'s job.
 /// </summary>
@@ -53,9 +54,18 @@ public sealed class ReplayRunner(Fleet fleet, ControlPlane controlPlane, TimePro
             {
                 throw new InvalidOperationException($"{scenario}: validation refused the baseline, so there is nothing to roll out from");
             }
+            // The baseline is the unit's first package: it goes through the waves like every other change.
+            var first = await controlPlane.StartRolloutAsync(
+                new NewRollout(scenario.Unit, baseline.Version, $"replay ({scenario.Id}): baseline", ReplayScenario.PlanName),
+                $"replay-{scenario.Id}-{scenario.Unit}-{baseline.Version}", cancellationToken);
+            var (settled, _, timedOut) = await SettleAsync(first, scenario.Unit, baseline.Version, consumers, SetupTimeout, cancellationToken);
+            if (settled.State != "completed" || timedOut)
+            {
+                throw new InvalidOperationException($"{scenario}: the baseline v{baseline.Version} did not complete its rollout ({settled.State}{(timedOut ? ", timed out" : "")})");
+            }
             await UntilAsync(() => Task.FromResult(consumers.All(n => n.Running(scenario.Unit)?.Version == baseline.Version)),
                 $"all {consumers.Count} consumers of {scenario.Unit} to run the baseline v{baseline.Version}", SetupTimeout, cancellationToken);
-            Say($"{fleet.Nodes.Count} nodes registered, {consumers.Count} run the baseline v{baseline.Version}");
+            Say($"{fleet.Nodes.Count} nodes registered, {consumers.Count} run the baseline v{baseline.Version} (rolled out as {first.Id})");
 
             var outcomes = new List<ReplayOutcome>();
             var lkg = baseline.Version;
@@ -101,43 +111,10 @@ public sealed class ReplayRunner(Fleet fleet, ControlPlane controlPlane, TimePro
             return new ReplayOutcome { Index = index, Change = change, Version = package.Version, Risk = risk, Refused = true, State = "refused" };
         }
 
-        var rollout = await controlPlane.StartRolloutAsync(
+        var started = await controlPlane.StartRolloutAsync(
             new NewRollout(unit, package.Version, $"replay ({scenario.Id}): {change.Message}", ReplayScenario.PlanName),
             $"replay-{scenario.Id}-{unit}-{package.Version}", cancellationToken);
-        var deadline = time.GetUtcNow() + ChangeTimeout;
-        int? approvedWave = -1;
-        var approvals = 0;
-        var timedOut = false;
-        while (true)
-        {
-            if (rollout.State == "awaiting-approval" && Approver is not null && approvedWave != rollout.CurrentWave)
-            {
-                approvedWave = rollout.CurrentWave;
-                approvals++;
-                rollout = await Approver.ApproveRolloutAsync(rollout.Id, "replay: a second person approves", cancellationToken);
-                continue;
-            }
-            var settled = rollout.State switch
-            {
-                // Completed is the server's word; the replay also waits for the fleet to run it everywhere.
-                "completed" => consumers.All(n => n.Running(unit)?.Version == package.Version),
-                "rolled-back" => rollout.Rollback?.CompletedAt is not null,
-                "aborted" or "paused" => true,
-                "awaiting-approval" => Approver is null,
-                _ => false,
-            };
-            if (settled)
-            {
-                break;
-            }
-            if (time.GetUtcNow() >= deadline)
-            {
-                timedOut = true;
-                break;
-            }
-            await Task.Delay(PollEvery, time, cancellationToken);
-            rollout = await controlPlane.GetRolloutAsync(rollout.Id, cancellationToken);
-        }
+        var (rollout, approvals, timedOut) = await SettleAsync(started, unit, package.Version, consumers, ChangeTimeout, cancellationToken);
 
         var timeline = rollout.Timeline ?? [];
         var halt = timeline.FirstOrDefault(e => e.Type is "paused" or "rollback-started" or "aborted");
@@ -171,6 +148,47 @@ public sealed class ReplayRunner(Fleet fleet, ControlPlane controlPlane, TimePro
             (outcome.TimeToSafe is { } safe ? string.Create(CultureInfo.InvariantCulture, $"; safe after {safe.TotalSeconds:0.00} s") : "") +
             (outcome.Halt is { } why ? $"; {why}" : ""));
         return outcome;
+    }
+
+    /// <summary>
+    /// Follows a rollout until it settles (completed and run by every consumer, rolled back and confirmed, aborted or
+    /// paused, or held for an approval no one can give), approving each held wave with <see cref="Approver"/>.
+    /// </summary>
+    private async Task<(RolloutView Rollout, int Approvals, bool TimedOut)> SettleAsync(
+        RolloutView rollout, string unit, long version, IReadOnlyList<SimulatedNode> consumers, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var deadline = time.GetUtcNow() + timeout;
+        int? approvedWave = -1;
+        var approvals = 0;
+        while (true)
+        {
+            if (rollout.State == "awaiting-approval" && Approver is not null && approvedWave != rollout.CurrentWave)
+            {
+                approvedWave = rollout.CurrentWave;
+                approvals++;
+                rollout = await Approver.ApproveRolloutAsync(rollout.Id, "replay: a second person approves", cancellationToken);
+                continue;
+            }
+            var settled = rollout.State switch
+            {
+                // Completed is the server's word; the replay also waits for the fleet to run it everywhere.
+                "completed" => consumers.All(n => n.Running(unit)?.Version == version),
+                "rolled-back" => rollout.Rollback?.CompletedAt is not null,
+                "aborted" or "paused" => true,
+                "awaiting-approval" => Approver is null,
+                _ => false,
+            };
+            if (settled)
+            {
+                return (rollout, approvals, false);
+            }
+            if (time.GetUtcNow() >= deadline)
+            {
+                return (rollout, approvals, true);
+            }
+            await Task.Delay(PollEvery, time, cancellationToken);
+            rollout = await controlPlane.GetRolloutAsync(rollout.Id, cancellationToken);
+        }
     }
 
     /// <summary>Checks <paramref name="done"/> every <see cref="PollEvery"/> until it holds; a timeout names what was awaited.</summary>

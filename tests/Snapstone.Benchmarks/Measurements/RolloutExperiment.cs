@@ -9,8 +9,8 @@ namespace Snapstone.Benchmarks.Measurements;
 /// The rollouts that (a), (b) and (e) read, run once on the registered fleet while it reports once a second.
 /// Each round uses a unit of its own (<c>bench-features-k</c>, a fail-closed feature file every node loads):
 /// <list type="number">
-/// <item>a baseline file: the unit's first package, which the server makes its last known good and sends to every
-/// node without a rollout;</item>
+/// <item>a baseline file: the unit's first package, rolled out on the one-wave plan like every change (until it
+/// completes the nodes have no package of the unit) and not measured;</item>
 /// <item>a good file of <see cref="GoodFeatures"/> features, rolled out on a one-wave plan selecting 100% of the
 /// fleet (1 s bake): (a) is the time from sending <c>POST /v1/rollouts</c> to the first answer that shows wave 0
 /// targeting every node, and to every node having been told;</item>
@@ -87,11 +87,22 @@ public sealed class RolloutExperiment
                     ["validators"] = new JsonObject { ["maxBytes"] = 1_048_576, ["format"] = "json" },
                 }, cancellationToken);
 
-                // A unit's first valid package is its last known good, which the server hands every node without a
-                // rollout; the measured rollouts are the changes after it.
+                // A unit's first package goes through the waves like every change; the measured rollouts are the changes after it.
                 var baseline = await control.CreatePackageAsync(unit, new NewPackage(DemoScenario.FeatureFile(GoodFeatures, phase: 1), $"baseline, round {round}", "benchmark"), cancellationToken);
                 var waited = Stopwatch.StartNew();
-                while (fleet.NodesOn(unit, baseline.Version).Count < experiment.FleetSize && waited.Elapsed < TimeSpan.FromSeconds(120))
+                var first = await control.StartRolloutAsync(new NewRollout(unit, baseline.Version, $"benchmark baseline, round {round}", OnePlan),
+                    $"bench-{unit}-{baseline.Version}", cancellationToken);
+                while (first.State is not ("completed" or "rolled-back" or "aborted" or "paused") && waited.Elapsed < TimeSpan.FromSeconds(180))
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(200), cancellationToken);
+                    first = await control.GetRolloutAsync(first.Id, cancellationToken);
+                }
+                if (first.State != "completed")
+                {
+                    experiment.Notes.Add($"round {round}: the baseline rollout ended {first.State}, so nothing was measured");
+                    continue;
+                }
+                while (fleet.NodesOn(unit, baseline.Version).Count < experiment.FleetSize && waited.Elapsed < TimeSpan.FromSeconds(180))
                 {
                     await Task.Delay(TimeSpan.FromMilliseconds(200), cancellationToken);
                 }

@@ -106,11 +106,12 @@ public class RolloutCommandsTests
     public void A_pause_names_who_and_why_and_a_resume_clears_it()
     {
         var run = States["paused"]();
-        Assert.Equal(("checking", "bob"), (run.Status.PausedReason, run.Status.PausedBy));
+        Assert.Equal(new PauseReason.Manual("bob", "checking"), run.Status.Pause);
+        Assert.Equal("checking", run.Status.PausedReason);
         Assert.Equal("paused by bob: checking", run.Status.Timeline[^1].Message);
 
         run.At(40).Command(s => RolloutCommands.Resume(s, "alice", "done", T0.AddSeconds(40)));
-        Assert.Equal((null, null), (run.Status.PausedReason, run.Status.PausedBy));
+        Assert.Equal((null, null), (run.Status.Pause, run.Status.PausedReason));
         Assert.Equal(T0.AddSeconds(40), run.Status.ResumedAt);
         Assert.Equal("resumed by alice: done", run.Status.Timeline[^1].Message);
     }

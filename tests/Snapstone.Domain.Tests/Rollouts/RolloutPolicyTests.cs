@@ -45,12 +45,20 @@ public class RolloutPolicyTests
             Status = RolloutStatus.Start(Spec, T0);
         }
 
-        public RolloutSpec Spec { get; }
+        public RolloutSpec Spec { get; init; }
         public RolloutStatus Status { get; private set; }
         public DateTimeOffset Now { get; private set; }
+        /// <summary>What the grain would learn each tick: the freezes that apply.</summary>
+        public RolloutConditions Conditions { get; private set; } = RolloutConditions.None;
 
         public RolloutDecision Decide(WaveObservation? observation = null) =>
-            RolloutPolicy.Decide(Spec, Status, observation, Now, Settings);
+            RolloutPolicy.Decide(Spec, Status, Conditions, observation, Now, Settings);
+
+        public Run With(RolloutConditions conditions)
+        {
+            Conditions = conditions;
+            return this;
+        }
 
         public RolloutDecision Tick(WaveObservation? observation = null)
         {
@@ -109,7 +117,8 @@ public class RolloutPolicyTests
         Wait w => w.Until is { } until ? $"Wait({until:HH:mm:ss})" : "Wait(none)",
         Advance a => $"Advance({a.Passed}->{a.Next})",
         Complete => "Complete",
-        Pause p => $"Pause: {p.Reason}",
+        Pause p => $"Pause: {p.Reason.Describe()}",
+        Resume => "Resume",
         RolloutDecision.Rollback r => $"Rollback(through {r.ThroughWave}): {r.Reason}",
         FinishRollback f => $"FinishRollback({f.Outcome})",
         _ => decision.GetType().Name,
@@ -425,7 +434,7 @@ public class RolloutPolicyTests
     {
         var run = new Run();
         var broken = run.Status with { CurrentWave = 7 };
-        var decision = RolloutPolicy.Decide(run.Spec, broken, null, T0, Settings);
+        var decision = RolloutPolicy.Decide(run.Spec, broken, RolloutConditions.None, null, T0, Settings);
         Assert.Equal("Pause: status has 3 wave(s) and current wave 7, the plan has 3: refusing to guess", Describe(decision));
     }
 

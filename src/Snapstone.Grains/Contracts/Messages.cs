@@ -1,0 +1,161 @@
+using Snapstone.Domain.Health;
+using Snapstone.Domain.Plans;
+using Snapstone.Domain.Rollouts;
+using Snapstone.Domain.Units;
+
+namespace Snapstone.Grains;
+
+// The messages of the cluster's own contracts (see Grains.cs here). Their aliases are the ones they had in
+// Snapstone.Abstractions, so stored state (a PoP's ledger holds wave orders) reads back unchanged.
+
+/// <summary>A wave's instructions as the rollout sends them to each PoP.</summary>
+[GenerateSerializer, Immutable, Alias("snapstone.WaveOrder")]
+public sealed record WaveOrder
+{
+    [Id(0)] public required string Rollout { get; init; }
+    [Id(1)] public required string Unit { get; init; }
+    [Id(2)] public required DesiredPackage Package { get; init; }
+    [Id(3)] public DesiredPackage? Previous { get; init; }
+    [Id(4)] public required Plan Plan { get; init; }
+    /// <summary>The wave to assign or observe; for a rollback, the last wave whose nodes were touched.</summary>
+    [Id(5)] public required int Wave { get; init; }
+    [Id(6)] public required UnitTargets Targets { get; init; }
+    [Id(7)] public required string Salt { get; init; }
+    /// <summary>When the rollout was created; a PoP whose ledger holds a later break-glass return for the unit ignores the order.</summary>
+    [Id(8)] public DateTimeOffset Created { get; init; }
+
+    public Gates Gates => Plan.Waves[Math.Clamp(Wave, 0, Plan.Waves.Count - 1)].Gates;
+}
+
+/// <summary>One PoP's answer to a wave's assignment: its consumers in the cohort through the wave, and how many of them were told just now (their first wave is this one).</summary>
+[GenerateSerializer, Immutable, Alias("snapstone.WaveAssignment")]
+public sealed record WaveAssignment([property: Id(0)] int Cohort, [property: Id(1)] int Told);
+
+/// <summary>One PoP's evidence about a wave: the cohort's counts and samples, and the control group's samples.</summary>
+[GenerateSerializer, Immutable, Alias("snapstone.WaveEvidence")]
+public sealed record WaveEvidence
+{
+    /// <summary>The PoP's consumers whose first wave is at most the wave observed.</summary>
+    [Id(0)] public int Cohort { get; init; }
+    /// <summary>Of those, nodes reporting the package.</summary>
+    [Id(1)] public int Applied { get; init; }
+    /// <summary>Of those, nodes that refused it.</summary>
+    [Id(2)] public int Rejected { get; init; }
+    [Id(3)] public IReadOnlyList<NodeSample> CohortSamples { get; init; } = [];
+    /// <summary>Consumers still on the previous package (sampled): what the cohort is compared with.</summary>
+    [Id(4)] public IReadOnlyList<NodeSample> ControlSamples { get; init; } = [];
+    /// <summary>Some cohort nodes that do not run the package (at most <see cref="WaveObservation.MaxNamed"/>), by id.</summary>
+    [Id(5)] public IReadOnlyList<string> Unconverged { get; init; } = [];
+}
+
+/// <summary>One PoP's part of sending nodes back: how many it told to return, and how many of them were running the package taken back.</summary>
+[GenerateSerializer, Immutable, Alias("snapstone.RollbackSent")]
+public sealed record RollbackSent([property: Id(0)] int Returned, [property: Id(1)] int Ran);
+
+/// <summary>One PoP's confirmations of a return: nodes sent back, how many report the package they were sent back to, and some that do not yet.</summary>
+[GenerateSerializer, Immutable, Alias("snapstone.RollbackConfirmations")]
+public sealed record RollbackConfirmations
+{
+    [Id(0)] public int Returned { get; init; }
+    [Id(1)] public int Confirmed { get; init; }
+    /// <summary>At most <see cref="WaveObservation.MaxNamed"/> of the nodes that have not confirmed, by id.</summary>
+    [Id(2)] public IReadOnlyList<string> Unconfirmed { get; init; } = [];
+}
+
+/// <summary>
+/// Break-glass: every consumer of <see cref="Unit"/> to run <see cref="To"/> at once (null: no package of it), no waves.
+/// <see cref="From"/> is the version taken back, so the PoP can count the nodes that were running it.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("snapstone.UnitReturn")]
+public sealed record UnitReturn
+{
+    /// <summary>The break-glass action that orders it.</summary>
+    [Id(0)] public required string Action { get; init; }
+    [Id(1)] public required string Unit { get; init; }
+    [Id(2)] public DesiredPackage? To { get; init; }
+    [Id(3)] public DesiredPackage? From { get; init; }
+    [Id(4)] public required UnitTargets Targets { get; init; }
+    /// <summary>When break-glass ordered it: wave orders and rollbacks of rollouts created before this are ignored for the unit from then on.</summary>
+    [Id(5)] public DateTimeOffset At { get; init; }
+}
+
+/// <summary>The package a rollout told a node to run, with the gates its own health is checked against.</summary>
+[GenerateSerializer, Immutable, Alias("snapstone.NodeAssignment")]
+public sealed record NodeAssignment(
+    [property: Id(0)] string Rollout,
+    [property: Id(1)] string Unit,
+    [property: Id(2)] DesiredPackage Package,
+    [property: Id(3)] Gates Gates,
+    /// <summary>The package the rollout replaces: where a node that crashes on the new one goes back at once.</summary>
+    [property: Id(4)] DesiredPackage? Previous = null);
+
+/// <summary>
+/// One unit's entry in a PoP's order ledger as it concerns one node: the assignment it holds
+/// (<see cref="Assignment"/>), or the package a rollback sent it back to (<see cref="ReturnedTo"/>; both
+/// null: the rollback dropped its assignment and it follows the LKG).
+/// </summary>
+[GenerateSerializer, Immutable, Alias("snapstone.NodeOrder")]
+public sealed record NodeOrder(
+    [property: Id(0)] string Rollout,
+    [property: Id(1)] string Unit,
+    [property: Id(2)] NodeAssignment? Assignment,
+    [property: Id(3)] DesiredPackage? ReturnedTo);
+
+/// <summary>A node's answer when a rollout looks at it.</summary>
+[GenerateSerializer, Immutable, Alias("snapstone.NodeObservation")]
+public sealed record NodeObservation(
+    [property: Id(0)] NodeSample Sample,
+    /// <summary>The node reports running exactly the package it was asked about.</summary>
+    [property: Id(1)] bool On,
+    [property: Id(2)] bool Rejected);
+
+/// <summary>What the unit grant a new rollout: the package, the one to return to, and who consumes the unit.</summary>
+[GenerateSerializer, Immutable, Alias("snapstone.RolloutTicket")]
+public sealed record RolloutTicket(
+    [property: Id(0)] DesiredPackage Package,
+    [property: Id(1)] DesiredPackage? Previous,
+    [property: Id(2)] UnitTargets Targets,
+    [property: Id(3)] Snapstone.Domain.Risk.RiskAssessment Risk)
+{
+    /// <summary>The spec of the rollout this ticket was granted to: the ticket's package and the one to return to.</summary>
+    public RolloutSpec Spec(string id, string unit, long version, (Plan Plan, string Name) plan, string reason, string actor, IReadOnlyList<string> notes) => new()
+    {
+        Id = id,
+        Unit = unit,
+        Version = version,
+        Sha256 = Package.Sha256,
+        PreviousVersion = Previous?.Version,
+        PreviousSha256 = Previous?.Sha256,
+        Plan = plan.Plan,
+        PlanName = plan.Name,
+        Reason = reason,
+        CreatedBy = actor,
+        Notes = notes,
+    };
+}
+
+/// <summary>What the unit decided for a break-glass rollback: every consumer to <see cref="To"/>, the version taken back, the rollout to stop.</summary>
+[GenerateSerializer, Immutable, Alias("snapstone.BreakGlassReturn")]
+public sealed record BreakGlassReturn
+{
+    [Id(0)] public required UnitReturn Return { get; init; }
+    [Id(1)] public IReadOnlyList<long> Quarantined { get; init; } = [];
+    [Id(2)] public string? StopRollout { get; init; }
+}
+
+/// <summary>One event to deliver.</summary>
+[GenerateSerializer, Immutable, Alias("snapstone.WebhookEvent")]
+public sealed record WebhookEvent(
+    [property: Id(0)] string Id,
+    [property: Id(1)] string Type,
+    [property: Id(2)] DateTimeOffset At,
+    [property: Id(3)] string PayloadJson);
+
+[GenerateSerializer, Immutable, Alias("snapstone.DeliveryStatus")]
+public sealed record DeliveryStatus(
+    [property: Id(0)] string Webhook,
+    [property: Id(1)] string EventId,
+    [property: Id(2)] int Attempts,
+    [property: Id(3)] bool Delivered,
+    [property: Id(4)] string? LastError,
+    [property: Id(5)] DateTimeOffset? NextAttemptAt);
