@@ -6,13 +6,11 @@ public sealed partial class SnapstoneClient
 {
     // ---- notifications: Slack, Teams, PagerDuty and signed webhooks, fed by rollouts and incidents ----
 
-    /// <summary>Creates or replaces a notification; the registry checks it (400 naming every problem) and audits it here.</summary>
+    /// <summary>Creates or replaces a notification; the registry checks it (400 naming every problem) and audits it with the change.</summary>
     public async Task<Notification> DefineNotificationAsync(string name, NotificationRequest request, string actor)
     {
         SnapstoneException.ThrowIfBadName("notification", name);
-        var notification = await Notifications.Define(name, request, actor);
-        await AuditAsync(actor, "notification.define", $"notification/{name}", $"{request.Kind} {string.Join(",", notification.Events.Select(e => e.WireName()))}");
-        return notification;
+        return await Notifications.Define(name, request, actor);
     }
 
     public async Task<Notification> GetNotificationAsync(string name)
@@ -26,11 +24,10 @@ public sealed partial class SnapstoneClient
     public async Task DeleteNotificationAsync(string name, string actor)
     {
         SnapstoneException.ThrowIfBadName("notification", name);
-        if (!await Notifications.Remove(name))
+        if (!await Notifications.Remove(name, actor))
         {
             throw SnapstoneException.NotFound($"notification '{name}' does not exist");
         }
-        await AuditAsync(actor, "notification.delete", $"notification/{name}", "");
     }
 
     private INotificationRegistryGrain Notifications => grains.GetGrain<INotificationRegistryGrain>(INotificationRegistryGrain.Key);

@@ -38,8 +38,8 @@ public sealed class NotificationRegistryTests(ClusterFixture fixture)
         Assert.Equal(3, refused.Errors.Count);
         Assert.Equal(defined.Events, (await Registry.Get(name))!.Events);
 
-        Assert.True(await Registry.Remove(name));
-        Assert.False(await Registry.Remove(name));
+        Assert.True(await Registry.Remove(name, "tests"));
+        Assert.False(await Registry.Remove(name, "tests"));
         Assert.Null(await Registry.Get(name));
     }
 
@@ -55,15 +55,15 @@ public sealed class NotificationRegistryTests(ClusterFixture fixture)
             IncidentStatus.Detected, "crashes", "snapstone", fixture.Time.GetUtcNow());
         var e = NotificationEvents.OfIncident(incident, opened: true);
 
-        await Registry.Publish(e);
+        await fixture.Client.GetGrain<INotificationPublisherGrain>(INotificationRegistryGrain.Key).Publish(e);
 
         var delivery = await Eventually.Until(() => fixture.Client.GetGrain<IWebhookDeliveryGrain>(NotificationRegistryGrain.DeliveryKey(wants, e.Id)).Status(),
             s => s is { Attempts: > 0, LastError: not null }, "the wanted notification's delivery to be attempted");
         Assert.False(delivery!.Delivered);
         Assert.Equal(wants, delivery.Webhook);
         Assert.Null(await fixture.Client.GetGrain<IWebhookDeliveryGrain>(NotificationRegistryGrain.DeliveryKey(other, e.Id)).Status());
-        await Registry.Remove(wants);
-        await Registry.Remove(other);
+        await Registry.Remove(wants, "tests");
+        await Registry.Remove(other, "tests");
     }
 
     [Fact]
@@ -82,7 +82,7 @@ public sealed class NotificationRegistryTests(ClusterFixture fixture)
         await Registry.Define(names[0], Slack(events: "rollout.completed"), "admin");
         foreach (var name in names)
         {
-            await Registry.Remove(name);
+            await Registry.Remove(name, "tests");
         }
     }
 }

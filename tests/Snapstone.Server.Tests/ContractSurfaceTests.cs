@@ -27,6 +27,7 @@ public sealed class ContractSurfaceTests
         ["IIncidentGrain"] = ["Get", "Post"],
         ["IIncidentIndexGrain"] = ["List"],
         ["IWebhookRegistryGrain"] = ["Define", "List", "Remove"],
+        ["INotificationRegistryGrain"] = ["Define", "Get", "List", "Remove"],
         // Fleet membership and drift reads: no fan-out or reservation among them (node enrolment is its own piece of work).
         ["IPopGrain"] = ["Consumers", "Members", "Register", "Summary", "Unregister"],
         ["IFleetGrain"] = ["ConsumerShare", "Pops", "RegisterPop", "Summary", "UnregisterPop"],

@@ -217,6 +217,18 @@ public interface IIncidentWriterGrain : IIncidentGrain
     Task<Incident> Update(IncidentStatus status, string message, string by);
 }
 
+/// <summary>Events as rollouts and incidents publish them to the configured notifications.</summary>
+[Alias("snapstone.INotificationPublisherGrain")]
+public interface INotificationPublisherGrain : INotificationRegistryGrain
+{
+    /// <summary>
+    /// Queues one persisted, retried delivery per notification that wants the event. One-way: the publisher (a
+    /// rollout in the middle of a rollback) never waits for it, not even for its acknowledgement.
+    /// </summary>
+    [Alias("Publish"), Orleans.Concurrency.AlwaysInterleave, Orleans.Concurrency.OneWay]
+    Task Publish(Snapstone.Domain.Notifications.NotificationEvent e);
+}
+
 /// <summary>Events as incidents publish them to the configured webhooks.</summary>
 [Alias("snapstone.IWebhookPublisherGrain")]
 public interface IWebhookPublisherGrain : IWebhookRegistryGrain

@@ -8,6 +8,8 @@ namespace Snapstone.Grains.Notifications;
 public sealed class NotificationRegistryState
 {
     [Id(0)] public Dictionary<string, Notification> Notifications { get; set; } = [];
+    /// <summary>Audit intents of definitions and removals, stored with the change.</summary>
+    [Id(1)] public List<Snapstone.Domain.Audit.AuditIntent> Outbox { get; set; } = [];
 }
 
 /// <summary>
@@ -15,13 +17,34 @@ public sealed class NotificationRegistryState
 /// event is filtered by <see cref="Notification.Wants"/> and rendered by <see cref="NotificationPayloads"/>, and the
 /// body goes to the webhook machinery's <see cref="IWebhookDeliveryGrain"/>, which persists and retries it.
 /// </summary>
-public sealed class NotificationRegistryGrain(
-    [PersistentState("notifications", StorageNames.Grains)] IPersistentState<NotificationRegistryState> state,
-    IOptions<NotificationOptions> options,
-    TimeProvider time,
-    ILogger<NotificationRegistryGrain> logger) : Grain, INotificationRegistryGrain
+public sealed class NotificationRegistryGrain : Grain, INotificationPublisherGrain, IRemindable
 {
-    private readonly ConsoleLinks _links = ConsoleLinks.From(options.Value.PublicUrl);
+    private readonly IPersistentState<NotificationRegistryState> state;
+    private readonly IOptions<NotificationOptions> options;
+    private readonly TimeProvider time;
+    private readonly ILogger<NotificationRegistryGrain> logger;
+    private readonly Audit.AuditOutbox _outbox;
+    private readonly ConsoleLinks _links;
+
+    public NotificationRegistryGrain(
+        [PersistentState("notifications", StorageNames.Grains)] IPersistentState<NotificationRegistryState> state,
+        IOptions<NotificationOptions> options, IGrainFactory grains, TimeProvider time, ILogger<NotificationRegistryGrain> logger)
+    {
+        this.state = state;
+        this.options = options;
+        this.time = time;
+        this.logger = logger;
+        _outbox = new Audit.AuditOutbox(this, grains, () => state.State.Outbox, time, logger);
+        _links = ConsoleLinks.From(options.Value.PublicUrl);
+    }
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        _outbox.ResumeIfPending();
+        return Task.CompletedTask;
+    }
+
+    public Task ReceiveReminder(string reminderName, TickStatus status) => _outbox.ReceiveReminderAsync();
 
     public async Task<Notification> Define(string name, NotificationRequest request, string actor)
     {
@@ -34,17 +57,24 @@ public sealed class NotificationRegistryGrain(
         {
             throw SnapstoneException.Conflict($"at most {NotificationRules.MaxNotifications} notifications may be defined; delete one first");
         }
+        await _outbox.ArmAsync();
         state.State.Notifications[name] = notification;
+        _outbox.Add(actor, "notification.define", $"notification/{name}", $"{notification.Kind} {string.Join(",", notification.Events.Select(e => e.WireName()))}");
         await state.WriteStateAsync();
+        await _outbox.FlushAsync();
         logger.LogInformation("Notification {Notification} ({Kind}) defined by {Actor} for {Events}", name, notification.Kind, actor,
             string.Join(", ", notification.Events.Select(e => e.WireName())));
         return notification;
     }
 
-    public async Task<bool> Remove(string name)
+    public async Task<bool> Remove(string name, string actor)
     {
-        if (!state.State.Notifications.Remove(name)) return false;
+        if (!state.State.Notifications.ContainsKey(name)) return false;
+        await _outbox.ArmAsync();
+        state.State.Notifications.Remove(name);
+        _outbox.Add(actor, "notification.delete", $"notification/{name}", "");
         await state.WriteStateAsync();
+        await _outbox.FlushAsync();
         return true;
     }
 

@@ -639,7 +639,7 @@ public sealed class RolloutGrain : Grain, IRolloutRunnerGrain, IRemindable
     {
         if (status.Timeline.Count > 0 && NotificationEvents.OfRollout(Spec, status, status.Timeline[^1]) is { } notice)
         {
-            GrainFactory.GetGrain<INotificationRegistryGrain>(INotificationRegistryGrain.Key).Publish(notice).Ignore();
+            GrainFactory.GetGrain<INotificationPublisherGrain>(INotificationRegistryGrain.Key).Publish(notice).Ignore();
         }
     }
 
