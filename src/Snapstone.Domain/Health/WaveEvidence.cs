@@ -21,7 +21,7 @@ namespace Snapstone.Domain.Health;
 /// and it stores <c>evidence</c> with every verdict it acts on or records, for <see cref="HealthPolicy.Rejudge"/>.
 /// </para>
 /// </remarks>
-[GenerateSerializer, Immutable, Alias("snapstone.WaveEvidence")]
+[GenerateSerializer, Immutable, Alias("snapstone.RecordedWaveEvidence")]
 public sealed record WaveEvidence
 {
     /// <summary>The unit the rollout changes: the judge leaves out nodes whose regression is another unit's change.</summary>
