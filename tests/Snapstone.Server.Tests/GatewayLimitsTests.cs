@@ -25,7 +25,7 @@ public sealed class GatewayLimitsTests(ServerFixture fixture)
     {
         var (status, problem) = await fixture.Server.Client("agent").Get($"/v1/nodes/limits-node/desired?waitSeconds={Uri.EscapeDataString(wait)}");
         Assert.Equal(400, status);
-        Assert.Contains("waitSeconds must be a number from 0 to 25", (string?)problem["detail"]);
+        Assert.Contains("waitSeconds must be between 0 and 25", (string?)problem["detail"]);
     }
 
     [Fact]

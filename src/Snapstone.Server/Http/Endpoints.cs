@@ -158,7 +158,7 @@ public static class Endpoints
             if (waitSeconds is { } seconds && !(seconds >= 0 && seconds <= SnapstoneClient.MaxDesiredWait.TotalSeconds))
             {
                 // NaN, infinities and 1e309 (read as infinity) included: none of them is a number of seconds to wait.
-                throw SnapstoneException.Invalid($"waitSeconds must be a number from 0 to {SnapstoneClient.MaxDesiredWait.TotalSeconds} (got {seconds})");
+                throw SnapstoneException.Invalid($"waitSeconds must be between 0 and {SnapstoneClient.MaxDesiredWait.TotalSeconds} (got {seconds})");
             }
             var wait = TimeSpan.FromSeconds(waitSeconds ?? 0);
             return TypedResults.Ok(DesiredResponse.From(await client.WaitForDesiredAsync(node, known, wait)));
