@@ -21,6 +21,12 @@ public sealed class SnapstoneClientOptions
     public Uri? ClusteringServiceUri { get; set; }
     /// <summary>The silo gateway port for localhost clustering.</summary>
     public int GatewayPort { get; set; } = 30000;
+    /// <summary>
+    /// How often the client rereads the membership table's list of live gateways (Orleans' default is a minute). A
+    /// gateway cut off from the network answers nothing and resets nothing, so until the client rereads the list and
+    /// drops the silo the cluster declared dead, every call routed through it waits out its response timeout.
+    /// </summary>
+    public int GatewayListRefreshSeconds { get; set; } = 5;
     /// <summary>The client certificate and the cluster's CA, when the cluster's ports use mutual TLS (section <c>Snapstone:Client:Tls</c>).</summary>
     public ClusterTlsOptions Tls { get; set; } = new();
 }
@@ -171,6 +177,7 @@ public static class ClientHosting
                 o.ClusterId = options.ClusterId;
                 o.ServiceId = options.ServiceId;
             });
+            client.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromSeconds(Math.Clamp(options.GatewayListRefreshSeconds, 1, 300)));
             if (!string.IsNullOrEmpty(options.ClusteringConnectionString))
             {
                 client.UseAzureStorageClustering(o => o.TableServiceClient = new TableServiceClient(options.ClusteringConnectionString));

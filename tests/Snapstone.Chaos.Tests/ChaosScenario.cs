@@ -206,26 +206,34 @@ public sealed class ChaosScenario
     /// <summary>The silo that holds the rollout's activation, by Orleans' management grain; waits until exactly one does.</summary>
     public async Task<int> HostOfAsync(string id, string why)
     {
-        IReadOnlyList<IPAddress> hosts = [];
-        await Eventually.Until(async () =>
+        var seen = "";
+        var hosts = await Eventually.Until(async () =>
         {
+            IReadOnlyList<IPAddress> found;
             try
             {
-                hosts = await _cluster.Probe.RolloutHostsAsync(id);
+                found = await _cluster.Probe.RolloutHostsAsync(id);
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
                 Say($"management grain: {e.GetType().Name}: {e.Message.Split('\n')[0]}");
                 await Task.Delay(500);
-                hosts = [];
+                return Array.Empty<string>();
             }
-            return hosts.Count == 1;
-        }, $"one silo to hold rollout {id}'s activation (found: {string.Join(", ", hosts)})", TimeSpan.FromSeconds(60));
-        var silo = _cluster.SiloAt(hosts[0]);
+            var now = found.Count == 0 ? "no silo" : string.Join(", ", found);
+            if (now != seen)
+            {
+                Say($"rollout {id}'s activation: {now}");
+                seen = now;
+            }
+            return found.Select(a => a.ToString()).ToArray();
+        }, found => found.Length == 1, $"one silo to hold rollout {id}'s activation", TimeSpan.FromSeconds(60));
+        var host = IPAddress.Parse(hosts[0]);
+        var silo = _cluster.SiloAt(host);
         var directory = await _cluster.Probe.RolloutDirectoryEntryAsync(id);
-        Assert.True(silo >= 0, $"rollout {id} is on {hosts[0]}, which is none of the cluster's silos");
+        Assert.True(silo >= 0, $"rollout {id} is on {host}, which is none of the cluster's silos");
         _hosts.Add($"silo {silo}");
-        Say($"rollout {id} is active on silo {silo} ({hosts[0]}; the grain directory says {directory?.ToString() ?? "nothing"}) {why}");
+        Say($"rollout {id} is active on silo {silo} ({host}; the grain directory says {directory?.ToString() ?? "nothing"}) {why}");
         return silo;
     }
 

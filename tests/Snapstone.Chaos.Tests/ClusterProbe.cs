@@ -28,6 +28,9 @@ public sealed class ClusterProbe : IAsyncDisposable
             o.ClusteringConnectionString = storage;
             o.Tls = tls;
         });
+        // A call stuck on a gateway that was just cut off fails after 10 s rather than Orleans' 30, so a wait on the
+        // cluster's answer is not spent on one lost call.
+        builder.Services.Configure<Orleans.Configuration.ClientMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(10));
         var host = builder.Build();
         using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(90));
         await host.StartAsync(limit.Token);
