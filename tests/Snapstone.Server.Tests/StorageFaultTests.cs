@@ -210,3 +210,61 @@ public sealed class AuditFaultTests
             (string?)rewritten["firstBroken"]!["reason"]);
     }
 }
+
+/// <summary>
+/// The other half of "a change and its audit entry are stored together or not at all": when the change's own state
+/// write fails, neither stands. The write is made to fail for real: the rollout's row in Azurite is rewritten under the
+/// activation (as a second writer would), so storage refuses the activation's next write on its ETag.
+/// </summary>
+[Collection(ServerCollection.Name)]
+public sealed class StateWriteFaultTests(ServerFixture fixture)
+{
+    [Fact]
+    public async Task A_pause_whose_state_write_is_refused_leaves_neither_the_pause_nor_its_audit_entry_and_the_caller_is_told_to_retry()
+    {
+        var (ci, server) = (fixture.Server.Client("ci"), fixture.Server);
+        var began = DateTimeOffset.UtcNow.AddSeconds(-5).ToString("O");
+        var (unit, plan) = (TestStorage.Unique("unit"), TestStorage.Unique("held"));
+        Assert.Equal(200, (await ci.Put($"/v1/plans/{plan}", new { waves = new object[] { new { name = "all", select = new { percent = 100 }, bakeSeconds = 0, requiresApproval = true } } })).Status);
+        Assert.Equal(200, (await ci.Put($"/v1/units/{unit}", new { owner = "edge", kind = "file", plan, validators = new { format = "json" },
+            targets = new { labels = new Dictionary<string, string> { ["state-fault"] = unit } } })).Status);
+        Assert.Equal(201, (await ci.Post($"/v1/units/{unit}/packages", new { content = "{\"v\": 1}" })).Status);
+        var (started, rollout) = await ci.Post("/v1/rollouts", new { unit, version = 1, reason = "held for approval" });
+        Assert.True(started == 201, rollout.ToJsonString());
+        var id = (string)rollout["id"]!;
+        var held = (string)rollout["state"]!;
+
+        // The rollout's row, rewritten unchanged: its ETag moves on, and the activation's copy is now stale.
+        var table = new TableClient(await TestStorage.ConnectionStringAsync(), "SnapstoneGrains");
+        var row = await Eventually.Until(async () =>
+        {
+            await foreach (var r in table.QueryAsync<TableEntity>(e => e.PartitionKey.CompareTo(server.ServiceId) >= 0 && e.PartitionKey.CompareTo(server.ServiceId + "~") < 0))
+            {
+                if (r.PartitionKey.Contains(id, StringComparison.Ordinal))
+                {
+                    return r;
+                }
+            }
+            return null;
+        }, r => r is not null, $"rollout {id}'s state row in the grain table");
+        await table.UpdateEntityAsync(row!, Azure.ETag.All, TableUpdateMode.Merge);
+
+        var (refused, problem) = await ci.Post($"/v1/rollouts/{id}/pause", new { reason = "first pause, never stored" });
+        Assert.True(refused == 503, $"a pause whose write storage refused answered {refused}: {problem.ToJsonString()}");
+        var (_, after) = await ci.Get($"/v1/rollouts/{id}");
+        Assert.Equal(held, (string?)after["state"]);
+        Assert.DoesNotContain(after["timeline"]!.AsArray(), e => ((string?)e!["message"])?.Contains("first pause", StringComparison.Ordinal) == true);
+
+        // The retry the caller was told to make is stored, with its entry; the refused one never gets one.
+        var (paused, body) = await ci.Post($"/v1/rollouts/{id}/pause", new { reason = "second pause" });
+        Assert.True(paused == 200, body.ToJsonString());
+        Assert.Equal("paused", (string?)body["state"]);
+        var pauses = await Eventually.Until(async () =>
+        {
+            var (_, log) = await ci.Get($"/v1/audit?since={Uri.EscapeDataString(began)}&limit=1000");
+            return log["entries"]!.AsArray().Where(e => (string?)e!["action"] == "rollout.pause" && (string?)e["target"] == $"rollout/{id}")
+                .Select(e => (string)e!["reason"]!).ToList();
+        }, reasons => reasons.Contains("second pause"), $"the stored pause of {id} to be audited");
+        Assert.Equal(["second pause"], pauses);
+    }
+}

@@ -16,6 +16,8 @@ namespace Snapstone.Server.Http;
 ///   (<c>POST /v1/rollouts</c> with an <c>Idempotency-Key</c>, <c>:validate</c> and <c>/judge</c>, which store
 ///   nothing) — is retried with jittered exponential backoff for up to <c>Snapstone:Gateway:RetrySeconds</c>;
 /// - anything else (a report batch, approve, pause, a package upload) is not: it may have been half done;
+/// - a write storage refused because the grain's row changed under it (another activation wrote it) is transient
+///   too: the grain reloads and the retry is judged afresh;
 /// - what still fails transiently is answered <c>503</c> with <c>Retry-After</c>, never 500, so the caller
 ///   retries (agents resend their reports anyway; CI retries with the same idempotency key).
 ///
@@ -37,6 +39,9 @@ public static class TransientFailures
         AggregateException all => all.InnerExceptions.Any(IsTransient),
         OrleansMessageRejectionException or GatewayTooBusyException or ConnectionFailedException or ClientNotAvailableException => true,
         TimeoutException or System.Net.Sockets.SocketException => true,
+        // Storage refused the write because the row changed under the activation: the grain starts over from what is
+        // stored, and the same request made again is judged against that.
+        Orleans.Storage.InconsistentStateException => true,
         Azure.RequestFailedException storage => storage.Status is 0 or 408 or 429 or >= 500,
         _ => e.InnerException is { } inner && IsTransient(inner),
     };
