@@ -24,6 +24,9 @@ public sealed class ArrayItemCounter(string property, int limit)
 
     public int Limit => limit;
 
+    /// <summary>The property whose array is counted, as a refusal names it.</summary>
+    public string Property => property;
+
     /// <summary>Reads the bytes that arrived since the last call (<paramref name="body"/> is everything so far).</summary>
     /// <returns>False once the array holds more than the limit.</returns>
     public bool Feed(ReadOnlySpan<byte> body, bool final)

@@ -100,7 +100,7 @@ public static class Endpoints
             var number = ParseVersion(version);
             var content = await client.GetPackageContentAsync(unit, number);
             return Results.Bytes(content, "application/octet-stream", $"{unit}-{number}");
-        }).RequireAuthorization(Scopes.ReadOrAgent);
+        }).RequireAuthorization(Scopes.ReadOrAgent).Produces<byte[]>(StatusCodes.Status200OK, "application/octet-stream");
     }
 
     private static void MapPlans(RouteGroupBuilder plans)
@@ -135,7 +135,7 @@ public static class Endpoints
         v1.MapPost("/reports", async (HttpContext http, SnapstoneClient client, AgentTokens agents) =>
         {
             IReadOnlyList<ReportSlot> slots;
-            using (var body = await JsonBody.ReadPooledAsync(http.Request, new ArrayItemCounter("reports", SnapstoneClient.MaxBatchReports), "reports"))
+            using (var body = await JsonBody.ReadPooledAsync(http.Request, new ArrayItemCounter("reports", SnapstoneClient.MaxBatchReports)))
             {
                 slots = BatchReportBody.Read(body.Span);
             }

@@ -44,7 +44,7 @@ public static partial class JsonBody
     /// Where given, counts a top-level array's items as the bytes arrive and refuses the body at the first item past its
     /// limit, before the rest is read (and with a buffer that grows with what was read, not with what was declared).
     /// </param>
-    public static async Task<PooledBody> ReadPooledAsync(HttpRequest request, ArrayItemCounter? items = null, string? limitName = null)
+    public static async Task<PooledBody> ReadPooledAsync(HttpRequest request, ArrayItemCounter? items = null)
     {
         var limit = request.HttpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize;
         if (request.ContentLength > limit)
@@ -58,17 +58,16 @@ public static partial class JsonBody
         var body = new PooledBody(items is null ? capacity : Math.Min(capacity, 256 * 1024));
         try
         {
-            while (await request.Body.ReadAsync(body.Free(), request.HttpContext.RequestAborted) is var read and > 0)
+            var final = false;
+            while (!final)
             {
+                var read = await request.Body.ReadAsync(body.Free(), request.HttpContext.RequestAborted);
                 body.Advance(read);
-                if (items?.Feed(body.Span, final: false) == false)
+                final = read == 0;
+                if (items?.Feed(body.Span, final) == false)
                 {
-                    throw SnapstoneException.Invalid($"{limitName} may hold at most {items.Limit} items; this body holds more (refused at item {items.Count})");
+                    throw SnapstoneException.Invalid($"{items.Property} may hold at most {items.Limit} items; this body holds more (refused at item {items.Count})");
                 }
-            }
-            if (items?.Feed(body.Span, final: true) == false)
-            {
-                throw SnapstoneException.Invalid($"{limitName} may hold at most {items.Limit} items; this body holds more (refused at item {items.Count})");
             }
             if (body.Length == 0)
             {
