@@ -107,52 +107,8 @@ public sealed class EmbeddedAzurite : IAsyncDisposable
     }
 
     /// <summary>Installs <c>azurite@version</c> with npm into the install root unless it is there; returns its entry script.</summary>
-    public static async Task<string> EnsureInstalledAsync(string version, ILogger logger, CancellationToken ct = default)
-    {
-        var prefix = Path.Combine(InstallRoot, $"azurite-{version}");
-        var script = Path.Combine(prefix, "node_modules", "azurite", "dist", "src", "azurite.js");
-        if (File.Exists(script))
-        {
-            return script;
-        }
-        Directory.CreateDirectory(prefix);
-        // Parallel test processes may race to install: one installs, the others wait on the lock.
-        await using var gate = await LockAsync(Path.Combine(prefix, ".install.lock"), ct);
-        if (File.Exists(script))
-        {
-            return script;
-        }
-        logger.LogInformation("Installing azurite@{Version} from npm into {Prefix} (first use only)", version, prefix);
-        var npm = new ProcessStartInfo("npm") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
-        foreach (var arg in new[] { "install", "--prefix", prefix, "--no-audit", "--no-fund", "--loglevel=error", "--no-save", $"azurite@{version}" })
-        {
-            npm.ArgumentList.Add(arg);
-        }
-        using var install = Process.Start(npm) ?? throw new InvalidOperationException("npm is not on PATH; install Node.js 20 and npm");
-        var errors = install.StandardError.ReadToEndAsync(ct);
-        _ = install.StandardOutput.ReadToEndAsync(ct);
-        await install.WaitForExitAsync(ct);
-        if (install.ExitCode != 0 || !File.Exists(script))
-        {
-            throw new InvalidOperationException($"npm install azurite@{version} failed with code {install.ExitCode}: {await errors}");
-        }
-        return script;
-    }
-
-    private static async Task<FileStream> LockAsync(string path, CancellationToken ct)
-    {
-        while (true)
-        {
-            try
-            {
-                return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.DeleteOnClose);
-            }
-            catch (IOException)
-            {
-                await Task.Delay(200, ct);
-            }
-        }
-    }
+    public static Task<string> EnsureInstalledAsync(string version, ILogger logger, CancellationToken ct = default) =>
+        NpmPackages.EnsureInstalledAsync(InstallRoot, "azurite", version, Path.Combine("dist", "src", "azurite.js"), logger, ct);
 
     private static int FreePort(IPAddress host)
     {

@@ -83,7 +83,7 @@ public static class ServerHosting
             StatusCodes.Status405MethodNotAllowed => $"{c.HttpContext.Request.Method} is not allowed on {c.HttpContext.Request.Path}",
             _ => null,
         });
-        builder.Services.AddOpenApi();
+        builder.Services.AddSnapstoneApiDocument();
         return builder;
     }
 
