@@ -1,3 +1,4 @@
+using Snapstone.Domain;
 using Snapstone.Domain.Health;
 using Snapstone.Domain.Plans;
 using Snapstone.Domain.Rollouts;
@@ -48,7 +49,7 @@ public sealed record RolloutRequest
         if (Plan is not null && Domain.Names.Check("plan", Plan) is { } plan) problems.Add(plan);
         if (Version < 1) problems.Add($"version must be 1 or more (got {Version})");
         if (Reason is null) problems.Add("reason must be a string");
-        else if (Reason.Length > RolloutCommands.MaxReasonLength) problems.Add($"reason must be at most {RolloutCommands.MaxReasonLength} characters (got {Reason.Length})");
+        else if (TextLimits.TooLong("reason", Reason, RolloutCommands.MaxReasonBytes) is { } tooLong) problems.Add(tooLong);
         if (IdempotencyKey is { Length: 0 or > MaxIdempotencyKeyLength }) problems.Add($"Idempotency-Key must be 1 to {MaxIdempotencyKeyLength} characters");
         return problems;
     }

@@ -31,7 +31,8 @@ public sealed record PackageDraft
     [Id(1)] public string Message { get; init; } = "";
     [Id(2)] public string? Source { get; init; }
 
-    public const int MaxMessageLength = 4000;
+    /// <summary>In bytes of UTF-8 (<see cref="TextLimits"/>).</summary>
+    public const int MaxMessageBytes = 4000;
     public const int MaxSourceLength = 2000;
 }
 

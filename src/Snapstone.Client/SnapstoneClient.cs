@@ -334,8 +334,8 @@ public sealed partial class SnapstoneClient(IGrainFactory grains, TimeProvider t
             errors.Add("content (or contentBase64) is required");
         else if (draft.Content.LongLength > UnitRules.MaxPackageBytes)
             errors.Add($"content must be at most {UnitRules.MaxPackageBytes} bytes (got {draft.Content.LongLength})");
-        if (draft.Message is { Length: > PackageDraft.MaxMessageLength })
-            errors.Add($"message must be at most {PackageDraft.MaxMessageLength} characters (got {draft.Message.Length})");
+        if (TextLimits.TooLong("message", draft.Message, PackageDraft.MaxMessageBytes) is { } tooLong)
+            errors.Add(tooLong);
         if (draft.Source is { Length: > PackageDraft.MaxSourceLength })
             errors.Add($"source must be at most {PackageDraft.MaxSourceLength} characters (got {draft.Source.Length})");
         if (errors.Count > 0)

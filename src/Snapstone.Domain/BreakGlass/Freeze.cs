@@ -26,13 +26,14 @@ public sealed record Freeze
 /// <summary>The rules every break-glass action shares.</summary>
 public static class BreakGlassRules
 {
-    public const int MaxReasonLength = 2000;
+    /// <summary>In bytes of UTF-8 (<see cref="TextLimits"/>).</summary>
+    public const int MaxReasonBytes = 2000;
     public const int MaxTtlSeconds = 7 * 24 * 3600;
 
     /// <summary>Null when the reason is acceptable, else why not: break-glass always says why.</summary>
     public static string? CheckReason(string? reason) =>
         string.IsNullOrWhiteSpace(reason) ? "reason is required for every break-glass action"
-        : reason.Length > MaxReasonLength ? $"reason must be at most {MaxReasonLength} characters (got {reason.Length})"
+        : TextLimits.TooLong("reason", reason, MaxReasonBytes) is { } tooLong ? tooLong
         : null;
 
     public static string? CheckTtl(int? ttlSeconds) =>

@@ -29,7 +29,8 @@ public sealed record Incident
     [Id(8)] public string Source { get; init; } = "";
 
     public const int MaxUpdates = 200;
-    public const int MaxMessageLength = 4000;
+    /// <summary>In bytes of UTF-8 (<see cref="TextLimits"/>).</summary>
+    public const int MaxMessageBytes = 4000;
 
     public bool IsOpen => Status != IncidentStatus.Resolved;
 
@@ -75,6 +76,6 @@ public static class IncidentRules
 
     public static string? CheckMessage(string? message) =>
         string.IsNullOrWhiteSpace(message) ? "message is required"
-        : message.Length > Incident.MaxMessageLength ? $"message must be at most {Incident.MaxMessageLength} characters (got {message.Length})"
+        : TextLimits.TooLong("message", message, Incident.MaxMessageBytes) is { } tooLong ? tooLong
         : null;
 }

@@ -19,7 +19,8 @@ public sealed record CommandResult([property: Id(0)] RolloutStatus Status, [prop
 /// </summary>
 public static class RolloutCommands
 {
-    public const int MaxReasonLength = 2000;
+    /// <summary>A reason's limit, in bytes of UTF-8 (<see cref="TextLimits"/>).</summary>
+    public const int MaxReasonBytes = 2000;
 
     /// <summary>
     /// Stops a pending, awaiting or running rollout until <see cref="Resume"/>. A reason is required. A rollout
@@ -129,9 +130,9 @@ public static class RolloutCommands
         {
             return Invalid(status, "reason is required");
         }
-        if (reason is { Length: > MaxReasonLength })
+        if (TextLimits.TooLong("reason", reason, MaxReasonBytes) is { } tooLong)
         {
-            return Invalid(status, $"reason must be at most {MaxReasonLength} characters (got {reason.Length})");
+            return Invalid(status, tooLong);
         }
         return null;
     }

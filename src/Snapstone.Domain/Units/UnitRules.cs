@@ -6,7 +6,7 @@ namespace Snapstone.Domain.Units;
 public static class UnitRules
 {
     public const int MaxOwnerLength = 100;
-    public const int MaxDescriptionLength = 2000;
+    public const int MaxDescriptionBytes = 2000;
     public const int MaxTargetLabels = 16;
     public const int MaxLabelLength = 100;
     /// <summary>Hard ceiling for <c>validators.maxBytes</c>: package content never exceeds 64 MiB.</summary>
@@ -25,9 +25,9 @@ public static class UnitRules
         {
             errors.Add($"owner must be at most {MaxOwnerLength} characters (got {unit.Owner.Length})");
         }
-        if (unit.Description.Length > MaxDescriptionLength)
+        if (TextLimits.TooLong("description", unit.Description, MaxDescriptionBytes) is { } tooLong)
         {
-            errors.Add($"description must be at most {MaxDescriptionLength} characters (got {unit.Description.Length})");
+            errors.Add(tooLong);
         }
         if (Names.Check("plan", unit.Plan) is { } planError)
         {

@@ -144,9 +144,9 @@ public sealed class UnitGrain : Grain, IUnitRolloutsGrain, IRemindable
     public async Task<UnitView> ApproveDefinition(string actor, string? reason)
     {
         RequireDefinition();
-        if (reason is { Length: > RolloutCommands.MaxReasonLength })
+        if (TextLimits.TooLong("reason", reason, RolloutCommands.MaxReasonBytes) is { } tooLong)
         {
-            throw SnapstoneException.Invalid($"reason must be at most {RolloutCommands.MaxReasonLength} characters (got {reason.Length})");
+            throw SnapstoneException.Invalid(tooLong);
         }
         if (state.State.PendingDefinition is not { } pending)
         {

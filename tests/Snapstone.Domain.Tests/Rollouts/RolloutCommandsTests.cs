@@ -87,7 +87,7 @@ public class RolloutCommandsTests
     public void A_reason_longer_than_2000_characters_is_refused()
     {
         var result = RolloutCommands.Pause(new Run().Status, "alice", new string('x', 2001), T0);
-        Assert.Equal(new Refusal(ProblemKind.Invalid, "reason must be at most 2000 characters (got 2001)"), result.Refusal);
+        Assert.Equal(new Refusal(ProblemKind.Invalid, "reason must be at most 2000 bytes of UTF-8 (got 2001)"), result.Refusal);
     }
 
     [Fact]

@@ -36,7 +36,7 @@ public class UnitRulesTests
         { "empty owner", Valid with { Owner = "" }, "owner is required" },
         { "blank owner", Valid with { Owner = "   " }, "owner is required" },
         { "owner of 101", Valid with { Owner = new string('o', 101) }, "owner must be at most 100 characters (got 101)" },
-        { "description of 2001", Valid with { Description = new string('d', 2001) }, "description must be at most 2000 characters (got 2001)" },
+        { "description of 2001", Valid with { Description = new string('d', 2001) }, "description must be at most 2000 bytes of UTF-8 (got 2001)" },
         { "plan not a name", Valid with { Plan = "High Risk" }, "plan 'High Risk' must match " + Rule + Hint },
         { "plan empty", Valid with { Plan = "" }, "plan is required and must match " + Rule },
         { "maxBytes 0", Valid with { Validators = Valid.Validators with { MaxBytes = 0 } }, "validators.maxBytes must be between 1 and 67108864 (got 0)" },
