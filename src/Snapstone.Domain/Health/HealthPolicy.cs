@@ -40,8 +40,13 @@ public static class HealthPolicy
     /// <paramref name="unit"/> (the unit the rollout changes), nodes whose regression began after another unit's change
     /// are left out of both sides as that change's (<see cref="Attribution"/>).
     /// </summary>
-    public static Verdict Judge(IReadOnlyList<NodeSample> cohort, IReadOnlyList<NodeSample> control, Gates gates, int targeted, string? unit = null) =>
-        CohortVerdict.Judge(cohort, control, gates, targeted, unit).Verdict;
+    /// <remarks>
+    /// <paramref name="metrics"/> are the readings of the wave's <see cref="Gates.Metrics"/> (see <see cref="MetricSplit"/>); a
+    /// gate without one is unsure, so a wave with metric gates is never Healthy without their readings.
+    /// </remarks>
+    public static Verdict Judge(IReadOnlyList<NodeSample> cohort, IReadOnlyList<NodeSample> control, Gates gates, int targeted, string? unit = null,
+        IReadOnlyList<MetricReading>? metrics = null) =>
+        CohortVerdict.Judge(cohort, control, gates, targeted, unit, metrics).Verdict;
 
     /// <summary>
     /// One look at a wave: the verdict on <paramref name="evidence"/>, with its metric gates, and the pooled figures to put

@@ -35,7 +35,10 @@ internal static class MetricChecks
         var control = Finite(reading.Control);
         if (cohort.Count < gate.MinNodes)
         {
-            yield return Unsure($"{cohort.Count} cohort node(s) with a value, {gate.MinNodes} needed", cohort.Count);
+            // NaN is what 0/0 gives for a node that served nothing in the query's range; ±Inf a division by 0: neither is a value.
+            var without = reading.Cohort.Count(v => v is not null && !double.IsFinite(v.Value));
+            var note = without > 0 ? $" ({without} more answered NaN or ±Inf, which is no value)" : "";
+            yield return Unsure($"{cohort.Count} cohort node(s) with a value{note}, {gate.MinNodes} needed", cohort.Count);
             yield break;
         }
         var ours = cohort.Average();
