@@ -14,10 +14,15 @@ public sealed record MetricAnswer
     public IReadOnlyList<MetricSeries> Series { get; init; } = [];
     /// <summary>Why there is no answer: the store refused the query, timed out, or could not be reached.</summary>
     public string? Error { get; init; }
+    /// <summary>
+    /// With <see cref="Error"/>: the store answered and refused the query itself (it does not parse, cannot be evaluated, or
+    /// is not an instant vector), so the query is at fault; false when the store could not answer (down, slow, unreachable).
+    /// </summary>
+    public bool Refused { get; init; }
     /// <summary>When the store evaluated the query.</summary>
     public DateTimeOffset? At { get; init; }
 
-    public static MetricAnswer Failed(string error) => new() { Error = error };
+    public static MetricAnswer Failed(string error, bool refused = false) => new() { Error = error, Refused = refused };
 }
 
 /// <summary>
