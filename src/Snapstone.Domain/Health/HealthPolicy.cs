@@ -73,8 +73,9 @@ public static class HealthPolicy
     /// direction. No reading, a failed query or too few nodes with a value is Unsure, never a pass. The verdict includes
     /// these for every gate in <see cref="Gates.Metrics"/> when judged from a <see cref="WaveEvidence"/>.
     /// </summary>
-    public static IReadOnlyList<Finding.Metric> JudgeMetric(MetricGate gate, MetricReading? reading) =>
-        [.. MetricChecks.Evaluate(gate, reading).Select(c => (Finding.Metric)c.Finding)];
+    /// <remarks>With <paramref name="controlExists"/> false (a wave whose cohort is every consumer) the ratio is skipped, saying so.</remarks>
+    public static IReadOnlyList<Finding.Metric> JudgeMetric(MetricGate gate, MetricReading? reading, bool controlExists = true) =>
+        [.. MetricChecks.Evaluate(gate, reading, controlExists).Select(c => (Finding.Metric)c.Finding)];
 
     /// <summary>
     /// One node's own state for the wave's healthy/unhealthy counts. Unhealthy: it crashed, rejected the

@@ -82,3 +82,50 @@ public class MetricSplitTests
         Assert.Contains(verdict.Reasons, r => r.StartsWith($"metric edge-error-rate ({ErrorRate.Query})", StringComparison.Ordinal));
     }
 }
+
+/// <summary>A ratio against the control on a wave with no control nodes (the last, 100% wave; a unit's first package).</summary>
+public class MetricRatioWithoutControlTests
+{
+    private const string Query = "sum by (node) (rate(edge_errors_total[15s])) / sum by (node) (rate(edge_requests_total[15s]))";
+
+    private static readonly MetricGate RatioOnly = new() { Name = "edge-error-rate", Query = Query, MaxRatio = 2, MinNodes = 2 };
+
+    private static MetricReading Reading(double[] cohort, double[] control) => new()
+    {
+        Gate = RatioOnly.Name,
+        Cohort = [.. cohort.Select((v, i) => new NodeValue($"c-{i}", v))],
+        Control = [.. control.Select((v, i) => new NodeValue($"k-{i}", v))],
+    };
+
+    public static TheoryData<string, MetricGate, MetricReading, bool, string[]> Cases => new()
+    {
+        { "no control nodes at all: the ratio is skipped, saying so", RatioOnly, Reading([0.001, 0.002], []), false,
+            [$"metric edge-error-rate ({Query}): cohort 0.0015 on 2 node(s); the 2× ratio: no node is left outside the cohort to compare with, so the ratio is not taken"] },
+        { "no control nodes, with a max: the max still judges", RatioOnly with { Max = 0.01 }, Reading([0.3, 0.3], []), false,
+            [
+                $"metric edge-error-rate ({Query}): cohort 0.3 on 2 node(s) > max 0.01 (no control value)",
+                $"metric edge-error-rate ({Query}): cohort 0.3 on 2 node(s); the 2× ratio: no node is left outside the cohort to compare with, so the ratio is not taken",
+            ] },
+        { "control nodes exist but gave no value: missing data, unsure", RatioOnly, Reading([0.001, 0.002], []), true,
+            [$"metric edge-error-rate ({Query}): no control node has a value to take the ratio against: inconclusive"] },
+    };
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void A_ratio_is_taken_only_where_a_control_exists(string because, MetricGate gate, MetricReading reading, bool controlExists, string[] lines)
+    {
+        var findings = HealthPolicy.JudgeMetric(gate, reading, controlExists);
+        Assert.True(lines.SequenceEqual(findings.Select(FindingText.Render)), $"{because}: got [{string.Join(" | ", findings.Select(FindingText.Render))}]");
+    }
+
+    [Theory]
+    [InlineData(false, VerdictResult.Healthy)]
+    [InlineData(true, VerdictResult.Inconclusive)]
+    public void The_last_wave_passes_a_ratio_only_gate_only_when_no_control_exists(bool withControlNodes, VerdictResult result)
+    {
+        var cohort = new[] { new NodeSample { NodeId = "c-0", Reported = true }, new NodeSample { NodeId = "c-1", Reported = true } };
+        NodeSample[] control = withControlNodes ? [new NodeSample { NodeId = "k-0", Reported = true }] : [];
+        var verdict = HealthPolicy.Judge(cohort, control, new Gates { Metrics = [RatioOnly] }, 2, metrics: [Reading([0.001, 0.001], [])]);
+        Assert.True(result == verdict.Result, string.Join(" | ", verdict.Reasons));
+    }
+}
