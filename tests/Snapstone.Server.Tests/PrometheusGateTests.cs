@@ -274,7 +274,7 @@ public sealed class PrometheusGateTests(PrometheusGateFleet fx) : IClassFixture<
         {
             waves = new object[]
             {
-                new { name = "canary", select = new { tier = "canary" }, bakeSeconds = 5, gates = new { metrics = new object[]
+                new { name = "all", select = new { percent = 100 }, bakeSeconds = 5, gates = new { metrics = new object[]
                 {
                     PrometheusGateFleet.ErrorRateGate,
                     new { name = "broken", query = "sum by (node) (rate(edge_errors_total[10s]) / ", max = 0.05 },
@@ -295,5 +295,29 @@ public sealed class PrometheusGateTests(PrometheusGateFleet fx) : IClassFixture<
         Assert.True(ungrouped == 400, $"{ungrouped}: {answer.ToJsonString()}");
         Assert.Equal("waves[0].gates.metrics[0].query ('fleet-errors'): the query's 1 series carry no 'node' label: group it by node, e.g. sum by (node) (…)",
             (string?)answer["detail"]);
+    }
+}
+
+/// <summary>The shared server has no Prometheus configured: a plan with metric gates is refused, saying what to set.</summary>
+[Collection(ServerCollection.Name)]
+public sealed class MetricGatesWithoutPrometheusTests(ServerFixture fixture)
+{
+    [Fact]
+    public async Task A_plan_with_metric_gates_is_a_400_when_no_Prometheus_is_configured()
+    {
+        var ci = fixture.Server.Client("ci");
+        var plan = TestStorage.Unique("no-prom");
+        var (status, problem) = await ci.Put($"/v1/plans/{plan}", new
+        {
+            waves = new object[] { new { name = "all", select = new { percent = 100 }, gates = new { metrics = new[] { PrometheusGateFleet.ErrorRateGate } } } },
+        });
+        Assert.True(status == 400, $"{status}: {problem.ToJsonString()}");
+        Assert.Equal("waves[0].gates.metrics[0]: metric gates need a Prometheus to query and none is configured (set Snapstone:Metrics:Prometheus:Url); 1 metric gate(s) in this plan",
+            (string?)problem["detail"]);
+        Assert.Equal(404, (await ci.Get($"/v1/plans/{plan}")).Status);
+
+        // The same plan without its metric gates is fine: nothing else needs a metrics store.
+        var (plain, body) = await ci.Put($"/v1/plans/{plan}", new { waves = new object[] { new { name = "all", select = new { percent = 100 } } } });
+        Assert.True(plain == 200, $"{plain}: {body.ToJsonString()}");
     }
 }
