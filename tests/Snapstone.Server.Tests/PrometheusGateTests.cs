@@ -321,3 +321,24 @@ public sealed class MetricGatesWithoutPrometheusTests(ServerFixture fixture)
         Assert.True(plain == 200, $"{plain}: {body.ToJsonString()}");
     }
 }
+
+/// <summary>The OpenAPI document describes metric gates in the plan body, and the plan endpoint's refusals.</summary>
+[Collection(ServerCollection.Name)]
+public sealed class MetricGatesOpenApiTests(ServerFixture fixture)
+{
+    [Fact]
+    public async Task The_openapi_document_describes_metric_gates_and_the_plan_refusals()
+    {
+        using var anonymous = fixture.Server.Client(null);
+        var (status, document) = await anonymous.Get("/openapi/v1.json");
+        Assert.Equal(200, status);
+        var schemas = document["components"]!["schemas"]!;
+        Assert.NotNull(schemas["Gates"]!["properties"]!["metrics"]);
+        var gate = schemas["MetricGate"]!["properties"]!.AsObject();
+        Assert.Equal(["name", "query", "direction", "max", "maxRatio", "minNodes", "mode"], gate.Select(p => p.Key));
+        Assert.Equal(["higher-is-worse", "lower-is-worse"], schemas["MetricDirection"]!["enum"]!.AsArray().Select(v => (string)v!));
+        var responses = document["paths"]!["/v1/plans/{plan}"]!["put"]!["responses"]!.AsObject();
+        Assert.Contains("400", responses.Select(r => r.Key));
+        Assert.Contains("503", responses.Select(r => r.Key));
+    }
+}
