@@ -17,4 +17,6 @@ public enum ProblemKind
     TooLarge,
     /// <summary>The caller holds as many of something (open streams) as it may at once (429).</summary>
     TooMany,
+    /// <summary>Something Snapstone depends on to answer (the metrics store) could not be reached; nothing was changed (503).</summary>
+    Unavailable,
 }

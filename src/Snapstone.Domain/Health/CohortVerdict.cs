@@ -63,7 +63,7 @@ internal static class CohortVerdict
             return new Judgement(new Verdict(VerdictResult.Unhealthy, hard, healthy, unhealthy), carry);
         }
 
-        var enforced = checks.Concat(MetricGates(gates, metrics, notes)).ToList();
+        var enforced = checks.Concat(MetricGates(gates, metrics, control.Count > 0, notes)).ToList();
         var failures = enforced.Where(c => c.Outcome == CheckOutcome.Fail).Select(c => c.Finding)
             .Concat(SegmentChecks.Failures(judged, controlJudged, reference, gates, notes))
             .ToList();
@@ -106,13 +106,13 @@ internal static class CohortVerdict
     /// The checks of every enforced metric gate against its reading (a gate with no reading is unsure); a report-only
     /// gate's findings go to <paramref name="notes"/>, where they are shown and change nothing.
     /// </summary>
-    private static List<Check> MetricGates(Gates gates, IReadOnlyList<MetricReading>? readings, List<Finding> notes)
+    private static List<Check> MetricGates(Gates gates, IReadOnlyList<MetricReading>? readings, bool controlExists, List<Finding> notes)
     {
         var checks = new List<Check>();
         foreach (var gate in gates.Metrics)
         {
             var reading = readings?.FirstOrDefault(r => r.Gate == gate.Name);
-            foreach (var check in MetricChecks.Evaluate(gate, reading))
+            foreach (var check in MetricChecks.Evaluate(gate, reading, controlExists))
             {
                 if (gate.Mode == GateMode.ReportOnly)
                 {

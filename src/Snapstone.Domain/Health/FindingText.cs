@@ -160,6 +160,10 @@ public static class FindingText
         var times = m.Observed is { } observed
             ? double.IsPositiveInfinity(observed) ? "infinitely" : observed.ToString("0.00", CultureInfo.InvariantCulture) + "×"
             : null;
+        if (limit == MetricLimit.Ratio && m.Control is null && m.Outcome == CheckOutcome.Pass)
+        {
+            return $"{head}: {ours}; the {Number(value)}× ratio: {m.Problem}{tail}";
+        }
         var line = (limit, m.Outcome) switch
         {
             (MetricLimit.Max, _) => $"{head}: {ours} {verb} {(higher ? "max" : "min")} {Value(value)} ({theirs})",

@@ -40,8 +40,13 @@ public static class HealthPolicy
     /// <paramref name="unit"/> (the unit the rollout changes), nodes whose regression began after another unit's change
     /// are left out of both sides as that change's (<see cref="Attribution"/>).
     /// </summary>
-    public static Verdict Judge(IReadOnlyList<NodeSample> cohort, IReadOnlyList<NodeSample> control, Gates gates, int targeted, string? unit = null) =>
-        CohortVerdict.Judge(cohort, control, gates, targeted, unit).Verdict;
+    /// <remarks>
+    /// <paramref name="metrics"/> are the readings of the wave's <see cref="Gates.Metrics"/> (see <see cref="MetricSplit"/>); a
+    /// gate without one is unsure, so a wave with metric gates is never Healthy without their readings.
+    /// </remarks>
+    public static Verdict Judge(IReadOnlyList<NodeSample> cohort, IReadOnlyList<NodeSample> control, Gates gates, int targeted, string? unit = null,
+        IReadOnlyList<MetricReading>? metrics = null) =>
+        CohortVerdict.Judge(cohort, control, gates, targeted, unit, metrics).Verdict;
 
     /// <summary>
     /// One look at a wave: the verdict on <paramref name="evidence"/>, with its metric gates, and the pooled figures to put
@@ -68,8 +73,9 @@ public static class HealthPolicy
     /// direction. No reading, a failed query or too few nodes with a value is Unsure, never a pass. The verdict includes
     /// these for every gate in <see cref="Gates.Metrics"/> when judged from a <see cref="WaveEvidence"/>.
     /// </summary>
-    public static IReadOnlyList<Finding.Metric> JudgeMetric(MetricGate gate, MetricReading? reading) =>
-        [.. MetricChecks.Evaluate(gate, reading).Select(c => (Finding.Metric)c.Finding)];
+    /// <remarks>With <paramref name="controlExists"/> false (a wave whose cohort is every consumer) the ratio is skipped, saying so.</remarks>
+    public static IReadOnlyList<Finding.Metric> JudgeMetric(MetricGate gate, MetricReading? reading, bool controlExists = true) =>
+        [.. MetricChecks.Evaluate(gate, reading, controlExists).Select(c => (Finding.Metric)c.Finding)];
 
     /// <summary>
     /// One node's own state for the wave's healthy/unhealthy counts. Unhealthy: it crashed, rejected the

@@ -15,7 +15,12 @@ namespace Snapstone.Domain.Health;
 /// </example>
 internal static class MetricChecks
 {
-    public static IEnumerable<Check> Evaluate(MetricGate gate, MetricReading? reading)
+    /// <param name="controlExists">
+    /// False when the wave has no control nodes at all (its cohort is every consumer: the last wave, or a unit's first
+    /// package): then <see cref="MetricGate.MaxRatio"/> has nothing to be taken against and is skipped, said in its finding,
+    /// and <see cref="MetricGate.Max"/> alone judges. Control nodes that exist but gave no value are missing data (unsure).
+    /// </param>
+    public static IEnumerable<Check> Evaluate(MetricGate gate, MetricReading? reading, bool controlExists = true)
     {
         var reportOnly = gate.Mode == GateMode.ReportOnly;
         Check Unsure(string problem, int cohortNodes = 0) => new(CheckKind.Metric, CheckOutcome.Unsure,
@@ -35,7 +40,10 @@ internal static class MetricChecks
         var control = Finite(reading.Control);
         if (cohort.Count < gate.MinNodes)
         {
-            yield return Unsure($"{cohort.Count} cohort node(s) with a value, {gate.MinNodes} needed", cohort.Count);
+            // NaN is what 0/0 gives for a node that served nothing in the query's range; ±Inf a division by 0: neither is a value.
+            var without = reading.Cohort.Count(v => v is not null && !double.IsFinite(v.Value));
+            var note = without > 0 ? $" ({without} more answered NaN or ±Inf, which is no value)" : "";
+            yield return Unsure($"{cohort.Count} cohort node(s) with a value{note}, {gate.MinNodes} needed", cohort.Count);
             yield break;
         }
         var ours = cohort.Average();
@@ -51,6 +59,12 @@ internal static class MetricChecks
         }
         if (gate.MaxRatio is { } ratio)
         {
+            if (theirs is null && !controlExists)
+            {
+                yield return new Check(CheckKind.Metric, CheckOutcome.Pass, new Finding.Metric(CheckOutcome.Pass, gate.Name, gate.Query, gate.Direction, MetricLimit.Ratio, ratio, ours, null,
+                    cohort.Count, 0, reportOnly, NoControl));
+                yield break;
+            }
             if (theirs is not { } reference)
             {
                 yield return Unsure("no control node has a value to take the ratio against", cohort.Count);
@@ -67,6 +81,9 @@ internal static class MetricChecks
                 cohort.Count, control.Count, reportOnly, observed is null ? "the control is 0, so no ratio can be taken" : null) { Observed = observed });
         }
     }
+
+    /// <summary>Why a ratio was not taken on a wave whose cohort is every consumer.</summary>
+    public const string NoControl = "no node is left outside the cohort to compare with, so the ratio is not taken";
 
     private static List<double> Finite(IReadOnlyList<NodeValue> values) => [.. values.Where(v => v is not null && double.IsFinite(v.Value)).Select(v => v.Value)];
 

@@ -10,6 +10,7 @@ using Snapstone.Domain.Rollouts;
 using Snapstone.Domain.Units;
 using Snapstone.Grains.Audit;
 using Snapstone.Grains.Emergency;
+using Snapstone.Grains.Metrics;
 using Snapstone.Grains.Storage;
 
 namespace Snapstone.Grains.Rollouts;
@@ -83,6 +84,7 @@ public sealed class RolloutGrain : Grain, IRolloutRunnerGrain, IRemindable
     private readonly StateWriter _writer;
     private readonly AuditOutbox _outbox;
     private readonly IncidentFeed _incidents;
+    private readonly PrometheusClient prometheus;
 
     private IGrainTimer? _timer;
     private IGrainTimer? _watch;
@@ -103,9 +105,11 @@ public sealed class RolloutGrain : Grain, IRolloutRunnerGrain, IRemindable
         IGrainFactory grains,
         TimeProvider time,
         IOptions<RolloutOptions> options,
-        ILogger<RolloutGrain> logger)
+        ILogger<RolloutGrain> logger,
+        PrometheusClient prometheus)
     {
         this.state = state;
+        this.prometheus = prometheus;
         this.time = time;
         this.options = options;
         this.logger = logger;
@@ -547,11 +551,11 @@ public sealed class RolloutGrain : Grain, IRolloutRunnerGrain, IRemindable
         }
         var counts = await FanOut(wave, (pop, order) => pop.ObserveWave(order));
         var targeted = counts.Sum(c => c.Cohort);
-        var verdict = HealthPolicy.Judge(
-            [.. counts.SelectMany(c => c.CohortSamples)],
-            [.. counts.SelectMany(c => c.ControlSamples)],
-            Spec.Plan.Waves[wave].Gates,
-            targeted);
+        var gates = Spec.Plan.Waves[wave].Gates;
+        NodeSample[] cohort = [.. counts.SelectMany(c => c.CohortSamples)];
+        NodeSample[] control = [.. counts.SelectMany(c => c.ControlSamples)];
+        var metrics = await ReadMetrics(gates, cohort, control);
+        var verdict = HealthPolicy.Judge(cohort, control, gates, targeted, metrics: metrics);
         return new WaveObservation
         {
             Wave = wave,
@@ -562,6 +566,19 @@ public sealed class RolloutGrain : Grain, IRolloutRunnerGrain, IRemindable
             Unconverged = FirstNamed(counts.Select(c => c.Unconverged)),
         };
     }
+
+    /// <summary>
+    /// The wave's metric gates read from Prometheus (none asked for when it has none), split into the cohort nodes that run
+    /// the package and the control nodes on the previous one. Takes at most the configured timeout: a store that is down,
+    /// slow or refusing reads as an error, which the judge holds unsure. Node signals interleave meanwhile, so a query in
+    /// flight never holds a rollback up, and the tick decides again if one came.
+    /// </summary>
+    private Task<IReadOnlyList<MetricReading>> ReadMetrics(Domain.Plans.Gates gates, NodeSample[] cohort, NodeSample[] control) =>
+        gates.Metrics.Count == 0
+            ? Task.FromResult<IReadOnlyList<MetricReading>>([])
+            : prometheus.ReadAsync(gates.Metrics,
+                cohort.Where(s => s.Reported && !s.Rejected).Select(s => s.NodeId).ToHashSet(StringComparer.Ordinal),
+                control.Select(s => s.NodeId).ToHashSet(StringComparer.Ordinal));
 
     /// <summary>The first few nodes the PoPs named as not running what they should, over all of them.</summary>
     private static IReadOnlyList<string> FirstNamed(IEnumerable<IReadOnlyList<string>> named) =>

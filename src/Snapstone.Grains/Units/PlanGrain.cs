@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using Snapstone.Domain.Audit;
 using Snapstone.Domain.Plans;
 using Snapstone.Grains.Audit;
+using Snapstone.Grains.Metrics;
 
 namespace Snapstone.Grains.Units;
 
@@ -20,10 +21,13 @@ public sealed class PlanGrain : Grain, IPlanGrain, IRemindable
     private readonly IPersistentState<PlanState> state;
     private readonly TimeProvider time;
     private readonly AuditOutbox _outbox;
+    private readonly PrometheusClient prometheus;
 
-    public PlanGrain([PersistentState("plan", StorageNames.Grains)] IPersistentState<PlanState> state, IGrainFactory grains, TimeProvider time, ILogger<PlanGrain> logger)
+    public PlanGrain([PersistentState("plan", StorageNames.Grains)] IPersistentState<PlanState> state, IGrainFactory grains, TimeProvider time, ILogger<PlanGrain> logger,
+        PrometheusClient prometheus)
     {
         this.state = state;
+        this.prometheus = prometheus;
         this.time = time;
         _outbox = new AuditOutbox(this, grains, () => state.State.Outbox, time, logger);
     }
@@ -44,6 +48,8 @@ public sealed class PlanGrain : Grain, IPlanGrain, IRemindable
         {
             throw SnapstoneException.Invalid(errors);
         }
+        // Every metric query run once against the store: one it refuses is a 400 naming it, before anything is stored.
+        await prometheus.CheckAsync(plan);
         await _outbox.ArmAsync();
         state.State.Plan = plan;
         state.State.UpdatedBy = actor;

@@ -60,6 +60,7 @@ public static class SiloSetup
         services.AddOptions<Snapstone.Grains.Rollouts.RolloutOptions>().BindConfiguration("Snapstone:Rollouts");
         services.AddOptions<Snapstone.Grains.Emergency.IncidentOptions>().BindConfiguration("Snapstone:Incidents");
         services.AddHttpClient("webhooks");
+        Snapstone.Grains.Metrics.PrometheusClient.AddPrometheus(services);
         services.AddOptions<Snapstone.Grains.Notifications.NotificationOptions>().BindConfiguration(Snapstone.Grains.Notifications.NotificationOptions.Section);
         services.AddOptions<Snapstone.Grains.Drift.DriftOptions>().BindConfiguration("Snapstone:Drift");
         services.AddOptions<Snapstone.Grains.Nodes.NodeOptions>().BindConfiguration("Snapstone:Nodes");

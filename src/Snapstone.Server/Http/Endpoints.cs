@@ -109,7 +109,9 @@ public static class Endpoints
         {
             var body = await JsonBody.ReadAsync<Plan>(http.Request, JsonBody.Strict);
             return TypedResults.Ok(PlanResponse(await client.DefinePlanAsync(plan, body, http.Actor())));
-        }).RequireAuthorization(Scopes.Deploy).Accepts<Plan>("application/json");
+        }).RequireAuthorization(Scopes.Deploy).Accepts<Plan>("application/json")
+          // 400: the plan (a metric query Prometheus refuses included); 503: its metric queries could not be checked.
+          .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status503ServiceUnavailable);
 
         plans.MapGet("/{plan}", async (string plan, SnapstoneClient client) =>
             TypedResults.Ok(PlanResponse(await client.GetPlanAsync(plan))))

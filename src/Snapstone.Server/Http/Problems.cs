@@ -16,6 +16,7 @@ public static class Problems
         ProblemKind.Forbidden => StatusCodes.Status403Forbidden,
         ProblemKind.TooLarge => StatusCodes.Status413PayloadTooLarge,
         ProblemKind.TooMany => StatusCodes.Status429TooManyRequests,
+        ProblemKind.Unavailable => StatusCodes.Status503ServiceUnavailable,
         _ => StatusCodes.Status500InternalServerError,
     };
 

@@ -46,7 +46,7 @@ public class MetricGateTests
                 $"metric edge-error-rate ({Query}): cohort 0.013 on 3 node(s) within 2× control 0.012 on 2 node(s) (ratio 1.08×)",
             ] },
         { "too few nodes with data", ErrorRate, Reading(ErrorRate.Name, [0.5, double.NaN], Fleet),
-            [$"metric edge-error-rate ({Query}): 1 cohort node(s) with a value, 3 needed: inconclusive"] },
+            [$"metric edge-error-rate ({Query}): 1 cohort node(s) with a value (1 more answered NaN or ±Inf, which is no value), 3 needed: inconclusive"] },
         { "the query failed", ErrorRate, Reading(ErrorRate.Name, [], [], error: "Prometheus at http://127.0.0.1:9090 did not answer within 5 s"),
             [$"metric edge-error-rate ({Query}): query failed: Prometheus at http://127.0.0.1:9090 did not answer within 5 s: inconclusive"] },
         { "no reading at all", ErrorRate, null, [$"metric edge-error-rate ({Query}): no reading: inconclusive"] },
