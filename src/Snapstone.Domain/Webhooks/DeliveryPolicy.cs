@@ -10,8 +10,11 @@ public enum AttemptVerdict
     Permanent,
 }
 
-/// <summary>One attempt's outcome as the delivery sees it: an HTTP status (with its redirect and Retry-After) or a transport error.</summary>
-public sealed record AttemptOutcome(int? Status, string? Location = null, TimeSpan? RetryAfter = null, string? Error = null);
+/// <summary>
+/// One attempt's outcome as the delivery sees it: an HTTP status (with its redirect and Retry-After) or a transport
+/// error; <paramref name="Refused"/> when Snapstone itself would not connect (the name now resolves inward).
+/// </summary>
+public sealed record AttemptOutcome(int? Status, string? Location = null, TimeSpan? RetryAfter = null, string? Error = null, bool Refused = false);
 
 /// <summary>
 /// Retries and their pauses. Pure: the caller passes the attempt number and a random draw.
@@ -34,6 +37,7 @@ public static class DeliveryPolicy
     /// </summary>
     public static (AttemptVerdict Verdict, string? Error) Judge(AttemptOutcome outcome) => outcome.Status switch
     {
+        null when outcome.Refused => (AttemptVerdict.Permanent, outcome.Error ?? "destination refused"),
         null => (AttemptVerdict.Retry, outcome.Error ?? "no answer"),
         >= 200 and < 300 => (AttemptVerdict.Delivered, null),
         >= 300 and < 400 => (AttemptVerdict.Permanent, $"HTTP {outcome.Status}: redirect to {(string.IsNullOrEmpty(outcome.Location) ? "(no Location)" : Shorten(outcome.Location))} not followed"),

@@ -141,9 +141,10 @@ public sealed class IncidentGrain : Grain, IIncidentWriterGrain, IRemindable
         }
         var latest = incident.Updates.Count > 0 ? incident.Updates[^1] : null;
         var payload = JsonSerializer.Serialize(new { incident.Id, incident.Title, incident.Severity, incident.Status, incident.Units, latest }, SnapstoneJson.Options);
-        var id = $"{incident.Id}-{incident.Updates.Count}";
+        // A fresh, time-ordered id per change: the update count stops growing at the timeline's cap, so it cannot name an event.
+        var id = $"{incident.Id}-{Guid.CreateVersion7(time.GetUtcNow()):N}";
         GrainFactory.GetGrain<IWebhookPublisherGrain>(IWebhookRegistryGrain.Key).Publish(new WebhookEvent(id, eventType, time.GetUtcNow(), payload)).Ignore();
-        GrainFactory.GetGrain<INotificationPublisherGrain>(INotificationRegistryGrain.Key).Publish(NotificationEvents.OfIncident(incident, eventType == "incident.opened")).Ignore();
+        GrainFactory.GetGrain<INotificationPublisherGrain>(INotificationRegistryGrain.Key).Publish(NotificationEvents.OfIncident(incident, eventType == "incident.opened", id)).Ignore();
     }
 }
 

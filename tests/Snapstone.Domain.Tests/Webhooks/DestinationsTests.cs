@@ -151,6 +151,10 @@ public sealed class DeliveryPolicyTests
     public void No_answer_is_retried_with_its_error() =>
         Assert.Equal((AttemptVerdict.Retry, "Connection refused"), DeliveryPolicy.Judge(new AttemptOutcome(null, Error: "Connection refused")));
 
+    [Fact]
+    public void A_connection_snapstone_refused_itself_is_not_retried() =>
+        Assert.Equal((AttemptVerdict.Permanent, "'hooks.example' resolves to 10.0.0.1"), DeliveryPolicy.Judge(new AttemptOutcome(null, Error: "'hooks.example' resolves to 10.0.0.1", Refused: true)));
+
     [Theory]
     [InlineData(1, 0.0, null, 0.5)]
     [InlineData(1, 0.999999, null, 1.0)]
