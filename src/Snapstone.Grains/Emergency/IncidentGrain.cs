@@ -72,7 +72,7 @@ public sealed class IncidentGrain : Grain, IIncidentWriterGrain, IRemindable
     public async Task<Incident> Update(IncidentStatus status, string message, string by)
     {
         var updated = Updated(status, message, by);
-        await Save(updated, "incident.updated");
+        await Save(updated, updated.IsOpen ? "incident.updated" : "incident.resolved");
         return updated;
     }
 
@@ -85,7 +85,7 @@ public sealed class IncidentGrain : Grain, IIncidentWriterGrain, IRemindable
         var updated = Updated(status, message!, actor);
         await _outbox.ArmAsync();
         _outbox.Add(actor, "incident.update", $"incident/{updated.Id}", $"{status}: {message}");
-        await Save(updated, "incident.updated");
+        await Save(updated, updated.IsOpen ? "incident.updated" : "incident.resolved");
         await _outbox.FlushAsync();
         return updated;
     }
