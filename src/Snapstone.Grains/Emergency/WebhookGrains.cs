@@ -119,7 +119,8 @@ public sealed class WebhookRegistryGrain : Grain, IWebhookPublisherGrain, IRemin
         Name = webhook.Name,
         Url = webhook.Url,
         Events = webhook.Events,
-        SealedSecret = SecretBox.IsSealed(webhook.Secret) ? webhook.Secret : await secrets.SealAsync(webhook.Secret),
+        // Always sealed anew: a secret sent to look sealed is sealed like any other.
+        SealedSecret = await secrets.SealAsync(webhook.Secret),
         UpdatedBy = webhook.UpdatedBy,
         Incarnation = incarnation,
     };
@@ -242,7 +243,16 @@ public sealed class WebhookDeliveryGrain(
             ScheduleRetry();
             return;
         }
-        var secret = target.SealedSecret is { Length: > 0 } sealedSecret ? await secrets.OpenAsync(sealedSecret) : null;
+        string? secret = null;
+        try
+        {
+            secret = target.SealedSecret is { Length: > 0 } sealedSecret ? await secrets.OpenAsync(sealedSecret) : null;
+        }
+        catch (Exception ex) when (ex is System.Security.Cryptography.CryptographicException or FormatException)
+        {
+            await Close(DeliveryOutcome.Failed, $"the receiver's secret cannot be unsealed ({WebhookOptions.Section}:SecretKey changed since it was defined?): define it again");
+            return;
+        }
         var delivery = $"{receiver.Name}/{e.Id}";
         // The request runs on the thread pool, off the grain's scheduler: the grain only awaits its outcome.
         var outcome = await Task.Run(() => Send(target.Url, secret, delivery, e));

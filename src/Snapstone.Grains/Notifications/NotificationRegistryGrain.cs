@@ -77,7 +77,13 @@ public sealed class NotificationRegistryGrain : Grain, INotificationPublisherGra
         {
             throw SnapstoneException.Conflict($"at most {NotificationRules.MaxNotifications} notifications may be defined; delete one first");
         }
-        notification = await Seal(notification with { Incarnation = existing?.Incarnation ?? Guid.CreateVersion7().ToString("N") });
+        // Sealed anew whatever they look like: a credential sent to look sealed is sealed like any other.
+        notification = notification with
+        {
+            Incarnation = existing?.Incarnation ?? Guid.CreateVersion7().ToString("N"),
+            Secret = notification.Secret is { } secret ? await secrets.SealAsync(secret) : null,
+            RoutingKey = notification.RoutingKey is { } key ? await secrets.SealAsync(key) : null,
+        };
         await _outbox.ArmAsync();
         state.State.Notifications[name] = notification;
         _outbox.Add(actor, "notification.define", $"notification/{name}", $"{notification.Kind} {string.Join(",", notification.Events.Select(e => e.WireName()))}");
@@ -113,7 +119,16 @@ public sealed class NotificationRegistryGrain : Grain, INotificationPublisherGra
         foreach (var notification in state.State.Notifications.Values.Where(n => n.Wants(e)).ToList())
         {
             // PagerDuty's Events API takes its routing key in the body, so the rendered body (and its delivery row) carries it.
-            var open = notification.RoutingKey is { } key ? notification with { RoutingKey = await secrets.OpenAsync(key) } : notification;
+            Notification open;
+            try
+            {
+                open = notification.RoutingKey is { } key ? notification with { RoutingKey = await secrets.OpenAsync(key) } : notification;
+            }
+            catch (Exception ex) when (ex is System.Security.Cryptography.CryptographicException or FormatException)
+            {
+                logger.LogError("Notification {Notification}: its routing key cannot be unsealed ({Section}:SecretKey changed?); define it again", notification.Name, WebhookOptions.Section);
+                continue;
+            }
             if (NotificationPayloads.Render(open, e, _links) is not { } body)
             {
                 continue;
