@@ -33,6 +33,9 @@ public sealed class NotificationReceiver : IAsyncDisposable
     /// <summary>The status a channel answers with (200, or PagerDuty's 202, unless set here); a 3xx carries <c>Location: {BaseUrl}/landing</c>.</summary>
     public ConcurrentDictionary<string, int> Answers { get; } = new();
 
+    /// <summary>The <c>Retry-After</c> seconds a channel's set answer carries.</summary>
+    public ConcurrentDictionary<string, int> RetryAfter { get; } = new();
+
     /// <summary>What one channel received, every attempt, in order.</summary>
     public IReadOnlyList<Received> All(string channel) => [.. Requests.Where(r => r.Channel == channel).OrderBy(r => r.At)];
 
@@ -63,6 +66,10 @@ public sealed class NotificationReceiver : IAsyncDisposable
                 if (answer is >= 300 and < 400)
                 {
                     http.Response.Headers.Location = self.Url("landing");
+                }
+                if (self.RetryAfter.TryGetValue(channel, out var seconds))
+                {
+                    http.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
                 }
                 return Results.StatusCode(answer);
             }

@@ -180,6 +180,24 @@ public sealed class WebhookSafetyTests(WebhookSafetyFixture fixture) : IClassFix
     }
 
     [Fact]
+    public async Task A_429_is_retried_no_sooner_than_its_retry_after()
+    {
+        var name = TestStorage.Unique("slow");
+        Receiver.Answers["slow"] = 429;
+        Receiver.RetryAfter["slow"] = 3;
+        await DefineHook(name, "slow");
+        var unit = await OpenIncident();
+        var first = (await Eventually.Until(() => Task.FromResult(About(Receiver.All("slow"), unit)), r => r.Count >= 1, "the first attempt, answered 429"))[0];
+        Receiver.Answers["slow"] = 200;
+        Receiver.RetryAfter.TryRemove("slow", out _);
+        var both = await Eventually.Until(() => Task.FromResult(About(Receiver.All("slow"), unit)), r => r.Count >= 2, "the retry after Retry-After");
+        Assert.Equal(200, both[1].Answered);
+        // Without Retry-After the first pause is 0.5 to 1 s.
+        Assert.True(both[1].At - first.At >= TimeSpan.FromSeconds(2.8), $"retried {(both[1].At - first.At).TotalSeconds:0.00} s after a Retry-After of 3 s");
+        Assert.Equal(first.Delivery, both[1].Delivery);
+    }
+
+    [Fact]
     public async Task Stored_rows_never_hold_a_secret_in_plain_text()
     {
         var name = TestStorage.Unique("sealed");
