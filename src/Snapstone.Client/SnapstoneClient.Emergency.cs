@@ -124,6 +124,16 @@ public sealed partial class SnapstoneClient
 
     public Task<IReadOnlyList<Webhook>> ListWebhooksAsync() => grains.GetGrain<IWebhookRegistryGrain>(IWebhookRegistryGrain.Key).List();
 
+    public async Task<Webhook> GetWebhookAsync(string name)
+    {
+        SnapstoneException.ThrowIfBadName("webhook", name);
+        return (await ListWebhooksAsync()).FirstOrDefault(w => w.Name == name) ?? throw SnapstoneException.NotFound($"webhook '{name}' does not exist");
+    }
+
+    /// <summary>The circuit breaker of a webhook (<see cref="ReceiverCircuits.Webhook"/>) or notification (<see cref="ReceiverCircuits.Notification"/>).</summary>
+    public Task<Snapstone.Domain.Webhooks.Circuit> ReceiverCircuitAsync(string registry, string name) =>
+        grains.GetGrain<IReceiverCircuitGrain>(ReceiverCircuits.Key(registry, name)).Get();
+
     public async Task DeleteWebhookAsync(string name, string actor)
     {
         SnapstoneException.ThrowIfBadName("webhook", name);

@@ -48,9 +48,10 @@ public sealed class NotificationRegistryTests(ClusterFixture fixture)
     {
         var wants = TestStorage.Unique("wants");
         var other = TestStorage.Unique("other");
-        // Nothing listens on port 1: the delivery fails and is kept for a retry, which is what this test reads.
-        await Registry.Define(wants, new("pagerduty", "https://127.0.0.1:1/enqueue", "0123456789abcdef0123456789abcdef", null, null, null, "sev3"), "admin");
-        await Registry.Define(other, new("pagerduty", "https://127.0.0.1:1/enqueue", "0123456789abcdef0123456789abcdef", null, null, null, "sev1"), "admin");
+        // hooks.example does not resolve: the delivery fails and is kept for a retry, which is what this test reads.
+        // (Loopback would be refused at definition: this cluster has no allow-list.)
+        await Registry.Define(wants, new("pagerduty", "https://hooks.example/enqueue", "0123456789abcdef0123456789abcdef", null, null, null, "sev3"), "admin");
+        await Registry.Define(other, new("pagerduty", "https://hooks.example/enqueue", "0123456789abcdef0123456789abcdef", null, null, null, "sev1"), "admin");
         var incident = IncidentRules.Open(TestStorage.Unique("inc"), "Rollout r-1 of u v2 rolled back", IncidentSeverity.Sev3, ["u"], "r-1",
             IncidentStatus.Detected, "crashes", "snapstone", fixture.Time.GetUtcNow());
         var e = NotificationEvents.OfIncident(incident, opened: true);
@@ -60,6 +61,7 @@ public sealed class NotificationRegistryTests(ClusterFixture fixture)
         var delivery = await Eventually.Until(() => fixture.Client.GetGrain<IWebhookDeliveryGrain>(NotificationRegistryGrain.DeliveryKey(wants, e.Id)).Status(),
             s => s is { Attempts: > 0, LastError: not null }, "the wanted notification's delivery to be attempted");
         Assert.False(delivery!.Delivered);
+        Assert.Equal(DeliveryOutcome.Pending, delivery.Outcome);
         Assert.Equal(wants, delivery.Webhook);
         Assert.Null(await fixture.Client.GetGrain<IWebhookDeliveryGrain>(NotificationRegistryGrain.DeliveryKey(other, e.Id)).Status());
         await Registry.Remove(wants, "tests");

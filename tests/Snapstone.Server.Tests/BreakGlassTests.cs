@@ -177,7 +177,8 @@ public sealed class BreakGlassTests
     [Fact]
     public async Task Webhooks_are_signed_and_retried_against_a_receiver_that_fails_the_first_attempts()
     {
-        await using var server = await ServerProcess.StartAsync();
+        // The receiver listens on loopback, which deliveries refuse unless the allow-list names it.
+        await using var server = await ServerProcess.StartAsync(new Dictionary<string, string> { ["Snapstone__Webhooks__AllowedDestinations__0"] = "127.0.0.1" });
         await using var receiver = await FlakyReceiver.StartAsync(failures: 2);
         var admin = server.Client("admin");
         const string secret = "webhook-secret-0123456789";
@@ -207,7 +208,8 @@ public sealed class BreakGlassTests
         Assert.All(delivered, r =>
         {
             Assert.Equal("incident.opened", r.Event);
-            var expected = "sha256=" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), Encoding.UTF8.GetBytes(r.Body)));
+            // Signed over "{timestamp}.{body}", the timestamp in its own header; each attempt is signed anew.
+            var expected = "sha256=" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), Encoding.UTF8.GetBytes($"{r.Timestamp}.{r.Body}")));
             Assert.Equal(expected, r.Signature);
         });
         Assert.Contains("webhook drill", delivered[^1].Body);
@@ -252,7 +254,7 @@ public sealed class FlakyReceiver : IAsyncDisposable
     private readonly Microsoft.AspNetCore.Builder.WebApplication _app;
     private int _failuresLeft;
 
-    public sealed record Received(string Body, string? Signature, string? Delivery, string? Event, int Answered);
+    public sealed record Received(string Body, string? Signature, string? Delivery, string? Event, int Answered, string? Timestamp);
 
     private FlakyReceiver(Microsoft.AspNetCore.Builder.WebApplication app, int failures, string url)
     {
@@ -277,7 +279,7 @@ public sealed class FlakyReceiver : IAsyncDisposable
             using var reader = new StreamReader(http.Request.Body);
             var body = await reader.ReadToEndAsync();
             var status = Interlocked.Decrement(ref self!._failuresLeft) >= 0 ? 500 : 200;
-            self.Requests.Enqueue(new Received(body, http.Request.Headers["X-Snapstone-Signature"], http.Request.Headers["X-Snapstone-Delivery"], http.Request.Headers["X-Snapstone-Event"], status));
+            self.Requests.Enqueue(new Received(body, http.Request.Headers["X-Snapstone-Signature"], http.Request.Headers["X-Snapstone-Delivery"], http.Request.Headers["X-Snapstone-Event"], status, http.Request.Headers["X-Snapstone-Timestamp"]));
             return Microsoft.AspNetCore.Http.Results.StatusCode(status);
         });
         await app.StartAsync();

@@ -28,6 +28,8 @@ public sealed class ContractSurfaceTests
         ["IIncidentIndexGrain"] = ["List"],
         ["IWebhookRegistryGrain"] = ["Define", "List", "Remove"],
         ["INotificationRegistryGrain"] = ["Define", "Get", "List", "Remove"],
+        // Read-only: deliveries ask and report through the cluster's own IReceiverBreakerGrain.
+        ["IReceiverCircuitGrain"] = ["Get"],
         // Fleet membership and drift reads: no fan-out or reservation among them (node enrolment is its own piece of work).
         ["IPopGrain"] = ["Consumers", "Members", "Register", "Summary", "Unregister"],
         ["IFleetGrain"] = ["ConsumerShare", "Pops", "RegisterPop", "Summary", "UnregisterPop"],

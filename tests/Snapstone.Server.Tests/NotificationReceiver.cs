@@ -17,7 +17,8 @@ public sealed class NotificationReceiver : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly HashSet<string> _hang;
 
-    public sealed record Received(string Channel, JsonNode Body, string Raw, string? Delivery, string? Event, string? Signature, string? ContentType, DateTimeOffset At);
+    public sealed record Received(string Channel, JsonNode Body, string Raw, string? Delivery, string? Event, string? Signature, string? ContentType, DateTimeOffset At,
+        string? Timestamp = null, int Answered = 200);
 
     private NotificationReceiver(WebApplication app, IEnumerable<string> hang)
     {
@@ -28,6 +29,15 @@ public sealed class NotificationReceiver : IAsyncDisposable
     public string BaseUrl { get; private set; } = "";
 
     public ConcurrentQueue<Received> Requests { get; } = new();
+
+    /// <summary>The status a channel answers with (200, or PagerDuty's 202, unless set here); a 3xx carries <c>Location: {BaseUrl}/landing</c>.</summary>
+    public ConcurrentDictionary<string, int> Answers { get; } = new();
+
+    /// <summary>The <c>Retry-After</c> seconds a channel's set answer carries.</summary>
+    public ConcurrentDictionary<string, int> RetryAfter { get; } = new();
+
+    /// <summary>What one channel received, every attempt, in order.</summary>
+    public IReadOnlyList<Received> All(string channel) => [.. Requests.Where(r => r.Channel == channel).OrderBy(r => r.At)];
 
     /// <summary>How many requests a hanging channel is holding open right now, and how many it ever answered (none).</summary>
     public int Hanging;
@@ -48,8 +58,21 @@ public sealed class NotificationReceiver : IAsyncDisposable
         {
             using var reader = new StreamReader(http.Request.Body);
             var raw = await reader.ReadToEndAsync();
+            var answer = self.Answers.TryGetValue(channel, out var set) ? set : channel.StartsWith("pd", StringComparison.Ordinal) ? 202 : 200;
             self.Requests.Enqueue(new Received(channel, JsonNode.Parse(raw)!, raw, http.Request.Headers["X-Snapstone-Delivery"], http.Request.Headers["X-Snapstone-Event"],
-                http.Request.Headers["X-Snapstone-Signature"], http.Request.ContentType, DateTimeOffset.UtcNow));
+                http.Request.Headers["X-Snapstone-Signature"], http.Request.ContentType, DateTimeOffset.UtcNow, http.Request.Headers["X-Snapstone-Timestamp"], answer));
+            if (self.Answers.ContainsKey(channel))
+            {
+                if (answer is >= 300 and < 400)
+                {
+                    http.Response.Headers.Location = self.Url("landing");
+                }
+                if (self.RetryAfter.TryGetValue(channel, out var seconds))
+                {
+                    http.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                }
+                return Results.StatusCode(answer);
+            }
             if (self._hang.Contains(channel))
             {
                 Interlocked.Increment(ref self.Hanging);

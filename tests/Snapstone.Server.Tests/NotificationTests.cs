@@ -147,6 +147,8 @@ public sealed class NotificationDeliveryTests
         {
             ["Snapstone__Notifications__AllowHttp"] = "true",
             ["Snapstone__Notifications__PublicUrl"] = PublicUrl,
+            // The receiver listens on loopback, which deliveries refuse unless the allow-list names it.
+            ["Snapstone__Webhooks__AllowedDestinations__0"] = "127.0.0.1",
         });
         var admin = scenario.Server.Client("admin");
         async Task Define(string name, object body)
@@ -253,12 +255,14 @@ public sealed class NotificationDeliveryTests
         var rolledBack = slack.Single(r => r.Event == "rollout.rolled-back");
         Assert.Equal($"{PublicUrl}/console/rollouts/{badId}", (string?)rolledBack.Body["blocks"]![2]!["elements"]![0]!["url"]);
 
-        // The webhook: only its three rollout events, each signed over the exact body.
+        // The webhook: only its three rollout events, each signed over its timestamp and the exact body.
         var hook = await Eventually.Until(() => Task.FromResult(receiver.On("hook")), r => r.Count >= 4, "the webhook to receive both rollouts' starts and ends");
         Assert.Equal(["rollout.started", "rollout.completed", "rollout.started", "rollout.rolled-back"], hook.Select(r => r.Event));
         Assert.All(hook, r =>
         {
-            Assert.Equal("sha256=" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(Secret), Encoding.UTF8.GetBytes(r.Raw))), r.Signature);
+            Assert.Equal("sha256=" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(Secret), Encoding.UTF8.GetBytes($"{r.Timestamp}.{r.Raw}"))), r.Signature);
+            Assert.Equal(Snapstone.Domain.Webhooks.SignatureCheck.Valid,
+                Snapstone.Domain.Webhooks.WebhookSignature.Verify(Secret, r.Timestamp, r.Signature, Encoding.UTF8.GetBytes(r.Raw), r.At));
             Assert.Equal(r.Event, (string?)r.Body["event"]);
             Assert.Equal("application/json", r.ContentType);
         });
@@ -280,6 +284,10 @@ public sealed class NotificationConfigurationTests
     [InlineData("Snapstone:Notifications:AllowHttp", true)]
     [InlineData("Snapstone__Notifications__BaseUrl", false)]
     [InlineData("Snapstone__Notifications", false)]
+    [InlineData("Snapstone__Webhooks__AllowedDestinations__0", true)]
+    [InlineData("Snapstone:Webhooks:SecretKey", true)]
+    [InlineData("Snapstone:Webhooks:BreakerFailures", true)]
+    [InlineData("Snapstone:Webhooks:AllowList", false)]
     public void The_notification_keys_are_known_to_the_server(string key, bool known) =>
         Assert.Equal(known, Snapstone.Server.Hosting.ConfigurationKeys.IsKnown(key));
 }

@@ -22,9 +22,9 @@ public sealed record Notification
     [Id(0)] public required string Name { get; init; }
     [Id(1)] public required NotificationKind Kind { get; init; }
     [Id(2)] public required string Url { get; init; }
-    /// <summary>PagerDuty only: the integration's routing key. Never shown back.</summary>
+    /// <summary>PagerDuty only: the integration's routing key. Never shown back; sealed in the registry's state.</summary>
     [Id(3)] public string? RoutingKey { get; init; }
-    /// <summary>Webhook only: the HMAC-SHA256 key of the signature. Never shown back.</summary>
+    /// <summary>Webhook only: the HMAC-SHA256 key of the signature. Never shown back; sealed in the registry's state.</summary>
     [Id(4)] public string? Secret { get; init; }
     [Id(5)] public required IReadOnlyList<NotificationEventType> Events { get; init; }
     /// <summary>Units whose events are sent; empty for every unit.</summary>
@@ -33,6 +33,8 @@ public sealed record Notification
     [Id(7)] public IncidentSeverity? MinSeverity { get; init; }
     [Id(8)] public string UpdatedBy { get; init; } = "";
     [Id(9)] public DateTimeOffset UpdatedAt { get; init; }
+    /// <summary>Set by the registry when the name is defined after being absent, kept across redefinitions: deliveries queued for an earlier one are dropped.</summary>
+    [Id(10)] public string Incarnation { get; init; } = "";
 
     /// <summary>
     /// Whether this notification hears of <paramref name="e"/>: its type is listed, it names one of the units (or

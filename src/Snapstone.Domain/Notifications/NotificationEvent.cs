@@ -152,7 +152,8 @@ public static class NotificationEvents
     /// The event an incident's change stands for. A drift incident (source <c>drift</c>) is always
     /// <see cref="NotificationEventType.DriftIncident"/>; any other is opened, updated, or resolved (whoever resolved it).
     /// </summary>
-    public static NotificationEvent OfIncident(Incident incident, bool opened)
+    /// <param name="id">The change's event id, unique per change (the incident grain makes one); without it, one is derived from the incident's updates.</param>
+    public static NotificationEvent OfIncident(Incident incident, bool opened, string? id = null)
     {
         var phase = opened ? IncidentPhase.Opened : incident.IsOpen ? IncidentPhase.Updated : IncidentPhase.Resolved;
         var type = incident.Source == DriftSource ? NotificationEventType.DriftIncident
@@ -165,7 +166,7 @@ public static class NotificationEvents
         var latest = incident.Updates.Count > 0 ? incident.Updates[^1] : null;
         return new NotificationEvent
         {
-            Id = $"{incident.Id}-{incident.Updates.Count}-{incident.LastUpdateAt.ToUnixTimeMilliseconds()}",
+            Id = id ?? $"{incident.Id}-{incident.Updates.Count}-{incident.LastUpdateAt.ToUnixTimeMilliseconds()}",
             Type = type,
             At = incident.LastUpdateAt,
             Units = incident.Units,

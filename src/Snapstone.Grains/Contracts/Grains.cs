@@ -227,6 +227,10 @@ public interface INotificationPublisherGrain : INotificationRegistryGrain
     /// </summary>
     [Alias("Publish"), Orleans.Concurrency.AlwaysInterleave, Orleans.Concurrency.OneWay]
     Task Publish(Snapstone.Domain.Notifications.NotificationEvent e);
+
+    /// <summary>The notification's current url and sealed secret, for a delivery about to send; null once it is deleted.</summary>
+    [Alias("Target"), Orleans.Concurrency.AlwaysInterleave]
+    Task<DeliveryTarget?> Target(string name);
 }
 
 /// <summary>Events as incidents publish them to the configured webhooks.</summary>
@@ -236,17 +240,37 @@ public interface IWebhookPublisherGrain : IWebhookRegistryGrain
     /// <summary>Queues one delivery per interested webhook; returns at once (never waits on a receiver).</summary>
     [Alias("Publish"), Orleans.Concurrency.AlwaysInterleave]
     Task Publish(WebhookEvent e);
+
+    /// <summary>The webhook's current url and sealed secret, for a delivery about to send; null once it is deleted.</summary>
+    [Alias("Target"), Orleans.Concurrency.AlwaysInterleave]
+    Task<DeliveryTarget?> Target(string name);
 }
 
 /// <summary>One delivery of one event to one webhook, retried with backoff until it succeeds. Keyed by delivery id.</summary>
 [Alias("snapstone.IWebhookDeliveryGrain")]
 public interface IWebhookDeliveryGrain : IGrainWithStringKey
 {
+    /// <summary>Persists the event for <paramref name="receiver"/> (never its url or secret) and attempts it; a repeat is a no-op.</summary>
     [Alias("Deliver")]
-    Task Deliver(Webhook webhook, WebhookEvent e);
+    Task Deliver(DeliveryReceiver receiver, WebhookEvent e);
 
     [Alias("Status"), Orleans.Concurrency.AlwaysInterleave]
     Task<DeliveryStatus?> Status();
+}
+
+/// <summary>
+/// One receiver's circuit breaker, as deliveries use it: ask before each attempt, report each outcome. In memory
+/// (a few fields): a silo restart closes it, and the next failures open it again. Keyed as <see cref="IReceiverCircuitGrain"/>.
+/// </summary>
+[Alias("snapstone.IReceiverBreakerGrain")]
+public interface IReceiverBreakerGrain : IReceiverCircuitGrain
+{
+    [Alias("Ask")]
+    Task<Snapstone.Domain.Webhooks.CircuitPermit> Ask();
+
+    /// <summary>Null for a delivered attempt; otherwise its error.</summary>
+    [Alias("Report")]
+    Task Report(string? error);
 }
 
 /// <summary>

@@ -158,4 +158,47 @@ public sealed record DeliveryStatus(
     [property: Id(2)] int Attempts,
     [property: Id(3)] bool Delivered,
     [property: Id(4)] string? LastError,
-    [property: Id(5)] DateTimeOffset? NextAttemptAt);
+    [property: Id(5)] DateTimeOffset? NextAttemptAt,
+    [property: Id(6)] DeliveryOutcome Outcome = DeliveryOutcome.Pending);
+
+/// <summary>Where a delivery stands. Only <see cref="Pending"/> is ever attempted again.</summary>
+public enum DeliveryOutcome
+{
+    Pending,
+    Delivered,
+    /// <summary>Refused for good (4xx, a redirect, an inward destination), or every attempt used up.</summary>
+    Failed,
+    /// <summary>Its receiver was deleted before it was delivered: not sent.</summary>
+    Dropped,
+    /// <summary>Still undelivered a day after its event (a receiver whose circuit never closed).</summary>
+    Expired,
+}
+
+/// <summary>Which registry holds a delivery's receiver.</summary>
+public enum ReceiverRegistry
+{
+    Webhooks,
+    Notifications,
+}
+
+/// <summary>
+/// The receiver a delivery is for, by reference only: its url and secret are read from the registry at each
+/// attempt, so a delivery row never holds a secret, a rotated receiver is sent to with its new url and secret, and a
+/// deleted one (or one deleted and defined again: another <paramref name="Incarnation"/>) is not sent to at all.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("snapstone.DeliveryReceiver")]
+public sealed record DeliveryReceiver(
+    [property: Id(0)] ReceiverRegistry Registry,
+    [property: Id(1)] string Name,
+    [property: Id(2)] string Incarnation)
+{
+    /// <summary>The key of the receiver's circuit breaker: <c>webhook/{name}</c> or <c>notification/{name}</c>.</summary>
+    public string CircuitKey => ReceiverCircuits.Key(Registry == ReceiverRegistry.Webhooks ? ReceiverCircuits.Webhook : ReceiverCircuits.Notification, Name);
+}
+
+/// <summary>A receiver's current url and sealed secret, as the registry answers a delivery about to send.</summary>
+[GenerateSerializer, Immutable, Alias("snapstone.DeliveryTarget")]
+public sealed record DeliveryTarget(
+    [property: Id(0)] string Url,
+    [property: Id(1)] string? SealedSecret,
+    [property: Id(2)] string Incarnation);

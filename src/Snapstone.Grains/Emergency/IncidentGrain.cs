@@ -72,7 +72,7 @@ public sealed class IncidentGrain : Grain, IIncidentWriterGrain, IRemindable
     public async Task<Incident> Update(IncidentStatus status, string message, string by)
     {
         var updated = Updated(status, message, by);
-        await Save(updated, "incident.updated");
+        await Save(updated, updated.IsOpen ? "incident.updated" : "incident.resolved");
         return updated;
     }
 
@@ -85,7 +85,7 @@ public sealed class IncidentGrain : Grain, IIncidentWriterGrain, IRemindable
         var updated = Updated(status, message!, actor);
         await _outbox.ArmAsync();
         _outbox.Add(actor, "incident.update", $"incident/{updated.Id}", $"{status}: {message}");
-        await Save(updated, "incident.updated");
+        await Save(updated, updated.IsOpen ? "incident.updated" : "incident.resolved");
         await _outbox.FlushAsync();
         return updated;
     }
@@ -141,9 +141,10 @@ public sealed class IncidentGrain : Grain, IIncidentWriterGrain, IRemindable
         }
         var latest = incident.Updates.Count > 0 ? incident.Updates[^1] : null;
         var payload = JsonSerializer.Serialize(new { incident.Id, incident.Title, incident.Severity, incident.Status, incident.Units, latest }, SnapstoneJson.Options);
-        var id = $"{incident.Id}-{incident.Updates.Count}";
+        // A fresh, time-ordered id per change: the update count stops growing at the timeline's cap, so it cannot name an event.
+        var id = $"{incident.Id}-{Guid.CreateVersion7(time.GetUtcNow()):N}";
         GrainFactory.GetGrain<IWebhookPublisherGrain>(IWebhookRegistryGrain.Key).Publish(new WebhookEvent(id, eventType, time.GetUtcNow(), payload)).Ignore();
-        GrainFactory.GetGrain<INotificationPublisherGrain>(INotificationRegistryGrain.Key).Publish(NotificationEvents.OfIncident(incident, eventType == "incident.opened")).Ignore();
+        GrainFactory.GetGrain<INotificationPublisherGrain>(INotificationRegistryGrain.Key).Publish(NotificationEvents.OfIncident(incident, eventType == "incident.opened", id)).Ignore();
     }
 }
 

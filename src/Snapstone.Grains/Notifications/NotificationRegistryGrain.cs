@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Snapstone.Domain.Notifications;
+using Snapstone.Grains.Emergency;
 
 namespace Snapstone.Grains.Notifications;
 
@@ -15,7 +16,8 @@ public sealed class NotificationRegistryState
 /// <summary>
 /// The notifications and their fan-out. Thin: definitions are checked by <see cref="NotificationRules"/>, each
 /// event is filtered by <see cref="Notification.Wants"/> and rendered by <see cref="NotificationPayloads"/>, and the
-/// body goes to the webhook machinery's <see cref="IWebhookDeliveryGrain"/>, which persists and retries it.
+/// body goes to the webhook machinery's <see cref="IWebhookDeliveryGrain"/>, which persists and retries it. Secrets and
+/// routing keys are kept sealed (<see cref="SecretBox"/>); a url must not be inward (<see cref="DestinationGuard"/>).
 /// </summary>
 public sealed class NotificationRegistryGrain : Grain, INotificationPublisherGrain, IRemindable
 {
@@ -23,14 +25,18 @@ public sealed class NotificationRegistryGrain : Grain, INotificationPublisherGra
     private readonly IOptions<NotificationOptions> options;
     private readonly TimeProvider time;
     private readonly ILogger<NotificationRegistryGrain> logger;
+    private readonly DestinationGuard guard;
+    private readonly SecretBox secrets;
     private readonly Audit.AuditOutbox _outbox;
     private readonly ConsoleLinks _links;
 
     public NotificationRegistryGrain(
         [PersistentState("notifications", StorageNames.Grains)] IPersistentState<NotificationRegistryState> state,
-        IOptions<NotificationOptions> options, IGrainFactory grains, TimeProvider time, ILogger<NotificationRegistryGrain> logger)
+        IOptions<NotificationOptions> options, IGrainFactory grains, DestinationGuard guard, SecretBox secrets, TimeProvider time, ILogger<NotificationRegistryGrain> logger)
     {
         this.state = state;
+        this.guard = guard;
+        this.secrets = secrets;
         this.options = options;
         this.time = time;
         this.logger = logger;
@@ -38,10 +44,19 @@ public sealed class NotificationRegistryGrain : Grain, INotificationPublisherGra
         _links = ConsoleLinks.From(options.Value.PublicUrl);
     }
 
-    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
+        // Rows written before credentials were sealed hold them in plain text: seal them once.
+        var plain = state.State.Notifications.Values.Where(n => n.Secret is { } s && !SecretBox.IsSealed(s) || n.RoutingKey is { } k && !SecretBox.IsSealed(k)).ToList();
+        foreach (var notification in plain)
+        {
+            state.State.Notifications[notification.Name] = await Seal(notification);
+        }
+        if (plain.Count > 0)
+        {
+            await state.WriteStateAsync(cancellationToken);
+        }
         _outbox.ResumeIfPending();
-        return Task.CompletedTask;
     }
 
     public Task ReceiveReminder(string reminderName, TickStatus status) => _outbox.ReceiveReminderAsync();
@@ -53,10 +68,22 @@ public sealed class NotificationRegistryGrain : Grain, INotificationPublisherGra
         {
             throw SnapstoneException.Invalid(errors);
         }
-        if (!state.State.Notifications.ContainsKey(name) && state.State.Notifications.Count >= NotificationRules.MaxNotifications)
+        if (await guard.CheckDefinitionAsync(notification.Url) is { } inward)
+        {
+            throw SnapstoneException.Invalid(inward);
+        }
+        var existing = state.State.Notifications.GetValueOrDefault(name);
+        if (existing is null && state.State.Notifications.Count >= NotificationRules.MaxNotifications)
         {
             throw SnapstoneException.Conflict($"at most {NotificationRules.MaxNotifications} notifications may be defined; delete one first");
         }
+        // Sealed anew whatever they look like: a credential sent to look sealed is sealed like any other.
+        notification = notification with
+        {
+            Incarnation = existing?.Incarnation ?? Guid.CreateVersion7().ToString("N"),
+            Secret = notification.Secret is { } secret ? await secrets.SealAsync(secret) : null,
+            RoutingKey = notification.RoutingKey is { } key ? await secrets.SealAsync(key) : null,
+        };
         await _outbox.ArmAsync();
         state.State.Notifications[name] = notification;
         _outbox.Add(actor, "notification.define", $"notification/{name}", $"{notification.Kind} {string.Join(",", notification.Events.Select(e => e.WireName()))}");
@@ -83,25 +110,44 @@ public sealed class NotificationRegistryGrain : Grain, INotificationPublisherGra
     public Task<IReadOnlyList<Notification>> List() =>
         Task.FromResult<IReadOnlyList<Notification>>([.. state.State.Notifications.Values.OrderBy(n => n.Name, StringComparer.Ordinal)]);
 
-    public Task Publish(NotificationEvent e)
+    public Task<DeliveryTarget?> Target(string name) =>
+        Task.FromResult(state.State.Notifications.GetValueOrDefault(name) is { } n ? new DeliveryTarget(n.Url, n.Secret, n.Incarnation) : null);
+
+    public async Task Publish(NotificationEvent e)
     {
         var type = e.Type.WireName();
-        foreach (var notification in state.State.Notifications.Values.Where(n => n.Wants(e)))
+        foreach (var notification in state.State.Notifications.Values.Where(n => n.Wants(e)).ToList())
         {
-            if (NotificationPayloads.Render(notification, e, _links) is not { } body)
+            // PagerDuty's Events API takes its routing key in the body, so the rendered body (and its delivery row) carries it.
+            Notification open;
+            try
+            {
+                open = notification.RoutingKey is { } key ? notification with { RoutingKey = await secrets.OpenAsync(key) } : notification;
+            }
+            catch (Exception ex) when (ex is System.Security.Cryptography.CryptographicException or FormatException)
+            {
+                logger.LogError("Notification {Notification}: its routing key cannot be unsealed ({Section}:SecretKey changed?); define it again", notification.Name, WebhookOptions.Section);
+                continue;
+            }
+            if (NotificationPayloads.Render(open, e, _links) is not { } body)
             {
                 continue;
             }
             // The delivery grain persists the body and retries it on its own schedule; its key makes a repeat a no-op.
             // Notification names cannot hold '/', so these keys never meet a /v1/webhooks delivery's.
-            var receiver = new Webhook { Name = notification.Name, Url = notification.Url, Events = [type], Secret = notification.Secret ?? "" };
+            var receiver = new DeliveryReceiver(ReceiverRegistry.Notifications, notification.Name, notification.Incarnation);
             GrainFactory.GetGrain<IWebhookDeliveryGrain>(DeliveryKey(notification.Name, e.Id))
                 .Deliver(receiver, new WebhookEvent(e.Id, type, e.At, body)).Ignore();
             NotificationMetrics.Queued(notification.Kind.ToString().ToLowerInvariant(), type);
             logger.LogDebug("Notification {Notification} queued {Event} {Id}", notification.Name, type, e.Id);
         }
-        return Task.CompletedTask;
     }
+
+    private async Task<Notification> Seal(Notification n) => n with
+    {
+        Secret = n.Secret is { } s && !SecretBox.IsSealed(s) ? await secrets.SealAsync(s) : n.Secret,
+        RoutingKey = n.RoutingKey is { } k && !SecretBox.IsSealed(k) ? await secrets.SealAsync(k) : n.RoutingKey,
+    };
 
     /// <summary>The delivery grain of one event for one notification.</summary>
     public static string DeliveryKey(string notification, string eventId) => $"notification/{notification}/{eventId}";

@@ -21,6 +21,7 @@ public static class ConfigurationKeys
         ("Snapstone:Incidents", typeof(Grains.Emergency.IncidentOptions)),
         ("Snapstone:Drift", typeof(Grains.Drift.DriftOptions)),
         (Grains.Notifications.NotificationOptions.Section, typeof(Grains.Notifications.NotificationOptions)),
+        (Grains.Emergency.WebhookOptions.Section, typeof(Grains.Emergency.WebhookOptions)),
         (Grains.Telemetry.TelemetryOptions.Section, typeof(Grains.Telemetry.TelemetryOptions)),
     ];
 

@@ -59,7 +59,13 @@ public static class SiloSetup
         services.AddSingleton<CatalogSnapshot>();
         services.AddOptions<Snapstone.Grains.Rollouts.RolloutOptions>().BindConfiguration("Snapstone:Rollouts");
         services.AddOptions<Snapstone.Grains.Emergency.IncidentOptions>().BindConfiguration("Snapstone:Incidents");
-        services.AddHttpClient("webhooks");
+        // Deliveries go only where DestinationGuard lets them: no redirects, no proxy, connections to checked addresses.
+        services.AddOptions<Snapstone.Grains.Emergency.WebhookOptions>().BindConfiguration(Snapstone.Grains.Emergency.WebhookOptions.Section).ValidateOnStart();
+        services.AddSingleton<Microsoft.Extensions.Options.IValidateOptions<Snapstone.Grains.Emergency.WebhookOptions>, Snapstone.Grains.Emergency.WebhookOptionsValidation>();
+        services.AddSingleton<Snapstone.Grains.Emergency.DestinationGuard>();
+        services.AddSingleton(sp => new Snapstone.Grains.Emergency.SecretBox(
+            sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<Snapstone.Grains.Emergency.WebhookOptions>>(), () => account.Container(storage.PackageContainer), Service(sp)));
+        services.AddHttpClient("webhooks").ConfigurePrimaryHttpMessageHandler(sp => sp.GetRequiredService<Snapstone.Grains.Emergency.DestinationGuard>().Handler());
         Snapstone.Grains.Metrics.PrometheusClient.AddPrometheus(services);
         services.AddOptions<Snapstone.Grains.Notifications.NotificationOptions>().BindConfiguration(Snapstone.Grains.Notifications.NotificationOptions.Section);
         services.AddOptions<Snapstone.Grains.Drift.DriftOptions>().BindConfiguration("Snapstone:Drift");

@@ -66,9 +66,18 @@ public static class EmergencyEndpoints
         webhooks.MapPut("/{name}", async (string name, HttpContext http, SnapstoneClient client) =>
         {
             var body = await JsonBody.ReadAsync<WebhookBody>(http.Request, JsonBody.Strict);
-            return TypedResults.Ok(WebhookResponse.From(await client.DefineWebhookAsync(name, body.Url, body.Events, body.Secret, http.Actor())));
-        }).Accepts<WebhookBody>("application/json");
-        webhooks.MapGet("/", async (SnapstoneClient client) => TypedResults.Ok(new { webhooks = (await client.ListWebhooksAsync()).Select(WebhookResponse.From) }));
+            var webhook = await client.DefineWebhookAsync(name, body.Url, body.Events, body.Secret, http.Actor());
+            return TypedResults.Ok(WebhookResponse.From(webhook, await client.ReceiverCircuitAsync(ReceiverCircuits.Webhook, name)));
+        }).Accepts<WebhookBody>("application/json").Produces<WebhookResponse>();
+        webhooks.MapGet("/", async (SnapstoneClient client) =>
+        {
+            var list = await client.ListWebhooksAsync();
+            var circuits = await Task.WhenAll(list.Select(w => client.ReceiverCircuitAsync(ReceiverCircuits.Webhook, w.Name)));
+            return TypedResults.Ok(new { webhooks = list.Zip(circuits, WebhookResponse.From) });
+        });
+        webhooks.MapGet("/{name}", async (string name, SnapstoneClient client) =>
+            TypedResults.Ok(WebhookResponse.From(await client.GetWebhookAsync(name), await client.ReceiverCircuitAsync(ReceiverCircuits.Webhook, name))))
+            .Produces<WebhookResponse>();
         webhooks.MapDelete("/{name}", async (string name, HttpContext http, SnapstoneClient client) =>
         {
             await client.DeleteWebhookAsync(name, http.Actor());
@@ -115,10 +124,16 @@ public sealed record FreezeResponse(string? Unit, string Reason, string By, Date
         new(action.Freeze!.Unit, action.Freeze.Reason, action.Freeze.By, action.Freeze.At, action.Freeze.Until, action.Id);
 }
 
-public sealed record WebhookResponse(string Name, string Url, IReadOnlyList<string> Events, string UpdatedBy)
+/// <summary>
+/// A webhook as answered, with its receiver's circuit breaker: <c>circuit</c> <c>closed</c>, <c>open</c> (nothing
+/// is sent until <c>circuitOpenUntil</c>) or <c>half-open</c> (one probe is out), and the last failed attempt's error.
+/// </summary>
+public sealed record WebhookResponse(string Name, string Url, IReadOnlyList<string> Events, string UpdatedBy,
+    string Circuit, int ConsecutiveFailures, DateTimeOffset? CircuitOpenUntil, string? LastError, DateTimeOffset? LastErrorAt)
 {
     /// <summary>Never echoes the secret.</summary>
-    public static WebhookResponse From(Webhook w) => new(w.Name, w.Url, w.Events, w.UpdatedBy);
+    public static WebhookResponse From(Webhook w, Domain.Webhooks.Circuit c) =>
+        new(w.Name, w.Url, w.Events, w.UpdatedBy, c.WireState, c.ConsecutiveFailures, c.OpenUntil, c.LastError, c.LastErrorAt);
 }
 
 public sealed record StatusRollout(string Id, string Unit, long Version, string State, int CurrentWave, int Waves, string WaveName, int Targeted, int Applied);

@@ -24,8 +24,23 @@ public sealed record NotificationResponse(
     bool SecretSet,
     bool RoutingKeySet,
     string UpdatedBy,
-    DateTimeOffset UpdatedAt)
+    DateTimeOffset UpdatedAt,
+    string Circuit = "closed",
+    int ConsecutiveFailures = 0,
+    DateTimeOffset? CircuitOpenUntil = null,
+    string? LastError = null,
+    DateTimeOffset? LastErrorAt = null)
 {
+    /// <summary>With the receiver's circuit breaker, as <c>/v1/webhooks</c> shows it.</summary>
+    public static NotificationResponse From(Notification n, Domain.Webhooks.Circuit c) => From(n) with
+    {
+        Circuit = c.WireState,
+        ConsecutiveFailures = c.ConsecutiveFailures,
+        CircuitOpenUntil = c.OpenUntil,
+        LastError = c.LastError,
+        LastErrorAt = c.LastErrorAt,
+    };
+
     public static NotificationResponse From(Notification n) => new(
         n.Name,
         n.Kind.ToString().ToLowerInvariant(),
@@ -55,10 +70,16 @@ public static class NotificationEndpoints
         }).Accepts<NotificationBody>("application/json").Produces<NotificationResponse>()
             .WithName("PutNotification").WithSummary("Create or replace a notification (Slack, Teams, PagerDuty or a signed webhook)");
         notifications.MapGet("/", async (SnapstoneClient client) =>
-            TypedResults.Ok(new NotificationList([.. (await client.ListNotificationsAsync()).Select(NotificationResponse.From)])))
-            .Produces<NotificationList>().WithName("ListNotifications").WithSummary("List notifications (never a secret or routing key)");
+        {
+            var list = await client.ListNotificationsAsync();
+            var circuits = await Task.WhenAll(list.Select(n => client.ReceiverCircuitAsync(ReceiverCircuits.Notification, n.Name)));
+            return TypedResults.Ok(new NotificationList([.. list.Zip(circuits, NotificationResponse.From)]));
+        }).Produces<NotificationList>().WithName("ListNotifications").WithSummary("List notifications (never a secret or routing key)");
         notifications.MapGet("/{name}", async (string name, SnapstoneClient client) =>
-            TypedResults.Ok(NotificationResponse.From(await client.GetNotificationAsync(name))))
+        {
+            var notification = await client.GetNotificationAsync(name);
+            return TypedResults.Ok(NotificationResponse.From(notification, await client.ReceiverCircuitAsync(ReceiverCircuits.Notification, name)));
+        })
             .Produces<NotificationResponse>().WithName("GetNotification").WithSummary("Read one notification (never its secret or routing key)");
         notifications.MapDelete("/{name}", async (string name, HttpContext http, SnapstoneClient client) =>
         {
