@@ -159,3 +159,11 @@ public sealed record DeliveryStatus(
     [property: Id(3)] bool Delivered,
     [property: Id(4)] string? LastError,
     [property: Id(5)] DateTimeOffset? NextAttemptAt);
+
+/// <summary>An alert as the alarm grain hands it to one rollout: with what the rollout's unit says an alarm does.</summary>
+[GenerateSerializer, Immutable, Alias("snapstone.RolloutAlarm")]
+public sealed record RolloutAlarm(
+    [property: Id(0)] Snapstone.Domain.Alarms.Alert Alert,
+    [property: Id(1)] OnAlarm OnAlarm,
+    /// <summary>The token that posted it: the actor of the audit entry.</summary>
+    [property: Id(2)] string Actor);
