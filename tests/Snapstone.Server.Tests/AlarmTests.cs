@@ -294,5 +294,19 @@ public sealed class AlarmTests
         Assert.Empty(answer["alerts"]![0]!["actions"]!.AsArray());
         Assert.Contains("nothing to act on", (string?)answer["alerts"]![0]!["note"]);
         Assert.Equal("running", (string?)(await ci.Get($"/v1/rollouts/{id}")).Body["state"]);
+
+        // The OpenAPI document describes the receiver, Alertmanager's field names and all, and a unit's onAlarm.
+        var (_, document) = await server.Client(null).Get("/openapi/v1.json");
+        var post = document["paths"]![Path]!["post"]!;
+        Assert.Equal("PostAlertmanagerAlarm", (string?)post["operationId"]);
+        Assert.NotNull(post["responses"]!["202"]);
+        Assert.NotNull(post["responses"]!["400"]);
+        var schemas = document["components"]!["schemas"]!;
+        Assert.Equal(["version", "groupKey", "truncatedAlerts", "status", "receiver", "groupLabels", "commonLabels", "commonAnnotations", "externalURL", "alerts"],
+            schemas["AlertmanagerPayload"]!["properties"]!.AsObject().Select(p => p.Key));
+        Assert.Equal(["status", "labels", "annotations", "startsAt", "endsAt", "generatorURL", "fingerprint"],
+            schemas["AlertmanagerAlert"]!["properties"]!.AsObject().Select(p => p.Key));
+        Assert.Equal(["rollout", "unit", "action", "reason"], schemas["AlarmActionResponse"]!["properties"]!.AsObject().Select(p => p.Key));
+        Assert.Contains("onAlarm", schemas["UnitBody"]!["properties"]!.AsObject().Select(p => p.Key));
     }
 }
