@@ -389,6 +389,22 @@ public sealed class RolloutTransitionMetricsTests
         Assert.Equal(verdict is null ? 0 : 1, meter.Sum("snapstone.verdicts", unit, ("result", verdict ?? "none")));
     }
 
+    [Fact]
+    public void A_rollback_an_alarm_started_counts_under_alarm()
+    {
+        using var meter = new MeterRecorder();
+        var unit = TestStorage.Unique("unit");
+        var running = new RolloutStatus { State = RolloutState.Running, Waves = [new WaveStatus { Name = "canary", State = WaveState.Baking, StartedAt = T0 }] };
+        var next = running with
+        {
+            State = RolloutState.RollingBack,
+            Rollback = new RollbackStatus { Reason = "alarm 'EdgeErrors' firing", By = "alertmanager", ThroughWave = 0, StartedAt = T0.AddSeconds(30) },
+            UpdatedAt = T0.AddSeconds(30),
+        };
+        RolloutMetrics.Saved(Spec(unit), running, next);
+        Assert.Equal(1, meter.Sum("snapstone.rollouts.rolled_back", unit, ("reason", "alarm")));
+    }
+
     [Theory]
     [InlineData("manual", "manual")]
     [InlineData("manual-by-a-token-named-freeze", "manual")]
@@ -396,6 +412,7 @@ public sealed class RolloutTransitionMetricsTests
     [InlineData("apply-deadline", "apply-deadline")]
     [InlineData("inconclusive", "inconclusive")]
     [InlineData("inconsistent", "other")]
+    [InlineData("alarm", "alarm")]
     public void A_pause_counts_under_who_or_what_paused_it(string pause, string expected)
     {
         PauseReason reason = pause switch
@@ -406,6 +423,7 @@ public sealed class RolloutTransitionMetricsTests
             "frozen" => new PauseReason.Frozen(new Domain.BreakGlass.Freeze { Reason = "edge errors", By = "oncall", At = T0 }),
             "apply-deadline" => new PauseReason.ApplyDeadline("canary", 10, 7, 0, 10, TimeSpan.FromMinutes(10), []),
             "inconclusive" => new PauseReason.Inconclusive("canary", TimeSpan.FromMinutes(2), TimeSpan.FromMinutes(2), "no traffic"),
+            "alarm" => new Domain.Alarms.AlarmPause("alertmanager", "alarm 'EdgeErrors' firing (alertname=EdgeErrors, snapstone_scope=global)"),
             _ => new PauseReason.Inconsistent(2, 5, 2),
         };
         using var meter = new MeterRecorder();

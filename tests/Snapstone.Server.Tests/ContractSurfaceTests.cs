@@ -45,14 +45,14 @@ public sealed class ContractSurfaceTests
         "ReserveRollout", "PrepareRollback", "LaunchEmergency", "RolloutChanged", "Quarantine",
         "Upsert", "Subscribe", "Append", "Signal", "StopForBreakGlass", "Wake",
         "Put", "Nudge", "Track", "Done", "OpenActions", "Open", "Update", "Publish", "Deliver",
-        "Admit", "Counted", "Enrolled",
+        "Admit", "Counted", "Enrolled", "Alarm", "Receive",
     ];
 
     /// <summary>The messages of the cluster's own operations.</summary>
     private static readonly string[] InternalTypes =
     [
         "WaveOrder", "WaveAssignment", "WaveEvidence", "RollbackSent", "RollbackConfirmations", "UnitReturn", "NodeAssignment",
-        "NodeOrder", "NodeObservation", "RolloutTicket", "BreakGlassReturn", "WebhookEvent", "DeliveryStatus",
+        "NodeOrder", "NodeObservation", "RolloutTicket", "BreakGlassReturn", "WebhookEvent", "DeliveryStatus", "RolloutAlarm",
     ];
 
     private static IEnumerable<Type> GrainInterfaces() =>

@@ -21,6 +21,7 @@ public sealed class ServerProcess : IAsyncDisposable
         ["reader"] = ("test-reader-token-005", ["read"]),
         ["oncall"] = ("test-oncall-token-006", ["breakglass", "read"]),
         ["ci-approver"] = ("test-ci-approver-0007", ["deploy", "approve", "read"]),
+        ["alertmanager"] = ("test-alertmanager-0008", ["alarm"]),
     };
 
     private readonly Dictionary<string, string> _environment;

@@ -98,6 +98,8 @@ public static class TimelineTypes
     public const string RollbackAssigned = "rollback-assigned";
     public const string RolledBack = "rolled-back";
     public const string Aborted = "aborted";
+    /// <summary>An alert that concerned the rollout resolved; recorded, nothing changed.</summary>
+    public const string AlarmResolved = "alarm-resolved";
 }
 
 /// <summary>
@@ -377,6 +379,9 @@ public sealed record RolloutStatus
     internal RolloutStatus AbortedUntouched(string actor, string reason, DateTimeOffset now) =>
         (this with { State = RolloutState.Aborted, FinishedAt = now, InconclusiveSince = null, Pause = null })
             .Append(now, TimelineTypes.Aborted, $"aborted by {actor} before any node was touched: {reason}");
+
+    /// <summary>Something that concerns the rollout but changes nothing in it (an alert resolving): one entry, in any state.</summary>
+    internal RolloutStatus Recorded(DateTimeOffset now, string type, string message) => Append(now, type, message);
 
     private RolloutStatus WithWave(int wave, WaveStatus status)
     {

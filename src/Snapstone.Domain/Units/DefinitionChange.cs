@@ -36,6 +36,10 @@ public static class DefinitionChange
         {
             weakens.Add($"failureMode lowered from {Spell(current.FailureMode)} to {Spell(proposed.FailureMode)}");
         }
+        if (current.OnAlarm == OnAlarm.Rollback && proposed.OnAlarm == OnAlarm.Pause)
+        {
+            weakens.Add("onAlarm lowered from rollback to pause: a firing alert no longer sends nodes back");
+        }
         Validators(current.Validators, proposed.Validators, weakens);
         return weakens;
     }

@@ -17,6 +17,15 @@ public enum FailureMode
     FailClosed,
 }
 
+/// <summary>What a firing alert naming the unit does to its active rollout (<c>"onAlarm"</c>).</summary>
+public enum OnAlarm
+{
+    /// <summary>Every touched node back to the previous package, the version quarantined: as a failing wave.</summary>
+    Rollback,
+    /// <summary>The rollout stops where it is until a person resumes or aborts it.</summary>
+    Pause,
+}
+
 /// <summary>How package content is parsed before the other validators run.</summary>
 public enum ContentFormat { Json, Text }
 
@@ -71,4 +80,6 @@ public sealed record UnitDefinition
     [Id(5)] public string Plan { get; init; } = Plans.BuiltInPlans.StandardName;
     [Id(6)] public ValidatorSpec Validators { get; init; } = new();
     [Id(7)] public UnitTargets Targets { get; init; } = new(new Dictionary<string, string>());
+    /// <summary>What a firing alert labelled with this unit does to its active rollout.</summary>
+    [Id(8)] public OnAlarm OnAlarm { get; init; } = OnAlarm.Rollback;
 }

@@ -73,6 +73,27 @@ public interface IRolloutRunnerGrain : IRolloutGrain
     /// <summary>Makes sure an unfinished rollout is ticking (after a restart).</summary>
     [Alias("Wake")]
     Task Wake();
+
+    /// <summary>
+    /// An external alert that names this rollout, decided by <see cref="Domain.Alarms.AlarmRules.Decide"/>: a rollback
+    /// exactly as a failing wave starts one (quarantine, incident, every touched node sent back at once), a pause, or,
+    /// for a resolved alert, a timeline entry; each audited. The same delivery again answers <c>none</c>. Interleaves,
+    /// so an alarm is acted on even while a tick waits on storage.
+    /// </summary>
+    [Alias("Alarm"), Orleans.Concurrency.AlwaysInterleave]
+    Task<Domain.Alarms.AlarmEffect> Alarm(RolloutAlarm alarm);
+}
+
+/// <summary>
+/// Where an alert from a monitoring system goes, keyed by its fingerprint: finds the active rollouts it names (a unit's,
+/// those whose cohort touches its PoPs or regions, or all of them) and hands it to each, one alert per call. Remembers
+/// the rollouts one firing acted on, so its resolution is recorded on them even once they have finished.
+/// </summary>
+[Alias("snapstone.IAlarmGrain")]
+public interface IAlarmGrain : IGrainWithStringKey
+{
+    [Alias("Receive")]
+    Task<Domain.Alarms.AlarmOutcome> Receive(Domain.Alarms.Alert alert, string actor);
 }
 
 /// <summary>The catalog as units write it and silo caches follow it.</summary>

@@ -202,3 +202,11 @@ public sealed record DeliveryTarget(
     [property: Id(0)] string Url,
     [property: Id(1)] string? SealedSecret,
     [property: Id(2)] string Incarnation);
+
+/// <summary>An alert as the alarm grain hands it to one rollout: with what the rollout's unit says an alarm does.</summary>
+[GenerateSerializer, Immutable, Alias("snapstone.RolloutAlarm")]
+public sealed record RolloutAlarm(
+    [property: Id(0)] Snapstone.Domain.Alarms.Alert Alert,
+    [property: Id(1)] OnAlarm OnAlarm,
+    /// <summary>The token that posted it: the actor of the audit entry.</summary>
+    [property: Id(2)] string Actor);

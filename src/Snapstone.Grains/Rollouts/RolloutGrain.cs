@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Snapstone.Domain;
+using Snapstone.Domain.Alarms;
 using Snapstone.Domain.Audit;
 using Snapstone.Domain.BreakGlass;
 using Snapstone.Domain.Health;
@@ -25,6 +26,8 @@ public sealed class RolloutRecord
     [Id(3)] public string? Incident { get; set; }
     /// <summary>Audit intents of commands (approve, pause, resume, abort), stored with the status they changed.</summary>
     [Id(4)] public List<AuditIntent> Outbox { get; set; } = [];
+    /// <summary>The alert deliveries this rollout handled (<see cref="Domain.Alarms.Alert.Key"/>), newest last, at most <see cref="AlarmRules.MaxHandled"/>.</summary>
+    [Id(5)] public List<string> Alarms { get; set; } = [];
 }
 
 /// <summary>Host settings for every rollout (section <c>Snapstone:Rollouts</c>).</summary>
@@ -263,6 +266,72 @@ public sealed class RolloutGrain : Grain, IRolloutRunnerGrain, IRemindable
         }
         EnsureTicking();
         await RunTicks();
+    }
+
+    public async Task<AlarmEffect> Alarm(RolloutAlarm alarm)
+    {
+        if (state.State.Status is null)
+        {
+            throw SnapstoneException.NotFound($"rollout '{Id}' does not exist");
+        }
+        var alert = alarm.Alert;
+        var place = alert is { Status: AlertStatus.Firing, Target: { ByPlace: true, Global: false } } && Status is { IsTerminal: false, State: not RolloutState.RollingBack };
+        var touches = !place || await Touches(alert.Target);
+        await _outbox.ArmAsync();
+        // Decided on the status as it is now, after the awaits above, and applied in the same step.
+        var before = Status;
+        var decision = AlarmRules.Decide(before, alert, alarm.OnAlarm, touches, state.State.Alarms, alarm.Actor, time.GetUtcNow());
+        var effect = new AlarmEffect(Id, Spec.Unit, decision.Action, decision.Reason);
+        if (!decision.Changed)
+        {
+            return effect;
+        }
+        state.State.Alarms = [.. decision.Handled];
+        var action = alert.Status == AlertStatus.Resolved ? "rollout.alarm-resolved"
+            : decision.Action == AlarmAction.RolledBack ? "rollout.alarm-rollback" : "rollout.alarm-pause";
+        _outbox.Add(alarm.Actor, action, $"rollout/{Id}", $"{alert.Describe()}: {decision.Reason}");
+        logger.LogWarning("Rollout {Rollout} of {Unit}: {Alarm} posted by {Actor}: {Action} ({Reason})",
+            Id, Spec.Unit, alert.Describe(), alarm.Actor, AlarmRules.Wire(decision.Action), decision.Reason);
+        if (decision.Action == AlarmAction.RolledBack)
+        {
+            // The rollback a failing wave starts: every touched node back at once, the version quarantined, an incident.
+            var rollback = decision.Status.Rollback!;
+            await RollBack(before, new RolloutDecision.Rollback(rollback.Reason, rollback.ThroughWave) { Status = decision.Status, Changed = true });
+        }
+        else
+        {
+            Status = decision.Status;
+            var stored = _writer.WriteDurablyAsync();
+            await Publish(before);
+            if (decision.Action == AlarmAction.Paused)
+            {
+                OpenIncident($"Rollout {Spec.Id} of {Spec.Unit} v{Spec.Version} halted", Status.Waves.Sum(w => w.Applied),
+                    (IncidentStatus.Detected, Status.PausedReason ?? alert.Describe()),
+                    (IncidentStatus.Halted, "the rollout is paused until someone resumes or aborts it"));
+            }
+            await stored;
+        }
+        await _outbox.FlushAsync();
+        return effect;
+    }
+
+    /// <summary>Whether the cohort through the touched waves has a node in any of the target's PoPs or regions' PoPs.</summary>
+    private async Task<bool> Touches(AlarmTarget target)
+    {
+        var through = Status.TouchedThrough;
+        if (through < 0)
+        {
+            return false;
+        }
+        var fleet = await GrainFactory.GetGrain<IFleetGrain>(IFleetGrain.Key).Summary();
+        var pops = fleet.Pops.Where(p => target.Pops.Contains(p.Pop) || target.Regions.Contains(p.Region)).Select(p => p.Pop).ToList();
+        if (pops.Count == 0)
+        {
+            return false;
+        }
+        var order = OrderFor(through);
+        var seen = await Task.WhenAll(pops.Select(pop => GrainFactory.GetGrain<IPopFanOutGrain>(pop).ObserveWave(order)));
+        return seen.Any(e => e.Cohort > 0);
     }
 
     /// <summary>
@@ -587,21 +656,24 @@ public sealed class RolloutGrain : Grain, IRolloutRunnerGrain, IRemindable
     /// <summary>Rollout → every PoP at once → each PoP's nodes at once: a wave of any size is a two-level tree.</summary>
     private async Task<T[]> FanOut<T>(int wave, Func<IPopFanOutGrain, WaveOrder, Task<T>> call)
     {
-        var order = new WaveOrder
-        {
-            Rollout = Spec.Id,
-            Unit = Spec.Unit,
-            Package = new DesiredPackage(Spec.Version, Spec.Sha256),
-            Previous = Spec.PreviousVersion is { } previous ? new DesiredPackage(previous, Spec.PreviousSha256!) : null,
-            Plan = Spec.Plan,
-            Wave = wave,
-            Targets = state.State.Targets ?? new UnitTargets(new Dictionary<string, string>()),
-            Salt = Spec.Salt,
-            Created = Spec.CreatedAt,
-        };
+        var order = OrderFor(wave);
         var pops = await GrainFactory.GetGrain<IFleetGrain>(IFleetGrain.Key).Pops();
         return await Task.WhenAll(pops.Select(pop => call(GrainFactory.GetGrain<IPopFanOutGrain>(pop), order)));
     }
+
+    /// <summary>The order every PoP gets for <paramref name="wave"/> of this rollout.</summary>
+    private WaveOrder OrderFor(int wave) => new()
+    {
+        Rollout = Spec.Id,
+        Unit = Spec.Unit,
+        Package = new DesiredPackage(Spec.Version, Spec.Sha256),
+        Previous = Spec.PreviousVersion is { } previous ? new DesiredPackage(previous, Spec.PreviousSha256!) : null,
+        Plan = Spec.Plan,
+        Wave = wave,
+        Targets = state.State.Targets ?? new UnitTargets(new Dictionary<string, string>()),
+        Salt = Spec.Salt,
+        Created = Spec.CreatedAt,
+    };
 
     /// <summary>Counts what the writer stores, so a forward step can tell whether the status that orders it is stored.</summary>
     private async Task WriteAsync()

@@ -135,7 +135,8 @@ public static class RolloutMetrics
     {
         if (status.Rollback is { } rollback && rollback.By != RolloutStatus.Self)
         {
-            return "manual";
+            // Not the rollout's own decision and not an abort (counted apart): an external alarm's.
+            return rollback.Aborted ? "manual" : "alarm";
         }
         var k = Math.Clamp(status.CurrentWave, 0, Math.Max(0, status.Waves.Count - 1));
         var gates = k < spec.Plan.Waves.Count ? spec.Plan.Waves[k].Gates : new Domain.Plans.Gates();
@@ -162,6 +163,7 @@ public static class RolloutMetrics
         Domain.Rollouts.PauseReason.ApplyDeadline => "apply-deadline",
         Domain.Rollouts.PauseReason.Inconclusive => "inconclusive",
         Domain.Rollouts.PauseReason.Manual => "manual",
+        Domain.Alarms.AlarmPause => "alarm",
         _ => "other",
     };
 

@@ -16,6 +16,7 @@ public static class ConfigurationKeys
     [
         (ServerOptions.Section, typeof(ServerOptions)),
         ("Snapstone:Auth", typeof(Http.AuthOptions)),
+        (Http.AlarmOptions.Section, typeof(Http.AlarmOptions)),
         ("Snapstone:Catalog", typeof(Grains.Units.CatalogOptions)),
         ("Snapstone:Rollouts", typeof(Grains.Rollouts.RolloutOptions)),
         ("Snapstone:Incidents", typeof(Grains.Emergency.IncidentOptions)),

@@ -72,6 +72,7 @@ public static class ServerHosting
 
         builder.Services.AddSnapstoneOperations();
         builder.Services.AddSnapstoneAuth(builder.Configuration);
+        builder.Services.AddSnapstoneAlarms();
         builder.Services.AddDashboardAccess();
         builder.Services.AddSingleton<Http.EventStreams>();
         builder.Services.AddSingleton<Http.StatusCache>();

@@ -36,9 +36,11 @@ public static class Scopes
     public const string Approve = "approve";
     public const string Agent = "agent";
     public const string BreakGlass = "breakglass";
+    /// <summary>A monitoring system's token: posts alerts to <c>/v1/alarms/…</c>.</summary>
+    public const string Alarm = "alarm";
     public const string Admin = "admin";
 
-    public static readonly string[] All = [Read, Deploy, Approve, Agent, BreakGlass, Admin];
+    public static readonly string[] All = [Read, Deploy, Approve, Agent, BreakGlass, Alarm, Admin];
 
     /// <summary>Agents read their own desired state and package content; readers may too.</summary>
     public const string ReadOrAgent = "read-or-agent";

@@ -55,6 +55,8 @@ public sealed record UnitBody
     public string? Plan { get; init; }
     public ValidatorsBody? Validators { get; init; }
     public TargetsBody? Targets { get; init; }
+    /// <summary>What a firing alert naming the unit does to its active rollout: <c>rollback</c> (the default) or <c>pause</c>.</summary>
+    public OnAlarm? OnAlarm { get; init; }
 
     public UnitDefinition ToDefinition()
     {
@@ -68,6 +70,7 @@ public sealed record UnitBody
             Plan = Plan ?? defaults.Plan,
             Validators = Validators?.ToSpec() ?? new ValidatorSpec(),
             Targets = Targets?.Labels is { } labels ? new UnitTargets(labels) : new UnitTargets(new Dictionary<string, string>()),
+            OnAlarm = OnAlarm ?? defaults.OnAlarm,
         };
     }
 }
@@ -76,13 +79,13 @@ public sealed record UnitResponse(
     string Name, string Owner, string Description, UnitKind Kind, RiskTier? RiskTier, FailureMode FailureMode,
     string Plan, ValidatorsBody Validators, TargetsBody Targets,
     long? LkgVersion, long? LatestVersion, IReadOnlyList<long> Quarantined, string? ActiveRollout,
-    DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, string UpdatedBy, PendingChangeResponse? PendingChange)
+    DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, string UpdatedBy, PendingChangeResponse? PendingChange, OnAlarm OnAlarm)
 {
     public static UnitResponse From(UnitView v) => new(
         v.Name, v.Definition.Owner, v.Definition.Description, v.Definition.Kind, v.Definition.RiskTier, v.Definition.FailureMode,
         v.Definition.Plan, ValidatorsBody.From(v.Definition.Validators), new TargetsBody(v.Definition.Targets.Labels),
         v.LkgVersion, v.LatestVersion, v.Quarantined, v.ActiveRollout, v.CreatedAt, v.UpdatedAt, v.UpdatedBy,
-        v.PendingChange is { } p ? PendingChangeResponse.From(p) : null);
+        v.PendingChange is { } p ? PendingChangeResponse.From(p) : null, v.Definition.OnAlarm);
 
     /// <summary>True when the newest redefinition waits for approval rather than having taken effect.</summary>
     public static bool Waits(UnitView v) => v.PendingChange is { } p && p.RequestedAt >= v.UpdatedAt;
@@ -91,11 +94,12 @@ public sealed record UnitResponse(
 /// <summary>A redefinition waiting for a second person: what it would set and what it weakens.</summary>
 public sealed record PendingChangeResponse(
     string RequestedBy, DateTimeOffset RequestedAt, IReadOnlyList<string> Weakens,
-    string Owner, string Description, UnitKind Kind, RiskTier? RiskTier, FailureMode FailureMode, string Plan, ValidatorsBody Validators, TargetsBody Targets)
+    string Owner, string Description, UnitKind Kind, RiskTier? RiskTier, FailureMode FailureMode, string Plan, ValidatorsBody Validators, TargetsBody Targets,
+    OnAlarm OnAlarm)
 {
     public static PendingChangeResponse From(PendingDefinition p) => new(p.RequestedBy, p.RequestedAt, p.Weakens,
         p.Definition.Owner, p.Definition.Description, p.Definition.Kind, p.Definition.RiskTier, p.Definition.FailureMode, p.Definition.Plan,
-        ValidatorsBody.From(p.Definition.Validators), new TargetsBody(p.Definition.Targets.Labels));
+        ValidatorsBody.From(p.Definition.Validators), new TargetsBody(p.Definition.Targets.Labels), p.Definition.OnAlarm);
 }
 
 public sealed record PackageBody

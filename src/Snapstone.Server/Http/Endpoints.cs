@@ -21,6 +21,7 @@ public static class Endpoints
         RolloutEndpoints.MapRollouts(v1);
         EmergencyEndpoints.Map(v1);
         NotificationEndpoints.Map(v1);
+        AlarmEndpoints.Map(v1);
         DriftEndpoints.MapDrift(v1);
         v1.MapGet("/risk/pipelines", async (SnapstoneClient client) =>
             TypedResults.Ok(new { pipelines = (await client.RiskPipelinesAsync()).Select(PipelineResponse.From) }))

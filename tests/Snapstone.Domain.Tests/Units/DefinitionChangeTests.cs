@@ -26,6 +26,7 @@ public sealed class DefinitionChangeTests
         { "tier high to undeclared, a flag", u => u with { RiskTier = null, Kind = UnitKind.Flag }, [] },
         { "fail-closed to fail-stale", u => u with { FailureMode = FailureMode.FailStale }, ["failureMode lowered from fail-closed to fail-stale"] },
         { "fail-closed to fail-open", u => u with { FailureMode = FailureMode.FailOpen }, ["failureMode lowered from fail-closed to fail-open"] },
+        { "onAlarm rollback to pause", u => u with { OnAlarm = OnAlarm.Pause }, ["onAlarm lowered from rollback to pause: a firing alert no longer sends nodes back"] },
         { "maxBytes raised", u => u with { Validators = u.Validators with { MaxBytes = 1 << 20 } }, ["validators.maxBytes raised from 65536 to 1048576"] },
         { "maxItems removed", u => u with { Validators = u.Validators with { MaxItems = null } }, ["validators.maxItems removed (was at most 200 at $.features)"] },
         { "maxItems raised", u => u with { Validators = u.Validators with { MaxItems = new MaxItemsRule("$.features", 400) } }, ["validators.maxItems raised from 200 to 400"] },
