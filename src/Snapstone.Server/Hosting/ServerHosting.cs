@@ -1,5 +1,6 @@
 using Snapstone.Client;
 using Snapstone.Server.Http;
+using Snapstone.Server.OperatorConsole;
 
 namespace Snapstone.Server.Hosting;
 
@@ -84,6 +85,7 @@ public static class ServerHosting
             _ => null,
         });
         builder.Services.AddOpenApi();
+        builder.Services.AddSnapstoneConsole();
         return builder;
     }
 
@@ -94,6 +96,7 @@ public static class ServerHosting
         app.UseAuthentication();
         app.UseAuthorization();
         app.UseTransientFailures();
+        app.MapSnapstoneConsole();
 
         app.MapServiceDefaults();
         app.MapOpenApi().AllowAnonymous();
