@@ -74,7 +74,7 @@ public sealed class ConsoleTests
             MaxRedirects = 0,
         });
         Assert.Equal(403, forged.Status);
-        Assert.Contains("lacks the 'approve' scope", await forged.TextAsync());
+        Assert.Contains("lacks the 'approve' scope", (string?)System.Text.Json.Nodes.JsonNode.Parse(await forged.TextAsync())!["detail"]);
         // The same session's post without the anti-forgery token (what another site's form would send) is refused too.
         var crossSite = await deployer.Context.APIRequest.PostAsync($"/console/rollouts/{gated}/abort", new()
         {
