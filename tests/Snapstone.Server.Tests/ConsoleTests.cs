@@ -105,6 +105,17 @@ public sealed class ConsoleTests
         await deployer.GotoAsync("/console/");
         await Expect(deployer.Locator($"[data-test=recent] tr[data-rollout='{gated}'] .seg")).ToHaveCountAsync(2);
         await Expect(deployer.Locator($"[data-test=recent] tr[data-rollout='{id}'] .seg.passed")).ToHaveCountAsync(3);
+
+        // The unit's page: the LKG, each package's validation and risk, and a diff of the newest against the first
+        // (indented JSON: the old last item gains a comma, 20 items follow it).
+        await deployer.GotoAsync($"/console/units/{scenario.Unit}?diff={next}&against=1");
+        await Expect(deployer.Locator("[data-test=lkg]")).ToHaveTextAsync($"v{next}");
+        await Expect(deployer.Locator($"[data-test=packages] tr[data-version='{next}']")).ToContainTextAsync("(LKG)");
+        await Expect(deployer.Locator($"[data-test=packages] tr[data-version='{next}'] [data-test=validation]")).ToContainTextAsync("passed");
+        await Expect(deployer.Locator("[data-test=diff-summary]")).ToHaveTextAsync("+21 −1 line(s)");
+        await Expect(deployer.Locator("[data-test=diff] tr[data-type=added]")).ToHaveCountAsync(21);
+        await Expect(deployer.Locator("[data-test=diff] tr[data-type=removed]")).ToHaveTextAsync(new System.Text.RegularExpressions.Regex("− +\"f149\"$"));
+        await Expect(deployer.Locator("[data-test=diff] tr[data-type=added]").Last).ToContainTextAsync("\"f169\"");
     }
 
     [Fact]
@@ -134,6 +145,16 @@ public sealed class ConsoleTests
         await Expect(deployer.Locator("[data-test=timeline] tr[data-type=rolled-back]")).ToHaveCountAsync(1);
         await Expect(deployer.Locator("[data-test=actions]")).ToHaveCountAsync(0);
         await browser.ScreenshotAsync(deployer, "rollout-rolled-back");
+
+        // From the rollout to its unit: the bad version quarantined, the LKG kept, and what the bad version changed.
+        await deployer.Locator("[data-test=unit-link]").ClickAsync();
+        await Expect(deployer.Locator("[data-test=quarantined]")).ToHaveTextAsync($"v{bad}");
+        await Expect(deployer.Locator("[data-test=lkg]")).ToHaveTextAsync("v1");
+        await Expect(deployer.Locator($"[data-test=packages] tr[data-version='{bad}']")).ToHaveAttributeAsync("data-state", "quarantined");
+        await Expect(deployer.Locator("[data-test=diff-title]")).ToContainTextAsync($"v{bad} against v1");
+        await Expect(deployer.Locator("[data-test=diff-summary]")).ToHaveTextAsync("+52 −1 line(s)");
+        await Expect(deployer.Locator("[data-test=diff] tr[data-type=added]").Last).ToContainTextAsync("\"f200\"");
+        await browser.ScreenshotAsync(deployer, "unit-diff");
     }
 
     [Fact]
