@@ -155,6 +155,25 @@ public sealed class ConsoleTests
         await Expect(deployer.Locator("[data-test=diff-summary]")).ToHaveTextAsync("+52 −1 line(s)");
         await Expect(deployer.Locator("[data-test=diff] tr[data-type=added]").Last).ToContainTextAsync("\"f200\"");
         await browser.ScreenshotAsync(deployer, "unit-diff");
+
+        // The rollback's incident, where notifications link: its timeline and its rollout; only breakglass may post an update.
+        var incident = await Eventually.Until(async () => (await scenario.Ci.Get("/v1/incidents")).Body["incidents"]!.AsArray()
+            .FirstOrDefault(i => (string?)i!["source"] == id), i => i is not null, $"an incident opened by rollout {id}");
+        var incidentId = (string)incident!["id"]!;
+        await deployer.GotoAsync("/console/incidents");
+        await deployer.Locator($"[data-test=incidents] tr[data-incident='{incidentId}'] a").ClickAsync();
+        await Expect(deployer.Locator("h1")).ToContainTextAsync((string)incident["title"]!);
+        await Expect(deployer.Locator($"a[href='/console/rollouts/{id}']")).ToHaveCountAsync(1);
+        await Expect(deployer.Locator("[data-test=timeline] tr")).ToHaveCountAsync(incident["updates"]!.AsArray().Count);
+        await Expect(deployer.Locator("form[data-action=update]")).ToHaveCountAsync(0);
+        var oncall = await browser.SignInAsync(scenario.Server.BaseAddress, "oncall");
+        await oncall.GotoAsync($"/console/incidents/{incidentId}");
+        await oncall.Locator("form[data-action=update] select").SelectOptionAsync("Monitoring");
+        await oncall.Locator("form[data-action=update] input[name=message]").FillAsync("edge error rates back to normal");
+        await oncall.Locator("form[data-action=update] button").ClickAsync();
+        await Expect(oncall.Locator("[data-test=notice]")).ToHaveTextAsync("update posted");
+        await Expect(oncall.Locator("[data-test=timeline] tr").First).ToContainTextAsync("edge error rates back to normal");
+        await Expect(oncall.Locator("[data-test=status]")).ToHaveTextAsync("monitoring");
     }
 
     [Fact]

@@ -62,6 +62,24 @@ public static class ConsoleSetup
         MapAction(console, "resume", Scopes.Deploy, (c, id, actor, reason) => c.ResumeRolloutAsync(id, actor, reason));
         MapAction(console, "abort", Scopes.Deploy, (c, id, actor, reason) => c.AbortRolloutAsync(id, actor, reason));
 
+        console.MapPost("/incidents/{id}/updates", async (string id, [FromForm] string? status, [FromForm] string? message, HttpContext http, SnapstoneClient client) =>
+        {
+            var page = $"/console/incidents/{Uri.EscapeDataString(id)}";
+            if (!Enum.TryParse<Snapstone.Domain.Incidents.IncidentStatus>(status, ignoreCase: false, out var parsed) || !Enum.IsDefined(parsed))
+            {
+                return Results.Redirect($"{page}?notice={Uri.EscapeDataString("status must be one of " + string.Join(", ", Enum.GetNames<Snapstone.Domain.Incidents.IncidentStatus>()))}");
+            }
+            try
+            {
+                await client.UpdateIncidentAsync(id, parsed, message, http.Actor());
+                return Results.Redirect($"{page}?notice={Uri.EscapeDataString("update posted")}");
+            }
+            catch (SnapstoneException e)
+            {
+                return Results.Redirect($"{page}?notice={Uri.EscapeDataString($"update refused: {e.Message}")}");
+            }
+        }).RequireAuthorization(ConsoleAuth.Session(Scopes.BreakGlass));
+
         // The framework's own script (blazor.web.js), served from the build's static web assets; nothing of ours.
         app.MapStaticAssets();
         app.MapRazorComponents<App>()
