@@ -217,6 +217,14 @@ public sealed class ConsoleTests
         var api = await page.Context.APIRequest.GetAsync("/v1/units");
         Assert.Equal(401, api.Status);
 
+        // The framework's script is public; the live pages' circuit hub wants a session like the pages do; the API
+        // document lists none of the console's routes.
+        using var anonymous = server.Client(null);
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await anonymous.GetAsync("/_framework/blazor.web.js")).StatusCode);
+        Assert.Equal(System.Net.HttpStatusCode.Unauthorized, (await anonymous.PostAsync("/_blazor/negotiate?negotiateVersion=1", null)).StatusCode);
+        var (_, openapi) = await anonymous.Get("/openapi/v1.json");
+        Assert.DoesNotContain(openapi["paths"]!.AsObject(), p => p.Key.StartsWith("/console", StringComparison.Ordinal) || p.Key.StartsWith("/_", StringComparison.Ordinal));
+
         // A link to another site is not followed after sign-in.
         Assert.Equal("/console/", OperatorConsole.ConsoleSetup.LocalConsolePath("https://elsewhere.example/console"));
         Assert.Equal("/console/", OperatorConsole.ConsoleSetup.LocalConsolePath("//elsewhere.example/console"));
