@@ -84,6 +84,23 @@ public sealed class ConsoleTests
         Assert.Equal(400, crossSite.Status);
         Assert.Equal("awaiting-approval", (string?)(await scenario.RolloutAsync(gated))["state"]);
 
+        // The deployer pauses and resumes from the page, each with a reason; the buttons follow the state.
+        await deployer.Locator("form[data-action=pause] input[name=reason]").FillAsync("holding for the change window");
+        await deployer.Locator("form[data-action=pause] button").ClickAsync();
+        await Expect(deployer.Locator("[data-test=done]")).ToContainTextAsync("pause");
+        await ConsoleBrowser.WaitLiveAsync(deployer);
+        await Expect(deployer.Locator("[data-test=state]")).ToHaveTextAsync("paused");
+        await Expect(deployer.Locator("[data-test=paused-reason]")).ToHaveTextAsync("holding for the change window");
+        await Expect(deployer.Locator("form[data-action=pause]")).ToHaveCountAsync(0);
+        await deployer.Locator("form[data-action=resume] input[name=reason]").FillAsync("change window open");
+        await deployer.Locator("form[data-action=resume] button").ClickAsync();
+        await Expect(deployer.Locator("[data-test=done]")).ToContainTextAsync("resume");
+        await ConsoleBrowser.WaitLiveAsync(deployer);
+        await scenario.TickUntilState(gated, "awaiting-approval");
+        await Expect(deployer.Locator("[data-test=state]")).ToHaveTextAsync("awaiting-approval");
+        var paused = await scenario.RolloutAsync(gated);
+        Assert.Contains(paused["timeline"]!.AsArray(), e => (string?)e!["type"] == "resumed" && ((string?)e["message"])!.Contains("resumed by ci"));
+
         // A reviewer, in a second browser context, approves from the page; they may not pause or abort.
         var reviewer = await browser.SignInAsync(scenario.Server.BaseAddress, "reviewer");
         await reviewer.GotoAsync($"/console/rollouts/{gated}");
