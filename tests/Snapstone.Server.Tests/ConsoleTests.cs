@@ -230,6 +230,13 @@ public sealed class ConsoleTests
         Assert.Equal(-1, session.Expires);
         Assert.DoesNotContain(ServerProcess.Tokens["reader"].Token, session.Value);
 
+        // Signing in again with another token, from a signed-in browser, replaces the session.
+        await page.GotoAsync("/console/signin");
+        await page.FillAsync("#token", ServerProcess.Tokens["ci"].Token);
+        await page.ClickAsync("form.signin button");
+        await Expect(page.Locator("[data-test=who]")).ToHaveTextAsync("ci (read, deploy)");
+        Assert.Single(await page.Context.CookiesAsync(), c => c.Name == "snapstone-console");
+
         // The HTTP API reads bearer tokens only: the console's cookie opens nothing there.
         var api = await page.Context.APIRequest.GetAsync("/v1/units");
         Assert.Equal(401, api.Status);

@@ -49,7 +49,10 @@ public static class ConsoleSetup
             }
             await http.SignInAsync(ConsoleAuth.Scheme, principal, new AuthenticationProperties { IsPersistent = false });
             return Results.Redirect(LocalConsolePath(returnUrl));
-        }).AllowAnonymous();
+        })
+        // Anyone may sign in; the session scheme still reads a signed-in browser's cookie here, as it did on the form's
+        // page, so that the form's anti-forgery token (bound to who was signed in) checks out when switching tokens.
+        .RequireAuthorization(ConsoleAuth.Session(Scopes.Read)).AllowAnonymous();
 
         console.MapPost("/signout", async ([FromForm] string? confirm, HttpContext http) =>
         {
