@@ -1,5 +1,6 @@
 using Snapstone.Client;
 using Snapstone.Server.Http;
+using Snapstone.Server.OperatorConsole;
 
 namespace Snapstone.Server.Hosting;
 
@@ -85,6 +86,7 @@ public static class ServerHosting
             _ => null,
         });
         builder.Services.AddSnapstoneApiDocument();
+        builder.Services.AddSnapstoneConsole();
         return builder;
     }
 
@@ -95,6 +97,7 @@ public static class ServerHosting
         app.UseAuthentication();
         app.UseAuthorization();
         app.UseTransientFailures();
+        app.MapSnapstoneConsole();
 
         app.MapServiceDefaults();
         app.MapOpenApi().AllowAnonymous();
