@@ -56,6 +56,7 @@ public static class ApiDocument
         ["POST /v1/incidents/{id}/updates"] = ("UpdateIncident", "Post an update to an incident (status and message)"),
         ["PUT /v1/webhooks/{name}"] = ("PutWebhook", "Create or replace a signed incident webhook"),
         ["GET /v1/webhooks"] = ("ListWebhooks", "List webhooks (never a secret)"),
+        ["GET /v1/webhooks/{name}"] = ("GetWebhook", "Read one webhook with its receiver's circuit (never its secret)"),
         ["DELETE /v1/webhooks/{name}"] = ("DeleteWebhook", "Delete a webhook"),
         ["GET /v1/audit"] = ("ReadAudit", "Read the audit log, oldest first, from a time or a sequence number"),
         ["GET /v1/audit/verify"] = ("VerifyAudit", "Verify the audit log's hash chain and its sealed head"),
@@ -64,6 +65,7 @@ public static class ApiDocument
         ["GET /v1/notifications"] = ("ListNotifications", "List notifications (never a secret or routing key)"),
         ["GET /v1/notifications/{name}"] = ("GetNotification", "Read one notification (never its secret or routing key)"),
         ["DELETE /v1/notifications/{name}"] = ("DeleteNotification", "Delete a notification"),
+        ["POST /v1/alarms/alertmanager"] = ("PostAlertmanagerAlarm", "Alertmanager webhook (payload version 4): firing alerts roll back or pause the rollouts they name; resolved ones are recorded"),
     };
 
     /// <summary>What each tag groups.</summary>
