@@ -132,19 +132,7 @@ public sealed class ApiDocumentTests(ServerFixture fixture)
             return kiota;
         }
         Directory.CreateDirectory(folder);
-        FileStream? gate = null;
-        while (gate is null)
-        {
-            try
-            {
-                gate = new FileStream(Path.Combine(folder, ".install.lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.DeleteOnClose);
-            }
-            catch (IOException)
-            {
-                await Task.Delay(200);
-            }
-        }
-        await using (gate)
+        await using (await NpmPackages.InstallLockAsync(Path.Combine(folder, ".install.lock")))
         {
             if (!File.Exists(kiota))
             {

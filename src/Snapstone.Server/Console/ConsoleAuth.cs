@@ -26,23 +26,11 @@ public static class ConsoleAuth
     public static readonly TimeSpan IdleTimeout = TimeSpan.FromHours(8);
 
     /// <summary>The configured token whose secret is <paramref name="presented"/>: compared by SHA-256 in constant time, as the HTTP API does.</summary>
-    public static TokenOptions? Find(AuthOptions options, string presented)
-    {
-        var hash = SHA256.HashData(Encoding.UTF8.GetBytes(presented.Trim()));
-        TokenOptions? found = null;
-        foreach (var token in options.Tokens)
-        {
-            if (Hash(token) is { } expected && CryptographicOperations.FixedTimeEquals(hash, expected))
-            {
-                found ??= token;
-            }
-        }
-        return found;
-    }
+    public static TokenOptions? Find(AuthOptions options, string presented) => AuthSetup.Find(options, presented);
 
     /// <summary>Names the token's secret without revealing it: a hash of its hash, so a rotated token ends its sessions.</summary>
     public static string Fingerprint(TokenOptions token) =>
-        Convert.ToHexStringLower(SHA256.HashData([.. Encoding.UTF8.GetBytes("snapstone-console-session\n"), .. Hash(token) ?? []]))[..32];
+        Convert.ToHexStringLower(SHA256.HashData([.. Encoding.UTF8.GetBytes("snapstone-console-session\n"), .. AuthSetup.HashOf(token) ?? []]))[..32];
 
     public static ClaimsPrincipal Principal(TokenOptions token)
     {
@@ -115,9 +103,4 @@ public static class ConsoleAuth
             context.ShouldRenew = true;
         }
     }
-
-    private static byte[]? Hash(TokenOptions token) =>
-        token.TokenSha256 is { Length: 64 } hex ? Convert.FromHexString(hex)
-        : token.Token is { Length: > 0 } plain ? SHA256.HashData(Encoding.UTF8.GetBytes(plain))
-        : null;
 }

@@ -94,20 +94,12 @@ public static class DashboardAccess
     /// <summary>Configured tokens compared as <see cref="BearerTokenHandler"/> compares them: by SHA-256, in constant time.</summary>
     internal static class Tokens
     {
-        public static TokenOptions? Find(AuthOptions auth, string presented)
-        {
-            if (presented.Length == 0)
-            {
-                return null;
-            }
-            var hash = SHA256.HashData(Encoding.UTF8.GetBytes(presented.Trim()));
-            return auth.Tokens.FirstOrDefault(t => Hash(t) is { } expected && CryptographicOperations.FixedTimeEquals(hash, expected));
-        }
+        public static TokenOptions? Find(AuthOptions auth, string presented) => AuthSetup.Find(auth, presented);
 
         public static string Seal(TokenOptions token, DateTimeOffset expires)
         {
             var seconds = expires.ToUnixTimeSeconds();
-            return $"{seconds}.{Convert.ToHexStringLower(Mac(Hash(token)!, seconds))}";
+            return $"{seconds}.{Convert.ToHexStringLower(Mac(AuthSetup.HashOf(token)!, seconds))}";
         }
 
         /// <summary>The admin token a session cookie was sealed with, while it has not expired.</summary>
@@ -127,15 +119,10 @@ public static class DashboardAccess
             {
                 return null;
             }
-            return auth.Tokens.FirstOrDefault(t => Hash(t) is { } key && t.Scopes.Contains(Scopes.Admin) && CryptographicOperations.FixedTimeEquals(mac, Mac(key, seconds)));
+            return auth.Tokens.FirstOrDefault(t => AuthSetup.HashOf(t) is { } key && t.Scopes.Contains(Scopes.Admin) && CryptographicOperations.FixedTimeEquals(mac, Mac(key, seconds)));
         }
 
         private static byte[] Mac(byte[] key, long seconds) => HMACSHA256.HashData(key, Encoding.UTF8.GetBytes($"snapstone-dashboard:{seconds}"));
-
-        private static byte[]? Hash(TokenOptions token) =>
-            token.TokenSha256 is { Length: 64 } hex ? Convert.FromHexString(hex)
-            : token.Token is { Length: > 0 } plain ? SHA256.HashData(Encoding.UTF8.GetBytes(plain))
-            : null;
     }
 }
 

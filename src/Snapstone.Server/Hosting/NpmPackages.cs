@@ -19,7 +19,7 @@ public static class NpmPackages
         }
         Directory.CreateDirectory(prefix);
         // Parallel test processes may race to install: one installs, the others wait on the lock.
-        await using var gate = await LockAsync(Path.Combine(prefix, ".install.lock"), ct);
+        await using var gate = await InstallLockAsync(Path.Combine(prefix, ".install.lock"), ct);
         if (File.Exists(path))
         {
             return path;
@@ -41,7 +41,8 @@ public static class NpmPackages
         return path;
     }
 
-    private static async Task<FileStream> LockAsync(string path, CancellationToken ct)
+    /// <summary>An exclusive lock on <paramref name="path"/> across processes (parallel test runs installing one tool); dispose releases it.</summary>
+    public static async Task<FileStream> InstallLockAsync(string path, CancellationToken ct = default)
     {
         while (true)
         {

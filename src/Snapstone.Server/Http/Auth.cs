@@ -67,18 +67,14 @@ public sealed class BearerTokenHandler(
         {
             return Task.FromResult(AuthenticateResult.NoResult());
         }
-        var presented = SHA256.HashData(Encoding.UTF8.GetBytes(header["Bearer ".Length..].Trim()));
-        foreach (var token in auth.Value.Tokens)
+        if (AuthSetup.Find(auth.Value, header["Bearer ".Length..]) is not { } token)
         {
-            if (Hash(token) is { } expected && CryptographicOperations.FixedTimeEquals(presented, expected))
-            {
-                var claims = new List<Claim> { new(ClaimTypes.Name, token.Name) };
-                claims.AddRange(token.Scopes.Select(s => new Claim(Scopes.ClaimType, s)));
-                var principal = new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName));
-                return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(principal, SchemeName)));
-            }
+            return Task.FromResult(AuthenticateResult.Fail("unknown token"));
         }
-        return Task.FromResult(AuthenticateResult.Fail("unknown token"));
+        var claims = new List<Claim> { new(ClaimTypes.Name, token.Name) };
+        claims.AddRange(token.Scopes.Select(s => new Claim(Scopes.ClaimType, s)));
+        var principal = new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName));
+        return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(principal, SchemeName)));
     }
 
     protected override Task HandleChallengeAsync(AuthenticationProperties properties)
@@ -96,11 +92,6 @@ public sealed class BearerTokenHandler(
         return Problems.WriteAsync(Context, StatusCodes.Status403Forbidden,
             $"token '{Context.User.Identity?.Name}' lacks the '{needed}' scope this endpoint needs");
     }
-
-    private static byte[]? Hash(TokenOptions token) =>
-        token.TokenSha256 is { Length: 64 } hex ? Convert.FromHexString(hex)
-        : token.Token is { Length: > 0 } plain ? SHA256.HashData(Encoding.UTF8.GetBytes(plain))
-        : null;
 }
 
 /// <summary>
@@ -119,6 +110,26 @@ public sealed class AgentTokens(IOptions<AuthOptions> auth, IOptions<Snapstone.G
 
 public static class AuthSetup
 {
+    /// <summary>
+    /// The configured token whose secret is <paramref name="presented"/>, compared by SHA-256 in constant time; the
+    /// bearer handler, the dashboard's and the console's sign-ins all find tokens this way.
+    /// </summary>
+    public static TokenOptions? Find(AuthOptions auth, string presented)
+    {
+        if (presented.Length == 0)
+        {
+            return null;
+        }
+        var hash = SHA256.HashData(Encoding.UTF8.GetBytes(presented.Trim()));
+        return auth.Tokens.FirstOrDefault(t => HashOf(t) is { } expected && CryptographicOperations.FixedTimeEquals(hash, expected));
+    }
+
+    /// <summary>A token's SHA-256: configured as such (<c>TokenSha256</c>) or computed from the token; null for neither.</summary>
+    public static byte[]? HashOf(TokenOptions token) =>
+        token.TokenSha256 is { Length: 64 } hex ? Convert.FromHexString(hex)
+        : token.Token is { Length: > 0 } plain ? SHA256.HashData(Encoding.UTF8.GetBytes(plain))
+        : null;
+
     public static IServiceCollection AddSnapstoneAuth(this IServiceCollection services, IConfiguration configuration)
     {
         services.Configure<AuthOptions>(configuration.GetSection("Snapstone:Auth"));
