@@ -135,8 +135,10 @@ public sealed class Node
     {
         if (report.Applied is { Count: > 0 } reported)
         {
-            foreach (var (unit, applied) in reported)
+            foreach (var (unit, named) in reported)
             {
+                // What the node runs is stored without this report's crash count: a crash is not a change of package.
+                var applied = named.Crashes == 0 ? named : named with { Crashes = 0 };
                 if (!State.Applied.TryGetValue(unit, out var known) || known.Package != applied)
                 {
                     State.Applied[unit] = new AppliedRecord(applied, now);
@@ -165,6 +167,10 @@ public sealed class Node
         if (report.Metrics is { } metrics)
         {
             _window.Add(now, metrics);
+            if (metrics.Crashes > 0)
+            {
+                MarkCrashes(report, metrics.Crashes, now);
+            }
         }
         SignalLiveRollouts(now);
         // After any send-back above; from the cache when nothing moved.
@@ -188,7 +194,14 @@ public sealed class Node
             {
                 continue;
             }
-            if (HealthPolicy.Breach(Evidence(unit, assignment.Package, now, asCohort: false).Sample, gates) is not { } signal)
+            var sample = Evidence(unit, assignment.Package, now, asCohort: false).Sample;
+            if (HealthPolicy.Breach(sample, gates) is not { } signal)
+            {
+                continue;
+            }
+            // A breach that began after the node applied another unit's change is that change's: this rollout leaves it
+            // to its own verdict, which weighs the node against the control (crashes are counted per unit already).
+            if (signal.Kind == SignalKind.Breach && BlameForErrors(sample, gates, now) is { Count: > 0 } blamed && !blamed.Contains(unit))
             {
                 continue;
             }
@@ -320,7 +333,99 @@ public sealed class Node
         {
             return new NodeEvidence(_window.Sample(Id, now, now, reported: false, rejected: false, labels), on, false);
         }
-        return new NodeEvidence(_window.Sample(Id, now, on ? applied!.Since : now, on, rejected, labels), on, rejected);
+        var since = on ? applied!.Since : now;
+        var sample = _window.Sample(Id, now, since, on, rejected, labels, applies: on ? Applies() : null);
+        if (sample.Crashes > 0)
+        {
+            sample = sample with { Crashes = CrashesOf(unit, since, now) };
+        }
+        return new NodeEvidence(sample, on, rejected);
+    }
+
+    /// <summary>When the node applied each unit's package it runs: the first report that said it ran it.</summary>
+    private List<UnitApply> Applies()
+    {
+        var applies = new List<UnitApply>(State.Applied.Count);
+        foreach (var (unit, record) in State.Applied)
+        {
+            if (record.Package.Status == ApplyStatus.Ok)
+            {
+                applies.Add(new UnitApply(unit, record.Package.Version, record.Since));
+            }
+        }
+        return applies;
+    }
+
+    // ---- crashes, per unit ----
+
+    /// <summary>A report's crashes and the units they are blamed on.</summary>
+    private sealed record CrashMark(DateTimeOffset At, int Count, string[] Units, bool Named = false);
+
+    /// <summary>Crash reports within the health window, newest last; null while the node has not crashed (most nodes never do).</summary>
+    private List<CrashMark>? _crashes;
+    private const int MaxCrashMarks = 64;
+
+    /// <summary>
+    /// Blames a report's crashes: on the units its entries name (<see cref="AppliedPackage.Crashes"/>) when it names any,
+    /// else on the change the node applied last (<see cref="Attribution.Suspects"/>; several when they landed in the same
+    /// slot and cannot be told apart), else on every unit it runs.
+    /// </summary>
+    private void MarkCrashes(NodeReport report, int crashes, DateTimeOffset now)
+    {
+        var named = report.Applied?.Where(a => a.Value.Crashes > 0).ToList();
+        if (named is { Count: > 0 })
+        {
+            foreach (var (unit, package) in named)
+            {
+                Add(new CrashMark(now, Math.Min(crashes, package.Crashes), [unit], Named: true));
+            }
+            return;
+        }
+        var applies = Applies();
+        var suspects = Attribution.Suspects(applies, now, _window.Span.Ticks / HealthWindow.Slots);
+        Add(new CrashMark(now, crashes, [.. (suspects.Count > 0 ? suspects.Select(a => a.Unit) : State.Applied.Keys)]));
+
+        void Add(CrashMark m)
+        {
+            _crashes ??= [];
+            _crashes.RemoveAll(c => c.At <= now - _window.Span);
+            if (_crashes.Count >= MaxCrashMarks)
+            {
+                _crashes.RemoveAt(0);
+            }
+            _crashes.Add(m);
+        }
+    }
+
+    /// <summary>
+    /// The units a breach is blamed on: those the agent named as crashing the node within the window (a process that
+    /// crashes serves errors because of it), else the change applied last before the errors began (<see cref="Attribution.Blame"/>).
+    /// </summary>
+    private IReadOnlyList<string> BlameForErrors(NodeSample sample, Plans.Gates gates, DateTimeOffset now)
+    {
+        if (_crashes?.Where(c => c.Named && c.At > now - _window.Span).SelectMany(c => c.Units).Distinct(StringComparer.Ordinal).ToList() is { Count: > 0 } named)
+        {
+            return named;
+        }
+        return Attribution.Blame(sample, gates);
+    }
+
+    /// <summary>The crashes since <paramref name="since"/> (within the window) blamed on <paramref name="unit"/>.</summary>
+    private int CrashesOf(string unit, DateTimeOffset since, DateTimeOffset now)
+    {
+        if (_crashes is null)
+        {
+            return 0;
+        }
+        var total = 0;
+        foreach (var mark in _crashes)
+        {
+            if (mark.At > now - _window.Span && mark.At >= since && mark.Units.Contains(unit))
+            {
+                total += mark.Count;
+            }
+        }
+        return total;
     }
 
     private bool JoinedLate(string unit, DesiredPackage package) =>

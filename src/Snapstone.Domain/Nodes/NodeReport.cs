@@ -15,6 +15,13 @@ public sealed record AppliedPackage
     [Id(1)] public string? Sha256 { get; init; }
     [Id(2)] public ApplyStatus Status { get; init; } = ApplyStatus.Ok;
     [Id(3)] public string? Error { get; init; }
+    /// <summary>
+    /// Of the report's <see cref="NodeMetrics.Crashes"/>, those this unit's package caused, when the agent knows (it was
+    /// loading or running this unit's file when the process died). Optional: without it a crash is blamed on the change
+    /// the node applied last before it (<see cref="Health.Attribution"/>). Per report, never stored with what the node runs.
+    /// </summary>
+    [Id(4), System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
+    public int Crashes { get; init; }
 }
 
 /// <summary>Traffic a node served during one report interval.</summary>

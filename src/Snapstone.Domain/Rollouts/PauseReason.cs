@@ -46,6 +46,17 @@ public abstract record PauseReason
             $"wave '{Wave}' inconclusive for {RolloutStatus.Duration(For)} (grace {RolloutStatus.Duration(Grace)}): {Verdict}";
     }
 
+    /// <summary>
+    /// The current wave failed and its plan says <c>onFailure: pause</c>: no node is sent back, and a person decides.
+    /// Resuming does not set the evidence aside: a wave that still fails pauses again; abort rolls it back.
+    /// </summary>
+    [GenerateSerializer, Immutable, Alias("snapstone.PauseReason.Failed")]
+    public sealed record Failed([property: Id(0)] string Wave, [property: Id(1)] string Reason) : PauseReason
+    {
+        public override string By => RolloutStatus.Self;
+        public override string Describe() => $"wave '{Wave}' failed and its plan pauses on failure: {Reason}";
+    }
+
     /// <summary>The current wave was still applying at its deadline.</summary>
     [GenerateSerializer, Immutable, Alias("snapstone.PauseReason.ApplyDeadline")]
     public sealed record ApplyDeadline(

@@ -38,8 +38,10 @@ namespace Snapstone.Domain.Rollouts;
 /// </remarks>
 public static class RolloutPolicy
 {
+    /// <param name="lookedAt">When the grain last looked at the current wave (null: not yet); a baking wave is looked at
+    /// again every <see cref="RolloutSettings.LookInterval"/> before its bake ends.</param>
     public static RolloutDecision Decide(RolloutSpec spec, RolloutStatus status, RolloutConditions conditions, WaveObservation? observation,
-        DateTimeOffset now, RolloutSettings settings)
+        DateTimeOffset now, RolloutSettings settings, DateTimeOffset? lookedAt = null)
     {
         if (status.IsTerminal)
         {
@@ -63,9 +65,10 @@ public static class RolloutPolicy
         var wave = status.Waves[k];
         var seen = observation?.Wave == k ? observation : null;
 
-        if (status.TouchedThrough >= 0 && Danger(status, waveSpec, seen) is { } danger)
+        if (status.TouchedThrough >= 0 && Danger(status, waveSpec, seen) is { } danger &&
+            Enforced(status, k, waveSpec, danger.Reason, danger.Verdict, now) is { } enforced)
         {
-            return Rollback(status, danger.Reason, danger.Verdict, now);
+            return enforced;
         }
         if (!spec.BreakGlass && Conditioned(spec, status, conditions, now, settings) is { } held)
         {
@@ -90,7 +93,7 @@ public static class RolloutPolicy
                 return DecideApplying(status, k, waveSpec, wave, seen, now, settings);
 
             case WaveState.Baking:
-                return DecideBaking(status, k, plan, waveSpec, wave, seen, now, settings);
+                return DecideBaking(status, k, plan, waveSpec, wave, seen, now, settings, lookedAt);
 
             case WaveState.Passed:
                 // Only reachable from a hand-edited status: passing a wave moves CurrentWave in the same write.
@@ -138,24 +141,33 @@ public static class RolloutPolicy
     }
 
     private static RolloutDecision DecideBaking(RolloutStatus status, int k, Plan plan, WaveSpec spec, WaveStatus wave, WaveObservation? seen,
-        DateTimeOffset now, RolloutSettings settings)
+        DateTimeOffset now, RolloutSettings settings, DateTimeOffset? lookedAt)
     {
         var counted = seen is null ? status : status.WithCounts(k, seen, now);
         var bakeUntil = wave.BakeUntil ?? now;
         if (now < bakeUntil)
         {
-            return Same(status, new RolloutDecision.Wait(bakeUntil) { Status = counted });
+            // A look before the bake ends: an Unhealthy one acted on above (Danger); anything else waits the bake out.
+            if (seen is null && settings.LookInterval > TimeSpan.Zero && (lookedAt is not { } last || now - last >= settings.LookInterval))
+            {
+                return new RolloutDecision.Observe(k) { Status = status };
+            }
+            var next = settings.LookInterval > TimeSpan.Zero ? Earlier(bakeUntil, (lookedAt ?? now) + settings.LookInterval) : bakeUntil;
+            return Same(status, new RolloutDecision.Wait(next) { Status = counted });
         }
         if (seen?.Verdict is not { } verdict)
         {
             return new RolloutDecision.Observe(k) { Status = status };
         }
-        switch (verdict.Result)
+        switch (Enforcement.Act(spec, verdict.Result, bakeOver: true))
         {
-            case VerdictResult.Healthy:
+            case VerdictAction.Advance when k == plan.Waves.Count - 1 && plan.FinalBakeSeconds > 0 && status.FinalBakeUntil is null:
+                var until = now.AddSeconds(plan.FinalBakeSeconds);
+                return new RolloutDecision.Wait(Earlier(until, now + settings.PollInterval)) { Status = counted.FinalBakeStarted(k, verdict, until, now), Changed = true };
+            case VerdictAction.Advance:
                 return Pass(counted, k, plan.Waves.Count, verdict, now);
-            case VerdictResult.Unhealthy:
-                return Rollback(counted, Unhealthy(wave, verdict), verdict, now);
+            case VerdictAction.Rollback or VerdictAction.Pause:
+                return Enforced(counted, k, spec, Unhealthy(wave, verdict), verdict, now) ?? new RolloutDecision.Wait(null) { Status = counted };
         }
         var grace = settings.GraceFor(spec);
         if (status.InconclusiveSince is not { } since)
@@ -227,6 +239,28 @@ public static class RolloutPolicy
             return (Unhealthy(status.Waves[status.CurrentWave], verdict), verdict);
         }
         return null;
+    }
+
+    /// <summary>
+    /// What a failure of wave <paramref name="k"/> makes the rollout do, by its mode and <c>onFailure</c>
+    /// (<see cref="Enforcement"/>): roll back; pause with the failure (once: a paused rollout stays as it is); or, on a
+    /// report-only wave, record once what would have failed it and go on. Null: nothing to do now, decide on.
+    /// </summary>
+    private static RolloutDecision? Enforced(RolloutStatus status, int k, WaveSpec spec, string reason, Verdict? verdict, DateTimeOffset now)
+    {
+        switch (Enforcement.Act(spec, VerdictResult.Unhealthy, bakeOver: false))
+        {
+            case VerdictAction.Rollback:
+                return Rollback(status, reason, verdict, now);
+            case VerdictAction.Pause:
+                return status.State == RolloutState.Paused
+                    ? null
+                    : Pause(verdict is null ? status : status with { Waves = WithVerdict(status.Waves, k, verdict) }, new PauseReason.Failed(status.Waves[k].Name, reason), now);
+            default:
+                return status.Waves[k].WouldHaveFailed is null
+                    ? new RolloutDecision.Wait(now) { Status = status.WouldHaveFailed(k, reason, verdict, now), Changed = true }
+                    : null;
+        }
     }
 
     private static RolloutDecision Pass(RolloutStatus status, int k, int waves, Verdict verdict, DateTimeOffset now) =>

@@ -24,6 +24,13 @@ public sealed record RolloutSettings
     /// </summary>
     [Id(4)] public TimeSpan RollbackDeadline { get; init; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>
+    /// How often a baking wave is looked at before its bake ends: each look is judged (an Unhealthy one rolls back at once)
+    /// and hands its pooled figures to the next, so a bake longer than the nodes' 60 s windows is judged as one sequence.
+    /// <see cref="TimeSpan.Zero"/>: only at the end of the bake.
+    /// </summary>
+    [Id(5)] public TimeSpan LookInterval { get; init; } = TimeSpan.FromSeconds(15);
+
     /// <summary>Watching a rollback costs one call per touched node; this much per node keeps a large one from flooding the silo.</summary>
     public static readonly TimeSpan RollbackPollPerNode = TimeSpan.FromTicks(500); // 50 µs
 

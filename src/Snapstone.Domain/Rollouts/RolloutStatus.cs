@@ -51,6 +51,11 @@ public sealed record WaveStatus
     [Id(10)] public Verdict? Verdict { get; init; }
     [Id(11)] public string? ApprovedBy { get; init; }
     [Id(12)] public DateTimeOffset? ApprovedAt { get; init; }
+    /// <summary>
+    /// On a <c>report-only</c> wave: what would have failed it (the first time it would have), kept with the wave so it
+    /// is shown beside its verdict; null when nothing would have.
+    /// </summary>
+    [Id(13)] public string? WouldHaveFailed { get; init; }
 }
 
 /// <summary>A rollback in progress or done.</summary>
@@ -90,6 +95,10 @@ public static class TimelineTypes
     public const string WaveBaking = "wave-baking";
     public const string WaveInconclusive = "wave-inconclusive";
     public const string WavePassed = "wave-passed";
+    /// <summary>A report-only wave's verdict or signals would have failed it; recorded, not acted on.</summary>
+    public const string WaveWouldHaveFailed = "wave-would-have-failed";
+    /// <summary>The last wave passed its bake and the plan's final bake began: the whole fleet is watched a while longer.</summary>
+    public const string FinalBake = "final-bake";
     public const string Completed = "completed";
     public const string Paused = "paused";
     public const string Resumed = "resumed";
@@ -144,6 +153,9 @@ public sealed record RolloutStatus
     /// <see cref="TimelineTotal"/> entries knows what is new however long the timeline has grown.
     /// </summary>
     [Id(20)] public int TimelineDropped { get; init; }
+
+    /// <summary>When the plan's final bake ends, once the last wave has passed its own bake; null before (or without one).</summary>
+    [Id(21)] public DateTimeOffset? FinalBakeUntil { get; init; }
 
     /// <summary>Entries ever appended, dropped ones included.</summary>
     public int TimelineTotal => TimelineDropped + Timeline.Count;
@@ -280,6 +292,17 @@ public sealed record RolloutStatus
         {
             CurrentWave = wave + 1, InconclusiveSince = null,
         }).Append(now, TimelineTypes.WavePassed, $"wave '{Waves[wave].Name}' passed: {Summary(verdict)}");
+
+    /// <summary>A report-only wave would have failed: the reason is kept on the wave and told once; nothing else changes.</summary>
+    internal RolloutStatus WouldHaveFailed(int wave, string reason, Verdict? verdict, DateTimeOffset now) =>
+        WithWave(wave, Waves[wave] with { WouldHaveFailed = reason, Verdict = verdict ?? Waves[wave].Verdict })
+            .Append(now, TimelineTypes.WaveWouldHaveFailed, $"wave '{Waves[wave].Name}' is report-only: {reason}; recorded, not acted on");
+
+    /// <summary>The last wave's bake passed; the whole fleet is watched until <paramref name="until"/> before the rollout completes.</summary>
+    internal RolloutStatus FinalBakeStarted(int wave, Verdict verdict, DateTimeOffset until, DateTimeOffset now) =>
+        (WithWave(wave, Waves[wave] with { BakeUntil = until, Verdict = verdict }) with { FinalBakeUntil = until, InconclusiveSince = null })
+            .Append(now, TimelineTypes.FinalBake,
+                $"wave '{Waves[wave].Name}' passed its bake ({Summary(verdict)}); final bake until {Time(until)}: a regression still rolls every node back");
 
     internal RolloutStatus Completed(int wave, Verdict verdict, DateTimeOffset now) =>
         (WithWave(wave, Waves[wave] with { State = WaveState.Passed, Verdict = verdict }) with

@@ -32,6 +32,9 @@ public sealed class PrometheusClient(HttpClient http, IOptions<PrometheusOptions
     /// <summary>The label that names the node in a query's result.</summary>
     public string NodeLabel => Options.NodeLabel;
 
+    /// <summary>How long one query may take before it reads as an error.</summary>
+    public TimeSpan Timeout => Options.Timeout;
+
     /// <summary>The base address, for messages (never carries credentials: <see cref="PrometheusOptions.Problem"/> refuses them).</summary>
     public string Where => Options.BaseAddress?.ToString().TrimEnd('/') ?? "(no Prometheus configured)";
 

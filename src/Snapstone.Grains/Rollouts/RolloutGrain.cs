@@ -89,6 +89,12 @@ public sealed class RolloutGrain : Grain, IRolloutRunnerGrain, IRemindable
     private readonly IncidentFeed _incidents;
     private readonly PrometheusClient prometheus;
 
+    /// <summary>The last look at a wave: when, and the pooled figures the next look of the same wave carries on from.</summary>
+    private sealed record Look(int Wave, DateTimeOffset At, PooledHistory? Carry);
+
+    private Look? _look;
+    private (int Wave, DateTimeOffset Started, Task<IReadOnlyList<MetricReading>> Task)? _reading;
+    private (int Wave, DateTimeOffset Started, IReadOnlyList<MetricReading> Readings)? _lastReading;
     private IGrainTimer? _timer;
     private IGrainTimer? _watch;
     private bool _ticking;
@@ -433,7 +439,8 @@ public sealed class RolloutGrain : Grain, IRolloutRunnerGrain, IRemindable
         var conditions = await Conditions();
         var from = Status;
         var now = time.GetUtcNow();
-        var decision = RolloutPolicy.Decide(Spec, from, conditions, null, now, Settings);
+        var lookedAt = _look?.Wave == from.CurrentWave ? _look.At : (DateTimeOffset?)null;
+        var decision = RolloutPolicy.Decide(Spec, from, conditions, null, now, Settings, lookedAt);
         if (decision is RolloutDecision.Observe observe)
         {
             var seen = await Observe(observe.Wave);
@@ -441,7 +448,7 @@ public sealed class RolloutGrain : Grain, IRolloutRunnerGrain, IRemindable
             {
                 return true;
             }
-            decision = RolloutPolicy.Decide(Spec, from, conditions, seen, now, Settings);
+            decision = RolloutPolicy.Decide(Spec, from, conditions, seen, now, Settings, lookedAt);
         }
         switch (decision)
         {
@@ -623,8 +630,20 @@ public sealed class RolloutGrain : Grain, IRolloutRunnerGrain, IRemindable
         var gates = Spec.Plan.Waves[wave].Gates;
         NodeSample[] cohort = [.. counts.SelectMany(c => c.CohortSamples)];
         NodeSample[] control = [.. counts.SelectMany(c => c.ControlSamples)];
-        var metrics = await ReadMetrics(gates, cohort, control);
-        var verdict = HealthPolicy.Judge(cohort, control, gates, targeted, metrics: metrics);
+        var evidence = new Domain.Health.WaveEvidence
+        {
+            Unit = Spec.Unit,
+            Wave = wave,
+            Targeted = targeted,
+            Cohort = cohort,
+            Control = control,
+            Metrics = Readings(wave, gates, cohort, control),
+            History = _look?.Wave == wave ? _look.Carry : null,
+            At = time.GetUtcNow(),
+        };
+        var judgement = HealthPolicy.Look(evidence, gates);
+        _look = new Look(wave, evidence.At.Value, judgement.Carry);
+        var verdict = judgement.Verdict;
         return new WaveObservation
         {
             Wave = wave,
@@ -637,17 +656,41 @@ public sealed class RolloutGrain : Grain, IRolloutRunnerGrain, IRemindable
     }
 
     /// <summary>
-    /// The wave's metric gates read from Prometheus (none asked for when it has none), split into the cohort nodes that run
-    /// the package and the control nodes on the previous one. Takes at most the configured timeout: a store that is down,
-    /// slow or refusing reads as an error, which the judge holds unsure. Node signals interleave meanwhile, so a query in
-    /// flight never holds a rollback up, and the tick decides again if one came.
+    /// The wave's metric gates' latest readings from Prometheus (none when it has none), split into the cohort nodes that
+    /// run the package and the control nodes on the previous one. The query runs beside the grain, never inside its
+    /// turn: a look takes the last reading that came back for this wave and starts the next query, so a slow or dead
+    /// Prometheus (each query bounded by the configured timeout) holds up no command, signal or rollback. A look before
+    /// the bake ends takes a reading at most <see cref="MaxReadingAge"/> old; the looks that may pass the wave, once its
+    /// bake is over, only one whose query started after the bake ended. Without one the gates have no reading, which the
+    /// judge holds unsure: the wave waits a tick, and never passes on figures from before its bake was over.
     /// </summary>
-    private Task<IReadOnlyList<MetricReading>> ReadMetrics(Domain.Plans.Gates gates, NodeSample[] cohort, NodeSample[] control) =>
-        gates.Metrics.Count == 0
-            ? Task.FromResult<IReadOnlyList<MetricReading>>([])
-            : prometheus.ReadAsync(gates.Metrics,
-                cohort.Where(s => s.Reported && !s.Rejected).Select(s => s.NodeId).ToHashSet(StringComparer.Ordinal),
-                control.Select(s => s.NodeId).ToHashSet(StringComparer.Ordinal));
+    private IReadOnlyList<MetricReading> Readings(int wave, Domain.Plans.Gates gates, NodeSample[] cohort, NodeSample[] control)
+    {
+        if (gates.Metrics.Count == 0)
+        {
+            return [];
+        }
+        var now = time.GetUtcNow();
+        if (_reading is { } done && (done.Wave != wave || done.Task.IsCompleted))
+        {
+            if (done.Wave == wave && done.Task.IsCompletedSuccessfully)
+            {
+                _lastReading = (wave, done.Started, done.Task.Result);
+            }
+            _reading = null;
+        }
+        if (_reading is null)
+        {
+            var cohortNodes = cohort.Where(s => s.Reported && !s.Rejected).Select(s => s.NodeId).ToHashSet(StringComparer.Ordinal);
+            var controlNodes = control.Select(s => s.NodeId).ToHashSet(StringComparer.Ordinal);
+            _reading = (wave, now, Task.Run(() => prometheus.ReadAsync(gates.Metrics, cohortNodes, controlNodes)));
+        }
+        var notBefore = Status.Waves[wave] is { State: WaveState.Baking, BakeUntil: { } until } && now >= until ? until : now - MaxReadingAge;
+        return _lastReading is { } last && last.Wave == wave && last.Started >= notBefore ? last.Readings : [];
+    }
+
+    /// <summary>The oldest reading a look before the end of the bake still judges by: two query timeouts, at least 10 s.</summary>
+    private TimeSpan MaxReadingAge => TimeSpan.FromSeconds(Math.Max(10, 2 * prometheus.Timeout.TotalSeconds));
 
     /// <summary>The first few nodes the PoPs named as not running what they should, over all of them.</summary>
     private static IReadOnlyList<string> FirstNamed(IEnumerable<IReadOnlyList<string>> named) =>

@@ -57,7 +57,7 @@ public class RolloutConditionsTests
     [Theory]
     [InlineData("baking, its unit frozen", "Pause: unit 'bot-features' is frozen by oncall until 2026-01-01T11:00:00Z: edge on fire", RolloutState.Paused, "Frozen")]
     [InlineData("baking, all units frozen", "Pause: all units are frozen (global freeze) by oncall: holiday", RolloutState.Paused, "Frozen")]
-    [InlineData("baking, another unit frozen", "Wait(10:01:00)", RolloutState.Running, null)]
+    [InlineData("baking, another unit frozen", "Observe(0)", RolloutState.Running, null)]
     [InlineData("baking, the freeze expired", "Observe(0)", RolloutState.Running, null)]
     [InlineData("pending, frozen", "Pause: unit 'bot-features' is frozen by oncall until 2026-01-01T11:00:00Z: edge on fire", RolloutState.Paused, "Frozen")]
     [InlineData("awaiting approval, frozen", "Pause: unit 'bot-features' is frozen by oncall until 2026-01-01T11:00:00Z: edge on fire", RolloutState.Paused, "Frozen")]

@@ -1,0 +1,136 @@
+using Snapstone.Domain.Drift;
+using Snapstone.Domain.Health;
+using Snapstone.Domain.Nodes;
+using Snapstone.Domain.Plans;
+using Snapstone.Domain.Units;
+
+namespace Snapstone.Domain.Tests.Nodes;
+
+/// <summary>
+/// A node that runs two changes at once, one rollout each (<c>rf</c> rolls <c>flags</c> v2 out, <c>rb</c> rolls
+/// <c>bot</c> v2 out, both over v1): which rollout hears of its crashes and breaches, and whose evidence they are.
+/// </summary>
+/// <remarks>
+/// Steps, separated by <c>;</c>: <c>apply flags</c> / <c>apply bot</c> / <c>apply both</c> (the node reports running v2 of
+/// those units, 200 clean requests), <c>crash</c> (a report with one crash and every request failing, naming no unit),
+/// <c>crash bot</c> (the same, with <c>applied.bot.crashes = 1</c>), <c>errors</c> (half the requests fail), <c>wait S</c>.
+/// </remarks>
+public class NodeAttributionTests
+{
+    private static readonly DateTimeOffset T0 = new(2026, 1, 1, 10, 0, 0, TimeSpan.Zero);
+    private static readonly DesiredPackage V1 = new(1, new string('1', 64));
+    private static readonly DesiredPackage V2 = new(2, new string('2', 64));
+    private static readonly string[] Units = ["flags", "bot"];
+    private static readonly Dictionary<string, string> Rollouts = new() { ["flags"] = "rf", ["bot"] = "rb" };
+
+    private sealed class Run
+    {
+        private readonly HashSet<string> _on = [];
+
+        public Node Node { get; } = new("ams01-n001", new NodeState(), DriftSettings.Default, T0);
+        public DateTimeOffset Now { get; private set; } = T0;
+        public List<string> Events { get; } = [];
+
+        public Run(string script)
+        {
+            Node.Enrol(new NodeIdentity("ams01", "eu-west", "canary", new Dictionary<string, string>()), T0);
+            Report(new NodeMetrics { Requests = 200, P99LatencyMs = 20 });
+            foreach (var unit in Units)
+            {
+                Node.Take(unit, new Assignment(V2, Rollouts[unit], Now, new Gates(), V1), Now);
+            }
+            foreach (var step in script.Split(';', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+            {
+                switch (step.Split(' '))
+                {
+                    case ["apply", "both"]: _on.UnionWith(Units); Report(new NodeMetrics { Requests = 200, P99LatencyMs = 20 }); break;
+                    case ["apply", var unit]: _on.Add(unit); Report(new NodeMetrics { Requests = 200, P99LatencyMs = 20 }); break;
+                    case ["crash"]: Report(new NodeMetrics { Requests = 200, Errors = 200, P99LatencyMs = 20, Crashes = 1 }); break;
+                    case ["crash", var unit]: Report(new NodeMetrics { Requests = 200, Errors = 200, P99LatencyMs = 20, Crashes = 1 }, unit); break;
+                    case ["errors"]:
+                        for (var i = 0; i < 5; i++)
+                        {
+                            Report(new NodeMetrics { Requests = 1000, Errors = 500, P99LatencyMs = 20 });
+                        }
+                        break;
+                    case ["wait", var s]: Now += TimeSpan.FromSeconds(double.Parse(s)); break;
+                    default: throw new ArgumentException($"unknown step '{step}'");
+                }
+            }
+        }
+
+        private void Report(NodeMetrics metrics, string? crashedOn = null)
+        {
+            Now += TimeSpan.FromSeconds(1);
+            Node.Report(new NodeReport
+            {
+                Node = Node.Id, Pop = "ams01", Region = "eu-west", Tier = "canary",
+                Applied = Units.ToDictionary(u => u, u => new AppliedPackage
+                {
+                    Version = _on.Contains(u) ? V2.Version : V1.Version,
+                    Sha256 = _on.Contains(u) ? V2.Sha256 : V1.Sha256,
+                    Crashes = u == crashedOn ? metrics.Crashes : 0,
+                }),
+                Metrics = metrics,
+            }, CatalogOf(), Now);
+            foreach (var e in Node.Drain().All)
+            {
+                Events.Add(e switch
+                {
+                    NodeEvent.Signalled s => $"{s.Rollout} {s.Signal.Kind}",
+                    NodeEvent.SentBack s => $"{s.Unit} sent back",
+                    _ => "",
+                });
+            }
+            Events.RemoveAll(e => e.Length == 0);
+        }
+
+        private static Catalog CatalogOf() => new(
+            Units.ToDictionary(u => u, u => new CatalogEntry(u, new UnitTargets(new Dictionary<string, string>()), V1)), 1);
+    }
+
+    public static TheoryData<string, string, string> Signals => new()
+    {
+        // because, script, what each rollout heard and did, in order
+        { "a crash after one change was applied is that change's", "apply flags; wait 5; crash", "rf Crash; flags sent back" },
+        { "a crash after the second change is the second's, not the first's", "apply flags; wait 5; apply bot; crash", "rb Crash; bot sent back" },
+        { "two changes applied in the same report cannot be told apart: both hear of it", "apply both; crash", "rf Crash; rb Crash; flags sent back; bot sent back" },
+        { "unless the agent names the unit it crashed on", "apply both; crash bot", "rb Crash; bot sent back" },
+        { "an error breach that began after the second change is the second's", "apply flags; wait 5; apply bot; wait 5; errors", "rb Breach" },
+        { "an error breach with one change applied is that change's", "apply flags; wait 5; errors", "rf Breach" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Signals))]
+    public void A_nodes_trouble_reaches_only_the_rollout_whose_change_it_follows(string because, string script, string expected)
+    {
+        var run = new Run(script);
+        Assert.True(expected == string.Join("; ", run.Events), $"{because}: heard {string.Join("; ", run.Events)}");
+    }
+
+    public static TheoryData<string, string, int, int> Crashes => new()
+    {
+        // because, script, crashes in flags' evidence, in bot's
+        { "the crash counts in the evidence of the change applied last", "apply flags; wait 5; apply bot; crash", 0, 1 },
+        { "named by the agent, only in that unit's", "apply both; crash bot", 0, 1 },
+        { "unnamed and simultaneous, in both", "apply both; crash", 1, 1 },
+    };
+
+    [Theory]
+    [MemberData(nameof(Crashes))]
+    public void A_crash_is_evidence_against_the_change_it_is_blamed_on(string because, string script, int flags, int bot)
+    {
+        var run = new Run(script);
+        var counted = (run.Node.Evidence("flags", V2, run.Now).Sample.Crashes, run.Node.Evidence("bot", V2, run.Now).Sample.Crashes);
+        Assert.True((flags, bot) == counted, $"{because}: flags {counted.Item1}, bot {counted.Item2}");
+    }
+
+    [Fact]
+    public void A_sample_says_when_the_node_applied_each_units_package()
+    {
+        var run = new Run("apply flags; wait 5; apply bot");
+        var applies = run.Node.Evidence("bot", V2, run.Now).Sample.Applies.OrderBy(a => a.At).ToList();
+        Assert.Equal(["flags", "bot"], applies.Select(a => a.Unit));
+        Assert.Equal(TimeSpan.FromSeconds(6), applies[1].At - applies[0].At);
+    }
+}
