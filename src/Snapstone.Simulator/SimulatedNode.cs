@@ -149,7 +149,7 @@ public sealed class SimulatedNode
                 Region = Region,
                 Tier = Tier,
                 Labels = Labels,
-                Applied = _hasReported ? Applied() : null,
+                Applied = _hasReported ? Applied(crashedOn, metrics.Crashes) : null,
                 Metrics = metrics,
                 IntervalSeconds = cadenceSeconds ?? seconds,
             };
@@ -222,7 +222,8 @@ public sealed class SimulatedNode
         }
     }
 
-    private Dictionary<string, AppliedEntry> Applied()
+    /// <summary>What the node runs per unit; the unit whose package crashed it this interval is named with its crashes.</summary>
+    private Dictionary<string, AppliedEntry> Applied((string Unit, PackageRef Package)? crashedOn, int crashes)
     {
         var applied = new Dictionary<string, AppliedEntry>(StringComparer.Ordinal);
         foreach (var (unit, slot) in _units)
@@ -233,7 +234,8 @@ public sealed class SimulatedNode
             }
             else if (slot.Running is { } running)
             {
-                applied[unit] = new AppliedEntry(running.Version, running.Sha256, AppliedEntry.Ok);
+                var crashedHere = crashes > 0 && crashedOn is var (on, package) && on == unit && package.Sha256 == running.Sha256;
+                applied[unit] = new AppliedEntry(running.Version, running.Sha256, AppliedEntry.Ok, Crashes: crashedHere ? crashes : null);
             }
         }
         return applied;

@@ -76,6 +76,12 @@ public static class Attribution
     /// </summary>
     public static UnitApply? Elsewhere(NodeSample node, string unit, double limit, GateThresholds t)
     {
+        // The agent saw another unit's package crash the node: what the crash loop served is that change's.
+        if (node.CrashedOn.Count > 0 && !node.CrashedOn.Contains(unit) &&
+            node.Applies.FirstOrDefault(a => node.CrashedOn.Contains(a.Unit)) is { } named)
+        {
+            return named;
+        }
         if (node.Applies.Count == 0 || node.Series is null || !Regressing(node, limit, t) || Onset(node, limit) is not { } onset)
         {
             return null;

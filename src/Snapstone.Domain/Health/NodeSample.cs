@@ -37,6 +37,12 @@ public sealed record NodeSample
     /// </summary>
     [Id(11)] public IReadOnlyList<UnitApply> Applies { get; init; } = [];
 
+    /// <summary>
+    /// The units the node's agent named as crashing it within the window (<c>applied.{unit}.crashes</c>): its crashes, and
+    /// the errors of the crash loop, are those units' changes' (<see cref="Attribution"/>); empty when none was named.
+    /// </summary>
+    [Id(12)] public IReadOnlyList<string> CrashedOn { get; init; } = [];
+
     /// <summary>Errors over requests; 0 when the node served nothing (which never makes it healthy, see <see cref="HealthPolicy"/>).</summary>
     public double ErrorRate => Requests > 0 ? (double)Errors / Requests : 0;
 }

@@ -339,6 +339,10 @@ public sealed class Node
         {
             sample = sample with { Crashes = CrashesOf(unit, since, now) };
         }
+        if (on && _crashes is not null && NamedCrashes(now) is { Count: > 0 } crashedOn)
+        {
+            sample = sample with { CrashedOn = crashedOn };
+        }
         return new NodeEvidence(sample, on, rejected);
     }
 
@@ -403,12 +407,12 @@ public sealed class Node
     /// </summary>
     private IReadOnlyList<string> BlameForErrors(NodeSample sample, Plans.Gates gates, DateTimeOffset now)
     {
-        if (_crashes?.Where(c => c.Named && c.At > now - _window.Span).SelectMany(c => c.Units).Distinct(StringComparer.Ordinal).ToList() is { Count: > 0 } named)
-        {
-            return named;
-        }
-        return Attribution.Blame(sample, gates);
+        return NamedCrashes(now) is { Count: > 0 } named ? named : Attribution.Blame(sample, gates);
     }
+
+    /// <summary>The units the agent named as crashing the node within the window.</summary>
+    private List<string> NamedCrashes(DateTimeOffset now) =>
+        _crashes?.Where(c => c.Named && c.At > now - _window.Span).SelectMany(c => c.Units).Distinct(StringComparer.Ordinal).ToList() ?? [];
 
     /// <summary>The crashes since <paramref name="since"/> (within the window) blamed on <paramref name="unit"/>.</summary>
     private int CrashesOf(string unit, DateTimeOffset since, DateTimeOffset now)

@@ -43,6 +43,8 @@ public sealed class RolloutOptions
     public int? InconclusiveGraceSeconds { get; set; }
     /// <summary>A rollback whose touched nodes have not all confirmed this long after they were told finishes, naming them.</summary>
     public int RollbackDeadlineSeconds { get; set; } = 300;
+    /// <summary>How often a baking wave is judged before its bake ends (each look carries the last one's figures); 0: only at its end.</summary>
+    public int LookSeconds { get; set; } = 15;
 
     public RolloutSettings Settings() => new()
     {
@@ -51,6 +53,7 @@ public sealed class RolloutOptions
         PollInterval = TimeSpan.FromMilliseconds(TickMilliseconds),
         RollbackPollInterval = TimeSpan.FromMilliseconds(RollbackPollMilliseconds),
         RollbackDeadline = TimeSpan.FromSeconds(RollbackDeadlineSeconds),
+        LookInterval = TimeSpan.FromSeconds(Math.Max(0, LookSeconds)),
     };
 }
 
@@ -685,8 +688,21 @@ public sealed class RolloutGrain : Grain, IRolloutRunnerGrain, IRemindable
             var controlNodes = control.Select(s => s.NodeId).ToHashSet(StringComparer.Ordinal);
             _reading = (wave, now, Task.Run(() => prometheus.ReadAsync(gates.Metrics, cohortNodes, controlNodes)));
         }
-        var notBefore = Status.Waves[wave] is { State: WaveState.Baking, BakeUntil: { } until } && now >= until ? until : now - MaxReadingAge;
-        return _lastReading is { } last && last.Wave == wave && last.Started >= notBefore ? last.Readings : [];
+        var bakeOver = Status.Waves[wave] is { State: WaveState.Baking, BakeUntil: { } until } && now >= until ? until : (DateTimeOffset?)null;
+        var notBefore = bakeOver ?? now - MaxReadingAge;
+        if (_lastReading is not { } last || last.Wave != wave)
+        {
+            return [.. gates.Metrics.Select(g => new MetricReading { Gate = g.Name, Error = "the first query of this wave has not answered yet" })];
+        }
+        if (last.Started >= notBefore)
+        {
+            return last.Readings;
+        }
+        // Too old to pass on, or to judge the bake's end by: a failure it reported still shows, a value does not.
+        var why = bakeOver is { } over
+            ? $"the last answer was asked for at {last.Started:HH:mm:ss}, before the bake ended at {over:HH:mm:ss}; waiting for a later one"
+            : $"the last answer is {(now - last.Started).TotalSeconds:0} s old (more than {MaxReadingAge.TotalSeconds:0} s)";
+        return [.. last.Readings.Select(r => r.Error is null ? new MetricReading { Gate = r.Gate, Error = why, At = r.At } : r)];
     }
 
     /// <summary>The oldest reading a look before the end of the bake still judges by: two query timeouts, at least 10 s.</summary>

@@ -26,9 +26,10 @@ public sealed record NodeReport
 /// <summary>
 /// What a node says about one unit. With <see cref="Status"/> <c>ok</c> it runs this package; with
 /// <c>rejected</c> it refused this package (named by version and hash, with the reason in
-/// <see cref="Error"/>) and kept whatever it ran before.
+/// <see cref="Error"/>) and kept whatever it ran before. <see cref="Crashes"/>: of the report's crashes, those this
+/// unit's package caused (the agent saw the process die loading or running it); absent when none did.
 /// </summary>
-public sealed record AppliedEntry(long Version, string Sha256, string Status, string? Error = null)
+public sealed record AppliedEntry(long Version, string Sha256, string Status, string? Error = null, int? Crashes = null)
 {
     public const string Ok = "ok";
     public const string Rejected = "rejected";

@@ -118,4 +118,23 @@ public class AttributionTests
         Assert.Equal(["bot-features"], Attribution.Blame(canaries[0], Gates));
         Assert.Empty(Attribution.Blame(canaries[0] with { Applies = [] }, Gates));
     }
+
+    [Fact]
+    public void Changes_applied_in_the_same_moment_are_told_apart_by_the_unit_the_agent_says_crashed_the_node()
+    {
+        // Both packages landed in one report at slot 5; the canaries crash-loop on bot-features from then on.
+        var applies = new List<UnitApply> { new("flags", 12, At(5)), new("bot-features", 8, At(5)) };
+        var canaries = Enumerable.Range(0, 10).Select(i =>
+            Node($"canary-{i}", 0, [.. Repeat(5, 1000, 1), .. Repeat(15, 1000, 1000)]) with { Applies = applies }).ToList();
+        var rest = Many("rest", 40, 0, Repeat(20, 1000, 1));
+
+        var unnamed = HealthPolicy.Judge(canaries, rest, Gates, 10, unit: "flags");
+        Assert.Equal(VerdictResult.Unhealthy, unnamed.Result);
+
+        var named = canaries.Select(c => c with { CrashedOn = ["bot-features"] }).ToList();
+        var flags = HealthPolicy.Judge([.. named, .. Many("second", 20, 0, Repeat(20, 1000, 1))], rest, Gates, 30, unit: "flags");
+        Assert.True(flags.Result == VerdictResult.Healthy, string.Join(" | ", flags.Reasons));
+        Assert.Contains(flags.Findings, f => f is Finding.AttributedElsewhere { Unit: "bot-features" });
+        Assert.Equal(VerdictResult.Unhealthy, HealthPolicy.Judge(named, rest, Gates, 10, unit: "bot-features").Result);
+    }
 }
