@@ -138,6 +138,33 @@ public sealed class ConsoleOperationsTests
         var shown = long.Parse(Regex.Match(await verification.InnerTextAsync(), @"Verified: (\d+) entr").Groups[1].Value);
         Assert.InRange(shown, audit.Count, (long)verified["entries"]!);
         await browser.ScreenshotAsync(page, "audit-verified");
+
+        // Past a page: the open page offers the next one, and pages back and forth by sequence number.
+        var ci = server.Client("ci");
+        for (var i = 0; i < AuditPageSize; i++)
+        {
+            Assert.Equal(200, (await ci.Put($"/v1/units/{unit}-page-{i}", new { owner = "edge" })).Status);
+        }
+        var newer = page.Locator("[data-test=newer]");
+        await Expect(newer).ToBeEnabledAsync();
+        await Expect(auditRows).ToHaveCountAsync(AuditPageSize);
+        await newer.ClickAsync();
+        await Expect(auditRows.First).ToHaveAttributeAsync("data-seq", $"{AuditPageSize + 1}");
+        var second = (await reader.Get($"/v1/audit?after={AuditPageSize}&limit={AuditPageSize}")).Body["entries"]!.AsArray();
+        await Expect(auditRows).ToHaveCountAsync(second.Count);
+        await Expect(auditRows.Last).ToHaveAttributeAsync("data-seq", $"{(long)second[^1]!["seq"]!}");
+        await page.Locator("[data-test=older]").ClickAsync();
+        await Expect(auditRows.First).ToHaveAttributeAsync("data-seq", "1");
+        await Expect(page.Locator("[data-test=older]")).ToBeDisabledAsync();
+
+        // An entry rewritten in storage (the storage key alone) is named by the same button.
+        var table = new Azure.Data.Tables.TableClient(await TestStorage.ConnectionStringAsync(), "SnapstoneAudit");
+        var row = (await table.GetEntityAsync<Azure.Data.Tables.TableEntity>(server.ServiceId, "000000000003")).Value;
+        row["Reason"] = "rewritten after the fact";
+        await table.UpdateEntityAsync(row, row.ETag, Azure.Data.Tables.TableUpdateMode.Merge);
+        await page.Locator("[data-test=verify]").ClickAsync();
+        await Expect(verification).ToHaveAttributeAsync("data-valid", "false");
+        await Expect(verification).ToContainTextAsync("Broken at entry 3");
     }
 
     [Fact]
@@ -230,6 +257,50 @@ public sealed class ConsoleOperationsTests
         await Expect(oncall.Locator("[data-test=notice]")).ToHaveTextAsync($"Lift the freeze of unit '{scenario.Unit}': done.");
         await scenario.TickUntilState(id, "running");
         Assert.Empty((await admin.Get("/v1/breakglass/freeze")).Body["freezes"]!.AsArray());
+
+        // A confirmation read before the state changed does not act: the rollout it would halt was paused meanwhile.
+        await oncall.GotoAsync($"/console/breakglass/confirm?action=freeze&unit={scenario.Unit}");
+        await Expect(oncall.Locator("[data-test=halts] li")).ToHaveTextAsync($"{id} ({scenario.Unit} v{version}, running)");
+        Assert.Equal(200, (await scenario.Ci.Post($"/v1/rollouts/{id}/pause", new { reason = "a person pauses it first" })).Status);
+        await oncall.Locator("form[data-action=confirm-freeze] input[name=reason]").FillAsync("too late");
+        await oncall.Locator("[data-test=confirm]").ClickAsync();
+        await Expect(oncall.Locator("[data-test=notice]")).ToContainTextAsync("changed since the confirmation was shown");
+        await Expect(oncall.Locator("[data-test=will-happen]")).ToContainTextAsync($"Rollout {id} ({scenario.Unit} v{version}, paused) is already paused");
+        Assert.Empty((await admin.Get("/v1/breakglass/freeze")).Body["freezes"]!.AsArray());
+        Assert.Equal(200, (await scenario.Ci.Post($"/v1/rollouts/{id}/resume", new { reason = "carry on" })).Status);
+        await scenario.TickUntilState(id, "running");
+
+        // Instant rollback: the confirmation names the version taken back, the target and the rollout it stops.
+        await oncall.GotoAsync("/console/breakglass");
+        await oncall.Locator("form[data-action=rollback] input[name=unit]").FillAsync(scenario.Unit);
+        await oncall.Locator("form[data-action=rollback] button").ClickAsync();
+        await Expect(oncall.Locator("[data-test=confirm-title]")).ToHaveTextAsync($"Instant rollback of unit '{scenario.Unit}'");
+        await Expect(oncall.Locator("[data-test=will-happen]")).ToContainTextAsync($"Every node of '{scenario.Unit}' returns to v1 at once");
+        await Expect(oncall.Locator("[data-test=will-happen]")).ToContainTextAsync($"v{version} is taken back and quarantined");
+        await Expect(oncall.Locator("[data-test=halts] li")).ToHaveTextAsync($"{id} ({scenario.Unit} v{version}, running)");
+        await oncall.Locator("form[data-action=confirm-rollback] input[name=reason]").FillAsync("take it back now");
+        await oncall.Locator("[data-test=confirm]").ClickAsync();
+        await Expect(oncall.Locator("[data-test=notice]")).ToHaveTextAsync($"Instant rollback of unit '{scenario.Unit}': done.");
+        await scenario.TickUntilState(id, "rolled-back", "aborted");
+        var unitView = (await scenario.Ci.Get($"/v1/units/{scenario.Unit}")).Body;
+        Assert.Contains(version, unitView["quarantined"]!.AsArray().Select(v => (long)v!));
+        Assert.Equal(1, (long?)unitView["lkgVersion"]);
+
+        // Emergency deploy of the quarantined version: the confirmation says what it bypasses; it starts on the emergency plan.
+        await oncall.GotoAsync("/console/breakglass");
+        await oncall.Locator("form[data-action=deploy] input[name=unit]").FillAsync(scenario.Unit);
+        await oncall.Locator("form[data-action=deploy] input[name=version]").FillAsync($"{version}");
+        await oncall.Locator("form[data-action=deploy] button").ClickAsync();
+        await Expect(oncall.Locator("[data-test=confirm-title]")).ToHaveTextAsync($"Emergency deploy of unit '{scenario.Unit}' v{version}");
+        await Expect(oncall.Locator("[data-test=will-happen]")).ToContainTextAsync("on the emergency plan: a minimal canary, then every node");
+        await Expect(oncall.Locator("[data-test=will-happen]")).ToContainTextAsync($"and the quarantine of v{version}");
+        await Expect(oncall.Locator("[data-test=will-happen]")).ToContainTextAsync("a regression rolls it back to v1");
+        await oncall.Locator("form[data-action=confirm-deploy] input[name=reason]").FillAsync("the fix is in this version after all");
+        await oncall.Locator("[data-test=confirm]").ClickAsync();
+        await Expect(oncall.Locator("[data-test=notice]")).ToHaveTextAsync($"Emergency deploy of unit '{scenario.Unit}' v{version}: done.");
+        var deployed = await oncall.Locator("[data-test=action] a[href^='/console/rollouts/']").GetAttributeAsync("href");
+        var emergency = (await scenario.Ci.Get(deployed!.Replace("/console/", "/v1/", StringComparison.Ordinal))).Body;
+        Assert.Equal((version, "emergency", "oncall"), ((long)emergency["version"]!, (string?)emergency["plan"], (string?)emergency["createdBy"]));
     }
 
     [Fact]
@@ -282,6 +353,9 @@ public sealed class ConsoleOperationsTests
         Assert.DoesNotContain("<masterKey", ring);
         Assert.Single(Regex.Matches(ring, "<key id="));
     }
+
+    /// <summary>The audit page's size (<c>AuditPanel.PageSize</c>).</summary>
+    private const int AuditPageSize = OperatorConsole.Shared.AuditPanel.PageSize;
 
     private static IFormData Form(IPage page, params (string Name, string Value)[] fields)
     {

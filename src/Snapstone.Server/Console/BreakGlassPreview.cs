@@ -180,7 +180,7 @@ public sealed record BreakGlassPreview(BreakGlassRequest Request, string Title, 
         if (inFlight is not null)
         {
             halts.Add(Describe(inFlight));
-            lines.Add($"Stops rollout {Describe(inFlight)}: it ends rolled back.");
+            lines.Add($"Stops rollout {Describe(inFlight)}: no more waves, its nodes go back with the rest.");
         }
         else
         {
