@@ -159,9 +159,9 @@ public sealed class ConsoleOperationsTests
 
         // An entry rewritten in storage (the storage key alone) is named by the same button.
         var table = new Azure.Data.Tables.TableClient(await TestStorage.ConnectionStringAsync(), "SnapstoneAudit");
-        var row = (await table.GetEntityAsync<Azure.Data.Tables.TableEntity>(server.ServiceId, "000000000003")).Value;
-        row["Reason"] = "rewritten after the fact";
-        await table.UpdateEntityAsync(row, row.ETag, Azure.Data.Tables.TableUpdateMode.Merge);
+        var third = (await table.GetEntityAsync<Azure.Data.Tables.TableEntity>(server.ServiceId, "000000000003")).Value;
+        third["Reason"] = "rewritten after the fact";
+        await table.UpdateEntityAsync(third, third.ETag, Azure.Data.Tables.TableUpdateMode.Merge);
         await page.Locator("[data-test=verify]").ClickAsync();
         await Expect(verification).ToHaveAttributeAsync("data-valid", "false");
         await Expect(verification).ToContainTextAsync("Broken at entry 3");
