@@ -340,7 +340,8 @@ public sealed class ConsoleOperationsTests
         Assert.EndsWith("/console/signin?signedOut=1", signOut.Headers["location"]);
 
         // A gateway of another service keeps its own key ring: the same cookie is no session there.
-        await using var other = await ServerProcess.StartAsync();
+        await using var other = ServerProcess.Prepare(ServerHost.Loopback(), null, storage: await TestStorage.ConnectionStringAsync());
+        await other.StartAgainAsync(TimeSpan.FromSeconds(180)); // a third server on a busy machine
         var elsewhere = await browser.NewPageAsync(other.BaseAddress);
         await elsewhere.Context.AddCookiesAsync([new Cookie { Name = cookie.Name, Value = cookie.Value, Domain = cookie.Domain, Path = "/" }]);
         await elsewhere.GotoAsync("/console/rollouts");

@@ -49,7 +49,8 @@ public sealed class ConsoleOptions
 /// </summary>
 public sealed class BlobKeyRing(BlobClient blob) : IXmlRepository
 {
-    private const int MaxAttempts = 10;
+    // Keys are added every 90 days, so two gateways rarely race; each lost race means the other wrote.
+    private const int MaxAttempts = 50;
 
     public IReadOnlyCollection<XElement> GetAllElements() => [.. Read().Document.Root?.Elements() ?? []];
 
