@@ -18,6 +18,7 @@ public static class ConsoleSetup
         // The bearer scheme stays the default: the HTTP API never reads the console's cookie, so a cookie cannot
         // be replayed against /v1 by another site.
         services.AddAuthentication().AddCookie(ConsoleAuth.Scheme, ConsoleAuth.Configure);
+        services.AddSharedKeyRing();
         services.AddRazorComponents().AddInteractiveServerComponents();
         services.AddCascadingAuthenticationState();
         services.AddAntiforgery(o =>
@@ -82,6 +83,8 @@ public static class ConsoleSetup
                 return Results.Redirect($"{page}?notice={Uri.EscapeDataString($"update refused: {e.Message}")}");
             }
         }).RequireAuthorization(ConsoleAuth.Session(Scopes.BreakGlass));
+
+        BreakGlassForm.Map(console);
 
         // The framework's own script (blazor.web.js), served from the build's static web assets; nothing of ours.
         app.MapStaticAssets();

@@ -24,6 +24,7 @@ public static class ConfigurationKeys
         (Grains.Notifications.NotificationOptions.Section, typeof(Grains.Notifications.NotificationOptions)),
         (Grains.Emergency.WebhookOptions.Section, typeof(Grains.Emergency.WebhookOptions)),
         (Grains.Telemetry.TelemetryOptions.Section, typeof(Grains.Telemetry.TelemetryOptions)),
+        (OperatorConsole.ConsoleOptions.Section, typeof(OperatorConsole.ConsoleOptions)),
     ];
 
     /// <summary>Whether <paramref name="key"/> (<c>Snapstone:Cluster:Tls:CaPath</c> or <c>Snapstone__Cluster__Tls__CaPath</c>) is read by the server.</summary>
