@@ -142,7 +142,7 @@ public sealed class DeliveryState
 
 /// <summary>
 /// At-least-once delivery of one event to one receiver. The row holds the event and a reference to the receiver,
-/// never its url or secret: each attempt asks the registry for them, so a deleted receiver is not sent to (the
+/// never its url, secret or routing key: each attempt asks the registry for them, so a deleted receiver is not sent to (the
 /// delivery is recorded as dropped) and a rotated one gets its new url and secret. Each attempt asks the receiver's
 /// circuit breaker first; its answer is judged by <see cref="DeliveryPolicy"/> (2xx delivered; a redirect or a 4xx
 /// other than 408/429 failed for good; anything else retried after a jittered, doubling pause that honours
@@ -173,6 +173,13 @@ public sealed class WebhookDeliveryGrain(
             state.State.Receiver = new DeliveryReceiver(registry, legacy.Name, "");
             state.State.Outcome = state.State.Delivered ? DeliveryOutcome.Delivered : state.State.NextAttemptAt is null && state.State.Attempts > 0 ? DeliveryOutcome.Failed : DeliveryOutcome.Pending;
             state.State.Webhook = null;
+            await state.WriteStateAsync(cancellationToken);
+        }
+        // Rows queued before PagerDuty's routing key was left out of stored bodies hold it: rewritten once, without it.
+        if (state.State is { Event: { } stored, Receiver.Registry: ReceiverRegistry.Notifications }
+            && Snapstone.Domain.Notifications.NotificationPayloads.WithoutRoutingKey(stored.PayloadJson) is { } bare)
+        {
+            state.State.Event = stored with { PayloadJson = bare };
             await state.WriteStateAsync(cancellationToken);
         }
         if (state.State is { Event: not null, Outcome: DeliveryOutcome.Pending })
@@ -244,18 +251,24 @@ public sealed class WebhookDeliveryGrain(
             return;
         }
         string? secret = null;
+        var body = e.PayloadJson;
         try
         {
             secret = target.SealedSecret is { Length: > 0 } sealedSecret ? await secrets.OpenAsync(sealedSecret) : null;
+            // PagerDuty's routing key goes in the body, so it is added only here, for this request: never stored in the row.
+            if (target.SealedRoutingKey is { Length: > 0 } sealedKey)
+            {
+                body = Snapstone.Domain.Notifications.NotificationPayloads.Addressed(body, await secrets.OpenAsync(sealedKey));
+            }
         }
         catch (Exception ex) when (ex is System.Security.Cryptography.CryptographicException or FormatException)
         {
-            await Close(DeliveryOutcome.Failed, $"the receiver's secret cannot be unsealed ({WebhookOptions.Section}:SecretKey changed since it was defined?): define it again");
+            await Close(DeliveryOutcome.Failed, $"the receiver's secret or routing key cannot be unsealed ({WebhookOptions.Section}:SecretKey changed since it was defined?): define it again");
             return;
         }
         var delivery = $"{receiver.Name}/{e.Id}";
         // The request runs on the thread pool, off the grain's scheduler: the grain only awaits its outcome.
-        var outcome = await Task.Run(() => Send(target.Url, secret, delivery, e));
+        var outcome = await Task.Run(() => Send(target.Url, secret, delivery, e.Type, body));
         var (verdict, error) = DeliveryPolicy.Judge(outcome);
         await breaker.Report(verdict == AttemptVerdict.Delivered ? null : error);
         state.State.Attempts++;
@@ -278,13 +291,13 @@ public sealed class WebhookDeliveryGrain(
         ScheduleRetry();
     }
 
-    private async Task<AttemptOutcome> Send(string url, string? secret, string delivery, WebhookEvent e)
+    private async Task<AttemptOutcome> Send(string url, string? secret, string delivery, string type, string json)
     {
-        var body = Encoding.UTF8.GetBytes(e.PayloadJson);
+        var body = Encoding.UTF8.GetBytes(json);
         using var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = new ByteArrayContent(body) };
         request.Content.Headers.ContentType = new("application/json");
         request.Headers.Add(DeliveryHeader, delivery);
-        request.Headers.Add(EventHeader, e.Type);
+        request.Headers.Add(EventHeader, type);
         if (!string.IsNullOrEmpty(secret))
         {
             var timestamp = time.GetUtcNow().ToUnixTimeSeconds();
