@@ -102,6 +102,7 @@ public sealed class NotificationRegistryGrain : Grain, INotificationPublisherGra
         _outbox.Add(actor, "notification.delete", $"notification/{name}", "");
         await state.WriteStateAsync();
         await _outbox.FlushAsync();
+        await GrainFactory.GetGrain<IReceiverBreakerGrain>(ReceiverCircuits.Key(ReceiverCircuits.Notification, name)).Forget();
         return true;
     }
 
