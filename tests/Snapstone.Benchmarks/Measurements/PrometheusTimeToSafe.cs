@@ -232,13 +232,26 @@ public static class PrometheusTimeToSafe
     private static async Task Until(Func<Task<bool>> condition, TimeSpan timeout, string what, CancellationToken cancellationToken)
     {
         var watch = Stopwatch.StartNew();
-        while (!await condition())
+        while (!await Tolerant(condition))
         {
             if (watch.Elapsed > timeout)
             {
                 throw new TimeoutException($"timed out after {timeout.TotalSeconds:0} s waiting for {what}");
             }
             await Task.Delay(TimeSpan.FromMilliseconds(200), cancellationToken);
+        }
+    }
+
+    /// <summary>A condition whose read the busy server answered 503 ("retry") is not met yet, rather than the end of the run.</summary>
+    private static async Task<bool> Tolerant(Func<Task<bool>> condition)
+    {
+        try
+        {
+            return await condition();
+        }
+        catch (ControlPlaneException e) when (e.Status == HttpStatusCode.ServiceUnavailable)
+        {
+            return false;
         }
     }
 
