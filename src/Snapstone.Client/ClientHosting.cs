@@ -206,6 +206,8 @@ public static class ClientHosting
     public static IServiceCollection AddSnapstoneOperations(this IServiceCollection services)
     {
         services.TryAddSingleton(TimeProvider.System);
+        services.AddOptions<ReportOptions>().BindConfiguration(ReportOptions.Section)
+            .Validate(o => o.Problem() is null, $"{ReportOptions.Section}:MaxRequestsPerSecond must be a finite number of 1 or more").ValidateOnStart();
         return services.AddSingleton<SnapstoneClient>();
     }
 }

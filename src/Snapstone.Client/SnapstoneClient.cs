@@ -12,8 +12,10 @@ namespace Snapstone.Client;
 /// Every Snapstone operation, typed. Internal services use it through the embedded Orleans client; the HTTP
 /// gateway uses this same class, so both paths run the same checks. Refusals are <see cref="SnapstoneException"/>s.
 /// </summary>
-public sealed partial class SnapstoneClient(IGrainFactory grains, TimeProvider time)
+public sealed partial class SnapstoneClient(IGrainFactory grains, TimeProvider time, Microsoft.Extensions.Options.IOptions<ReportOptions> reportOptions)
 {
+    private readonly double _maxRequestsPerSecond = reportOptions.Value.MaxRequestsPerSecond;
+
     public const int MaxListLimit = 200;
     public const int MaxBatchReports = 5000;
     public static readonly TimeSpan MaxDesiredWait = TimeSpan.FromSeconds(25);
@@ -118,12 +120,13 @@ public sealed partial class SnapstoneClient(IGrainFactory grains, TimeProvider t
     // ---- nodes ----
 
     /// <summary>
-    /// Ingests one report and answers the node's desired state; a report that breaks a rule, or that
+    /// Ingests one report and answers the node's desired state; a report that breaks a rule (the traffic ceiling
+    /// of <see cref="ReportOptions"/> included), or that
     /// <paramref name="agent"/>'s binding does not cover (403), faults the task with the reason. Not an async method:
     /// a batch calls it once per report.
     /// </summary>
     public Task<DesiredState> ReportAsync(NodeReport report, AgentToken? agent = null) =>
-        ReportRules.Check(report) is { } error
+        ReportRules.Check(report, _maxRequestsPerSecond) is { } error
             ? Task.FromException<DesiredState>(SnapstoneException.Invalid(error))
             : agent?.Refusal(report.Node!, report.Pop!) is { } unbound
                 ? Task.FromException<DesiredState>(new SnapstoneException(Domain.ProblemKind.Forbidden, unbound))

@@ -26,6 +26,8 @@ public sealed record BenchmarkOptions
           --only all               all; rollouts: register the fleet and measure only (a), (b) and (e);
                                    ingest: the baselines, registration, memory and ingest (c), (d), no rollouts;
                                    replay: only the incident replays, each on a server and fleet of its own
+                                   prometheus: time to safe judged from pushed reports and from Prometheus (1 s
+                                   scrape), --bad-rollouts trials each, two fleets of --nodes on one server
           --replays a,b,c,d,e      with --only replay: which replays (docs/performance.md, "Incident replays")
           --replay-bake 10         with --only replay: seconds each wave of the replay plan bakes
           --replay-gap 0           with --only replay: seconds the fleet reports between one change settling and the next
@@ -95,7 +97,8 @@ public sealed record BenchmarkOptions
                 "rollouts" => BenchmarkPart.Rollouts,
                 "replay" => BenchmarkPart.Replay,
                 "ingest" => BenchmarkPart.Ingest,
-                _ => throw new ArgumentException($"--only must be all, rollouts, ingest or replay (got '{only}')"),
+                "prometheus" => BenchmarkPart.Prometheus,
+                _ => throw new ArgumentException($"--only must be all, rollouts, ingest, replay or prometheus (got '{only}')"),
             },
             Replays = values.Remove("replays", out var replays) ? ReplayIds(replays) : Simulator.Replay.Replays.Ids,
             ReplayBakeSeconds = Number("replay-bake", 10, 1),
@@ -162,4 +165,6 @@ public enum BenchmarkPart
     Replay,
     /// <summary>The baselines, registration, paced reporting, memory and ingest: (c) and (d) without the rollouts.</summary>
     Ingest,
+    /// <summary>Time to safe judged from pushed reports and from Prometheus alone, side by side (<see cref="Measurements.PrometheusTimeToSafe"/>).</summary>
+    Prometheus,
 }

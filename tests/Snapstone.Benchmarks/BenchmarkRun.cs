@@ -54,6 +54,14 @@ public static class BenchmarkRun
                 Console.Write(IncidentReplays.Table(played));
                 return 0;
             }
+            if (options.Only == BenchmarkPart.Prometheus)
+            {
+                Console.Error.WriteLine(Machine());
+                var judged = await PrometheusTimeToSafe.RunAsync(options, Console.Error, cancel.Token);
+                Console.WriteLine($"{Environment.NewLine}{Machine()}{Environment.NewLine}");
+                Console.Write(PrometheusTimeToSafe.Table(judged));
+                return 0;
+            }
             var rows = await RunAsync(options, Console.Error, cancel.Token);
             Console.WriteLine();
             Console.WriteLine(Machine());

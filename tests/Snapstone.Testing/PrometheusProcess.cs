@@ -10,6 +10,12 @@ namespace Snapstone.Testing;
 /// <summary>What one Prometheus job scrapes: a URL (its path is the metrics path) and, when it needs one, a bearer token.</summary>
 public sealed record ScrapeTarget(string Job, Uri Url, string? BearerToken = null);
 
+/// <summary>
+/// Basic auth on Prometheus' own HTTP API (<c>--web.config.file</c> with <c>basic_auth_users</c>): the user, the password
+/// this process sends, and its bcrypt hash as Prometheus stores it.
+/// </summary>
+public sealed record PrometheusBasicAuth(string User, string Password, string BcryptHash);
+
 /// <summary>One element of an instant vector: its labels and its value (NaN and ±Inf as Prometheus gives them).</summary>
 public sealed record PromSample(IReadOnlyDictionary<string, string> Labels, double Value)
 {
@@ -40,12 +46,19 @@ public sealed class PrometheusProcess : IAsyncDisposable
     private Process? _process;
     private Process? _watchdog;
 
-    private PrometheusProcess(string directory, int port, TimeSpan scrapeInterval)
+    private readonly PrometheusBasicAuth? _basicAuth;
+
+    private PrometheusProcess(string directory, int port, TimeSpan scrapeInterval, PrometheusBasicAuth? basicAuth = null)
     {
         _directory = directory;
+        _basicAuth = basicAuth;
         BaseAddress = new Uri($"http://127.0.0.1:{port}");
         ScrapeInterval = scrapeInterval;
         _http = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(10) };
+        if (basicAuth is not null)
+        {
+            _http.DefaultRequestHeaders.Authorization = new("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{basicAuth.User}:{basicAuth.Password}")));
+        }
         _onExit = (_, _) => Kill();
         AppDomain.CurrentDomain.ProcessExit += _onExit;
     }
@@ -61,6 +74,9 @@ public sealed class PrometheusProcess : IAsyncDisposable
     /// <summary>The generated <c>prometheus.yml</c>.</summary>
     public string ConfigPath => Path.Combine(_directory, "prometheus.yml");
 
+    /// <summary>The generated <c>web.yml</c> (<c>--web.config.file</c>), written when the API has basic auth.</summary>
+    public string WebConfigPath => Path.Combine(_directory, "web.yml");
+
     /// <summary>Everything the process wrote, for failure messages.</summary>
     public string Log
     {
@@ -73,7 +89,8 @@ public sealed class PrometheusProcess : IAsyncDisposable
     /// Writes the configuration (one job per target, every <paramref name="scrapeInterval"/>, default 1 s), starts
     /// Prometheus on a free loopback port and waits until it is ready (at most <paramref name="readyTimeout"/>, default 30 s).
     /// </summary>
-    public static async Task<PrometheusProcess> StartAsync(IReadOnlyList<ScrapeTarget> targets, TimeSpan? scrapeInterval = null, TimeSpan? readyTimeout = null)
+    public static async Task<PrometheusProcess> StartAsync(
+        IReadOnlyList<ScrapeTarget> targets, TimeSpan? scrapeInterval = null, TimeSpan? readyTimeout = null, PrometheusBasicAuth? basicAuth = null)
     {
         if (!File.Exists(Executable))
         {
@@ -84,10 +101,14 @@ public sealed class PrometheusProcess : IAsyncDisposable
         for (var attempt = 1; ; attempt++)
         {
             var directory = Directory.CreateTempSubdirectory("snapstone-prometheus-").FullName;
-            var prometheus = new PrometheusProcess(directory, FreePort(), interval);
+            var prometheus = new PrometheusProcess(directory, FreePort(), interval, basicAuth);
             try
             {
                 await File.WriteAllTextAsync(prometheus.ConfigPath, configuration);
+                if (basicAuth is not null)
+                {
+                    await File.WriteAllTextAsync(prometheus.WebConfigPath, $"basic_auth_users:\n  {Quote(basicAuth.User)}: {Quote(basicAuth.BcryptHash)}\n");
+                }
                 await prometheus.StartAgainAsync(readyTimeout);
                 return prometheus;
             }
@@ -165,6 +186,10 @@ public sealed class PrometheusProcess : IAsyncDisposable
         })
         {
             start.ArgumentList.Add(argument);
+        }
+        if (_basicAuth is not null)
+        {
+            start.ArgumentList.Add($"--web.config.file={WebConfigPath}");
         }
         _process?.Dispose();
         var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {Executable}");

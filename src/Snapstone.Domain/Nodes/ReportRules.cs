@@ -22,8 +22,12 @@ public static class ReportRules
     /// <summary>All of a node's label keys and values together, in bytes of UTF-8.</summary>
     public const int MaxLabelBytes = 128;
 
-    /// <summary>The first problem found, naming the field and the limit; null when the report is sound.</summary>
-    public static string? Check(NodeReport report)
+    /// <summary>
+    /// The first problem found, naming the field and the limit; null when the report is sound. A report may claim at
+    /// most <paramref name="maxRequestsPerSecond"/> requests a second of its interval (<see cref="Health.TrafficCeiling"/>):
+    /// a node that claims more would buy itself the weight of a cohort.
+    /// </summary>
+    public static string? Check(NodeReport report, double maxRequestsPerSecond = Health.TrafficCeiling.DefaultMaxRequestsPerSecond)
     {
         if (Names.Check("node", report.Node) is { } nodeError) return nodeError;
         if (CheckIdentity(report.Pop, report.Region, report.Tier, report.Labels) is { } identityError) return identityError;
@@ -37,6 +41,7 @@ public static class ReportRules
             if (double.IsNaN(m.P99LatencyMs) || double.IsInfinity(m.P99LatencyMs) || m.P99LatencyMs < 0)
                 return $"metrics.p99LatencyMs must be a finite number of 0 or more (got {m.P99LatencyMs})";
             if (m.Crashes < 0) return $"metrics.crashes must be 0 or more (got {m.Crashes})";
+            if (Health.TrafficCeiling.Check(m, report.IntervalSeconds, maxRequestsPerSecond) is { } ceilingError) return ceilingError;
         }
         if (report.Applied is { } applied)
         {

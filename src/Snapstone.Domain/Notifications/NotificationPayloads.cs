@@ -23,7 +23,7 @@ public static class NotificationPayloads
     {
         NotificationKind.Slack => Slack(NotificationMessage.Of(e, links), e).ToJsonString(),
         NotificationKind.Teams => Teams(NotificationMessage.Of(e, links)).ToJsonString(),
-        NotificationKind.PagerDuty => PagerDuty(notification.RoutingKey ?? "", e, links)?.ToJsonString(),
+        NotificationKind.PagerDuty => PagerDuty(e, links)?.ToJsonString(),
         _ => Webhook(e, links).ToJsonString(),
     };
 
@@ -122,9 +122,12 @@ public static class NotificationPayloads
 
     /// <summary>
     /// An Events API v2 event: <c>trigger</c> when an incident opens, <c>resolve</c> when it resolves, both with
-    /// <c>dedup_key</c> = the incident id so PagerDuty resolves the alert it opened. Null for any other event.
+    /// <c>dedup_key</c> = the incident id so PagerDuty resolves the alert it opened. Null for any other event. Without its
+    /// <c>routing_key</c>: the body is stored in the delivery's row until it is sent, and the key is a credential (anyone
+    /// holding it can trigger and resolve the service's alerts), so it is put in only as the request is made
+    /// (<see cref="Addressed"/>), from the notification's sealed copy.
     /// </summary>
-    public static JsonObject? PagerDuty(string routingKey, NotificationEvent e, ConsoleLinks links)
+    public static JsonObject? PagerDuty(NotificationEvent e, ConsoleLinks links)
     {
         if (e.Incident is not { } incident || e.Phase is not (IncidentPhase.Opened or IncidentPhase.Resolved))
         {
@@ -133,7 +136,7 @@ public static class NotificationPayloads
         var dedupKey = Text.Cut(incident.Id, PagerDutyDedupKeyMax);
         if (e.Phase == IncidentPhase.Resolved)
         {
-            return new JsonObject { ["routing_key"] = routingKey, ["event_action"] = "resolve", ["dedup_key"] = dedupKey };
+            return new JsonObject { ["event_action"] = "resolve", ["dedup_key"] = dedupKey };
         }
         var m = NotificationMessage.Of(e, links);
         var units = incident.Units.Count == 0 ? "fleet" : string.Join(",", incident.Units.Take(10));
@@ -148,7 +151,6 @@ public static class NotificationPayloads
         };
         var pd = new JsonObject
         {
-            ["routing_key"] = routingKey,
             ["event_action"] = "trigger",
             ["dedup_key"] = dedupKey,
             ["payload"] = new JsonObject
@@ -171,6 +173,31 @@ public static class NotificationPayloads
         }
         return pd;
     }
+
+    /// <summary>
+    /// A stored PagerDuty body with its <c>routing_key</c>, as it is sent: the key first, the rest unchanged.
+    /// <c>{"event_action":"resolve","dedup_key":"inc-1"}</c> with key <c>R0UT…</c> →
+    /// <c>{"routing_key":"R0UT…","event_action":"resolve","dedup_key":"inc-1"}</c>. A key already in the body (a row
+    /// stored before keys were left out) is replaced.
+    /// </summary>
+    public static string Addressed(string body, string routingKey)
+    {
+        var stored = JsonNode.Parse(body) as JsonObject ?? throw new ArgumentException("a PagerDuty body is a JSON object", nameof(body));
+        var sent = new JsonObject { ["routing_key"] = routingKey };
+        foreach (var (name, value) in stored.ToList())
+        {
+            if (name != "routing_key")
+            {
+                stored.Remove(name);
+                sent[name] = value;
+            }
+        }
+        return sent.ToJsonString();
+    }
+
+    /// <summary>A body without any <c>routing_key</c>, for rows stored before keys were left out; null when it had none (nothing to rewrite).</summary>
+    public static string? WithoutRoutingKey(string body) =>
+        body.Contains("\"routing_key\"", StringComparison.Ordinal) && JsonNode.Parse(body) is JsonObject o && o.Remove("routing_key") ? o.ToJsonString() : null;
 
     /// <summary>sev1 → critical, sev2 → error, sev3 → warning, sev4 → info (PagerDuty's four severities, most severe first).</summary>
     public static string PagerDutySeverity(IncidentSeverity severity) => severity switch

@@ -280,8 +280,8 @@ public interface IWebhookDeliveryGrain : IGrainWithStringKey
 }
 
 /// <summary>
-/// One receiver's circuit breaker, as deliveries use it: ask before each attempt, report each outcome. In memory
-/// (a few fields): a silo restart closes it, and the next failures open it again. Keyed as <see cref="IReceiverCircuitGrain"/>.
+/// One receiver's circuit breaker, as deliveries use it: ask before each attempt, report each outcome. Stored (a few
+/// fields, written when the circuit changes): an open circuit stays open across a restart. Keyed as <see cref="IReceiverCircuitGrain"/>.
 /// </summary>
 [Alias("snapstone.IReceiverBreakerGrain")]
 public interface IReceiverBreakerGrain : IReceiverCircuitGrain
@@ -292,6 +292,10 @@ public interface IReceiverBreakerGrain : IReceiverCircuitGrain
     /// <summary>Null for a delivered attempt; otherwise its error.</summary>
     [Alias("Report")]
     Task Report(string? error);
+
+    /// <summary>The receiver was deleted: its stored circuit goes with it (a receiver defined later under the name starts closed).</summary>
+    [Alias("Forget")]
+    Task Forget();
 }
 
 /// <summary>

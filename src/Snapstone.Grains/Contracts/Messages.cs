@@ -196,12 +196,16 @@ public sealed record DeliveryReceiver(
     public string CircuitKey => ReceiverCircuits.Key(Registry == ReceiverRegistry.Webhooks ? ReceiverCircuits.Webhook : ReceiverCircuits.Notification, Name);
 }
 
-/// <summary>A receiver's current url and sealed secret, as the registry answers a delivery about to send.</summary>
+/// <summary>
+/// A receiver's current url and sealed secret, as the registry answers a delivery about to send; for a PagerDuty
+/// notification also its sealed routing key, which the delivery puts into the body only as it sends it.
+/// </summary>
 [GenerateSerializer, Immutable, Alias("snapstone.DeliveryTarget")]
 public sealed record DeliveryTarget(
     [property: Id(0)] string Url,
     [property: Id(1)] string? SealedSecret,
-    [property: Id(2)] string Incarnation);
+    [property: Id(2)] string Incarnation,
+    [property: Id(3)] string? SealedRoutingKey = null);
 
 /// <summary>An alert as the alarm grain hands it to one rollout: with what the rollout's unit says an alarm does.</summary>
 [GenerateSerializer, Immutable, Alias("snapstone.RolloutAlarm")]

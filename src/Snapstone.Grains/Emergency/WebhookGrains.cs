@@ -94,6 +94,7 @@ public sealed class WebhookRegistryGrain : Grain, IWebhookPublisherGrain, IRemin
         _outbox.Add(actor, "webhook.delete", $"webhook/{name}", "");
         await state.WriteStateAsync();
         await _outbox.FlushAsync();
+        await GrainFactory.GetGrain<IReceiverBreakerGrain>(ReceiverCircuits.Key(ReceiverCircuits.Webhook, name)).Forget();
         return true;
     }
 
@@ -142,7 +143,7 @@ public sealed class DeliveryState
 
 /// <summary>
 /// At-least-once delivery of one event to one receiver. The row holds the event and a reference to the receiver,
-/// never its url or secret: each attempt asks the registry for them, so a deleted receiver is not sent to (the
+/// never its url, secret or routing key: each attempt asks the registry for them, so a deleted receiver is not sent to (the
 /// delivery is recorded as dropped) and a rotated one gets its new url and secret. Each attempt asks the receiver's
 /// circuit breaker first; its answer is judged by <see cref="DeliveryPolicy"/> (2xx delivered; a redirect or a 4xx
 /// other than 408/429 failed for good; anything else retried after a jittered, doubling pause that honours
@@ -173,6 +174,13 @@ public sealed class WebhookDeliveryGrain(
             state.State.Receiver = new DeliveryReceiver(registry, legacy.Name, "");
             state.State.Outcome = state.State.Delivered ? DeliveryOutcome.Delivered : state.State.NextAttemptAt is null && state.State.Attempts > 0 ? DeliveryOutcome.Failed : DeliveryOutcome.Pending;
             state.State.Webhook = null;
+            await state.WriteStateAsync(cancellationToken);
+        }
+        // Rows queued before PagerDuty's routing key was left out of stored bodies hold it: rewritten once, without it.
+        if (state.State is { Event: { } stored, Receiver.Registry: ReceiverRegistry.Notifications }
+            && Snapstone.Domain.Notifications.NotificationPayloads.WithoutRoutingKey(stored.PayloadJson) is { } bare)
+        {
+            state.State.Event = stored with { PayloadJson = bare };
             await state.WriteStateAsync(cancellationToken);
         }
         if (state.State is { Event: not null, Outcome: DeliveryOutcome.Pending })
@@ -244,18 +252,24 @@ public sealed class WebhookDeliveryGrain(
             return;
         }
         string? secret = null;
+        var body = e.PayloadJson;
         try
         {
             secret = target.SealedSecret is { Length: > 0 } sealedSecret ? await secrets.OpenAsync(sealedSecret) : null;
+            // PagerDuty's routing key goes in the body, so it is added only here, for this request: never stored in the row.
+            if (target.SealedRoutingKey is { Length: > 0 } sealedKey)
+            {
+                body = Snapstone.Domain.Notifications.NotificationPayloads.Addressed(body, await secrets.OpenAsync(sealedKey));
+            }
         }
         catch (Exception ex) when (ex is System.Security.Cryptography.CryptographicException or FormatException)
         {
-            await Close(DeliveryOutcome.Failed, $"the receiver's secret cannot be unsealed ({WebhookOptions.Section}:SecretKey changed since it was defined?): define it again");
+            await Close(DeliveryOutcome.Failed, $"the receiver's secret or routing key cannot be unsealed ({WebhookOptions.Section}:SecretKey changed since it was defined?): define it again");
             return;
         }
         var delivery = $"{receiver.Name}/{e.Id}";
         // The request runs on the thread pool, off the grain's scheduler: the grain only awaits its outcome.
-        var outcome = await Task.Run(() => Send(target.Url, secret, delivery, e));
+        var outcome = await Task.Run(() => Send(target.Url, secret, delivery, e.Type, body));
         var (verdict, error) = DeliveryPolicy.Judge(outcome);
         await breaker.Report(verdict == AttemptVerdict.Delivered ? null : error);
         state.State.Attempts++;
@@ -278,13 +292,13 @@ public sealed class WebhookDeliveryGrain(
         ScheduleRetry();
     }
 
-    private async Task<AttemptOutcome> Send(string url, string? secret, string delivery, WebhookEvent e)
+    private async Task<AttemptOutcome> Send(string url, string? secret, string delivery, string type, string json)
     {
-        var body = Encoding.UTF8.GetBytes(e.PayloadJson);
+        var body = Encoding.UTF8.GetBytes(json);
         using var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = new ByteArrayContent(body) };
         request.Content.Headers.ContentType = new("application/json");
         request.Headers.Add(DeliveryHeader, delivery);
-        request.Headers.Add(EventHeader, e.Type);
+        request.Headers.Add(EventHeader, type);
         if (!string.IsNullOrEmpty(secret))
         {
             var timestamp = time.GetUtcNow().ToUnixTimeSeconds();
@@ -360,24 +374,93 @@ public sealed class WebhookDeliveryGrain(
     }
 }
 
-/// <summary>One receiver's circuit breaker (<see cref="Circuit"/>), in memory. Keyed <c>webhook/{name}</c> or <c>notification/{name}</c>.</summary>
-public sealed class ReceiverCircuitGrain(IOptions<WebhookOptions> options, TimeProvider time) : Grain, IReceiverBreakerGrain
+[GenerateSerializer, Alias("snapstone.ReceiverCircuitState")]
+public sealed class ReceiverCircuitState
 {
-    private Circuit _circuit = Circuit.Closed;
+    /// <summary>A few fields, the last error cut to 300 characters: bounded whatever the receiver answers.</summary>
+    [Id(0)] public Circuit Circuit { get; set; } = Circuit.Closed;
+}
+
+/// <summary>
+/// One receiver's circuit breaker (<see cref="Circuit"/>), keyed <c>webhook/{name}</c> or <c>notification/{name}</c>. Its
+/// state is stored (one small row per receiver, written only when the circuit changes: a steady run of deliveries writes
+/// nothing), so an open circuit stays open across a deactivation or a restart and a dead receiver is not hammered by every
+/// pending delivery at once. Its own row rather than the registry's: the registry is one grain for every receiver, and a
+/// write per failed attempt there would queue every receiver's deliveries behind one row. A failed write keeps the circuit
+/// in memory (deliveries go on being judged by it) and is logged: the breaker must never be what stops a delivery.
+/// </summary>
+public sealed class ReceiverCircuitGrain(
+    [PersistentState("circuit", StorageNames.Grains)] IPersistentState<ReceiverCircuitState> state,
+    IOptions<WebhookOptions> options,
+    TimeProvider time,
+    ILogger<ReceiverCircuitGrain> logger) : Grain, IReceiverBreakerGrain
+{
     private TimeSpan Cooldown => TimeSpan.FromSeconds(options.Value.BreakerCooldownSeconds);
 
-    public Task<Circuit> Get() => Task.FromResult(_circuit);
+    public Task<Circuit> Get() => Task.FromResult(state.State.Circuit);
 
-    public Task<CircuitPermit> Ask()
+    public async Task<CircuitPermit> Ask()
     {
-        var (next, permit) = _circuit.Ask(time.GetUtcNow(), Cooldown);
-        _circuit = next;
-        return Task.FromResult(permit);
+        var (next, permit) = state.State.Circuit.Ask(time.GetUtcNow(), Cooldown);
+        await Keep(next);
+        return permit;
     }
 
-    public Task Report(string? error)
+    public Task Report(string? error) =>
+        Keep(error is null ? state.State.Circuit.Succeeded() : state.State.Circuit.Failed(time.GetUtcNow(), error, options.Value.BreakerFailures, Cooldown));
+
+    public async Task Forget()
     {
-        _circuit = error is null ? _circuit.Succeeded() : _circuit.Failed(time.GetUtcNow(), error, options.Value.BreakerFailures, Cooldown);
-        return Task.CompletedTask;
+        state.State = new ReceiverCircuitState();
+        if (!state.RecordExists)
+        {
+            return;
+        }
+        try
+        {
+            await state.ClearStateAsync();
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // Left for the next redefinition's breaker to start from: a stale circuit only delays one probe by a cooling period.
+            logger.LogWarning(ex, "Circuit {Receiver}: its stored state could not be cleared", this.GetPrimaryKeyString());
+        }
+    }
+
+    private async Task Keep(Circuit next)
+    {
+        if (next == state.State.Circuit)
+        {
+            return;
+        }
+        state.State.Circuit = next;
+        try
+        {
+            await state.WriteStateAsync();
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            logger.LogWarning(ex, "Circuit {Receiver} is {State} but could not be stored; it is kept in memory", this.GetPrimaryKeyString(), next.WireState);
+            if (ex is Orleans.Storage.InconsistentStateException)
+            {
+                // A write that landed but was reported lost leaves the ETag behind: take the stored one, keep this circuit.
+                await ResyncAsync(next);
+            }
+        }
+    }
+
+    private async Task ResyncAsync(Circuit next)
+    {
+        try
+        {
+            await state.ReadStateAsync();
+            state.State.Circuit = next;
+            await state.WriteStateAsync();
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            state.State.Circuit = next;
+            logger.LogWarning(ex, "Circuit {Receiver}: resynchronising its stored state failed", this.GetPrimaryKeyString());
+        }
     }
 }

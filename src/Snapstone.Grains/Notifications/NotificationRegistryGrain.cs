@@ -16,8 +16,8 @@ public sealed class NotificationRegistryState
 /// <summary>
 /// The notifications and their fan-out. Thin: definitions are checked by <see cref="NotificationRules"/>, each
 /// event is filtered by <see cref="Notification.Wants"/> and rendered by <see cref="NotificationPayloads"/>, and the
-/// body goes to the webhook machinery's <see cref="IWebhookDeliveryGrain"/>, which persists and retries it. Secrets and
-/// routing keys are kept sealed (<see cref="SecretBox"/>); a url must not be inward (<see cref="DestinationGuard"/>).
+/// body goes to the webhook machinery's <see cref="IWebhookDeliveryGrain"/>, which persists and retries it (with no
+/// credential in it: PagerDuty's routing key is added as each request is made). Secrets and routing keys are kept sealed (<see cref="SecretBox"/>); a url must not be inward (<see cref="DestinationGuard"/>).
 /// </summary>
 public sealed class NotificationRegistryGrain : Grain, INotificationPublisherGrain, IRemindable
 {
@@ -102,6 +102,7 @@ public sealed class NotificationRegistryGrain : Grain, INotificationPublisherGra
         _outbox.Add(actor, "notification.delete", $"notification/{name}", "");
         await state.WriteStateAsync();
         await _outbox.FlushAsync();
+        await GrainFactory.GetGrain<IReceiverBreakerGrain>(ReceiverCircuits.Key(ReceiverCircuits.Notification, name)).Forget();
         return true;
     }
 
@@ -111,25 +112,18 @@ public sealed class NotificationRegistryGrain : Grain, INotificationPublisherGra
         Task.FromResult<IReadOnlyList<Notification>>([.. state.State.Notifications.Values.OrderBy(n => n.Name, StringComparer.Ordinal)]);
 
     public Task<DeliveryTarget?> Target(string name) =>
-        Task.FromResult(state.State.Notifications.GetValueOrDefault(name) is { } n ? new DeliveryTarget(n.Url, n.Secret, n.Incarnation) : null);
+        Task.FromResult(state.State.Notifications.GetValueOrDefault(name) is { } n
+            ? new DeliveryTarget(n.Url, n.Secret, n.Incarnation, n.Kind == NotificationKind.PagerDuty ? n.RoutingKey : null)
+            : null);
 
-    public async Task Publish(NotificationEvent e)
+    public Task Publish(NotificationEvent e)
     {
         var type = e.Type.WireName();
-        foreach (var notification in state.State.Notifications.Values.Where(n => n.Wants(e)).ToList())
+        foreach (var notification in state.State.Notifications.Values.Where(n => n.Wants(e)))
         {
-            // PagerDuty's Events API takes its routing key in the body, so the rendered body (and its delivery row) carries it.
-            Notification open;
-            try
-            {
-                open = notification.RoutingKey is { } key ? notification with { RoutingKey = await secrets.OpenAsync(key) } : notification;
-            }
-            catch (Exception ex) when (ex is System.Security.Cryptography.CryptographicException or FormatException)
-            {
-                logger.LogError("Notification {Notification}: its routing key cannot be unsealed ({Section}:SecretKey changed?); define it again", notification.Name, WebhookOptions.Section);
-                continue;
-            }
-            if (NotificationPayloads.Render(open, e, _links) is not { } body)
+            // Rendered without credentials: the body is stored in the delivery's row. PagerDuty's routing key is put in
+            // by the delivery as it sends, from the sealed copy the registry answers then (WebhookDeliveryGrain).
+            if (NotificationPayloads.Render(notification, e, _links) is not { } body)
             {
                 continue;
             }
@@ -141,6 +135,7 @@ public sealed class NotificationRegistryGrain : Grain, INotificationPublisherGra
             NotificationMetrics.Queued(notification.Kind.ToString().ToLowerInvariant(), type);
             logger.LogDebug("Notification {Notification} queued {Event} {Id}", notification.Name, type, e.Id);
         }
+        return Task.CompletedTask;
     }
 
     private async Task<Notification> Seal(Notification n) => n with

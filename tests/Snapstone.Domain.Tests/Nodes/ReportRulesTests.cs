@@ -1,3 +1,4 @@
+using Snapstone.Domain.Health;
 using Snapstone.Domain.Nodes;
 
 namespace Snapstone.Domain.Tests.Nodes;
@@ -73,6 +74,33 @@ public class ReportRulesTests
     public void A_report_is_refused_with_its_first_problem(string because, NodeReport report, string? expected)
     {
         Assert.True(expected == ReportRules.Check(report), $"{because}: got {ReportRules.Check(report) ?? "null"}");
+    }
+
+    /// <summary>The traffic ceiling is a rate: the claim may grow with the interval, never past it.</summary>
+    public static TheoryData<string, NodeReport, double, string?> Ceilings => new()
+    {
+        { "the default ceiling, exactly", Metrics(requests: 10_000_000, errors: 0), TrafficCeiling.DefaultMaxRequestsPerSecond, null },
+        { "one past the default ceiling", Metrics(requests: 10_000_001, errors: 0), TrafficCeiling.DefaultMaxRequestsPerSecond,
+            "metrics.requests must be at most 10000000 for intervalSeconds 1 (10000000 a second; got 10000001)" },
+        { "the liar of nine quadrillion", Metrics(requests: 9_000_000_000_000_000, errors: 0), TrafficCeiling.DefaultMaxRequestsPerSecond,
+            "metrics.requests must be at most 10000000 for intervalSeconds 1 (10000000 a second; got 9000000000000000)" },
+        { "a configured ceiling over a 5 s interval, exactly", Metrics(requests: 5000, errors: 0) with { IntervalSeconds = 5 }, 1000, null },
+        { "a configured ceiling over a 5 s interval, one past", Metrics(requests: 5001, errors: 0) with { IntervalSeconds = 5 }, 1000,
+            "metrics.requests must be at most 5000 for intervalSeconds 5 (1000 a second; got 5001)" },
+        { "a 250 ms interval rounds its allowance up", Metrics(requests: 251, errors: 0) with { IntervalSeconds = 0.25 }, 1001, null },
+        { "a 250 ms interval, one past", Metrics(requests: 252, errors: 0) with { IntervalSeconds = 0.25 }, 1001,
+            "metrics.requests must be at most 251 for intervalSeconds 0.25 (1001 a second; got 252)" },
+        { "the errors rule is named first when both break", Metrics(requests: 5, errors: 6), 1,
+            "metrics.errors (6) must not exceed metrics.requests (5)" },
+        { "a report with no metrics claims no traffic", Valid with { Metrics = null }, 1, null },
+    };
+
+    [Theory]
+    [MemberData(nameof(Ceilings))]
+    public void A_report_claiming_more_traffic_than_the_ceiling_is_refused(string because, NodeReport report, double maxRequestsPerSecond, string? expected)
+    {
+        var got = ReportRules.Check(report, maxRequestsPerSecond);
+        Assert.True(expected == got, $"{because}: got {got ?? "null"}");
     }
 
     [Theory]

@@ -84,7 +84,7 @@ public sealed class NotificationPayloadsTests
     public void Pagerduty_triggers_on_an_opened_incident_with_its_id_as_dedup_key_and_a_mapped_severity(IncidentSeverity severity, string expected)
     {
         var body = Render(Define("pagerduty"), IncidentEvent(severity));
-        Assert.Equal(new string('k', 32), (string?)body["routing_key"]);
+        Assert.False(body.AsObject().ContainsKey("routing_key"), "the stored body holds no routing key: it is added as the request is made");
         Assert.Equal("trigger", (string?)body["event_action"]);
         Assert.Equal("inc-1", (string?)body["dedup_key"]);
         var payload = body["payload"]!;
@@ -104,11 +104,34 @@ public sealed class NotificationPayloadsTests
         var resolve = Render(pd, IncidentEvent(resolved: true));
         Assert.Equal("resolve", (string?)resolve["event_action"]);
         Assert.Equal((string?)trigger["dedup_key"], (string?)resolve["dedup_key"]);
-        Assert.Equal((string?)trigger["routing_key"], (string?)resolve["routing_key"]);
         Assert.Null(resolve["payload"]);
         Assert.Null(NotificationPayloads.Render(pd, IncidentEvent(opened: false), Links));
         Assert.Null(NotificationPayloads.Render(pd, RolloutEvent(), Links));
     }
+
+    [Theory]
+    [InlineData("""{"event_action":"resolve","dedup_key":"inc-1"}""", """{"routing_key":"KEY","event_action":"resolve","dedup_key":"inc-1"}""")]
+    [InlineData("""{"event_action":"trigger","dedup_key":"inc-1","payload":{"summary":"s"}}""", """{"routing_key":"KEY","event_action":"trigger","dedup_key":"inc-1","payload":{"summary":"s"}}""")]
+    [InlineData("""{"routing_key":"OLD","event_action":"resolve","dedup_key":"inc-1"}""", """{"routing_key":"KEY","event_action":"resolve","dedup_key":"inc-1"}""")]
+    public void Pagerduty_bodies_are_addressed_with_the_routing_key_first_and_the_rest_unchanged(string stored, string sent) =>
+        Assert.Equal(sent, NotificationPayloads.Addressed(stored, "KEY"));
+
+    [Fact]
+    public void A_rendered_trigger_addressed_is_the_events_api_shape_with_every_field()
+    {
+        var rendered = NotificationPayloads.Render(Define("pagerduty"), IncidentEvent(), Links)!;
+        var sent = JsonNode.Parse(NotificationPayloads.Addressed(rendered, new string('k', 32)))!.AsObject();
+        Assert.Equal(["routing_key", "event_action", "dedup_key", "payload", "client", "client_url", "links"], sent.Select(p => p.Key));
+        Assert.Equal(new string('k', 32), (string?)sent["routing_key"]);
+        Assert.Equal(JsonNode.Parse(rendered)!["payload"]!.ToJsonString(), sent["payload"]!.ToJsonString());
+    }
+
+    [Theory]
+    [InlineData("""{"routing_key":"OLD","event_action":"resolve","dedup_key":"inc-1"}""", """{"event_action":"resolve","dedup_key":"inc-1"}""")]
+    [InlineData("""{"event_action":"resolve","dedup_key":"inc-1"}""", null)]
+    [InlineData("""{"text":"a message that mentions \"routing_key\" in passing"}""", null)]
+    public void A_stored_body_loses_its_routing_key_and_one_without_is_left_alone(string stored, string? rewritten) =>
+        Assert.Equal(rewritten, NotificationPayloads.WithoutRoutingKey(stored));
 
     [Fact]
     public void Pagerduty_summaries_are_cut_to_1024_characters()
