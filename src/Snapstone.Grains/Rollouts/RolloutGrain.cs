@@ -74,7 +74,7 @@ public sealed class RolloutOptions
 /// Incidents are written in the background (<see cref="IncidentFeed"/>): no incident write holds a rollback up.
 /// </para>
 /// </remarks>
-public sealed class RolloutGrain : Grain, IRolloutRunnerGrain, IRemindable
+public sealed partial class RolloutGrain : Grain, IRolloutRunnerGrain, IRemindable
 {
     private const string ReminderName = "keep-alive";
     private const int MaxTicksPerRun = 16;
@@ -88,6 +88,8 @@ public sealed class RolloutGrain : Grain, IRolloutRunnerGrain, IRemindable
     private readonly AuditOutbox _outbox;
     private readonly IncidentFeed _incidents;
     private readonly PrometheusClient prometheus;
+    private readonly RolloutJournal _journal;
+    private readonly EvidenceRecorder _evidence;
 
     private IGrainTimer? _timer;
     private IGrainTimer? _watch;
@@ -109,7 +111,9 @@ public sealed class RolloutGrain : Grain, IRolloutRunnerGrain, IRemindable
         TimeProvider time,
         IOptions<RolloutOptions> options,
         ILogger<RolloutGrain> logger,
-        PrometheusClient prometheus)
+        PrometheusClient prometheus,
+        TimelineStore timeline,
+        EvidenceStore evidence)
     {
         this.state = state;
         this.prometheus = prometheus;
@@ -119,6 +123,8 @@ public sealed class RolloutGrain : Grain, IRolloutRunnerGrain, IRemindable
         _writer = new StateWriter(WriteAsync, logger, () => $"rollout {this.GetPrimaryKeyString()}", () => this.DeactivateOnIdle());
         _outbox = new AuditOutbox(this, grains, () => state.State.Outbox, time, logger);
         _incidents = new IncidentFeed(grains, logger, () => $"rollout {this.GetPrimaryKeyString()}");
+        _journal = new RolloutJournal(timeline, () => this.GetPrimaryKeyString(), logger);
+        _evidence = new EvidenceRecorder(evidence, time, logger);
     }
 
     private RolloutSpec Spec => state.State.Spec!;
@@ -130,8 +136,10 @@ public sealed class RolloutGrain : Grain, IRolloutRunnerGrain, IRemindable
         {
             if (!ReferenceEquals(state.State.Status, value))
             {
+                var previous = state.State.Status;
                 state.State.Status = value;
                 _version++;
+                Recorded(previous, value);
             }
         }
     }
@@ -143,6 +151,10 @@ public sealed class RolloutGrain : Grain, IRolloutRunnerGrain, IRemindable
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _published = state.State.Status;
+        if (state.State.Status is { } stored)
+        {
+            _journal.Resume(stored);
+        }
         if (state.State.Status is { IsTerminal: false })
         {
             EnsureTicking();
@@ -624,7 +636,9 @@ public sealed class RolloutGrain : Grain, IRolloutRunnerGrain, IRemindable
         NodeSample[] cohort = [.. counts.SelectMany(c => c.CohortSamples)];
         NodeSample[] control = [.. counts.SelectMany(c => c.ControlSamples)];
         var metrics = await ReadMetrics(gates, cohort, control);
-        var verdict = HealthPolicy.Judge(cohort, control, gates, targeted, metrics: metrics);
+        var evidence = new Domain.Health.WaveEvidence { Unit = Spec.Unit, Wave = wave, Targeted = targeted, Cohort = cohort, Control = control, Metrics = metrics, At = time.GetUtcNow() };
+        var verdict = HealthPolicy.Look(evidence, gates).Verdict;
+        RecordEvidence(evidence, verdict);
         return new WaveObservation
         {
             Wave = wave,
@@ -679,8 +693,13 @@ public sealed class RolloutGrain : Grain, IRolloutRunnerGrain, IRemindable
     private async Task WriteAsync()
     {
         var version = _version;
+        var status = state.State.Status;
         await state.WriteStateAsync();
         _stored = Math.Max(_stored, version);
+        if (status is not null)
+        {
+            _journal.Stored(status);
+        }
     }
 
     /// <summary>
