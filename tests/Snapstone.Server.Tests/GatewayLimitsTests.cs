@@ -8,7 +8,7 @@ namespace Snapstone.Server.Tests;
 
 /// <summary>
 /// Limits enforced where the bytes arrive: a batch past its cap is refused while it is read, numbers that are not
-/// finite are 400, and a rollout's event stream keeps going (heartbeats, entries past the timeline's 500, a final
+/// finite are 400, and a rollout's event stream keeps going (heartbeats, entries past the state row's tail, a final
 /// event) within a per-token limit on open streams.
 /// </summary>
 [Collection(ServerCollection.Name)]
@@ -82,7 +82,7 @@ public sealed class GatewayLimitsTests(ServerFixture fixture)
     }
 
     [Fact]
-    public async Task An_event_stream_sends_entries_past_the_timelines_500_heartbeats_while_quiet_and_a_final_event()
+    public async Task An_event_stream_sends_every_entry_past_the_state_rows_tail_heartbeats_while_quiet_and_a_final_event()
     {
         await using var scenario = await RolloutScenario.StartAsync(FailureMode.FailStale, nodes: 8, settings: new Dictionary<string, string>
         {
@@ -97,16 +97,18 @@ public sealed class GatewayLimitsTests(ServerFixture fixture)
             Assert.Equal(200, (await scenario.Ci.Post($"/v1/rollouts/{id}/resume", new { reason = $"go {i}" })).Status);
             Assert.Equal(200, (await scenario.Ci.Post($"/v1/rollouts/{id}/pause", new { reason = $"hold {i}" })).Status);
         }
-        var timeline = (await scenario.RolloutAsync(id))["timeline"]!.AsArray();
-        Assert.Equal(500, timeline.Count);
+        var rollout = await scenario.RolloutAsync(id);
+        Assert.Equal(50, rollout["timeline"]!.AsArray().Count);
+        var total = (int)rollout["timelineTotal"]!;
+        Assert.True(total > 520, $"{total} entries");
 
+        // The state row keeps the newest 50; the stream sends every entry from the first, the older ones from the journal.
         using var stream = await EventStream.OpenAsync(scenario.Ci, $"/v1/rollouts/{id}/events");
-        var kept = await stream.ReadUntilAsync(e => e.Type == "heartbeat", "a heartbeat after the kept entries");
+        var kept = await stream.ReadUntilAsync(e => e.Type == "heartbeat", "a heartbeat after every entry so far");
         var entries = kept.Where(e => e.Type != "heartbeat").ToList();
-        Assert.Equal(500, entries.Count);
         var ids = entries.Select(e => int.Parse(e.Id!, CultureInfo.InvariantCulture)).ToList();
-        Assert.True(ids[0] > 0, "the first entries were dropped from the timeline, so the first id sent is past 0");
-        Assert.Equal(Enumerable.Range(ids[0], 500), ids);
+        Assert.Equal(Enumerable.Range(0, total), ids);
+        Assert.Equal("created", entries[0].Type);
 
         // A new entry past the 500 arrives at once, numbered after the last one.
         Assert.Equal(200, (await scenario.Ci.Post($"/v1/rollouts/{id}/resume", new { reason = "once more" })).Status);

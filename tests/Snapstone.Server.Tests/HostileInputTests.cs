@@ -38,6 +38,7 @@ public sealed class HostileInputTests : IAsyncLifetime
         ["IncidentUpdateBody"] = """{"status":"monitoring","message":"m"}""",
         ["WebhookBody"] = """{"url":"https://hooks.example/snapstone","events":["incident.opened"],"secret":"0123456789abcdef0123"}""",
         ["AlertmanagerPayload"] = """{"version":"4","groupKey":"{}:{alertname=\"EdgeErrors\"}","status":"firing","receiver":"snapstone","groupLabels":{"alertname":"EdgeErrors"},"commonLabels":{"alertname":"EdgeErrors"},"commonAnnotations":{},"externalURL":"http://alertmanager.example","truncatedAlerts":0,"alerts":[{"status":"firing","labels":{"alertname":"EdgeErrors","snapstone_unit":"hostile-unit"},"annotations":{"summary":"s"},"startsAt":"2026-12-01T00:00:00Z","endsAt":"0001-01-01T00:00:00Z","generatorURL":"http://prometheus.example","fingerprint":"0123456789abcdef"}]}""",
+        ["JudgeBody"] = """{"gates":{"maxErrorRate":0.01,"maxErrorRateRatio":2.0,"maxP99LatencyRatio":1.5,"maxCrashes":0,"maxRejected":0,"minReportingFraction":0.9}}""",
         ["NotificationBody"] = """{"kind":"webhook","url":"https://hooks.example/snapstone","events":["rollout.rolled-back"],"units":[],"minSeverity":"sev3","secret":"0123456789abcdef0123"}""",
     };
 

@@ -31,7 +31,8 @@ public sealed class RolloutScenario : IAsyncDisposable
     /// feature file, and its first package published, rolled out (on <see cref="FirstPlan"/>: a first package
     /// goes through waves like any other) and applied everywhere.
     /// </summary>
-    public static async Task<RolloutScenario> StartAsync(FailureMode consumer, int nodes = 80, IDictionary<string, string>? settings = null)
+    /// <remarks><paramref name="reading"/>, when given, is how the nodes read the unit instead of as a feature file.</remarks>
+    public static async Task<RolloutScenario> StartAsync(FailureMode consumer, int nodes = 80, IDictionary<string, string>? settings = null, IConsumer? reading = null)
     {
         var server = await ServerProcess.StartAsync(settings);
         var fleetLog = new RecordingLogger();
@@ -39,7 +40,7 @@ public sealed class RolloutScenario : IAsyncDisposable
         var fleet = new Fleet(new FleetOptions
         {
             Shape = new FleetShape { Nodes = nodes, Pops = 4, Regions = ["eu-west", "us-east"], CanaryShare = 0.05, LowTrafficPopShare = 0, FlakyNodeShare = 0, Seed = 7 },
-            Consumers = new Dictionary<string, IConsumer> { [unit] = new FeatureFileConsumer(consumer) },
+            Consumers = new Dictionary<string, IConsumer> { [unit] = reading ?? new FeatureFileConsumer(consumer) },
             Token = ServerProcess.Tokens["agent"].Token,
         }, server.Client(null), TimeProvider.System, fleetLog);
         var scenario = new RolloutScenario(server, fleet, unit, fleetLog);

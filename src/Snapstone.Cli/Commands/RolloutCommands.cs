@@ -92,7 +92,23 @@ public static class RolloutCommands
         var command = new Command("get", "a rollout: its waves with counts, verdicts with every reason, rollback and timeline") { id, all };
         c.Run(command, async (s, p, ct) =>
         {
-            var rollout = await s.Gateway.GetAsync($"/v1/rollouts/{Arguments.Segment(p.GetRequiredValue(id))}", ct);
+            var path = $"/v1/rollouts/{Arguments.Segment(p.GetRequiredValue(id))}";
+            var rollout = await s.Gateway.GetAsync(path, ct);
+            if (p.GetValue(all))
+            {
+                // The rollout carries its newest entries; the whole timeline is read page by page.
+                var entries = new JsonArray();
+                for (string? next = $"{path}/timeline?limit=500"; next is not null;)
+                {
+                    var page = await s.Gateway.GetAsync(next, ct);
+                    foreach (var entry in page.Items("entries"))
+                    {
+                        entries.Add(entry.DeepClone());
+                    }
+                    next = page.Str("next");
+                }
+                rollout["timeline"] = entries;
+            }
             return s.Emit(rollout, o => RolloutView.Render(o, rollout, p.GetValue(all) ? null : 10));
         });
         return command;
@@ -155,6 +171,28 @@ public static class RolloutCommands
         return command;
     }
 
+    /// <summary>
+    /// Per wave, what the gates would have said beside what was recorded: the result, what the rollout would have done,
+    /// when the first failing check failed, and every reason. A wave the replay did not reach (or without recorded
+    /// evidence) says so.
+    /// </summary>
+    public static void RenderJudgement(IAnsiConsole o, JsonNode judged, string id, string with)
+    {
+        o.WriteLine($"rollout {id} re-judged with {with}:");
+        var table = new Table().AddColumns("#", "WAVE", "WOULD BE", "ACTION", "DECIDED AT", "RECORDED");
+        foreach (var wave in judged.Items("waves"))
+        {
+            var verdict = wave["verdict"];
+            table.AddRow(Cells.Of($"{wave.Int("wave")}", wave.Str("name"), verdict.Str("result") ?? "not reached", wave.Str("action") ?? "-",
+                verdict.Str("decidedAt") is { } at ? Json.When(at) : "-", wave["recorded"].Str("result") ?? "none"));
+        }
+        o.Write(table);
+        foreach (var wave in judged.Items("waves").Where(w => w["verdict"] is JsonObject))
+        {
+            o.WriteLine($"{wave.Str("name")}: {string.Join("; ", wave["verdict"].Strings("reasons"))}");
+        }
+    }
+
     private static Command Judge(CommandContext c)
     {
         var id = Arguments.Name("id", "the rollout's id");
@@ -177,20 +215,7 @@ public static class RolloutCommands
                 ? new JsonObject { ["plan"] = Json.ReadFile(plan, "plan file") }
                 : new JsonObject { ["gates"] = Json.ReadFile(p.GetValue(gatesFile)!, "gates file") };
             var judged = await s.Gateway.PostAsync($"/v1/rollouts/{Arguments.Segment(p.GetRequiredValue(id))}/judge", body, ct);
-            return s.Emit(judged, o =>
-            {
-                var waves = judged.Items("waves").ToList();
-                if (waves.Count == 0)
-                {
-                    o.WriteLine(judged.ToJsonString(Json.Output));
-                    return;
-                }
-                o.WriteLine($"rollout {p.GetRequiredValue(id)} re-judged with {(p.GetValue(planFile) is null ? "the given gates" : "the given plan")}:");
-                foreach (var wave in waves)
-                {
-                    o.WriteLine($"verdict {RolloutView.Verdict(wave) ?? $"{wave.Str("name")}: no verdict"}");
-                }
-            });
+            return s.Emit(judged, o => RenderJudgement(o, judged, p.GetRequiredValue(id), p.GetValue(planFile) is null ? "the given gates" : "the given plan"));
         });
         return command;
     }

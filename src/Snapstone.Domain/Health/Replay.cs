@@ -49,7 +49,7 @@ public static class Replay
     }
 
     /// <summary>The earliest moment a failing check of <paramref name="verdict"/> passed its threshold.</summary>
-    private static DateTimeOffset? HaltAt(Verdict verdict) => verdict.Findings
+    public static DateTimeOffset? HaltAt(Verdict verdict) => verdict.Findings
         .Select(f => f switch
         {
             Finding.ErrorRate { Outcome: CheckOutcome.Fail } e => e.DecidedAt,

@@ -96,6 +96,14 @@ public static class PlanRules
         }
     }
 
+    /// <summary>Gates on their own (a re-judge's), checked as a plan's are, each message naming the field under <paramref name="at"/>.</summary>
+    public static IReadOnlyList<string> CheckGates(Gates? gates, string at = "gates")
+    {
+        var errors = new List<string>();
+        CheckGates(at, gates, errors);
+        return errors;
+    }
+
     private static void CheckGates(string at, Gates? gates, List<string> errors)
     {
         if (gates is null)

@@ -119,8 +119,12 @@ public static class TimelineTypes
 [GenerateSerializer, Immutable, Alias("snapstone.RolloutStatus")]
 public sealed record RolloutStatus
 {
-    /// <summary>The timeline keeps this many newest entries, so state stays bounded however long a rollout runs.</summary>
-    public const int MaxTimeline = 500;
+    /// <summary>
+    /// The status keeps this many newest timeline entries (the rest are in the rollout's journal, read page by page), so
+    /// the state row stays small however long a rollout runs: 50 entries of the longest reasons (2,000 bytes) are about
+    /// 110 KB of the row's 1 MB.
+    /// </summary>
+    public const int MaxTimeline = 50;
     /// <summary>Distinct node signals kept; far beyond any gate, so dropping more never changes a decision below it.</summary>
     public const int MaxSignals = 200;
     /// <summary>Who acts when the rollout decides by itself.</summary>

@@ -77,7 +77,7 @@ public sealed class RolloutOptions
 /// Incidents are written in the background (<see cref="IncidentFeed"/>): no incident write holds a rollback up.
 /// </para>
 /// </remarks>
-public sealed class RolloutGrain : Grain, IRolloutRunnerGrain, IRemindable
+public sealed partial class RolloutGrain : Grain, IRolloutRunnerGrain, IRemindable
 {
     private const string ReminderName = "keep-alive";
     private const int MaxTicksPerRun = 16;
@@ -91,6 +91,8 @@ public sealed class RolloutGrain : Grain, IRolloutRunnerGrain, IRemindable
     private readonly AuditOutbox _outbox;
     private readonly IncidentFeed _incidents;
     private readonly PrometheusClient prometheus;
+    private readonly RolloutJournal _journal;
+    private readonly EvidenceRecorder _evidence;
 
     /// <summary>The last look at a wave: when, and the pooled figures the next look of the same wave carries on from.</summary>
     private sealed record Look(int Wave, DateTimeOffset At, PooledHistory? Carry);
@@ -118,7 +120,9 @@ public sealed class RolloutGrain : Grain, IRolloutRunnerGrain, IRemindable
         TimeProvider time,
         IOptions<RolloutOptions> options,
         ILogger<RolloutGrain> logger,
-        PrometheusClient prometheus)
+        PrometheusClient prometheus,
+        TimelineStore timeline,
+        EvidenceStore evidence)
     {
         this.state = state;
         this.prometheus = prometheus;
@@ -128,6 +132,8 @@ public sealed class RolloutGrain : Grain, IRolloutRunnerGrain, IRemindable
         _writer = new StateWriter(WriteAsync, logger, () => $"rollout {this.GetPrimaryKeyString()}", () => this.DeactivateOnIdle());
         _outbox = new AuditOutbox(this, grains, () => state.State.Outbox, time, logger);
         _incidents = new IncidentFeed(grains, logger, () => $"rollout {this.GetPrimaryKeyString()}");
+        _journal = new RolloutJournal(timeline, () => this.GetPrimaryKeyString(), logger);
+        _evidence = new EvidenceRecorder(evidence, time, logger);
     }
 
     private RolloutSpec Spec => state.State.Spec!;
@@ -139,8 +145,10 @@ public sealed class RolloutGrain : Grain, IRolloutRunnerGrain, IRemindable
         {
             if (!ReferenceEquals(state.State.Status, value))
             {
+                var previous = state.State.Status;
                 state.State.Status = value;
                 _version++;
+                Recorded(previous, value);
             }
         }
     }
@@ -152,6 +160,10 @@ public sealed class RolloutGrain : Grain, IRolloutRunnerGrain, IRemindable
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _published = state.State.Status;
+        if (state.State.Status is { } stored)
+        {
+            _journal.Resume(stored);
+        }
         if (state.State.Status is { IsTerminal: false })
         {
             EnsureTicking();
@@ -647,6 +659,7 @@ public sealed class RolloutGrain : Grain, IRolloutRunnerGrain, IRemindable
         var judgement = HealthPolicy.Look(evidence, gates);
         _look = new Look(wave, evidence.At.Value, judgement.Carry);
         var verdict = judgement.Verdict;
+        RecordEvidence(evidence, verdict);
         return new WaveObservation
         {
             Wave = wave,
@@ -738,8 +751,13 @@ public sealed class RolloutGrain : Grain, IRolloutRunnerGrain, IRemindable
     private async Task WriteAsync()
     {
         var version = _version;
+        var status = state.State.Status;
         await state.WriteStateAsync();
         _stored = Math.Max(_stored, version);
+        if (status is not null)
+        {
+            _journal.Stored(status);
+        }
     }
 
     /// <summary>

@@ -40,6 +40,10 @@ public sealed class StorageOptions
     public string AuditTable { get; set; } = "SnapstoneAudit";
     /// <summary>Table for the incident index: a row per incident.</summary>
     public string IncidentTable { get; set; } = "SnapstoneIncidents";
+    /// <summary>Table for every rollout's whole timeline: a row per entry, a partition per rollout (the state row keeps the newest 50).</summary>
+    public string TimelineTable { get; set; } = "SnapstoneTimeline";
+    /// <summary>Blob container for the evidence of rollouts' verdicts (what <c>POST /v1/rollouts/{id}/judge</c> judges again).</summary>
+    public string EvidenceContainer { get; set; } = "snapstone-evidence";
     /// <summary>Azure Storage for the audit table when it should not share the grain state's account; empty: <see cref="ConnectionString"/>.</summary>
     public string? AuditConnectionString { get; set; }
 }

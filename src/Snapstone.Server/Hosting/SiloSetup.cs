@@ -52,6 +52,8 @@ public static class SiloSetup
                 : new TableClient(storage.AuditConnectionString, storage.AuditTable, auditOptions),
             Service(sp)));
         services.AddSingleton(sp => new IncidentStore(account.Table(storage.IncidentTable), Service(sp)));
+        services.AddSingleton(sp => new TimelineStore(account.Table(storage.TimelineTable), Service(sp)));
+        services.AddSingleton(sp => new EvidenceStore(account.Container(storage.EvidenceContainer), Service(sp), sp.GetRequiredService<Orleans.Serialization.Serializer>()));
         services.AddOptions<Snapstone.Grains.Audit.AuditOptions>().BindConfiguration("Snapstone:Audit")
             .Validate(o => o.Problem() is null, "Snapstone:Audit:Key must be at least 32 characters").ValidateOnStart();
         services.AddSingleton(TimeProvider.System);

@@ -19,6 +19,7 @@ public static class Endpoints
         MapNodes(v1);
         v1.MapNodeEnrolment();
         RolloutEndpoints.MapRollouts(v1);
+        RolloutRecordEndpoints.MapRolloutRecords(v1);
         EmergencyEndpoints.Map(v1);
         NotificationEndpoints.Map(v1);
         AlarmEndpoints.Map(v1);

@@ -30,6 +30,15 @@ public sealed record RolloutResponse(
     /// <summary>The break-glass action that started it (an emergency deploy), when there is one.</summary>
     public string? Action { get; init; }
 
+    /// <summary>Entries ever appended to the timeline; <c>timeline</c> holds only the newest of them.</summary>
+    public int TimelineTotal { get; init; }
+
+    /// <summary>The number of <c>timeline</c>'s first entry (entries are numbered from 0, as the event stream's ids are).</summary>
+    public int TimelineFirst { get; init; }
+
+    /// <summary>Where the whole timeline is read page by page, from its first entry.</summary>
+    public string TimelineHistory { get; init; } = "";
+
     public static RolloutResponse From(RolloutView view)
     {
         var (spec, status) = (view.Spec, view.Status);
@@ -42,7 +51,12 @@ public sealed record RolloutResponse(
             : new RollbackResponse(null, 0, 0, null, null, false);
         return new RolloutResponse(spec.Id, spec.Unit, spec.Version, spec.PreviousVersion, RolloutCommands.Describe(status.State),
             status.CurrentWave, spec.PlanName, spec.Reason, spec.CreatedBy, spec.CreatedAt, status.FinishedAt, spec.Notes,
-            status.PausedReason, waves, rollback, status.Timeline);
+            status.PausedReason, waves, rollback, status.Timeline)
+        {
+            TimelineTotal = status.TimelineTotal,
+            TimelineFirst = status.TimelineDropped,
+            TimelineHistory = $"/v1/rollouts/{spec.Id}/timeline",
+        };
     }
 }
 

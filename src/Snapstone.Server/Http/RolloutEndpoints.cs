@@ -71,8 +71,8 @@ public static class RolloutEndpoints
         }).RequireAuthorization(scope).Accepts<ReasonBody>("application/json").Produces<RolloutResponse>();
 
     /// <summary>
-    /// The timeline as it grows: every entry kept so far (from <paramref name="from"/>, the entry number after a
-    /// reconnecting client's <c>Last-Event-ID</c>), then each new one as it happens, a <c>heartbeat</c> event whenever
+    /// The timeline as it grows: every entry so far (from <paramref name="from"/>, the entry number after a
+    /// reconnecting client's <c>Last-Event-ID</c>; those older than the status's tail from the journal), then each new one as it happens, a <c>heartbeat</c> event whenever
     /// nothing happened for <paramref name="heartbeat"/>, and an <c>end</c> event with the final state once the rollout
     /// ends. Each entry's event id is its entry number, which keeps counting past the entries the timeline dropped.
     /// </summary>
@@ -84,24 +84,38 @@ public static class RolloutEndpoints
         {
             // A client that hangs up ends the stream at once (and frees its place in the token's limit), not at the next heartbeat.
             var status = (await client.WatchRolloutAsync(id, seen, heartbeat).WaitAsync(ct)).Status;
-            var first = Math.Max(seen, status.TimelineDropped);
-            for (var n = first; n < status.TimelineTotal; n++)
+            var sent = false;
+            // Entries older than the status's tail are read from the rollout's journal, a page at a time.
+            while (seen < status.TimelineDropped)
             {
-                var entry = status.Timeline[n - status.TimelineDropped];
-                yield return new SseItem<object>(entry, entry.Type) { EventId = n.ToString(System.Globalization.CultureInfo.InvariantCulture) };
+                var page = await client.ReadTimelineAsync(id, seen > 0 ? seen - 1 : null, IRolloutRecordsGrain.MaxTimelinePage).WaitAsync(ct);
+                foreach (var numbered in page.Entries.Where(e => e.Number >= seen))
+                {
+                    yield return Item(numbered.Number, numbered.Entry);
+                    sent = true;
+                }
+                seen = page.NextAfter is { } next ? next + 1 : page.Total;
+            }
+            for (var n = Math.Max(seen, status.TimelineDropped); n < status.TimelineTotal; n++)
+            {
+                yield return Item(n, status.Timeline[n - status.TimelineDropped]);
+                sent = true;
             }
             if (status.IsTerminal)
             {
                 yield return new SseItem<object>(new StreamEnd(RolloutCommands.Describe(status.State), status.FinishedAt), "end");
                 yield break;
             }
-            if (status.TimelineTotal <= seen)
+            if (!sent)
             {
                 yield return new SseItem<object>(new Heartbeat(DateTimeOffset.UtcNow), "heartbeat");
             }
             seen = Math.Max(seen, status.TimelineTotal);
         }
     }
+
+    private static SseItem<object> Item(int number, TimelineEntry entry) =>
+        new(entry, entry.Type) { EventId = number.ToString(System.Globalization.CultureInfo.InvariantCulture) };
 
     private sealed record Heartbeat(DateTimeOffset At);
 
