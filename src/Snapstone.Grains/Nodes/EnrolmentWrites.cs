@@ -1,8 +1,9 @@
 namespace Snapstone.Grains.Nodes;
 
 /// <summary>
-/// How many node rows the silo writes at once for nodes enrolled by their first report (written behind, see
-/// <see cref="NodeHealthGrain"/>). A fresh fleet of 100,000 nodes would otherwise put 100,000 writes in storage's
+/// How many node rows the silo writes at once for nodes enrolled by their first report (see
+/// <see cref="NodeHealthGrain"/>): with a slot free the row is written before the answer, with none it is written
+/// behind when one frees. A fresh fleet of 100,000 nodes would otherwise put 100,000 writes in storage's
 /// queue at once, and every PoP's member write, which the nodes' answers wait on, would queue behind them; with a few
 /// slots the PoPs' writes wait behind at most that many.
 /// </summary>
@@ -18,6 +19,18 @@ internal static class EnrolmentWrites
     public static readonly TimeSpan Lease = TimeSpan.FromSeconds(10);
 
     private static readonly SemaphoreSlim Free = new(Slots, Slots);
+
+    /// <summary>A slot if one is free now, else null; disposing the answer frees it.</summary>
+    public static IDisposable? TryTake()
+    {
+        if (!Free.Wait(0))
+        {
+            return null;
+        }
+        var slot = new Slot();
+        Task.Delay(Lease, CancellationToken.None).ContinueWith(_ => slot.Dispose(), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        return slot;
+    }
 
     /// <summary>Waits for a free slot (cancelled: no slot taken); disposing the answer frees it.</summary>
     public static Task<IDisposable> Take(CancellationToken cancellationToken) =>

@@ -261,9 +261,10 @@ public sealed class NodeHealthGrain : Grain, INodeFanOutGrain, IRemindable
     /// rejections are not that cohort's evidence). A node is known once its answer is out: the PoP's member row, which
     /// the PoP group-commits for every node joining at once, is stored before this returns. The node's own row (its
     /// identity and first sighting) is written through when <paramref name="writeThrough"/> (an operator's enrolment,
-    /// whose audit entry it carries) or when the node joined a wave late (that mark must survive a restart); else it
-    /// is written behind, a few nodes of the silo at a time (<see cref="EnrolmentWrites"/>), so that a fresh fleet
-    /// costs its PoPs' writes rather than one write per node on the way to each answer.
+    /// whose audit entry it carries), when the node joined a wave late (that mark must survive a restart), or when one
+    /// of the silo's <see cref="EnrolmentWrites"/> slots is free; only when every slot is taken (a fleet enrolling at
+    /// once) is it written behind, a few nodes of the silo at a time, so that a fresh fleet costs its PoPs' writes
+    /// rather than one write per node on the way to each answer.
     /// </summary>
     /// <remarks>
     /// Until the row is written, a restarted node's grain knows nothing of it: its next report enrols it again from the
@@ -286,6 +287,15 @@ public sealed class NodeHealthGrain : Grain, INodeFanOutGrain, IRemindable
         {
             _enrolmentUnwritten = false;
             await _writer.WriteAsync();
+        }
+        else if (EnrolmentWrites.TryTake() is { } slot)
+        {
+            // The silo is not busy enrolling: written through, so the answer still means the node's own row is stored.
+            using (slot)
+            {
+                _enrolmentUnwritten = false;
+                await _writer.WriteAsync();
+            }
         }
         else
         {
