@@ -23,6 +23,9 @@ public sealed class BenchmarkContext(BenchmarkOptions options, ServerLauncher se
     /// <summary>A second person's calls (the launcher's <c>approver</c> token): approves a rollout held for approval.</summary>
     public required ControlPlane Approver { get; init; }
 
+    /// <summary>The control plane's HTTP client, for reads outside <see cref="ControlPlane"/> (the server's <c>/metrics</c>).</summary>
+    public required HttpClient Control { get; init; }
+
     /// <summary>The rollouts (a), (b) and (e) read; run by the first of them.</summary>
     public Measurements.RolloutExperiment? Rollouts { get; set; }
 

@@ -11,8 +11,12 @@ public sealed record BenchmarkOptions
     public const string Usage = """
         usage: dotnet run -c Release --project tests/Snapstone.Benchmarks -- [options]
 
-          --nodes 10000            simulated nodes reporting to the server (and grain keys of the raw baseline)
-          --pops 20                PoPs the nodes are spread over (one report batch per PoP and chunk)
+          --nodes 10000            simulated nodes reporting to the server (and grain keys of the raw baseline); a list
+                                   (10000,100000) runs the whole benchmark once per size, each on a fresh server, and
+                                   prints the sizes' results side by side
+          --pops 0                 PoPs the nodes are spread over (one report batch per PoP and chunk);
+                                   0: one per 500 nodes, at least 20 (a PoP holds at most 1,000 by default)
+          --interval 1             seconds between a node's reports while the fleet reports at its real cadence
           --seconds 30             how long report ingest is sustained
           --memory-seconds 15      how long the fleet reports once a second before memory is read again
           --batch 500              reports per POST /v1/reports
@@ -35,7 +39,11 @@ public sealed record BenchmarkOptions
         """;
 
     public int Nodes { get; init; } = 10_000;
+    /// <summary>Every fleet size asked for (<c>--nodes 10000,100000</c>); <see cref="Nodes"/> is the one being run.</summary>
+    public IReadOnlyList<int> Sizes { get; init; } = [10_000];
     public int Pops { get; init; } = 20;
+    /// <summary>How often each node reports at the real cadence (paced reporting and the rollouts).</summary>
+    public TimeSpan ReportInterval { get; init; } = TimeSpan.FromSeconds(1);
     public TimeSpan IngestDuration { get; init; } = TimeSpan.FromSeconds(30);
     public TimeSpan MemoryDuration { get; init; } = TimeSpan.FromSeconds(15);
     public int Batch { get; init; } = 500;
@@ -77,10 +85,13 @@ public sealed record BenchmarkOptions
             }
             return value;
         }
+        var sizes = values.Remove("nodes", out var nodesText) ? ParseSizes(nodesText) : [10_000];
         var options = new BenchmarkOptions
         {
-            Nodes = Number("nodes", 10_000, 1),
-            Pops = Number("pops", 20, 1),
+            Nodes = sizes[0],
+            Sizes = sizes,
+            PopsAsked = Number("pops", 0, 0),
+            ReportInterval = TimeSpan.FromSeconds(Number("interval", 1, 1)),
             IngestDuration = TimeSpan.FromSeconds(Number("seconds", 30, 1)),
             MemoryDuration = TimeSpan.FromSeconds(Number("memory-seconds", 15, 0)),
             Batch = Number("batch", 500, 1),
@@ -114,11 +125,35 @@ public sealed record BenchmarkOptions
         {
             throw new ArgumentException($"unknown option{(values.Count > 1 ? "s" : "")}: {string.Join(", ", values.Keys.Select(k => "--" + k))}");
         }
-        if (options.Pops > options.Nodes)
+        if (options.PopsAsked > sizes.Min())
         {
-            throw new ArgumentException($"--pops ({options.Pops}) must not exceed --nodes ({options.Nodes})");
+            throw new ArgumentException($"--pops ({options.PopsAsked}) must not exceed --nodes ({sizes.Min()})");
         }
-        return options;
+        return options.Sized(sizes[0]);
+    }
+
+    /// <summary>These options for a fleet of <paramref name="nodes"/>; PoPs left at 0 become one per 500 nodes, at least 20.</summary>
+    public BenchmarkOptions Sized(int nodes) => this with
+    {
+        Nodes = nodes,
+        Pops = PopsAsked == 0 ? Math.Min(nodes, Math.Max(20, (nodes + 499) / 500)) : PopsAsked,
+    };
+
+    /// <summary>What <c>--pops</c> said (0: derived from the fleet size).</summary>
+    private int PopsAsked { get; init; }
+
+    private static int[] ParseSizes(string text)
+    {
+        var sizes = new List<int>();
+        foreach (var part in text.Split(',', StringSplitOptions.TrimEntries))
+        {
+            if (!int.TryParse(part, NumberStyles.Integer, CultureInfo.InvariantCulture, out var size) || size < 1)
+            {
+                throw new ArgumentException($"--nodes must be a whole number of at least 1, or a comma-separated list of them (got '{text}')");
+            }
+            sizes.Add(size);
+        }
+        return [.. sizes];
     }
 
     /// <summary>
@@ -133,6 +168,7 @@ public sealed record BenchmarkOptions
         Token = agentToken,
         MaxReportsPerBatch = Batch,
         MaxConcurrentRequests = Concurrency,
+        ReportInterval = ReportInterval,
         // A fresh server takes long to answer first reports (each one is a storage write); waiting beats resending.
         RequestTimeout = TimeSpan.FromSeconds(120),
     };

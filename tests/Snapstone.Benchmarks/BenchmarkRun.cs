@@ -62,11 +62,25 @@ public static class BenchmarkRun
                 Console.Write(PrometheusTimeToSafe.Table(judged));
                 return 0;
             }
-            var rows = await RunAsync(options, Console.Error, cancel.Token);
+            var bySize = new List<(int Nodes, List<ResultRow> Rows)>();
+            foreach (var size in options.Sizes)
+            {
+                bySize.Add((size, await RunAsync(options.Sized(size), Console.Error, cancel.Token)));
+            }
             Console.WriteLine();
             Console.WriteLine(Machine());
-            Console.WriteLine();
-            Console.Write(ResultRow.Table(rows));
+            foreach (var (size, rows) in bySize)
+            {
+                Console.WriteLine();
+                Console.WriteLine($"{size:N0} nodes:");
+                Console.WriteLine();
+                Console.Write(ResultRow.Table(rows));
+            }
+            if (bySize.Count > 1)
+            {
+                Console.WriteLine();
+                Console.Write(ResultRow.SideBySide(bySize));
+            }
             return 0;
         }
         catch (OperationCanceledException) when (cancel.IsCancellationRequested)
@@ -84,6 +98,7 @@ public static class BenchmarkRun
     public static async Task<List<ResultRow>> RunAsync(BenchmarkOptions options, TextWriter log, CancellationToken cancellationToken)
     {
         log.WriteLine(Machine());
+        log.WriteLine($"fleet: {options.Nodes:N0} nodes in {options.Pops:N0} PoPs, reporting every {options.ReportInterval.TotalSeconds:0} s at the real cadence");
         var rows = new List<ResultRow>();
         void Add(ResultRow row)
         {
@@ -112,6 +127,8 @@ public static class BenchmarkRun
             {
                 ["Logging:LogLevel:Default"] = "Warning",
                 ["Snapstone:Telemetry:Enabled"] = options.Telemetry ? "true" : "false",
+                // The fleet enrols with one agent token; the default of 10,000 nodes per token would refuse the rest.
+                ["Snapstone:Nodes:MaxPerToken"] = Math.Max(10_000, options.Nodes).ToString(CultureInfo.InvariantCulture),
             },
         }, log, cancellationToken);
         var batches = new BatchTimer(options.ReportHandler());
@@ -126,6 +143,7 @@ public static class BenchmarkRun
         var context = new BenchmarkContext(options, server, fleet, batches, new ControlPlane(control, server.AdminToken), log)
         {
             Approver = new ControlPlane(control, server.ApproverToken),
+            Control = control,
         };
 
         await Task.Delay(TimeSpan.FromSeconds(3), cancellationToken); // let start-up work settle before the idle reading
@@ -133,7 +151,7 @@ public static class BenchmarkRun
         log.WriteLine($"idle server: {context.IdleMemory}");
 
         IMeasurement[] measurements = options.RolloutsOnly
-            ? [new FleetRegistration(), new WaveAssignmentTime(), new TimeToSafe(), new BlastRadius()]
+            ? [new FleetRegistration(), new WaveAssignmentTime(), new TimeToSafe(), new BlastRadius(), new TickCost()]
             : options.Only == BenchmarkPart.Ingest
             ? [new FleetRegistration(), new PacedReporting(), new MemoryPerNode(), new ReportIngestRate()]
             :
@@ -145,6 +163,7 @@ public static class BenchmarkRun
                 new WaveAssignmentTime(),
                 new TimeToSafe(),
                 new BlastRadius(),
+                new TickCost(),
             ];
         var measured = new Dictionary<Type, ResultRow>();
         foreach (var measurement in measurements)
@@ -157,7 +176,7 @@ public static class BenchmarkRun
         {
             return
             [
-                measured[typeof(WaveAssignmentTime)], measured[typeof(TimeToSafe)], measured[typeof(BlastRadius)],
+                measured[typeof(WaveAssignmentTime)], measured[typeof(TimeToSafe)], measured[typeof(BlastRadius)], measured[typeof(TickCost)],
                 measured[typeof(FleetRegistration)],
             ];
         }
@@ -177,7 +196,7 @@ public static class BenchmarkRun
         [
             measured[typeof(WaveAssignmentTime)], measured[typeof(TimeToSafe)],
             ingest, raw!, ratio, rawHeld!, rawWithDashboard!, measured[typeof(PacedReporting)],
-            measured[typeof(MemoryPerNode)], measured[typeof(BlastRadius)],
+            measured[typeof(MemoryPerNode)], measured[typeof(BlastRadius)], measured[typeof(TickCost)],
             measured[typeof(FleetRegistration)],
         ];
     }

@@ -27,6 +27,21 @@ public sealed record ResultRow(
         return table.ToString();
     }
 
+    /// <summary>Each size's headline results in a column of its own, row by row (every size runs the same measurements in the same order).</summary>
+    public static string SideBySide(IReadOnlyList<(int Nodes, List<ResultRow> Rows)> sizes)
+    {
+        var table = new StringBuilder();
+        table.AppendLine($"| | measurement | {string.Join(" | ", sizes.Select(s => $"{s.Nodes:N0} nodes"))} |");
+        table.AppendLine($"| --- | --- |{string.Concat(sizes.Select(_ => " --- |"))}");
+        var first = sizes[0].Rows;
+        for (var i = 0; i < first.Count; i++)
+        {
+            var at = i;
+            table.AppendLine($"| {Cell(first[i].Id)} | {Cell(first[i].Measurement)} | {string.Join(" | ", sizes.Select(s => at < s.Rows.Count ? Cell(s.Rows[at].Result) : ""))} |");
+        }
+        return table.ToString();
+    }
+
     /// <summary>A number with thousands separators and at most <paramref name="decimals"/> decimals: 12345.6 → "12,345.6".</summary>
     public static string Number(double value, int decimals = 0) =>
         value.ToString("N" + decimals.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Storage;
 using Snapstone.Domain.Nodes;
 using Snapstone.Domain.Plans;
 using Snapstone.Domain.Rollouts;
@@ -181,5 +183,59 @@ public sealed class NodeAssignmentTests(ClusterFixture fixture)
         await Report(s, crashed, "canary", s.V1);
         var back = await fixture.Client.GetGrain<IPopFanOutGrain>(s.Pop).RollBack(s.Order(0) with { Rollout = "r-00000000000000dd" });
         Assert.Equal((2, 2), (back.Returned, back.Ran));
+    }
+
+    [Fact]
+    public async Task A_rollback_confirmation_stands_so_each_count_asks_only_the_touched_nodes_not_yet_back()
+    {
+        var s = await UnitWithTwoPackages();
+        var (back, late) = ($"{s.Pop}-c1", $"{s.Pop}-c2");
+        await Report(s, back, "canary", s.V1);
+        await Report(s, late, "canary", s.V1);
+        var pop = fixture.Client.GetGrain<IPopFanOutGrain>(s.Pop);
+        await pop.AssignWave(s.Order(0));
+        await Report(s, back, "canary", s.V2);
+        await Report(s, late, "canary", s.V2);
+        await pop.RollBack(s.Order(0));
+
+        await Report(s, back, "canary", s.V1);
+        var first = await pop.ObserveRollback(s.Order(0));
+        Assert.Equal((2, 1), (first.Returned, first.Confirmed));
+        Assert.Equal([late], first.Unconfirmed);
+
+        // Counted once, not asked again: a confirmed node is not re-read by this PoP activation.
+        await Report(s, back, "canary", s.V2);
+        var second = await pop.ObserveRollback(s.Order(0));
+        Assert.Equal((2, 1), (second.Returned, second.Confirmed));
+        Assert.Equal([late], second.Unconfirmed);
+
+        await Report(s, late, "canary", s.V1);
+        var done = await pop.ObserveRollback(s.Order(0));
+        Assert.Equal((2, 2, 0), (done.Returned, done.Confirmed, done.Unconfirmed.Count));
+    }
+
+    [Fact]
+    public async Task A_node_enrolled_by_its_first_report_is_in_its_pops_stored_members_when_answered_and_its_own_row_follows()
+    {
+        var s = await UnitWithTwoPackages();
+        var node = $"{s.Pop}-e1";
+        var storage = fixture.Cluster.Silos[0].ServiceProvider.GetRequiredKeyedService<IGrainStorage>(StorageNames.Grains);
+
+        await Report(s, node, "edge", s.V1);
+
+        var members = new GrainState<PopMembers>();
+        await storage.ReadStateAsync("pop-members", fixture.Client.GetGrain<IPopGrain>(s.Pop).GetGrainId(), members);
+        Assert.Equal("edge", members.State!.Members[node].Tier);
+        var grain = fixture.Client.GetGrain<INodeHealthGrain>(node);
+        var row = await Eventually.Until(async () =>
+        {
+            var stored = new GrainState<NodeState>();
+            await storage.ReadStateAsync("node", grain.GetGrainId(), stored);
+            return stored.State?.Identity;
+        }, identity => identity is not null, $"node {node}'s own row, written behind after its enrolment");
+        Assert.Equal((s.Pop, "edge"), (row!.Pop, row.Tier));
+
+        await Deactivate(grain);
+        Assert.Equal(s.Pop, (await grain.GetView())!.Identity.Pop);
     }
 }

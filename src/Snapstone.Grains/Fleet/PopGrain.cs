@@ -72,6 +72,25 @@ public sealed class PopGrain : Grain, IPopFanOutGrain
     private bool _listed;
     private Task? _announced;
     private DateTimeOffset _sweptAt;
+    /// <summary>Moves whenever a member joins, leaves or changes identity: a cached split (<see cref="_splits"/>) is of one version.</summary>
+    private long _membership;
+    /// <summary>
+    /// (rollout, wave) → the PoP's consumers split into cohort and control, as of <see cref="_membership"/>. A rollout
+    /// ticks every second (its rollback every 200 ms): without it each tick would hash every member of every PoP, the
+    /// untouched fleet included. At most <see cref="MaxCachedSplits"/>.
+    /// </summary>
+    private readonly Dictionary<(string Rollout, int Wave), CachedSplit> _splits = [];
+    /// <summary>
+    /// Rollout → the touched nodes of this PoP that have confirmed its rollback (reported the package they were sent back
+    /// to, or no longer the one taken back). A confirmation stands, so each tick asks only the nodes not yet confirmed:
+    /// a rollback's counting costs what is left of it, not the whole touched set every 200 ms. Memory only: a new
+    /// activation asks every touched node once again. At most <see cref="MaxCachedSplits"/> rollouts.
+    /// </summary>
+    private readonly Dictionary<string, HashSet<string>> _confirmed = new(StringComparer.Ordinal);
+
+    private const int MaxCachedSplits = 32;
+
+    private sealed record CachedSplit(long Membership, List<(string Node, int FirstWave)> Cohort, List<(string Node, int FirstWave)> Control);
 
     public PopGrain(
         [PersistentState("pop", StorageNames.Grains)] IPersistentState<PopState> state,
@@ -132,6 +151,7 @@ public sealed class PopGrain : Grain, IPopFanOutGrain
                 return false;
             case Admission.Changed:
                 _roster.Put(node, identity, agent?.Name, now);
+                _membership++;
                 await _membersWriter.WriteAsync();
                 await Announced(identity.Region);
                 return false;
@@ -157,6 +177,7 @@ public sealed class PopGrain : Grain, IPopFanOutGrain
             throw;
         }
         _roster.Put(node, identity, agent?.Name, now);
+        _membership++;
         await _membersWriter.WriteAsync();
         return true;
     }
@@ -246,6 +267,7 @@ public sealed class PopGrain : Grain, IPopFanOutGrain
     {
         if (_roster.Remove(node, out var agent))
         {
+            _membership++;
             await _membersWriter.WriteAsync();
             if (agent is not null)
             {
@@ -272,6 +294,7 @@ public sealed class PopGrain : Grain, IPopFanOutGrain
         {
             return;
         }
+        _membership++;
         logger.LogInformation("PoP {Pop} forgot {Forgotten} node(s) silent for more than {ForgetAfter}", Pop, forgotten, ForgetAfter);
         NodeTelemetry.Forgotten(Pop, forgotten);
         // Tokens first: a forgotten node frees its token's place even if this write has to wait for the next one.
@@ -382,6 +405,7 @@ public sealed class PopGrain : Grain, IPopFanOutGrain
         var controls = order.Previous is { } previous
             ? await Task.WhenAll(control.Take(MaxControlSamples).Select(c => GrainFactory.ByKey<INodeFanOutGrain>(c.Node).Observe(order.Unit, previous)))
             : [];
+        PopTelemetry.Observed("wave", cohort.Count, seen.Length + controls.Length);
         return new WaveEvidence
         {
             Cohort = cohort.Count,
@@ -453,28 +477,63 @@ public sealed class PopGrain : Grain, IPopFanOutGrain
     public async Task<RollbackConfirmations> ObserveRollback(WaveOrder order)
     {
         var (touched, _) = Split(order);
-        if (order.Previous is not { } previous)
+        var confirmed = ConfirmedOf(order.Rollout);
+        var pending = touched.Where(c => !confirmed.Contains(c.Node)).ToList();
+        // A first package rolled back: confirmed once the node no longer reports running it; else once it reports the previous one.
+        var (package, confirms) = order.Previous is { } previous
+            ? (previous, (Func<NodeObservation, bool>)(o => o.On))
+            : (order.Package, o => !o.On);
+        var seen = await Task.WhenAll(pending.Select(c => GrainFactory.ByKey<INodeFanOutGrain>(c.Node).Observe(order.Unit, package)));
+        var unconfirmed = new List<string>();
+        foreach (var (node, observation) in pending.Zip(seen))
         {
-            // A first package rolled back: confirmed once the node no longer reports running it.
-            var still = await Task.WhenAll(touched.Select(c => GrainFactory.ByKey<INodeFanOutGrain>(c.Node).Observe(order.Unit, order.Package)));
-            return new RollbackConfirmations
+            if (confirms(observation))
             {
-                Returned = touched.Count,
-                Confirmed = still.Count(o => !o.On),
-                Unconfirmed = [.. touched.Zip(still).Where(c => c.Second.On).Select(c => c.First.Node).Order(StringComparer.Ordinal).Take(WaveObservation.MaxNamed)],
-            };
+                confirmed.Add(node.Node);
+            }
+            else
+            {
+                unconfirmed.Add(node.Node);
+            }
         }
-        var seen = await Task.WhenAll(touched.Select(c => GrainFactory.ByKey<INodeFanOutGrain>(c.Node).Observe(order.Unit, previous)));
-        return new RollbackConfirmations { Returned = touched.Count, Confirmed = seen.Count(o => o.On), Unconfirmed = Unconverged(touched, seen) };
+        PopTelemetry.Observed("rollback", touched.Count, pending.Count);
+        return new RollbackConfirmations
+        {
+            Returned = touched.Count,
+            Confirmed = touched.Count - unconfirmed.Count,
+            Unconfirmed = [.. unconfirmed.Order(StringComparer.Ordinal).Take(WaveObservation.MaxNamed)],
+        };
+    }
+
+    /// <summary>The standing confirmations of <paramref name="rollout"/>'s rollback in this PoP (<see cref="_confirmed"/>).</summary>
+    private HashSet<string> ConfirmedOf(string rollout)
+    {
+        if (!_confirmed.TryGetValue(rollout, out var confirmed))
+        {
+            if (_confirmed.Count >= MaxCachedSplits)
+            {
+                _confirmed.Clear();
+            }
+            _confirmed[rollout] = confirmed = new HashSet<string>(StringComparer.Ordinal);
+        }
+        return confirmed;
     }
 
     /// <summary>The first few of <paramref name="nodes"/> (by id) whose observation says they do not run the package.</summary>
     private static IReadOnlyList<string> Unconverged(List<(string Node, int FirstWave)> nodes, NodeObservation[] seen) =>
         [.. nodes.Zip(seen).Where(c => !c.Second.On).Select(c => c.First.Node).Order(StringComparer.Ordinal).Take(WaveObservation.MaxNamed)];
 
-    /// <summary>The PoP's consumers of the unit, split into the cohort through the order's wave and the rest.</summary>
+    /// <summary>
+    /// The PoP's consumers of the unit, split into the cohort through the order's wave and the rest; computed once per
+    /// rollout, wave and membership (<see cref="_splits"/>). Callers only read the lists.
+    /// </summary>
     private (List<(string Node, int FirstWave)> Cohort, List<(string Node, int FirstWave)> Control) Split(WaveOrder order)
     {
+        var key = (order.Rollout, order.Wave);
+        if (_splits.TryGetValue(key, out var cached) && cached.Membership == _membership)
+        {
+            return (cached.Cohort, cached.Control);
+        }
         var cohort = new List<(string, int)>();
         var control = new List<(string, int)>();
         foreach (var (node, identity) in state.State.Members)
@@ -486,6 +545,11 @@ public sealed class PopGrain : Grain, IPopFanOutGrain
             var first = WaveSelector.FirstWave(order.Plan, node, identity, order.Salt);
             (first <= order.Wave ? cohort : control).Add((node, first));
         }
+        if (_splits.Count >= MaxCachedSplits && !_splits.ContainsKey(key))
+        {
+            _splits.Clear();
+        }
+        _splits[key] = new CachedSplit(_membership, cohort, control);
         return (cohort, control);
     }
 

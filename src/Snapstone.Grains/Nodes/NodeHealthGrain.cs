@@ -37,6 +37,10 @@ public sealed class NodeHealthGrain : Grain, INodeFanOutGrain, IRemindable
     private string? _lastRefusal;
     /// <summary>When this activation last told the node's PoP it is alive (<see cref="PopRoster.TouchEvery"/>).</summary>
     private DateTimeOffset? _popToldAt;
+    /// <summary>Enrolled by a report, and the node's own row not yet written (<see cref="EnrolmentWrites"/>).</summary>
+    private bool _enrolmentUnwritten;
+    /// <summary>Cancels a wait for an enrolment write's slot when the activation ends (its deactivation writes instead).</summary>
+    private CancellationTokenSource? _deactivating;
 
     public NodeHealthGrain(
         [PersistentState("node", StorageNames.Grains)] IPersistentState<NodeState> state,
@@ -97,12 +101,17 @@ public sealed class NodeHealthGrain : Grain, INodeFanOutGrain, IRemindable
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
+        if (_deactivating is { } deactivating)
+        {
+            await deactivating.CancelAsync();
+        }
         await _writer.FlushAsync();
-        if (_writer.Behind || _appliedUnwritten)
+        if (_writer.Behind || _appliedUnwritten || _enrolmentUnwritten)
         {
             try
             {
                 _appliedUnwritten = false;
+                _enrolmentUnwritten = false;
                 await _writer.WriteAsync();
             }
             catch (Exception e) when (e is not OperationCanceledException)
@@ -121,7 +130,7 @@ public sealed class NodeHealthGrain : Grain, INodeFanOutGrain, IRemindable
         }
         if (state.State.Identity is null)
         {
-            await Enrol(report.Identity, agent);
+            await Enrol(report.Identity, agent, writeThrough: false);
             NodeTelemetry.Enrolled("report");
             logger.LogInformation("Node {Node} enrolled in PoP {Pop} ({Region}, tier {Tier}) by its first report",
                 Id, report.Pop, state.State.Identity!.Region, state.State.Identity.Tier);
@@ -231,7 +240,7 @@ public sealed class NodeHealthGrain : Grain, INodeFanOutGrain, IRemindable
             $"pop {identity.Pop}, region {identity.Region}, tier {identity.Tier}, labels {Enrolment.Render(identity.Labels)}");
         try
         {
-            await Enrol(identity, agent: null);
+            await Enrol(identity, agent: null, writeThrough: true);
         }
         catch
         {
@@ -249,10 +258,19 @@ public sealed class NodeHealthGrain : Grain, INodeFanOutGrain, IRemindable
     /// <summary>
     /// Enrols the node with <paramref name="identity"/> and keeps the PoP membership in step. The node takes its PoP's
     /// orders (a node that joins a PoP mid-rollout is in whatever cohort its hash puts it, though its crashes and
-    /// rejections are not that cohort's evidence), then its identity and those late orders are written through: a node
-    /// is known once its answer is out.
+    /// rejections are not that cohort's evidence). A node is known once its answer is out: the PoP's member row, which
+    /// the PoP group-commits for every node joining at once, is stored before this returns. The node's own row (its
+    /// identity and first sighting) is written through when <paramref name="writeThrough"/> (an operator's enrolment,
+    /// whose audit entry it carries), when the node joined a wave late (that mark must survive a restart), or when one
+    /// of the silo's <see cref="EnrolmentWrites"/> slots is free; only when every slot is taken (a fleet enrolling at
+    /// once) is it written behind, a few nodes of the silo at a time, so that a fresh fleet costs its PoPs' writes
+    /// rather than one write per node on the way to each answer.
     /// </summary>
-    private async Task Enrol(NodeIdentity identity, AgentToken? agent)
+    /// <remarks>
+    /// Until the row is written, a restarted node's grain knows nothing of it: its next report enrols it again from the
+    /// report's identity, which the PoP holds already (one membership check, no write).
+    /// </remarks>
+    private async Task Enrol(NodeIdentity identity, AgentToken? agent, bool writeThrough)
     {
         var previous = state.State.Identity;
         await GrainFactory.GetGrain<IPopGrain>(identity.Pop).Register(Id, identity, agent);
@@ -265,7 +283,55 @@ public sealed class NodeHealthGrain : Grain, INodeFanOutGrain, IRemindable
         Act(_node.Drain());
         await TakeOrders(identity.Pop, joined: true);
         _appliedUnwritten = false;
-        await _writer.WriteAsync();
+        if (writeThrough || state.State.JoinedLate is not null)
+        {
+            _enrolmentUnwritten = false;
+            await _writer.WriteAsync();
+        }
+        else if (EnrolmentWrites.TryTake() is { } slot)
+        {
+            // The silo is not busy enrolling: written through, so the answer still means the node's own row is stored.
+            using (slot)
+            {
+                _enrolmentUnwritten = false;
+                await _writer.WriteAsync();
+            }
+        }
+        else
+        {
+            _enrolmentUnwritten = true;
+            WriteEnrolmentBehind().Ignore();
+        }
+    }
+
+    /// <summary>The node's enrolment, written when one of the silo's <see cref="EnrolmentWrites"/> slots is free; any write of the node before then carries it.</summary>
+    private async Task WriteEnrolmentBehind()
+    {
+        IDisposable slot;
+        try
+        {
+            slot = await EnrolmentWrites.Take((_deactivating ??= new CancellationTokenSource()).Token);
+        }
+        catch (OperationCanceledException)
+        {
+            return;
+        }
+        using var held = slot;
+        if (!_enrolmentUnwritten)
+        {
+            return;
+        }
+        _enrolmentUnwritten = false;
+        try
+        {
+            await _writer.WriteAsync();
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // Written at deactivation, or re-enrolled from its next report after a restart.
+            _enrolmentUnwritten = true;
+            logger.LogWarning(e, "Node {Node}'s enrolment could not be written yet; its next write carries it", Id);
+        }
     }
 
     /// <summary>
@@ -314,6 +380,7 @@ public sealed class NodeHealthGrain : Grain, INodeFanOutGrain, IRemindable
         if (changes.WriteBehind)
         {
             _appliedUnwritten = false;
+            _enrolmentUnwritten = false;
             _writer.WriteBehind();
         }
         if (changes.AssignmentsChanged)

@@ -15,34 +15,36 @@ public sealed class PacedReporting : IMeasurement
         var fleet = context.Fleet;
         var nodes = fleet.Nodes.Count;
         var duration = context.Options.MemoryDuration;
-        context.Log.WriteLine($"paced reporting: {nodes:N0} nodes once a second for {duration.TotalSeconds:0} s …");
+        var interval = context.Options.ReportInterval;
+        context.Log.WriteLine($"paced reporting: {nodes:N0} nodes every {interval.TotalSeconds:0} s for {duration.TotalSeconds:0} s …");
         context.Batches.Take();
         var rounds = new List<double>();
         var cpu = CpuShare.Start(context.Server.ProcessId);
         var watch = Stopwatch.StartNew();
         while (watch.Elapsed < duration)
         {
-            // Round k starts at k seconds, or at once when round k-1 overran.
-            var due = TimeSpan.FromSeconds(rounds.Count) - watch.Elapsed;
+            // Round k starts at k intervals, or at once when round k-1 overran.
+            var due = interval * rounds.Count - watch.Elapsed;
             if (due > TimeSpan.Zero)
             {
                 await Task.Delay(due, cancellationToken);
             }
             var started = watch.Elapsed;
-            await fleet.TickAsync(TimeSpan.FromSeconds(1), cancellationToken);
+            await fleet.TickAsync(interval, cancellationToken);
             rounds.Add((watch.Elapsed - started).TotalMilliseconds);
         }
-        // The period is one second per round, or longer when the last round overran its second.
-        var elapsed = TimeSpan.FromSeconds(Math.Max(watch.Elapsed.TotalSeconds, rounds.Count));
+        // The period is one interval per round, or longer when the last round overran its interval.
+        var elapsed = TimeSpan.FromSeconds(Math.Max(watch.Elapsed.TotalSeconds, rounds.Count * interval.TotalSeconds));
         var batches = context.Batches.Take();
         var busy = cpu.Read();
         rounds.Sort();
         var p99Round = Percentiles.Of(rounds, 0.99);
         var rate = batches.AcceptedReports / elapsed.TotalSeconds;
-        return new ResultRow("c", $"report ingest at the real cadence: {nodes:N0} nodes once a second",
-            $"{ResultRow.Number(rate)} reports/s",
-            $"a round of {nodes:N0} reports took p50 {Percentiles.Of(rounds, 0.5):0} ms, p99 {p99Round:0} ms " +
-            $"({(p99Round < 1000 ? "every round fit in its second" : "rounds overran the second")}); " +
+        var intervalMs = interval.TotalMilliseconds;
+        return new ResultRow("c", $"report ingest at the real cadence: {nodes:N0} nodes every {interval.TotalSeconds:0} s",
+            $"{ResultRow.Number(rate)} reports/s; a round takes {100 * Percentiles.Of(rounds, 0.5) / intervalMs:0.0}% of the interval (p50)",
+            $"a round of {nodes:N0} reports took p50 {Percentiles.Of(rounds, 0.5):0} ms, p99 {p99Round:0} ms, {100 * p99Round / intervalMs:0.0}% of the interval " +
+            $"({(p99Round < intervalMs ? "every round fit in its interval" : "rounds overran the interval")}); " +
             $"batch p50 {batches.P50Ms:0} ms, p99 {batches.P99Ms:0} ms; {batches.FailedBatches} batches failed; {rounds.Count} rounds; {busy}",
             rate);
     }

@@ -38,6 +38,9 @@ public sealed class RolloutExperiment
     public List<WaveAssignment> Assignments { get; } = [];
     public List<BadRollout> BadRollouts { get; } = [];
     public List<string> Notes { get; } = [];
+    /// <summary>What the PoPs' observations cost during each measured rollout: its first wave's cohort, and the counters' change.</summary>
+    public List<(string Phase, int Cohort, Probes.ObserveCost Cost)> Observations { get; } = [];
+    public required int Pops { get; init; }
 
     public static async Task<RolloutExperiment> RunAsync(BenchmarkContext context, CancellationToken cancellationToken)
     {
@@ -50,6 +53,7 @@ public sealed class RolloutExperiment
             FleetSize = fleet.Nodes.Count,
             Canaries = fleet.Nodes.Count(n => n.Profile.IsCanary),
             ReportInterval = fleet.Options.ReportInterval,
+            Pops = options.Pops,
         };
         await control.PutPlanAsync(OnePlan, new JsonObject
         {
@@ -109,11 +113,14 @@ public sealed class RolloutExperiment
                 log.WriteLine($"  round {round}: baseline v{baseline.Version} on {fleet.NodesOn(unit, baseline.Version).Count:N0} nodes after {waited.Elapsed.TotalSeconds:0.0} s");
 
                 var good = await control.CreatePackageAsync(unit, new NewPackage(DemoScenario.FeatureFile(GoodFeatures), $"good features, round {round}", "benchmark"), cancellationToken);
+                var before = await Probes.ObserveCost.ReadAsync(context.Control, context.Server.AdminToken, cancellationToken);
                 var assignment = await AssignAsync(context, experiment, unit, good.Version, round, cancellationToken);
                 if (assignment is null)
                 {
                     continue;
                 }
+                var after = await Probes.ObserveCost.ReadAsync(context.Control, context.Server.AdminToken, cancellationToken);
+                experiment.Observations.Add(("a one-wave rollout of the whole fleet", assignment.Targeted, after.Since(before)));
                 experiment.Assignments.Add(assignment);
                 log.WriteLine($"  round {round}: wave of {assignment.Targeted:N0} assigned {assignment.Assigned.TotalMilliseconds:0} ms after sending the POST, " +
                               $"every node told after {assignment.Told.TotalMilliseconds:0} ms, rollout {assignment.State}");
@@ -129,8 +136,11 @@ public sealed class RolloutExperiment
                     experiment.Notes.Add($"round {round}: validation refused the bad file");
                     continue;
                 }
+                before = await Probes.ObserveCost.ReadAsync(context.Control, context.Server.AdminToken, cancellationToken);
                 var outcome = await BadAsync(context, experiment, unit, good.Version, bad.Version, round, cancellationToken);
                 experiment.BadRollouts.Add(outcome);
+                after = await Probes.ObserveCost.ReadAsync(context.Control, context.Server.AdminToken, cancellationToken);
+                experiment.Observations.Add(("a bad canary, rolled back", outcome.FirstWaveTargeted, after.Since(before)));
                 log.WriteLine($"  round {round}: bad rollout {outcome.State}; first bad report → safe {Seconds(outcome.TimeToSafe)} " +
                               $"(fleet side {Seconds(outcome.FleetTimeToSafe)}); {outcome.EverApplied} nodes ran it, first wave {outcome.FirstWaveTargeted}");
             }

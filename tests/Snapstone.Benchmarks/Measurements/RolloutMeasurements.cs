@@ -41,7 +41,7 @@ public sealed class WaveAssignmentTime : IMeasurement
 /// (b) Time to safe, p50 and p99 over the bad rollouts: from the first report of a crash or rejection of the bad
 /// version (the tick at which the simulated node built that report, so slightly before the server received it) to
 /// the rollout's <c>rollback.completedAt</c>: every node that ever applied it confirmed back on the previous
-/// package by its own report. Also in report intervals; the target is 2 at p99.
+/// package by its own report. Also in report intervals; the target is 1 at p99 (issue 17; it was 2).
 /// </summary>
 public sealed class TimeToSafe : IMeasurement
 {
@@ -61,11 +61,11 @@ public sealed class TimeToSafe : IMeasurement
         var p50 = Percentiles.Of(safe, 0.5);
         var p99 = Percentiles.Of(safe, 0.99);
         var fleetSide = bad.Where(b => b.FleetTimeToSafe is not null).Select(b => b.FleetTimeToSafe!.Value.TotalSeconds).Order().ToList();
-        var met = p99 <= 2 * interval && unsafeCount == 0;
+        var met = p99 <= interval && unsafeCount == 0;
         var states = string.Join(", ", bad.GroupBy(b => b.State).Select(g => $"{g.Count()} {g.Key}"));
         return new ResultRow("b", name,
             $"p50 {p50:0.00} s ({p50 / interval:0.0} intervals), p99 {p99:0.00} s ({p99 / interval:0.0} intervals)",
-            $"target p99 ≤ 2 report intervals ({2 * interval:0} s): {(met ? "met" : "not met")}. {bad.Count} bad rollouts ({states}){(unsafeCount > 0 ? $", {unsafeCount} never confirmed safe" : "")}; " +
+            $"target p99 ≤ 1 report interval ({interval:0} s): {(met ? "met" : "not met")}. {bad.Count} bad rollouts ({states}){(unsafeCount > 0 ? $", {unsafeCount} never confirmed safe" : "")}; " +
             $"with {safe.Count} samples p99 is the largest; min {safe[0]:0.00} s; " +
             $"to the last affected node applying the previous package again (fleet side, before its confirming report): " +
             (fleetSide.Count > 0 ? $"p50 {Percentiles.Of(fleetSide, 0.5):0.00} s, max {fleetSide[^1]:0.00} s" : "not reached") +
@@ -100,5 +100,41 @@ public sealed class BlastRadius : IMeasurement
             $"first wave '{worst.FirstWaveName}' targeted {worst.FirstWaveTargeted:N0} ({experiment.Canaries:N0} canaries in the fleet); " +
             $"{caughtInFirst} of {bad.Count} rolled back from wave 0; rollback confirmed {bad.Sum(b => b.RollbackConfirmed):N0} of {bad.Sum(b => b.RollbackTargeted):N0} targeted over all of them",
             share);
+    }
+}
+
+/// <summary>
+/// The cost of a rollout tick against its cohort: over the measured rollouts of each kind (the whole fleet in one wave,
+/// a canary wave rolled back), the PoP observations the server counted (<c>snapstone.pop.*</c> on its <c>/metrics</c>),
+/// as ticks (observations over PoPs), cohort or touched nodes per tick and node grain calls per tick. A wave's tick
+/// asks every cohort node for its sample (the judge reads them) and up to 100 control nodes per PoP; a rollback's tick
+/// asks only the touched nodes not yet confirmed.
+/// </summary>
+public sealed class TickCost : IMeasurement
+{
+    public async Task<ResultRow> RunAsync(BenchmarkContext context, CancellationToken cancellationToken)
+    {
+        var experiment = context.Rollouts ??= await RolloutExperiment.RunAsync(context, cancellationToken);
+        const string name = "cost of a rollout tick against the cohort (node grain calls per tick)";
+        if (experiment.Observations.Count == 0)
+        {
+            return new ResultRow("f", name, "not measured", "no rollout was measured: " + string.Join("; ", experiment.Notes));
+        }
+        var phases = experiment.Observations.GroupBy(o => o.Phase).Select(g =>
+        {
+            var sum = g.Select(o => o.Cost).Aggregate((a, b) => new Probes.ObserveCost(a.ByKind.Keys.Union(b.ByKind.Keys).ToDictionary(
+                k => k,
+                k => (a.ByKind.GetValueOrDefault(k).Observations + b.ByKind.GetValueOrDefault(k).Observations,
+                      a.ByKind.GetValueOrDefault(k).Covered + b.ByKind.GetValueOrDefault(k).Covered,
+                      a.ByKind.GetValueOrDefault(k).Calls + b.ByKind.GetValueOrDefault(k).Calls))));
+            return $"{g.Key} (first wave {ResultRow.Number(g.Average(o => o.Cohort))} of {ResultRow.Number(experiment.FleetSize)} nodes, {g.Count()} rollouts): {sum.Describe(experiment.Pops)}";
+        });
+        var canary = experiment.Observations.Where(o => o.Phase.StartsWith("a bad", StringComparison.Ordinal)).ToList();
+        var rollbackCalls = canary.Sum(o => o.Cost.ByKind.GetValueOrDefault("rollback").Calls);
+        var rollbackTouched = canary.Sum(o => o.Cost.ByKind.GetValueOrDefault("rollback").Covered);
+        return new ResultRow("f", name,
+            rollbackTouched > 0 ? $"rollback: {rollbackCalls / rollbackTouched:0.00} node calls per touched node per tick" : "see detail",
+            string.Join(". ", phases),
+            rollbackTouched > 0 ? rollbackCalls / rollbackTouched : null);
     }
 }
