@@ -21,6 +21,8 @@ public static class ConfigurationKeys
         ("Snapstone:Rollouts", typeof(Grains.Rollouts.RolloutOptions)),
         ("Snapstone:Incidents", typeof(Grains.Emergency.IncidentOptions)),
         ("Snapstone:Drift", typeof(Grains.Drift.DriftOptions)),
+        ("Snapstone:Nodes", typeof(Grains.Nodes.NodeOptions)),
+        (Client.ReportOptions.Section, typeof(Client.ReportOptions)),
         (Grains.Notifications.NotificationOptions.Section, typeof(Grains.Notifications.NotificationOptions)),
         (Grains.Emergency.WebhookOptions.Section, typeof(Grains.Emergency.WebhookOptions)),
         (Grains.Telemetry.TelemetryOptions.Section, typeof(Grains.Telemetry.TelemetryOptions)),
