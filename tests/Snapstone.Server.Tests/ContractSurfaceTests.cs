@@ -17,6 +17,8 @@ public sealed class ContractSurfaceTests
     {
         ["IUnitGrain"] = ["ApproveDefinition", "CreatePackage", "Define", "Get", "GetPackage", "ListPackages", "Pipeline", "Rollouts", "StartRollout", "ValidatePackage"],
         ["IRolloutGrain"] = ["Abort", "Approve", "Get", "Pause", "Resume", "WaitForTimeline"],
+        // Reads of what a rollout recorded outside its state row, and re-judging it: nothing that changes it.
+        ["IRolloutRecordsGrain"] = ["Evidence", "Judge", "ReadTimeline"],
         ["ICatalogGrain"] = ["Get"],
         ["IPackageContentGrain"] = ["Get"],
         ["IPlanGrain"] = ["Define", "Get"],

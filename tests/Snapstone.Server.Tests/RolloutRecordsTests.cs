@@ -154,7 +154,11 @@ public sealed class RolloutRecordsTests(ITestOutputHelper output)
         var looks = evidence["looks"]!.AsArray();
         Assert.NotEmpty(looks);
         Assert.All(looks, l => Assert.Equal(0, (int)l!["wave"]!));
-        var acted = looks.Single(l => (string?)l!["kind"] == "acted")!;
+        output.WriteLine(string.Join(" || ", looks.Select(l => $"{l!["kind"]} {l["at"]} {l["verdict"]!["result"]}")));
+        // Acted on: every look the status took a verdict from (an inconclusive one noted at the end of the bake, say);
+        // the last is the one that failed the wave.
+        var acted = looks.Last(l => (string?)l!["kind"] == "acted")!;
+        Assert.Equal("unhealthy", (string?)acted["verdict"]!["result"]);
         Assert.Equal("canary", (string?)acted["name"]);
         Assert.Equal(Reasons(failed), Reasons(acted["verdict"]!));
         Assert.True((double)acted["cohort"]!["p99LatencyMs"]! > (double)acted["control"]!["p99LatencyMs"]! + 40, acted["cohort"]!.ToJsonString() + acted["control"]!.ToJsonString());
