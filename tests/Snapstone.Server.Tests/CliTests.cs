@@ -124,10 +124,7 @@ public sealed class CliTests(ServerFixture fixture) : IDisposable
     [Fact]
     public async Task Nothing_listening_is_an_error_that_names_the_server()
     {
-        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
+        var port = Ports.Free();
 
         var run = await CliRun.Of(null, "--server", $"http://127.0.0.1:{port}", "--token", "t", "fleet");
 

@@ -87,11 +87,7 @@ internal sealed class OtlpReceiver : IAsyncDisposable
 
     public static OtlpReceiver Start()
     {
-        using var probe = new TcpListener(IPAddress.Loopback, 0);
-        probe.Start();
-        var port = ((IPEndPoint)probe.LocalEndpoint).Port;
-        probe.Stop();
-        return new OtlpReceiver(port);
+        return new OtlpReceiver(Ports.Free());
     }
 
     private async Task ServeAsync()

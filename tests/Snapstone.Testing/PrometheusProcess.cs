@@ -101,7 +101,7 @@ public sealed class PrometheusProcess : IAsyncDisposable
         for (var attempt = 1; ; attempt++)
         {
             var directory = Directory.CreateTempSubdirectory("snapstone-prometheus-").FullName;
-            var prometheus = new PrometheusProcess(directory, FreePort(), interval, basicAuth);
+            var prometheus = new PrometheusProcess(directory, Ports.Free(), interval, basicAuth);
             try
             {
                 await File.WriteAllTextAsync(prometheus.ConfigPath, configuration);
@@ -352,12 +352,5 @@ public sealed class PrometheusProcess : IAsyncDisposable
         }
         _watchdog?.Dispose();
         _watchdog = null;
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -239,12 +239,7 @@ public sealed class ServerProcess : IAsyncDisposable
     }
 
     /// <summary>A port nobody listens on at <paramref name="address"/> now.</summary>
-    public static int FreePort(IPAddress? address = null)
-    {
-        using var listener = new TcpListener(address ?? IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    public static int FreePort(IPAddress? address = null) => Ports.Free(address);
 }
 
 /// <summary>

@@ -110,11 +110,27 @@ public sealed class EmbeddedAzurite : IAsyncDisposable
     public static Task<string> EnsureInstalledAsync(string version, ILogger logger, CancellationToken ct = default) =>
         NpmPackages.EnsureInstalledAsync(InstallRoot, "azurite", version, Path.Combine("dist", "src", "azurite.js"), logger, ct);
 
+    private static readonly HashSet<int> GivenPorts = [];
+
+    /// <summary>
+    /// A free port, never one this process handed out before: a released port may come back from the very next bind
+    /// to 0, and two of the ports handed to one child must never be the same.
+    /// </summary>
     private static int FreePort(IPAddress host)
     {
-        using var listener = new TcpListener(host, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        while (true)
+        {
+            using var listener = new TcpListener(host, 0);
+            listener.Start();
+            var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+            lock (GivenPorts)
+            {
+                if (GivenPorts.Add(port))
+                {
+                    return port;
+                }
+            }
+        }
     }
 
     private static async Task<bool> ListensAsync(IPAddress host, int port, CancellationToken ct)

@@ -360,11 +360,27 @@ public sealed class ServerLauncher : IAsyncDisposable
 
     private static string NewToken() => "snp_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(20));
 
+    private static readonly HashSet<int> GivenPorts = [];
+
+    /// <summary>
+    /// A free port, never one this process handed out before: a released port may come back from the very next bind
+    /// to 0, and two of the ports handed to one child must never be the same.
+    /// </summary>
     private static int FreePort()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        while (true)
+        {
+            using var listener = new TcpListener(IPAddress.Loopback, 0);
+            listener.Start();
+            var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+            lock (GivenPorts)
+            {
+                if (GivenPorts.Add(port))
+                {
+                    return port;
+                }
+            }
+        }
     }
 }
 
