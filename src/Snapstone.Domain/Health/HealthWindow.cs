@@ -52,6 +52,9 @@ public sealed class HealthWindow
 
     public TimeSpan Span { get; }
 
+    /// <summary>How long one slot is: <see cref="Span"/> / <see cref="Slots"/>, in ticks.</summary>
+    public long SlotTicks => _slotTicks;
+
     /// <summary>The window's totals when the node was last assigned a new package: its "before the change".</summary>
     public HealthTotals? Baseline { get; private set; }
 

@@ -143,6 +143,7 @@ public sealed class Node
                 {
                     State.Applied[unit] = new AppliedRecord(applied, now);
                     _appliedChanged = true;
+                    _applies = null;
                     // What the node served so far in this slot belongs to the package it left.
                     _window.Split(now);
                 }
@@ -157,6 +158,7 @@ public sealed class Node
                 State.Applied.Remove(unit);
             }
             _appliedChanged = true;
+            _applies = null;
             _window.Split(now);
         }
         TrackDrift(catalog, report.IntervalSeconds, now);
@@ -346,9 +348,16 @@ public sealed class Node
         return new NodeEvidence(sample, on, rejected);
     }
 
-    /// <summary>When the node applied each unit's package it runs: the first report that said it ran it.</summary>
-    private List<UnitApply> Applies()
+    /// <summary>
+    /// When the node applied each unit's package it runs: the first report that said it ran it. Built once per change of
+    /// what the node runs (every cohort sample of every tick carries it) and never mutated, so samples may share it.
+    /// </summary>
+    private IReadOnlyList<UnitApply> Applies()
     {
+        if (_applies is not null)
+        {
+            return _applies;
+        }
         var applies = new List<UnitApply>(State.Applied.Count);
         foreach (var (unit, record) in State.Applied)
         {
@@ -357,8 +366,11 @@ public sealed class Node
                 applies.Add(new UnitApply(unit, record.Package.Version, record.Since));
             }
         }
-        return applies;
+        return _applies = applies;
     }
+
+    /// <summary><see cref="Applies"/> as last built; null once what the node runs has changed.</summary>
+    private IReadOnlyList<UnitApply>? _applies;
 
     // ---- crashes, per unit ----
 
@@ -386,7 +398,7 @@ public sealed class Node
             return;
         }
         var applies = Applies();
-        var suspects = Attribution.Suspects(applies, now, _window.Span.Ticks / HealthWindow.Slots);
+        var suspects = Attribution.Suspects(applies, now, _window.SlotTicks);
         Add(new CrashMark(now, crashes, [.. (suspects.Count > 0 ? suspects.Select(a => a.Unit) : State.Applied.Keys)]));
 
         void Add(CrashMark m)

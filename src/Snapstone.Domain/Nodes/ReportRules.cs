@@ -47,13 +47,14 @@ public static class ReportRules
         {
             if (applied.Count > MaxUnitsPerReport)
                 return $"applied may list at most {MaxUnitsPerReport} units (got {applied.Count})";
+            var reportedCrashes = Math.Max(0, report.Metrics?.Crashes ?? 0);
             foreach (var (unit, package) in applied)
             {
                 if (Names.Check("applied unit", unit) is { } unitError) return unitError;
                 if (package is null) return $"applied.{unit} must be an object";
                 if (package.Version < 1) return $"applied.{unit}.version must be 1 or more (got {package.Version})";
-                if (package.Crashes < 0 || package.Crashes > Math.Max(0, report.Metrics?.Crashes ?? 0))
-                    return $"applied.{unit}.crashes must be between 0 and metrics.crashes ({Math.Max(0, report.Metrics?.Crashes ?? 0)}) (got {package.Crashes})";
+                if (package.Crashes < 0 || package.Crashes > reportedCrashes)
+                    return $"applied.{unit}.crashes must be between 0 and metrics.crashes ({reportedCrashes}) (got {package.Crashes})";
                 if (package.Sha256 is { } sha && !IsSha256(sha))
                     return $"applied.{unit}.sha256 must be 64 lower-case hex characters";
                 if (package.Error is { } error && Encoding.UTF8.GetByteCount(error) is > MaxErrorBytes and var errorBytes)
