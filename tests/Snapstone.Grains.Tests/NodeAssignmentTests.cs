@@ -90,6 +90,22 @@ public sealed class NodeAssignmentTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task A_pop_samples_as_many_control_nodes_as_the_order_gives_it_and_its_own_bound_for_an_order_that_does_not_say()
+    {
+        var s = await UnitWithTwoPackages();
+        await Report(s, $"{s.Pop}-c1", "canary", s.V1);
+        for (var i = 1; i <= 4; i++)
+        {
+            await Report(s, $"{s.Pop}-e{i}", "edge", s.V1);
+        }
+        var pop = fixture.Client.GetGrain<IPopFanOutGrain>(s.Pop);
+        await pop.AssignWave(s.Order(0));
+
+        Assert.Equal(2, (await pop.ObserveWave(s.Order(0) with { ControlSamples = 2 })).ControlSamples.Count);
+        Assert.Equal(4, (await pop.ObserveWave(s.Order(0))).ControlSamples.Count);
+    }
+
+    [Fact]
     public async Task A_node_that_joins_its_pop_mid_rollout_takes_the_wave_its_hash_puts_it_in()
     {
         var s = await UnitWithTwoPackages();

@@ -24,6 +24,9 @@ public sealed record WaveOrder
     /// <summary>When the rollout was created; a PoP whose ledger holds a later break-glass return for the unit ignores the order.</summary>
     [Id(8)] public DateTimeOffset Created { get; init; }
 
+    /// <summary>Control nodes each PoP samples for this wave's verdict (<see cref="Domain.Health.ControlBudget"/>); 0 from an order stored before there was a budget.</summary>
+    [Id(9)] public int ControlSamples { get; init; }
+
     public Gates Gates => Plan.Waves[Math.Clamp(Wave, 0, Plan.Waves.Count - 1)].Gates;
 }
 

@@ -315,8 +315,8 @@ public sealed class PopGrain : Grain, IPopFanOutGrain
 
     // ---- waves: the second level of the fan-out tree (rollout → PoPs → nodes) ----
 
-    /// <summary>Control nodes sampled per PoP: plenty for a verdict, bounded however large the PoP.</summary>
-    internal const int MaxControlSamples = 100;
+    /// <summary>Control nodes sampled per PoP at most, and for an order that does not say: bounded however large the PoP.</summary>
+    internal const int MaxControlSamples = Domain.Health.ControlBudget.MaxPerPop;
 
     public async Task<WaveAssignment> AssignWave(WaveOrder order)
     {
@@ -403,7 +403,7 @@ public sealed class PopGrain : Grain, IPopFanOutGrain
         var (cohort, control) = Split(order);
         var seen = await Task.WhenAll(cohort.Select(c => GrainFactory.ByKey<INodeFanOutGrain>(c.Node).Observe(order.Unit, order.Package)));
         var controls = order.Previous is { } previous
-            ? await Task.WhenAll(control.Take(MaxControlSamples).Select(c => GrainFactory.ByKey<INodeFanOutGrain>(c.Node).Observe(order.Unit, previous)))
+            ? await Task.WhenAll(control.Take(order.ControlSamples is > 0 and var n ? Math.Min(n, MaxControlSamples) : MaxControlSamples).Select(c => GrainFactory.ByKey<INodeFanOutGrain>(c.Node).Observe(order.Unit, previous)))
             : [];
         PopTelemetry.Observed("wave", cohort.Count, seen.Length + controls.Length);
         return new WaveEvidence

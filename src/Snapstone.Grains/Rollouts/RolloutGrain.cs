@@ -728,8 +728,8 @@ public sealed partial class RolloutGrain : Grain, IRolloutRunnerGrain, IRemindab
     /// <summary>Rollout → every PoP at once → each PoP's nodes at once: a wave of any size is a two-level tree.</summary>
     private async Task<T[]> FanOut<T>(int wave, Func<IPopFanOutGrain, WaveOrder, Task<T>> call)
     {
-        var order = OrderFor(wave);
         var pops = await GrainFactory.GetGrain<IFleetGrain>(IFleetGrain.Key).Pops();
+        var order = OrderFor(wave) with { ControlSamples = Domain.Health.ControlBudget.PerPop(pops.Count) };
         return await Task.WhenAll(pops.Select(pop => call(GrainFactory.GetGrain<IPopFanOutGrain>(pop), order)));
     }
 
