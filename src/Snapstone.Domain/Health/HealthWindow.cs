@@ -21,8 +21,9 @@ public sealed record HealthTotals
 
 /// <summary>
 /// The last <see cref="Span"/> of one node's reports, in memory only (a node grain holds one per node, so it
-/// must stay small): a fixed wheel of <see cref="Slots"/> time slots, each <c>Span / 64</c> long, where
-/// reports landing in the same slot are summed. Memory is constant however often a node reports.
+/// must stay small): <see cref="Slots"/> time slots, each <c>Span / 64</c> long, where reports landing in the same
+/// slot are summed. Only slots a report landed in are held, oldest first (a node reporting every 5 s fills 13 of the
+/// 64, and holds 16 — 0.7 KB instead of 2.6 KB); memory is bounded by the 64 however often a node reports.
 /// </summary>
 /// <example>
 /// With the default 60 s span a slot is 60 / 64 = 0.9375 s. Reports at 10:00:00.2 (100 requests, 1 error,
@@ -37,7 +38,9 @@ public sealed class HealthWindow
     public const long MinBaselineRequests = 100;
 
     private readonly long _slotTicks;
-    private readonly Slot[] _slots = new Slot[Slots];
+    /// <summary>The slots with a report, by slot number, oldest first; every one within <see cref="Slots"/> of the newest.</summary>
+    private Slot[] _slots = [];
+    private int _count;
 
     public HealthWindow(TimeSpan? span = null)
     {
@@ -70,16 +73,12 @@ public sealed class HealthWindow
     /// </summary>
     public void Add(DateTimeOffset at, NodeMetrics metrics)
     {
-        var index = at.UtcTicks / _slotTicks;
-        ref var slot = ref _slots[index % Slots];
-        if (slot.Reports > 0 && slot.Index > index)
+        var position = Place(at.UtcTicks / _slotTicks);
+        if (position < 0)
         {
             return;
         }
-        if (slot.Reports == 0 || slot.Index != index)
-        {
-            slot = new Slot { Index = index };
-        }
+        ref var slot = ref _slots[position];
         var requests = Math.Max(0, metrics.Requests);
         slot.Requests += requests;
         slot.Errors += Math.Clamp(metrics.Errors, 0, requests);
@@ -104,22 +103,92 @@ public sealed class HealthWindow
     public void Split(DateTimeOffset at)
     {
         var index = at.UtcTicks / _slotTicks;
-        ref var slot = ref _slots[index % Slots];
-        if (slot.Reports == 0 || slot.Index != index)
+        if (Find(index) is not (>= 0 and var found))
         {
             return;
         }
-        ref var before = ref _slots[(index - 1) % Slots];
-        if (before.Reports == 0 || before.Index != index - 1)
+        var slot = _slots[found];
+        Remove(found);
+        var position = Place(index - 1);
+        if (position < 0)
         {
-            before = new Slot { Index = index - 1 };
+            return; // the slot before is out of the window: what moved there would never be judged
         }
+        ref var before = ref _slots[position];
         before.Requests += slot.Requests;
         before.Errors += slot.Errors;
         before.P99LatencyMs = Math.Max(before.P99LatencyMs, slot.P99LatencyMs);
         before.Crashes += slot.Crashes;
         before.Reports += slot.Reports;
-        slot = default;
+    }
+
+    /// <summary>Where slot <paramref name="index"/> is, or the complement of where it would go (<see cref="Array.BinarySearch(Array, object)"/>).</summary>
+    private int Find(long index)
+    {
+        int lo = 0, hi = _count - 1;
+        while (lo <= hi)
+        {
+            var mid = (lo + hi) >>> 1;
+            var at = _slots[mid].Index;
+            if (at == index)
+            {
+                return mid;
+            }
+            if (at < index)
+            {
+                lo = mid + 1;
+            }
+            else
+            {
+                hi = mid - 1;
+            }
+        }
+        return ~lo;
+    }
+
+    /// <summary>
+    /// The position of slot <paramref name="index"/>, made (empty) if it has no report yet; -1 for a slot a whole
+    /// window or more older than the newest, which no total can reach. Making a newer slot drops those that leave
+    /// the window with it, so the array never holds more than <see cref="Slots"/>.
+    /// </summary>
+    private int Place(long index)
+    {
+        if (_count > 0 && index <= _slots[_count - 1].Index - Slots)
+        {
+            return -1;
+        }
+        var found = Find(index);
+        if (found >= 0)
+        {
+            return found;
+        }
+        var leaving = 0;
+        while (leaving < _count && _slots[leaving].Index <= index - Slots)
+        {
+            leaving++;
+        }
+        if (leaving > 0)
+        {
+            Array.Copy(_slots, leaving, _slots, 0, _count - leaving);
+            _count -= leaving;
+            found = Find(index);
+        }
+        var position = ~found;
+        if (_count == _slots.Length)
+        {
+            Array.Resize(ref _slots, Math.Min(Slots, Math.Max(4, _slots.Length * 2)));
+        }
+        Array.Copy(_slots, position, _slots, position + 1, _count - position);
+        _slots[position] = new Slot { Index = index };
+        _count++;
+        return position;
+    }
+
+    private void Remove(int position)
+    {
+        Array.Copy(_slots, position + 1, _slots, position, _count - position - 1);
+        _count--;
+        _slots[_count] = default;
     }
 
     /// <summary>
@@ -134,7 +203,7 @@ public sealed class HealthWindow
         var crashes = 0;
         var reports = 0;
         double p99 = 0;
-        foreach (var slot in _slots)
+        foreach (var slot in _slots.AsSpan(0, _count))
         {
             if (slot.Reports == 0 || slot.Index < first || slot.Index > last)
             {
@@ -163,7 +232,7 @@ public sealed class HealthWindow
     {
         var (first, last) = Range(now, since);
         long lo = long.MaxValue, hi = long.MinValue;
-        foreach (var slot in _slots)
+        foreach (var slot in _slots.AsSpan(0, _count))
         {
             if (slot.Reports > 0 && slot.Index >= first && slot.Index <= last)
             {
@@ -179,7 +248,7 @@ public sealed class HealthWindow
         var requests = new long[count];
         var errors = new long[count];
         var p99 = new double[count];
-        foreach (var slot in _slots)
+        foreach (var slot in _slots.AsSpan(0, _count))
         {
             if (slot.Reports > 0 && slot.Index >= lo && slot.Index <= hi)
             {

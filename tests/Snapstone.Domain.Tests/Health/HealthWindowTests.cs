@@ -45,7 +45,7 @@ public class HealthWindowTests
     }
 
     [Fact]
-    public void Thousands_of_reports_fit_in_the_fixed_wheel_without_losing_traffic()
+    public void Thousands_of_reports_fit_in_the_window_without_losing_traffic()
     {
         var window = new HealthWindow();
         for (var i = 0; i < 10_000; i++)
@@ -56,6 +56,38 @@ public class HealthWindowTests
         Assert.Equal(30_000, totals.Requests);
         Assert.Equal(100, totals.Errors);
         Assert.Equal(10_000, totals.Reports);
+    }
+
+    [Fact]
+    public void A_late_report_inside_the_window_lands_in_its_own_slot_between_the_others()
+    {
+        var window = new HealthWindow();
+        window.Add(T0.AddSeconds(1), M(10));
+        window.Add(T0.AddSeconds(10), M(30));
+        window.Add(T0.AddSeconds(5), M(20, 2)); // arrives last, belongs in between
+
+        var series = window.Series(T0.AddSeconds(20))!; // slots of 0.9375 s: 1 s is slot 1, 5 s slot 5, 10 s slot 10
+
+        Assert.Equal([10L, 0, 0, 0, 20, 0, 0, 0, 0, 30], series.Requests);
+        Assert.Equal(2, window.Totals(T0.AddSeconds(20)).Errors);
+    }
+
+    [Theory]
+    [InlineData(1)]    // every slot of the window holds a report
+    [InlineData(5)]    // a node at the usual 5 s cadence
+    [InlineData(300)]  // a node that reports every 5 minutes: one slot at a time
+    public void Reporting_for_an_hour_at_any_cadence_keeps_exactly_the_last_minute(int everySeconds)
+    {
+        var window = new HealthWindow();
+        var end = 3_600;
+        for (var s = 0; s <= end; s += everySeconds)
+        {
+            window.Add(T0.AddSeconds(s), M(7));
+        }
+        var now = T0.AddSeconds(end);
+        var inWindow = Enumerable.Range(0, end / everySeconds + 1).Count(i => T0.AddSeconds(i * everySeconds).UtcTicks / window.SlotTicks > now.UtcTicks / window.SlotTicks - HealthWindow.Slots);
+
+        Assert.Equal(7L * inWindow, window.Totals(now).Requests);
     }
 
     [Fact]
