@@ -82,11 +82,11 @@ public sealed record Plan([property: Id(0)] IReadOnlyList<WaveSpec> Waves)
     [Id(1)] public int FinalBakeSeconds { get; init; }
 
     /// <summary>
-    /// When true, a wave does not open on nodes where another unit's wave is still baking: it waits until those bakes
-    /// end, so no two changes are judged on the same node at once. False by default: overlapping changes are told
-    /// apart by attribution (a node's regression is blamed on the change it applied last before the regression
-    /// began, see <c>Attribution</c>), and serialising every unit's rollouts behind each other would slow every
-    /// team to the pace of the slowest bake.
+    /// Asks that a wave not open on nodes where another unit's wave is still baking. Not supported: a plan that sets
+    /// it true is refused (<see cref="PlanRules"/>), so that nobody relies on a guard that does not act. Overlapping
+    /// changes are told apart by attribution instead (a node's regression is blamed on the change it applied last
+    /// before the regression began, see <c>Attribution</c>), and serialising every unit's rollouts behind each other
+    /// would slow every team to the pace of the slowest bake. Kept in the shape so that <c>false</c> stays valid.
     /// </summary>
     [Id(2)] public bool AvoidOverlappingBakes { get; init; }
 }

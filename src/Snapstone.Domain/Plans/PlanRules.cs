@@ -29,6 +29,8 @@ public static class PlanRules
         }
         if (plan.FinalBakeSeconds < 0 || plan.FinalBakeSeconds > MaxBakeSeconds)
             errors.Add($"finalBakeSeconds must be between 0 and {MaxBakeSeconds} (got {plan.FinalBakeSeconds})");
+        if (plan.AvoidOverlappingBakes)
+            errors.Add("avoidOverlappingBakes is not supported: a wave opens whatever other units bake on its nodes, and overlapping changes are told apart by attribution (docs/rollouts.md); leave it out or set it false");
         var names = new HashSet<string>(StringComparer.Ordinal);
         double lastPercent = 0;
         for (var i = 0; i < plan.Waves.Count; i++)

@@ -60,6 +60,8 @@ public class PlanRulesTests
         { "final bake of a week", new Plan([Canary, All]) { FinalBakeSeconds = 604_800 }, null },
         { "negative final bake", new Plan([Canary, All]) { FinalBakeSeconds = -1 }, "finalBakeSeconds must be between 0 and 604800 (got -1)" },
         { "final bake over a week", new Plan([Canary, All]) { FinalBakeSeconds = 604_801 }, "finalBakeSeconds must be between 0 and 604800 (got 604801)" },
+        { "overlapping bakes avoided: refused, not stored and ignored", new Plan([Canary, All]) { AvoidOverlappingBakes = true },
+            "avoidOverlappingBakes is not supported: a wave opens whatever other units bake on its nodes, and overlapping changes are told apart by attribution (docs/rollouts.md); leave it out or set it false" },
         { "no thresholds", WithGates(new Gates() with { Thresholds = null! }), "waves[0].gates.thresholds must be an object" },
         { "no cohort traffic needed", WithGates(new Gates() with { Thresholds = new GateThresholds { MinCohortRequests = 0 } }),
             "waves[0].gates.thresholds.minCohortRequests must be between 1 and 1000000000000 (got 0)" },
