@@ -194,6 +194,64 @@ public sealed class ConsoleTests
     }
 
     [Fact]
+    public async Task The_rollout_page_charts_the_canary_cohort_against_its_control_live_with_the_figures_the_evidence_endpoint_gives()
+    {
+        await using var scenario = await RolloutScenario.StartAsync(FailureMode.FailStale);
+        await using var browser = await ConsoleBrowser.LaunchAsync();
+        var reader = await browser.SignInAsync(scenario.Server.BaseAddress, "reader");
+        var good = await scenario.PublishAsync(Http.Features(160));
+        var id = await scenario.StartRolloutAsync(good, "charted in the console");
+        await reader.GotoAsync($"/console/rollouts/{id}");
+        await ConsoleBrowser.WaitLiveAsync(reader);
+        await reader.EvaluateAsync("() => { window.snapstoneSamePage = 'never reloaded'; }");
+
+        // A wave not reached has nothing to chart, and says so.
+        await reader.Locator("[data-test=wave-picker] button[data-wave=all]").ClickAsync();
+        await Expect(reader.Locator("[data-test=bake-chart][data-wave='2'] [data-test=no-looks]")).ToHaveTextAsync("No looks recorded for wave 2 (all) yet.");
+
+        // The canary's chart appears on the open page as its looks are recorded, and stays to the end of the rollout.
+        await reader.Locator("[data-test=wave-picker] button[data-wave=canary]").ClickAsync();
+        var chart = reader.Locator("[data-test=bake-chart][data-wave='0']");
+        await scenario.TickUntil(async () => await chart.Locator("[data-test=figures]").CountAsync() == 1, "the page to chart the canary's looks");
+        await scenario.TickUntil(async () => await StateAsync(reader) == "completed", "the page to show the rollout completed");
+        Assert.Equal("never reloaded", await reader.EvaluateAsync<string?>("() => window.snapstoneSamePage ?? null"));
+
+        // Two panels, each a cohort line and a control line drawn through points, with axis labels and a legend.
+        await Expect(chart.Locator("[data-test=panel]")).ToHaveCountAsync(2);
+        foreach (var panel in new[] { "error-rate", "p99" })
+        {
+            var figure = chart.Locator($"[data-panel={panel}]");
+            foreach (var series in new[] { "cohort", "control" })
+            {
+                Assert.Matches(@"^M\d+(\.\d)?,\d+(\.\d)?", await figure.Locator($"svg path[data-series={series}]").GetAttributeAsync("d") ?? "");
+            }
+            await Expect(figure.Locator("svg text.axis")).ToHaveCountAsync(2);
+            await Expect(figure.Locator("figcaption")).ToContainTextAsync("cohort");
+            await Expect(figure.Locator("figcaption")).ToContainTextAsync("control");
+        }
+
+        // The figures beside it are the latest look's, as GET /v1/rollouts/{id}/evidence?wave=0 answers them.
+        var (read, evidence) = await scenario.Server.Client("reader").Get($"/v1/rollouts/{id}/evidence?wave=0");
+        Assert.Equal(200, read);
+        var looks = evidence["looks"]!.AsArray();
+        var latest = looks.MaxBy(l => DateTimeOffset.Parse((string)l!["at"]!, System.Globalization.CultureInfo.InvariantCulture))!;
+        await Expect(chart.Locator("[data-test=look]")).ToContainTextAsync($"{looks.Count} look(s) recorded");
+        await Expect(chart.Locator("[data-test=look] strong")).ToHaveTextAsync((string)latest["verdict"]!["result"]!);
+        foreach (var side in new[] { "cohort", "control" })
+        {
+            var figures = chart.Locator($"[data-test=figures] [data-side={side}]");
+            var expected = latest[side]!;
+            Assert.True((int)expected["reporting"]! > 0, $"the {side} of the canary's latest look counted no node: {expected.ToJsonString()}");
+            await Expect(figures.Locator("[data-figure=error-rate]")).ToHaveTextAsync(((double)expected["errorRate"]! * 100).ToString("0.###", System.Globalization.CultureInfo.InvariantCulture) + "%");
+            await Expect(figures.Locator("[data-figure=p99]")).ToHaveTextAsync(((double)expected["p99LatencyMs"]!).ToString("0.#", System.Globalization.CultureInfo.InvariantCulture) + " ms");
+            await Expect(figures.Locator("[data-figure=reporting]")).ToHaveTextAsync($"{(int)expected["reporting"]!}");
+            await Expect(figures.Locator("[data-figure=nodes]")).ToHaveTextAsync($"{(int)expected["nodes"]!}");
+            await Expect(figures.Locator("[data-figure=requests]")).ToHaveTextAsync($"{(long)expected["requests"]!}");
+        }
+        await browser.ScreenshotAsync(reader, "rollout-chart");
+    }
+
+    [Fact]
     public async Task Only_a_known_token_with_read_signs_in_and_the_session_cookie_is_not_a_token()
     {
         await using var server = await ServerProcess.StartAsync();
