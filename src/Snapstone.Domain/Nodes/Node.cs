@@ -27,12 +27,15 @@ public sealed class Node
     /// The package this node crashed on and was sent back from at once, per unit: it ran that package, though it no
     /// longer does when the rollout's own rollback reaches it (which counts the nodes that ran the bad package).
     /// </summary>
-    private readonly Dictionary<string, DesiredPackage> _crashedOff = new(StringComparer.Ordinal);
+    private Dictionary<string, DesiredPackage>? _crashedOff;
     /// <summary>Signals already pushed, so each rollout hears of each kind of trouble from a node once per activation.</summary>
-    private readonly HashSet<(string Rollout, SignalKind Kind)> _signalled = [];
+    private HashSet<(string Rollout, SignalKind Kind)>? _signalled;
     private readonly HealthWindow _window = new();
     /// <summary>The drift marks as the last write stored them (<see cref="Checkpoint"/>).</summary>
     private Dictionary<string, DurableMark> _storedMarks;
+
+    /// <summary>What a node with nothing durable to keep holds: one empty map for all of them, never written to.</summary>
+    private static readonly Dictionary<string, DurableMark> NoMarks = new(StringComparer.Ordinal);
     private DesiredCache? _desired;
     private long _assignmentsVersion;
 
@@ -94,8 +97,8 @@ public sealed class Node
             _assignments.Clear();
             State.Drift.Deferred.Clear();
             State.JoinedLate = null;
-            _crashedOff.Clear();
-            _signalled.Clear();
+            _crashedOff = null;
+            _signalled = null;
             AssignmentsMoved();
         }
         State.Identity = identity;
@@ -207,7 +210,7 @@ public sealed class Node
             {
                 continue;
             }
-            if (_signalled.Add((rollout, signal.Kind)))
+            if ((_signalled ??= []).Add((rollout, signal.Kind)))
             {
                 Raise(JoinedLate(unit, assignment.Package) ? new NodeEvent.Withheld(rollout, signal) : new NodeEvent.Signalled(rollout, signal));
             }
@@ -224,7 +227,7 @@ public sealed class Node
         {
             if (Return(unit, assignment.Previous, now))
             {
-                _crashedOff[unit] = assignment.Package;
+                (_crashedOff ??= new(StringComparer.Ordinal))[unit] = assignment.Package;
                 Raise(new NodeEvent.SentBack(unit, assignment.Rollout!, assignment.Previous!, signal));
             }
         }
@@ -280,7 +283,7 @@ public sealed class Node
     public bool ReturnTo(string rollout, string unit, DesiredPackage? previous, DesiredPackage from, DateTimeOffset now)
     {
         var ran = (State.Applied.GetValueOrDefault(unit)?.Package is { Status: ApplyStatus.Ok } applied && Runs(applied, from)) ||
-                  _crashedOff.GetValueOrDefault(unit) == from;
+                  _crashedOff?.GetValueOrDefault(unit) == from;
         if (Return(unit, previous, now))
         {
             Raise(new NodeEvent.Returned(unit, rollout, previous));
@@ -611,15 +614,15 @@ public sealed class Node
     /// <summary>What of the marks must survive a restart now (<see cref="DriftRules.Durable"/>).</summary>
     private Dictionary<string, DurableMark> DurableMarks(DateTimeOffset now)
     {
-        var durable = new Dictionary<string, DurableMark>(StringComparer.Ordinal);
+        Dictionary<string, DurableMark>? durable = null;
         foreach (var (unit, mark) in State.Drift.Marks)
         {
             if (DriftRules.Durable(mark, now, Grace, Drift) is { } stored)
             {
-                durable[unit] = stored;
+                (durable ??= new(StringComparer.Ordinal))[unit] = stored;
             }
         }
-        return durable;
+        return durable ?? NoMarks;
     }
 
     /// <summary>
