@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Snapstone.Simulator.Consumers;
 using Snapstone.Simulator.Exposition;
 using Snapstone.Simulator.Shape;
+using Snapstone.Simulator.Traffic;
 using Snapstone.Simulator.Wire;
 
 namespace Snapstone.Simulator;
@@ -44,6 +45,7 @@ public sealed class Fleet
     private readonly ConcurrentDictionary<string, bool> _units = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _oneTickAtATime = new(1, 1);
     private TickTotals? _lastTick;
+    private DisturbanceWindow? _disturbance;
 
     /// <summary>
     /// A fleet that reports to <see cref="FleetOptions.Gateways"/> through <paramref name="http"/>, or, when none are
@@ -90,6 +92,21 @@ public sealed class Fleet
 
     /// <summary>Units the fleet has a consumer for or has been asked to run, in name order.</summary>
     public IReadOnlyList<string> Units => _units.Keys.Order(StringComparer.Ordinal).ToArray();
+
+    /// <summary>The upstream disturbance started last (it may be over), null when none was.</summary>
+    public DisturbanceWindow? Upstream => Volatile.Read(ref _disturbance);
+
+    /// <summary>
+    /// Starts <paramref name="disturbance"/> now, on every node alike, replacing any earlier one: from the next report
+    /// round on, each node fails the disturbance's share of its requests for the part of its interval it covers.
+    /// </summary>
+    public DisturbanceWindow Disturb(Disturbance disturbance)
+    {
+        disturbance.Check();
+        var window = disturbance.From(_time.GetUtcNow());
+        Volatile.Write(ref _disturbance, window);
+        return window;
+    }
 
     /// <summary>Raised, on the ticking thread, for every apply, rejection and reported crash.</summary>
     public event Action<NodeChange>? Changed;
@@ -202,13 +219,16 @@ public sealed class Fleet
         long requests = 0, errors = 0;
         var crashes = 0;
         var latencies = new List<double>(_nodes.Length);
+        var disturbance = Upstream;
         for (var b = 0; b < batches.Length; b++)
         {
             var batch = batches[b];
             reports[b] = new NodeReport[batch.Length];
             for (var i = 0; i < batch.Length; i++)
             {
-                var report = batch[i].Report(now, seconds(batch[i]), _options.CrashLoopPeriod, out var crashedOn, cadence);
+                var covers = seconds(batch[i]);
+                var upstream = disturbance?.ErrorShareOver(now - TimeSpan.FromSeconds(covers), now) ?? 0;
+                var report = batch[i].Report(now, covers, _options.CrashLoopPeriod, out var crashedOn, cadence, upstream);
                 var served = report.Metrics!;
                 Metrics?.Served(batch[i], served, now);
                 reports[b][i] = _options.ReportMetrics ? report : report with { Metrics = null };

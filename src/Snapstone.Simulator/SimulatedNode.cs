@@ -122,9 +122,11 @@ public sealed class SimulatedNode
     /// the package and again every <paramref name="crashLoopPeriod"/>, and answers every request with an
     /// error in between. <paramref name="crashedOn"/> names the package it crashed on when the report
     /// counts crashes. A report out of turn covers <paramref name="seconds"/> of traffic but still gives
-    /// the node's cadence (<paramref name="cadenceSeconds"/>) as its interval.
+    /// the node's cadence (<paramref name="cadenceSeconds"/>) as its interval. <paramref name="disturbance"/> is the
+    /// extra share of requests an upstream disturbance fails in the interval (<see cref="DisturbanceWindow"/>).
     /// </summary>
-    internal NodeReport Report(DateTimeOffset now, double seconds, TimeSpan crashLoopPeriod, out (string Unit, PackageRef Package)? crashedOn, double? cadenceSeconds = null)
+    internal NodeReport Report(DateTimeOffset now, double seconds, TimeSpan crashLoopPeriod, out (string Unit, PackageRef Package)? crashedOn,
+        double? cadenceSeconds = null, double disturbance = 0)
     {
         lock (_sync)
         {
@@ -136,7 +138,7 @@ public sealed class SimulatedNode
                     _nextCrashAt += crashLoopPeriod;
                 }
             }
-            var metrics = Serve(seconds, _pendingCrashes);
+            var metrics = Serve(seconds, _pendingCrashes, disturbance);
             crashedOn = _pendingCrashes > 0 ? _crashingOn : null;
             _pendingCrashes = 0;
             _lastMetrics = metrics;
@@ -241,8 +243,11 @@ public sealed class SimulatedNode
         return applied;
     }
 
-    /// <summary>Traffic for one interval: Poisson arrivals, binomial failures, p99 jittered around the node's own.</summary>
-    private ReportMetrics Serve(double seconds, int crashes)
+    /// <summary>
+    /// Traffic for one interval: Poisson arrivals, binomial failures, p99 jittered around the node's own. An upstream
+    /// disturbance fails its share of the requests on top of what the node and its packages fail.
+    /// </summary>
+    private ReportMetrics Serve(double seconds, int crashes, double disturbance)
     {
         var requests = Sampling.Poisson(_random, Profile.RequestsPerSecond * seconds);
         if (_crashingOn is not null)
@@ -250,7 +255,7 @@ public sealed class SimulatedNode
             return new ReportMetrics(requests, requests, requests == 0 ? 0 : Math.Round(Profile.P99LatencyMs, 1), crashes);
         }
 
-        var healthy = 1 - Profile.ErrorRate;
+        var healthy = (1 - Profile.ErrorRate) * (1 - disturbance);
         var extraLatency = 0.0;
         foreach (var slot in _units.Values)
         {

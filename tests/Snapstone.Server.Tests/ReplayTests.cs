@@ -8,7 +8,7 @@ using Xunit.Abstractions;
 namespace Snapstone.Server.Tests;
 
 /// <summary>
-/// The incident replays of issue #6 (<see cref="Replays"/>), scaled down (<see cref="ReplayScale.Ci"/>): each one
+/// The incident replays of issues #6 and #13 (<see cref="Replays"/>), scaled down (<see cref="ReplayScale.Ci"/>): each one
 /// against a server of its own and a seeded fleet of 80 nodes reporting every quarter second, the server's rollouts
 /// ticking as often. The bounds are correctness bounds, not speed targets: <c>docs/performance.md</c> has the speed.
 /// </summary>
@@ -98,6 +98,45 @@ public sealed class ReplayTests(ITestOutputHelper output)
         Assert.All(result.Outcomes, o => Assert.Equal(result.Consumers, o.EverApplied));
     }
 
+    /// <summary>
+    /// Skipped on a known defect, not a loose test: a canary's error breach during the disturbance is acted on at once,
+    /// without being weighed against its PoP or the control (<c>HealthPolicy.Weigh</c> is not called), and rolls the good
+    /// change back. See <c>docs/failure-modes.md</c>, "Incident replays".
+    /// </summary>
+    [Fact(Skip = "a node's breach signal is not weighed against the control: an upstream disturbance rolls back the good change (docs/failure-modes.md, Incident replays)")]
+    public async Task An_upstream_disturbance_on_every_node_during_the_canary_bake_holds_a_good_change_and_does_not_hide_a_bad_one()
+    {
+        var result = await PlayAsync("f");
+
+        Assert.Equal(["completed", "rolled-back"], result.Outcomes.Select(o => o.State));
+        Assert.All(result.Outcomes, o => Assert.NotNull(o.DisturbedAt));
+        var good = result.Good.Single();
+        Assert.Null(good.Halt);
+        Assert.Equal(result.Consumers, good.EverApplied);
+        // The disturbance was seen: the canary wave waited it out as inconclusive instead of passing or failing on it.
+        Assert.InRange(good.Inconclusive, 1, int.MaxValue);
+        var bad = result.Bad.Single();
+        Assert.Equal((ReplayScenario.PlanName, "canary", result.Canaries), (bad.Plan, bad.FirstWaveName, bad.FirstWaveTargeted));
+        Assert.InRange(bad.EverApplied, 1, bad.FirstWaveTargeted);
+    }
+
+    [Fact]
+    public async Task A_bad_change_of_one_unit_entering_its_canary_wave_on_nodes_a_good_change_of_another_unit_is_baking_on_takes_the_blame_alone()
+    {
+        var scenario = Replays.Named("g", ReplayScale.Ci);
+        Assert.Contains(FleetLayout.Lay(scenario.Shape).Nodes, n => n.IsCanary && n.Labels["proxy"] == "fl1");
+
+        var result = await PlayAsync("g");
+
+        Assert.Equal([(scenario.Unit, "completed"), (scenario.Overlap!.Unit, "rolled-back")], result.Outcomes.Select(o => (o.Unit, o.State)));
+        var good = result.Good.Single();
+        Assert.Null(good.Halt);
+        Assert.Equal(result.Consumers, good.EverApplied);
+        var bad = result.Bad.Single();
+        Assert.Equal((ReplayScenario.PlanName, "canary", result.Canaries), (bad.Plan, bad.FirstWaveName, bad.FirstWaveTargeted));
+        Assert.InRange(bad.EverApplied, 1, bad.FirstWaveTargeted);
+    }
+
     /// <summary>Plays the replay on a fresh server and checks every promise of <see cref="ReplayResult.Problems"/>.</summary>
     private async Task<ReplayResult> PlayAsync(string id)
     {
@@ -137,7 +176,7 @@ public sealed class ReplayTests(ITestOutputHelper output)
             output.WriteLine(string.Join('\n', server.Log.Split('\n').TakeLast(80)));
         }
         Assert.True(problems.Count == 0, $"{string.Join("\n", problems)}\n{result.Describe()}");
-        Assert.Equal(scenario.Changes.Count, result.Outcomes.Count);
+        Assert.Equal(scenario.ChangeCount, result.Outcomes.Count);
         return result;
     }
 }

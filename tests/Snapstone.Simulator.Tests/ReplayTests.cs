@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Snapstone.Simulator.Consumers;
 using Snapstone.Simulator.Replay;
 using Snapstone.Simulator.Shape;
+using Snapstone.Simulator.Traffic;
 
 namespace Snapstone.Simulator.Tests;
 
@@ -17,14 +18,21 @@ public sealed class ReplayDefinitionTests
         var scenario = Replays.Named(id, ReplayScale.Ci);
         var fl1 = new Dictionary<string, string> { ["proxy"] = "fl1" };
 
-        Assert.Equal(ConsumerOutcome.Applied(PackageEffect.None), Consume(scenario, scenario.Baseline));
-        foreach (var change in scenario.Changes)
+        Assert.Equal(ConsumerOutcome.Applied(PackageEffect.None), Consume(scenario.Consumer, scenario.Baseline));
+        var changes = scenario.Changes.Select(c => (scenario.Consumer, c)).ToList();
+        if (scenario.Overlap is { } overlap)
         {
-            var outcome = Consume(scenario, change.Content);
+            Assert.Equal(ConsumerOutcome.Applied(PackageEffect.None), Consume(overlap.Consumer, overlap.Baseline));
+            changes.Add((overlap.Consumer, overlap.Change));
+        }
+        foreach (var (consumer, change) in changes)
+        {
+            var outcome = Consume(consumer, change.Content);
             var hurts = outcome.Verdict != ConsumerVerdict.Applied || outcome.Effect.ErrorShareOn(fl1) > 0 || outcome.Effect.ExtraLatencyMs > 0;
             Assert.True(hurts == change.Bad, $"{scenario} \"{change.Message}\": {outcome}");
         }
-        Assert.Equal(id switch { "c" => ReplayScale.Ci.Cycles, "e" => 0, _ => 1 }, scenario.Changes.Count(c => c.Bad));
+        Assert.Equal(id switch { "c" => ReplayScale.Ci.Cycles, "e" => 0, _ => 1 }, changes.Count(c => c.Item2.Bad));
+        Assert.Equal(changes.Count, scenario.ChangeCount);
     }
 
     [Theory]
@@ -36,7 +44,7 @@ public sealed class ReplayDefinitionTests
         Assert.Equal(ReplayScenario.PlanName, (string?)scenario.Definition["plan"]);
         var waves = scenario.Plan["waves"]!.AsArray();
         Assert.Equal(["canary", "ten-percent", "all"], waves.Select(w => (string?)w!["name"]));
-        Assert.All(waves, w => Assert.Equal(ReplayScale.Ci.BakeSeconds, (int)w!["bakeSeconds"]!));
+        Assert.Equal(id == "g" ? [1, 6, 1] : [1, 1, 1], waves.Select(w => (int)w!["bakeSeconds"]!));
         Assert.Equal((80, 4, 7), (scenario.Shape.Nodes, scenario.Shape.Pops, scenario.Shape.Seed));
         Assert.Equal(scenario.Consumer, scenario.Consumers[scenario.Unit]);
     }
@@ -78,11 +86,33 @@ public sealed class ReplayDefinitionTests
     [Fact]
     public void An_unknown_replay_is_refused_with_the_known_ones()
     {
-        var refused = Assert.Throws<ArgumentException>(() => Replays.Named("f", ReplayScale.Ci));
-        Assert.Equal("replay 'f' must be one of a, b, c, d, e", refused.Message);
+        var refused = Assert.Throws<ArgumentException>(() => Replays.Named("h", ReplayScale.Ci));
+        Assert.Equal("replay 'h' must be one of a, b, c, d, e, f, g", refused.Message);
     }
 
-    private static ConsumerOutcome Consume(ReplayScenario scenario, string content) => scenario.Consumer.Consume(Encoding.UTF8.GetBytes(content));
+    [Fact]
+    public void Only_the_upstream_replay_disturbs_the_fleet_for_a_few_seconds_of_each_canary_bake()
+    {
+        Assert.Equal(new Disturbance(0.2, TimeSpan.FromSeconds(3)), Replays.Named("f", ReplayScale.Ci).Disturbance);
+        Assert.Equal(["f"], Replays.All(ReplayScale.Ci).Where(s => s.Disturbance is not null).Select(s => s.Id));
+        Assert.Equal([false, true], Replays.Named("f", ReplayScale.Ci).Changes.Select(c => c.Bad));
+    }
+
+    [Fact]
+    public void The_overlapping_replay_starts_the_flags_change_on_every_node_while_the_good_feature_file_bakes_its_second_wave()
+    {
+        var scenario = Replays.Named("g", ReplayScale.Ci);
+        var overlap = scenario.Overlap!;
+
+        Assert.Equal(("bot-features", "global-flags", 1), (scenario.Unit, overlap.Unit, overlap.DuringWave));
+        Assert.Equal([false], scenario.Changes.Select(c => c.Bad));
+        Assert.True(overlap.Change.Bad);
+        Assert.Null(overlap.Definition["targets"]);
+        Assert.Equal(["bot-features", "global-flags"], scenario.Consumers.Keys.Order());
+        Assert.Equal(["g"], Replays.All(ReplayScale.Ci).Where(s => s.Overlap is not null).Select(s => s.Id));
+    }
+
+    private static ConsumerOutcome Consume(IConsumer consumer, string content) => consumer.Consume(Encoding.UTF8.GetBytes(content));
 }
 
 public sealed class ReplayResultTests

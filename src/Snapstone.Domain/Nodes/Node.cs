@@ -145,6 +145,7 @@ public sealed class Node
                 if (!State.Applied.TryGetValue(unit, out var known) || known.Package != applied)
                 {
                     State.Applied[unit] = new AppliedRecord(applied, now);
+                    Remember(unit, applied, now);
                     _appliedChanged = true;
                     _applies = null;
                     // What the node served so far in this slot belongs to the package it left.
@@ -352,16 +353,23 @@ public sealed class Node
     }
 
     /// <summary>
-    /// When the node applied each unit's package it runs: the first report that said it ran it. Built once per change of
-    /// what the node runs (every cohort sample of every tick carries it) and never mutated, so samples may share it.
+    /// When the node applied each unit's package within the health window, those it has left since included, and each
+    /// package it runs now: the first report that said it ran it. Built once per change of what the node runs (every
+    /// cohort sample of every tick carries it) and never mutated, so samples may share it.
     /// </summary>
+    /// <remarks>
+    /// The packages left matter: a node that applied <c>flags</c> v2 at 10:00:00 and <c>bot</c> v2 at 10:00:05, failed from
+    /// 10:00:06 on, and was sent back to <c>bot</c> v1 at 10:00:08 still holds the errors in its window; they began after
+    /// <c>bot</c> v2, so they are bot's, not flags'. With only what it runs now, the last apply before the errors would be
+    /// flags v2, and the flags rollout would be blamed for the change that was just rolled back.
+    /// </remarks>
     private IReadOnlyList<UnitApply> Applies()
     {
         if (_applies is not null)
         {
             return _applies;
         }
-        var applies = new List<UnitApply>(State.Applied.Count);
+        var applies = new List<UnitApply>(State.Applied.Count + (_applied?.Count ?? 0));
         foreach (var (unit, record) in State.Applied)
         {
             if (record.Package.Status == ApplyStatus.Ok)
@@ -369,11 +377,34 @@ public sealed class Node
                 applies.Add(new UnitApply(unit, record.Package.Version, record.Since));
             }
         }
+        if (_applied is not null)
+        {
+            applies.AddRange([.. _applied.Where(a => !applies.Contains(a))]);
+        }
         return _applies = applies;
     }
 
     /// <summary><see cref="Applies"/> as last built; null once what the node runs has changed.</summary>
     private IReadOnlyList<UnitApply>? _applies;
+
+    /// <summary>Applies of packages within the health window, newest last, in memory only; null until the node first changes package.</summary>
+    private List<UnitApply>? _applied;
+    private const int MaxRememberedApplies = 16;
+
+    private void Remember(string unit, AppliedPackage applied, DateTimeOffset now)
+    {
+        if (applied.Status != ApplyStatus.Ok)
+        {
+            return;
+        }
+        _applied ??= [];
+        _applied.RemoveAll(a => a.At <= now - _window.Span);
+        if (_applied.Count >= MaxRememberedApplies)
+        {
+            _applied.RemoveAt(0);
+        }
+        _applied.Add(new UnitApply(unit, applied.Version, now));
+    }
 
     // ---- crashes, per unit ----
 

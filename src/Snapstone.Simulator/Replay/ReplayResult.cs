@@ -9,7 +9,14 @@ public sealed record ReplayOutcome
     /// <summary>Its place in the replay, from 1.</summary>
     public required int Index { get; init; }
     public required ReplayChange Change { get; init; }
+
+    /// <summary>The unit it changed; null in a replay of one unit, where it is the scenario's.</summary>
+    public string? Unit { get; init; }
+
     public long Version { get; init; }
+
+    /// <summary>When the replay's upstream disturbance started on the fleet during this change (its first wave baking); null: none did.</summary>
+    public DateTimeOffset? DisturbedAt { get; init; }
 
     /// <summary>The server's risk of the package, e.g. <c>high 70</c>; null when it said none.</summary>
     public string? Risk { get; init; }
@@ -93,7 +100,7 @@ public sealed record ReplayResult(
         var problems = new List<string>();
         foreach (var o in Outcomes)
         {
-            var what = $"change {o.Index} (v{o.Version}, {(o.Change.Bad ? "bad" : "good")})";
+            var what = $"change {o.Index} ({(o.Unit is { } unit ? unit + " " : "")}v{o.Version}, {(o.Change.Bad ? "bad" : "good")})";
             var ended = o.TimedOut ? $"was still {o.State} when the replay gave up" : $"ended {o.State}";
             if (!o.Change.Bad)
             {
@@ -162,7 +169,7 @@ public sealed record ReplayResult(
         foreach (var o in Outcomes)
         {
             text.AppendLine();
-            text.Append(CultureInfo.InvariantCulture, $"  {o.Index}. v{o.Version} {(o.Change.Bad ? "bad " : "good")} \"{o.Change.Message}\" risk {o.Risk ?? "?"}: ");
+            text.Append(CultureInfo.InvariantCulture, $"  {o.Index}. {(o.Unit is { } unit ? unit + " " : "")}v{o.Version} {(o.Change.Bad ? "bad " : "good")} \"{o.Change.Message}\" risk {o.Risk ?? "?"}: ");
             if (o.Refused)
             {
                 text.Append("refused by validation");
@@ -181,6 +188,10 @@ public sealed record ReplayResult(
             if (o.FleetTimeToSafe is { } back)
             {
                 text.Append(CultureInfo.InvariantCulture, $", fleet back {back.TotalSeconds:0.00} s");
+            }
+            if (o.DisturbedAt is not null)
+            {
+                text.Append("; upstream disturbance in its first wave's bake");
             }
             if (o.Inconclusive > 0 || o.Approvals > 0)
             {

@@ -47,36 +47,24 @@ public sealed class ReplayRunner(Fleet fleet, ControlPlane controlPlane, TimePro
             await UntilAsync(async () => (await controlPlane.GetFleetAsync(cancellationToken)).Nodes >= fleet.Nodes.Count,
                 $"the server to register all {fleet.Nodes.Count} nodes", SetupTimeout, cancellationToken);
             await controlPlane.PutPlanAsync(ReplayScenario.PlanName, scenario.Plan, cancellationToken);
-            await controlPlane.PutUnitAsync(scenario.Unit, scenario.Definition, cancellationToken);
-
-            var baseline = await controlPlane.CreatePackageAsync(scenario.Unit, new NewPackage(scenario.Baseline, "Baseline", Source(scenario)), cancellationToken);
-            if (baseline.Validation is { Passed: false })
-            {
-                throw new InvalidOperationException($"{scenario}: validation refused the baseline, so there is nothing to roll out from");
-            }
-            // The baseline is the unit's first package: it goes through the waves like every other change.
-            var first = await controlPlane.StartRolloutAsync(
-                new NewRollout(scenario.Unit, baseline.Version, $"replay ({scenario.Id}): baseline", ReplayScenario.PlanName),
-                $"replay-{scenario.Id}-{scenario.Unit}-{baseline.Version}", cancellationToken);
-            var (settled, _, timedOut) = await SettleAsync(first, scenario.Unit, baseline.Version, consumers, SetupTimeout, cancellationToken);
-            if (settled.State != "completed" || timedOut)
-            {
-                throw new InvalidOperationException($"{scenario}: the baseline v{baseline.Version} did not complete its rollout ({settled.State}{(timedOut ? ", timed out" : "")})");
-            }
-            await UntilAsync(() => Task.FromResult(consumers.All(n => n.Running(scenario.Unit)?.Version == baseline.Version)),
-                $"all {consumers.Count} consumers of {scenario.Unit} to run the baseline v{baseline.Version}", SetupTimeout, cancellationToken);
-            Say($"{fleet.Nodes.Count} nodes registered, {consumers.Count} run the baseline v{baseline.Version} (rolled out as {first.Id})");
+            var baselines = await Task.WhenAll(
+                BaselineAsync(scenario, scenario.Unit, scenario.Definition, scenario.Baseline, consumers, cancellationToken),
+                scenario.Overlap is { } overlap
+                    ? BaselineAsync(scenario, overlap.Unit, overlap.Definition, overlap.Baseline, fleet.Nodes, cancellationToken)
+                    : Task.FromResult(0L));
+            var baseline = baselines[0];
 
             var outcomes = new List<ReplayOutcome>();
-            var lkg = baseline.Version;
+            var lkg = baseline;
             foreach (var (change, i) in scenario.Changes.Select((c, i) => (c, i + 1)))
             {
                 if (i > 1 && BetweenChanges > TimeSpan.Zero)
                 {
                     await Task.Delay(BetweenChanges, time, cancellationToken);
                 }
-                var outcome = await PlayAsync(scenario, consumers, i, change, lkg, cancellationToken);
-                outcomes.Add(outcome);
+                var played = await PlayAsync(scenario, consumers, outcomes.Count + 1, change, lkg, i == 1 ? baselines[1] : null, cancellationToken);
+                outcomes.AddRange(played);
+                var outcome = played[0];
                 if (outcome is { State: "completed", TimedOut: false })
                 {
                     lkg = outcome.Version;
@@ -99,23 +87,111 @@ public sealed class ReplayRunner(Fleet fleet, ControlPlane controlPlane, TimePro
         }
     }
 
-    private async Task<ReplayOutcome> PlayAsync(
-        ReplayScenario scenario, IReadOnlyList<SimulatedNode> consumers, int index, ReplayChange change, long lkg, CancellationToken cancellationToken)
+    /// <summary>
+    /// Publishes the unit's baseline and rolls it out on the replay plan (a unit's first package goes through the waves
+    /// too) until every consumer runs it; answers its version.
+    /// </summary>
+    private async Task<long> BaselineAsync(ReplayScenario scenario, string unit, System.Text.Json.Nodes.JsonObject definition, string content,
+        IReadOnlyList<SimulatedNode> consumers, CancellationToken cancellationToken)
     {
-        var unit = scenario.Unit;
+        await controlPlane.PutUnitAsync(unit, definition, cancellationToken);
+        var baseline = await controlPlane.CreatePackageAsync(unit, new NewPackage(content, "Baseline", Source(scenario)), cancellationToken);
+        if (baseline.Validation is { Passed: false })
+        {
+            throw new InvalidOperationException($"{scenario}: validation refused the baseline of {unit}, so there is nothing to roll out from");
+        }
+        var first = await controlPlane.StartRolloutAsync(
+            new NewRollout(unit, baseline.Version, $"replay ({scenario.Id}): baseline", ReplayScenario.PlanName),
+            $"replay-{scenario.Id}-{unit}-{baseline.Version}", cancellationToken);
+        var (settled, _, timedOut) = await SettleAsync(first, unit, baseline.Version, consumers, SetupTimeout, null, cancellationToken);
+        if (settled.State != "completed" || timedOut)
+        {
+            throw new InvalidOperationException($"{scenario}: the baseline {unit} v{baseline.Version} did not complete its rollout ({settled.State}{(timedOut ? ", timed out" : "")})");
+        }
+        await UntilAsync(() => Task.FromResult(consumers.All(n => n.Running(unit)?.Version == baseline.Version)),
+            $"all {consumers.Count} consumers of {unit} to run the baseline v{baseline.Version}", SetupTimeout, cancellationToken);
+        Say($"{consumers.Count} nodes run the baseline {unit} v{baseline.Version} (rolled out as {first.Id})");
+        return baseline.Version;
+    }
+
+    /// <summary>
+    /// Plays one change: publishes it, rolls it out and watches it settle, starting the scenario's upstream disturbance
+    /// when its first wave starts baking, and, given <paramref name="overlapLkg"/>, the overlapping change of the other
+    /// unit when it bakes <see cref="ReplayOverlap.DuringWave"/>. Answers the change's outcome, then the overlap's.
+    /// </summary>
+    private async Task<IReadOnlyList<ReplayOutcome>> PlayAsync(ReplayScenario scenario, IReadOnlyList<SimulatedNode> consumers, int index,
+        ReplayChange change, long lkg, long? overlapLkg, CancellationToken cancellationToken)
+    {
+        var (package, risk, started) = await StartAsync(scenario, scenario.Unit, change, cancellationToken);
+        if (started is null)
+        {
+            Say($"change {index}: v{package.Version} refused by validation");
+            return [Refused(index, change, scenario.Unit, package.Version, risk)];
+        }
+        DateTimeOffset? disturbedAt = null;
+        Task<(PackageView Package, string? Risk, RolloutView? Started)>? overlapStart = null;
+        var overlap = overlapLkg is null ? null : scenario.Overlap;
+        var (rollout, approvals, timedOut) = await SettleAsync(started, scenario.Unit, package.Version, consumers, ChangeTimeout, seen =>
+        {
+            if (scenario.Disturbance is { } disturbance && disturbedAt is null && seen.Waves is [{ State: "baking" }, ..])
+            {
+                disturbedAt = fleet.Disturb(disturbance).Start;
+                Say(string.Create(CultureInfo.InvariantCulture,
+                    $"change {index}: wave 0 bakes; upstream disturbance on every node ({disturbance.ErrorShare:P0} of requests fail for {disturbance.Length.TotalSeconds:0.#} s)"));
+            }
+            if (overlap is not null && overlapStart is null && seen.CurrentWave == overlap.DuringWave
+                && seen.Waves?.ElementAtOrDefault(overlap.DuringWave)?.State == "baking")
+            {
+                Say($"change {index}: wave {overlap.DuringWave} bakes; {overlap.Unit} starts its change on the same nodes");
+                overlapStart = StartAsync(scenario, overlap.Unit, overlap.Change, cancellationToken);
+            }
+        }, cancellationToken);
+        var outcomes = new List<ReplayOutcome>
+        {
+            Outcome(index, change, scenario.Unit, package, risk, rollout, approvals, timedOut, lkg) with { DisturbedAt = disturbedAt },
+        };
+        if (overlap is not null)
+        {
+            if (overlapStart is null)
+            {
+                Say($"change {index} settled before its wave {overlap.DuringWave} baked: the overlapping change of {overlap.Unit} never started");
+                outcomes.Add(new ReplayOutcome { Index = index + 1, Change = overlap.Change, Unit = overlap.Unit });
+                return outcomes;
+            }
+            var (otherPackage, otherRisk, otherStarted) = await overlapStart;
+            if (otherStarted is null)
+            {
+                outcomes.Add(Refused(index + 1, overlap.Change, overlap.Unit, otherPackage.Version, otherRisk));
+                return outcomes;
+            }
+            var (other, otherApprovals, otherTimedOut) = await SettleAsync(otherStarted, overlap.Unit, otherPackage.Version, fleet.Nodes, ChangeTimeout, null, cancellationToken);
+            outcomes.Add(Outcome(index + 1, overlap.Change, overlap.Unit, otherPackage, otherRisk, other, otherApprovals, otherTimedOut, overlapLkg!.Value));
+        }
+        return outcomes;
+    }
+
+    /// <summary>Publishes a change and starts its rollout on the replay plan; no rollout when validation refused it.</summary>
+    private async Task<(PackageView Package, string? Risk, RolloutView? Started)> StartAsync(
+        ReplayScenario scenario, string unit, ReplayChange change, CancellationToken cancellationToken)
+    {
         var package = await controlPlane.CreatePackageAsync(unit, new NewPackage(change.Content, change.Message, Source(scenario)), cancellationToken);
         var risk = package.Risk is { } r ? string.Create(CultureInfo.InvariantCulture, $"{r.Level} {r.Score}") : null;
         if (package.Validation is { Passed: false })
         {
-            Say($"change {index}: v{package.Version} refused by validation");
-            return new ReplayOutcome { Index = index, Change = change, Version = package.Version, Risk = risk, Refused = true, State = "refused" };
+            return (package, risk, null);
         }
-
         var started = await controlPlane.StartRolloutAsync(
             new NewRollout(unit, package.Version, $"replay ({scenario.Id}): {change.Message}", ReplayScenario.PlanName),
             $"replay-{scenario.Id}-{unit}-{package.Version}", cancellationToken);
-        var (rollout, approvals, timedOut) = await SettleAsync(started, unit, package.Version, consumers, ChangeTimeout, cancellationToken);
+        return (package, risk, started);
+    }
 
+    private static ReplayOutcome Refused(int index, ReplayChange change, string unit, long version, string? risk) =>
+        new() { Index = index, Change = change, Unit = unit, Version = version, Risk = risk, Refused = true, State = "refused" };
+
+    private ReplayOutcome Outcome(int index, ReplayChange change, string unit, PackageView package, string? risk,
+        RolloutView rollout, int approvals, bool timedOut, long lkg)
+    {
         var timeline = rollout.Timeline ?? [];
         var halt = timeline.FirstOrDefault(e => e.Type is "paused" or "rollback-started" or "aborted");
         var firstTouch = fleet.History.FirstTouchedAt(unit, package.Version);
@@ -123,6 +199,7 @@ public sealed class ReplayRunner(Fleet fleet, ControlPlane controlPlane, TimePro
         {
             Index = index,
             Change = change,
+            Unit = unit,
             Version = package.Version,
             Risk = risk,
             Rollout = rollout.Id,
@@ -143,7 +220,7 @@ public sealed class ReplayRunner(Fleet fleet, ControlPlane controlPlane, TimePro
             Approvals = approvals,
         };
         Say(string.Create(CultureInfo.InvariantCulture,
-            $"change {index} ({(change.Bad ? "bad" : "good")}, v{outcome.Version}, risk {risk ?? "?"}): {outcome.State}{(timedOut ? " (gave up watching)" : "")} " +
+            $"change {index} ({unit}, {(change.Bad ? "bad" : "good")}, v{outcome.Version}, risk {risk ?? "?"}): {outcome.State}{(timedOut ? " (gave up watching)" : "")} " +
             $"on plan {outcome.Plan} at wave {outcome.StoppedAtWave}; {outcome.EverApplied} nodes ran it, first wave {outcome.FirstWaveTargeted}") +
             (outcome.TimeToSafe is { } safe ? string.Create(CultureInfo.InvariantCulture, $"; safe after {safe.TotalSeconds:0.00} s") : "") +
             (outcome.Halt is { } why ? $"; {why}" : ""));
@@ -155,13 +232,15 @@ public sealed class ReplayRunner(Fleet fleet, ControlPlane controlPlane, TimePro
     /// paused, or held for an approval no one can give), approving each held wave with <see cref="Approver"/>.
     /// </summary>
     private async Task<(RolloutView Rollout, int Approvals, bool TimedOut)> SettleAsync(
-        RolloutView rollout, string unit, long version, IReadOnlyList<SimulatedNode> consumers, TimeSpan timeout, CancellationToken cancellationToken)
+        RolloutView rollout, string unit, long version, IReadOnlyList<SimulatedNode> consumers, TimeSpan timeout, Action<RolloutView>? watch,
+        CancellationToken cancellationToken)
     {
         var deadline = time.GetUtcNow() + timeout;
         int? approvedWave = -1;
         var approvals = 0;
         while (true)
         {
+            watch?.Invoke(rollout);
             if (rollout.State == "awaiting-approval" && Approver is not null && approvedWave != rollout.CurrentWave)
             {
                 approvedWave = rollout.CurrentWave;

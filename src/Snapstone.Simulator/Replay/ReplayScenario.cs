@@ -1,11 +1,22 @@
 using System.Text.Json.Nodes;
 using Snapstone.Simulator.Consumers;
 using Snapstone.Simulator.Shape;
+using Snapstone.Simulator.Traffic;
 
 namespace Snapstone.Simulator.Replay;
 
 /// <summary>One package a replay publishes and rolls out, and whether Snapstone must stop it.</summary>
 public sealed record ReplayChange(string Content, string Message, bool Bad);
+
+/// <summary>
+/// A change of a second unit, every node's, published and rolled out on the replay plan while the first change of the
+/// replay bakes wave <see cref="DuringWave"/>: the two rollouts overlap on the nodes both have touched.
+/// </summary>
+/// <example>
+/// The replay's bot-features change bakes its second wave (1) when the global-flags change enters its canary wave: the
+/// canaries run the new feature file already, and now take the new flags too.
+/// </example>
+public sealed record ReplayOverlap(string Unit, IConsumer Consumer, JsonObject Definition, string Baseline, ReplayChange Change, int DuringWave);
 
 /// <summary>
 /// An incident replayed against a fleet: the unit and how the nodes consume it, the fleet's shape, the plan, the
@@ -47,8 +58,22 @@ public sealed record ReplayScenario
 
     public required IReadOnlyList<ReplayChange> Changes { get; init; }
 
+    /// <summary>
+    /// An upstream disturbance the fleet suffers, on every node alike, from the moment each change's first wave starts
+    /// baking; null: none.
+    /// </summary>
+    public Disturbance? Disturbance { get; init; }
+
+    /// <summary>A second unit's change that overlaps the first change's rollout; null: none.</summary>
+    public ReplayOverlap? Overlap { get; init; }
+
+    /// <summary>The changes the replay rolls out, the overlapping one included: one outcome each.</summary>
+    public int ChangeCount => Changes.Count + (Overlap is null ? 0 : 1);
+
     /// <summary>The fleet's consumers, for <see cref="FleetOptions.Consumers"/>.</summary>
-    public IReadOnlyDictionary<string, IConsumer> Consumers => new Dictionary<string, IConsumer> { [Unit] = Consumer };
+    public IReadOnlyDictionary<string, IConsumer> Consumers => Overlap is { } overlap
+        ? new Dictionary<string, IConsumer> { [Unit] = Consumer, [overlap.Unit] = overlap.Consumer }
+        : new Dictionary<string, IConsumer> { [Unit] = Consumer };
 
     public bool Consumes(NodeProfile node) =>
         Targets.All(t => node.Labels.TryGetValue(t.Key, out var value) && value == t.Value);

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Snapstone.Simulator.Demo;
 using Snapstone.Simulator.Shape;
+using Snapstone.Simulator.Traffic;
 
 namespace Snapstone.Simulator.Replay;
 
@@ -30,15 +31,31 @@ public sealed record ReplayScale
     /// <summary>Good packages rolled out on the noisy fleet (e).</summary>
     public int NoisyChanges { get; init; } = 3;
 
+    /// <summary>How long the upstream disturbance (f) lasts, from its change's canary wave starting to bake.</summary>
+    public double DisturbanceSeconds { get; init; } = 30;
+
+    /// <summary>Share of every node's requests the upstream disturbance (f) fails.</summary>
+    public double DisturbanceErrorShare { get; init; } = 0.2;
+
+    /// <summary>
+    /// How long the second wave bakes in the overlapping-units replay (g): long enough for the other unit's change to
+    /// go through its canary wave and be rolled back meanwhile.
+    /// </summary>
+    public int OverlapBakeSeconds { get; init; } = 60;
+
     /// <summary>
     /// 80 nodes in 4 PoPs (one per region), about 10% of them canaries, 1 s bakes, seed 7 (it puts fl1 and fl2
     /// nodes among the canaries of every replay that needs them).
     /// </summary>
-    public static ReplayScale Ci { get; } = new() { Nodes = 80, Pops = 4, Seed = 7, CanaryShare = 0.1, BakeSeconds = 1, Cycles = 3, NoisyChanges = 2 };
+    public static ReplayScale Ci { get; } = new()
+    {
+        Nodes = 80, Pops = 4, Seed = 7, CanaryShare = 0.1, BakeSeconds = 1, Cycles = 3, NoisyChanges = 2,
+        DisturbanceSeconds = 3, OverlapBakeSeconds = 6,
+    };
 }
 
 /// <summary>
-/// The five incident replays of issue #6, built on the demo's units and generators. Each is defined once here and
+/// The incident replays of issues #6 (a–e) and #13 (f, g), built on the demo's units and generators. Each is defined once here and
 /// played by the tests (scaled down) and by the benchmark (scaled up).
 /// </summary>
 public static class Replays
@@ -47,7 +64,7 @@ public static class Replays
     public const int GoodFeatures = 190;
     public const int BadFeatures = 210;
 
-    public static IReadOnlyList<string> Ids { get; } = ["a", "b", "c", "d", "e"];
+    public static IReadOnlyList<string> Ids { get; } = ["a", "b", "c", "d", "e", "f", "g"];
 
     public static IReadOnlyList<ReplayScenario> All(ReplayScale scale) => [.. Ids.Select(id => Named(id, scale))];
 
@@ -73,6 +90,16 @@ public static class Replays
             Models = "a settings file makes every request 80 ms slower and fails none; only the plan's latency gate (p99 at most 1.5× the control's) can see it",
         },
         "e" => NoisyFleet(scale),
+        "f" => FromDemo("killswitch", scale) with
+        {
+            Id = "f",
+            Name = "upstream-disturbance",
+            Models = $"an upstream dependency fails {scale.DisturbanceErrorShare:P0} of the requests of every node, on the new flags or not, for " +
+                     $"{scale.DisturbanceSeconds:0.#} s from the moment each change's canary wave starts baking: the good flags must get through it, " +
+                     "the killswitch (28% more errors on the fl1 nodes) must still die in the canary wave",
+            Disturbance = new Disturbance(scale.DisturbanceErrorShare, TimeSpan.FromSeconds(scale.DisturbanceSeconds)),
+        },
+        "g" => OverlappingUnits(scale),
         _ => throw new ArgumentException($"replay '{id}' must be one of {string.Join(", ", Ids)}"),
     };
 
@@ -148,6 +175,30 @@ public static class Replays
             // The baseline is phase 1; each change is the same 120 rows with other weights.
             Changes = [.. Enumerable.Range(2, scale.NoisyChanges).Select(phase =>
                 new ReplayChange(DemoScenario.FeatureFile(120, phase), $"Regenerate the bot features (run {phase - 1})", Bad: false))],
+        };
+    }
+
+    /// <summary>
+    /// (g) A good feature file is in its second wave, on the canaries and 10% of the fleet, when the killswitch change of
+    /// the global flags enters its canary wave: the same canaries now run both new packages, and the fl1 ones fail 28% of
+    /// their requests. The errors follow the flags, applied last: the flags must be rolled back from the canary wave
+    /// and the feature file must complete.
+    /// </summary>
+    private static ReplayScenario OverlappingUnits(ReplayScale scale)
+    {
+        var features = FromDemo("features", scale);
+        var flags = FromDemo("killswitch", scale);
+        var plan = DemoScenario.Plan(scale.BakeSeconds);
+        plan["waves"]![1]!["bakeSeconds"] = scale.OverlapBakeSeconds;
+        return features with
+        {
+            Id = "g",
+            Name = "overlapping-units",
+            Models = "a good feature file bakes its second wave when a killswitch flipped in the global flags enters its canary wave on the same nodes; " +
+                     "the fl1 canaries fail 28% of their requests from the flags' apply on",
+            Plan = plan,
+            Changes = [features.Changes[0]],
+            Overlap = new ReplayOverlap(flags.Unit, flags.Consumer, flags.Definition, flags.Baseline, flags.Changes[1], DuringWave: 1),
         };
     }
 

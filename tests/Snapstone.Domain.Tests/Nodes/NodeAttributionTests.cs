@@ -13,7 +13,8 @@ namespace Snapstone.Domain.Tests.Nodes;
 /// <remarks>
 /// Steps, separated by <c>;</c>: <c>apply flags</c> / <c>apply bot</c> / <c>apply both</c> (the node reports running v2 of
 /// those units, 200 clean requests), <c>crash</c> (a report with one crash and every request failing, naming no unit),
-/// <c>crash bot</c> (the same, with <c>applied.bot.crashes = 1</c>), <c>errors</c> (half the requests fail), <c>wait S</c>.
+/// <c>crash bot</c> (the same, with <c>applied.bot.crashes = 1</c>), <c>errors</c> (half the requests fail), <c>wait S</c>,
+/// <c>leave bot</c> (the node reports running v1 of bot again, 200 clean requests).
 /// </remarks>
 public class NodeAttributionTests
 {
@@ -54,6 +55,7 @@ public class NodeAttributionTests
                         }
                         break;
                     case ["wait", var s]: Now += TimeSpan.FromSeconds(double.Parse(s)); break;
+                    case ["leave", var unit]: _on.Remove(unit); Report(new NodeMetrics { Requests = 200, P99LatencyMs = 20 }); break;
                     default: throw new ArgumentException($"unknown step '{step}'");
                 }
             }
@@ -98,6 +100,10 @@ public class NodeAttributionTests
         { "unless the agent names the unit it crashed on", "apply both; crash bot", "rb Crash; bot sent back" },
         { "an error breach that began after the second change is the second's", "apply flags; wait 5; apply bot; wait 5; errors", "rb Breach" },
         { "an error breach with one change applied is that change's", "apply flags; wait 5; errors", "rf Breach" },
+        {
+            "and stays the second's once the node left the second change: the first is not blamed for the errors still in its window",
+            "apply flags; wait 5; apply bot; wait 5; errors; leave bot; wait 1; leave bot", "rb Breach"
+        },
     };
 
     [Theory]
@@ -126,11 +132,15 @@ public class NodeAttributionTests
     }
 
     [Fact]
-    public void A_sample_says_when_the_node_applied_each_units_package()
+    public void A_sample_says_when_the_node_applied_each_units_package_those_it_left_within_the_window_included()
     {
         var run = new Run("apply flags; wait 5; apply bot");
-        var applies = run.Node.Evidence("bot", V2, run.Now).Sample.Applies.OrderBy(a => a.At).ToList();
-        Assert.Equal(["flags", "bot"], applies.Select(a => a.Unit));
-        Assert.Equal(TimeSpan.FromSeconds(6), applies[1].At - applies[0].At);
+        var applies = run.Node.Evidence("bot", V2, run.Now).Sample.Applies.OrderBy(a => a.At).ThenBy(a => a.Unit).ToList();
+        Assert.Equal([("bot", 1L), ("flags", 1L), ("flags", 2L), ("bot", 2L)], applies.Select(a => (a.Unit, a.Version)));
+        Assert.Equal(TimeSpan.FromSeconds(6), applies[3].At - applies[2].At);
+
+        var later = new Run("apply flags; wait 61; apply bot");
+        Assert.Equal([("flags", 2L), ("bot", 2L)],
+            later.Node.Evidence("bot", V2, later.Now).Sample.Applies.OrderBy(a => a.At).Select(a => (a.Unit, a.Version)));
     }
 }
