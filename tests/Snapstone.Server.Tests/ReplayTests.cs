@@ -99,11 +99,11 @@ public sealed class ReplayTests(ITestOutputHelper output)
     }
 
     /// <summary>
-    /// Skipped on a known defect, not a loose test: a canary's error breach during the disturbance is acted on at once,
-    /// without being weighed against its PoP or the control (<c>HealthPolicy.Weigh</c> is not called), and rolls the good
-    /// change back. See <c>docs/failure-modes.md</c>, "Incident replays".
+    /// An upstream disturbance fails a share of every node's requests, on either package, while a change's canary wave
+    /// bakes. A canary's breach signal is weighed against the control at the same moments before it may act: the good
+    /// change waits the disturbance out and completes; the bad one is still rolled back from the canary wave.
     /// </summary>
-    [Fact(Skip = "a node's breach signal is not weighed against the control: an upstream disturbance rolls back the good change (docs/failure-modes.md, Incident replays)")]
+    [Fact]
     public async Task An_upstream_disturbance_on_every_node_during_the_canary_bake_holds_a_good_change_and_does_not_hide_a_bad_one()
     {
         var result = await PlayAsync("f");

@@ -132,6 +132,26 @@ public static class HealthPolicy
         NodeBreach.Weigh(signal, node, popPeers, control, gates);
 
     /// <summary>
+    /// Each breach among <paramref name="signals"/> weighed (<see cref="Weigh"/>) on the node's sample in
+    /// <paramref name="cohort"/> against <paramref name="control"/>, at one look. A breach whose node has no sample in the
+    /// look is left out: nothing weighs it, so it stands as the node raised it. Crashes and rejections are never weighed.
+    /// </summary>
+    /// <remarks>Samples do not carry their node's PoP, so the PoP side of <see cref="Weigh"/> is empty here: the control is what it is weighed against.</remarks>
+    public static IReadOnlyList<WeighedBreach> WeighBreaches(IReadOnlyList<NodeSignal> signals, IReadOnlyList<NodeSample> cohort, IReadOnlyList<NodeSample> control, Gates gates)
+    {
+        List<WeighedBreach>? weighed = null;
+        foreach (var signal in signals)
+        {
+            if (signal.Kind != SignalKind.Breach || cohort.FirstOrDefault(s => s.NodeId == signal.NodeId) is not { } node)
+            {
+                continue;
+            }
+            (weighed ??= []).Add(new WeighedBreach(signal.NodeId, Weigh(signal, node, [], control, gates)));
+        }
+        return weighed ?? [];
+    }
+
+    /// <summary>
     /// How many of <paramref name="targeted"/> nodes must report: <c>ceil(targeted × fraction)</c>.
     /// Worked example: 12 nodes at 0.9 → 10.8 → 11; 10 nodes at 0.9 → 9.
     /// </summary>

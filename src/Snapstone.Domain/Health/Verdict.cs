@@ -69,6 +69,10 @@ public sealed record BreachCheck([property: Id(0)] BreachStanding Standing, [pro
     public bool Acts => Standing == BreachStanding.Confirmed;
 }
 
+/// <summary>One node's breach signal as a look weighed it.</summary>
+[GenerateSerializer, Immutable, Alias("snapstone.WeighedBreach")]
+public sealed record WeighedBreach([property: Id(0)] string Node, [property: Id(1)] BreachCheck Check);
+
 /// <summary>Why a node grain tells a rollout at once instead of waiting for the next verdict.</summary>
 public enum SignalKind { Crash, Rejected, Breach }
 

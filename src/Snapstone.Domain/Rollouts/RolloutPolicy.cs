@@ -43,6 +43,22 @@ public static class RolloutPolicy
     public static RolloutDecision Decide(RolloutSpec spec, RolloutStatus status, RolloutConditions conditions, WaveObservation? observation,
         DateTimeOffset now, RolloutSettings settings, DateTimeOffset? lookedAt = null)
     {
+        var weighed = status.IsTerminal || status.State == RolloutState.RollingBack || observation is not { Breaches.Count: > 0 } look || look.Wave != status.CurrentWave
+            ? status
+            : status.BreachesSetAside(look.Breaches, now);
+        var decision = DecideNow(spec, weighed, conditions, observation, now, settings, lookedAt);
+        if (decision is RolloutDecision.Wait { Until: var until } wait && lookedAt is { } looked && observation is null &&
+            weighed.Signals.Any(s => s.Kind == SignalKind.Breach) && !weighed.IsTerminal)
+        {
+            // A breach that came in just after a look is weighed at the next one, a second after it at the latest.
+            decision = wait with { Until = Earlier(until ?? looked + BreachLookSpacing, looked + BreachLookSpacing) };
+        }
+        return ReferenceEquals(weighed, status) || decision.Changed ? decision : decision with { Changed = true };
+    }
+
+    private static RolloutDecision DecideNow(RolloutSpec spec, RolloutStatus status, RolloutConditions conditions, WaveObservation? observation,
+        DateTimeOffset now, RolloutSettings settings, DateTimeOffset? lookedAt)
+    {
         if (status.IsTerminal)
         {
             return Same(status, new RolloutDecision.Wait(null) { Status = status });
@@ -64,6 +80,13 @@ public static class RolloutPolicy
         var waveSpec = plan.Waves[k];
         var wave = status.Waves[k];
         var seen = observation?.Wave == k ? observation : null;
+
+        // A node's breach is weighed against the control at the same moments before it may act on its own: look now.
+        if (seen is null && status.TouchedThrough >= 0 && status.Signals.Any(s => s.Kind == SignalKind.Breach) &&
+            (lookedAt is not { } looked || now - looked >= BreachLookSpacing))
+        {
+            return new RolloutDecision.Observe(k) { Status = status };
+        }
 
         if (status.TouchedThrough >= 0 && Danger(status, waveSpec, seen) is { } danger &&
             Enforced(status, k, waveSpec, danger.Reason, danger.Verdict, now) is { } enforced)
@@ -216,13 +239,37 @@ public static class RolloutPolicy
     }
 
     /// <summary>Why the rollout must roll back now, if it must: node signals, rejections or an Unhealthy verdict.</summary>
+    /// <summary>How soon after a look a breach signal makes the rollout look again to weigh it: at most once a second.</summary>
+    public static readonly TimeSpan BreachLookSpacing = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// Whether a breach rolls back on its own: only once a look weighed it confirmed (the node significantly worse than
+    /// the control at the same moments, or nothing to weigh it against), or when the look had no sample of its node.
+    /// Ambient (the control as bad: an upstream disturbance) and unconfirmed breaches are left to the verdict; without
+    /// a look yet it waits for one (at most <see cref="BreachLookSpacing"/>).
+    /// </summary>
+    private static bool Stands(NodeSignal breach, WaveObservation? seen)
+    {
+        if (seen is null)
+        {
+            return false;
+        }
+        var weighed = seen.Breaches.FirstOrDefault(b => b.Node == breach.NodeId);
+        return weighed is null || weighed.Check.Acts;
+    }
+
+    private static string Weighed(NodeSignal breach, WaveObservation? seen) =>
+        seen?.Breaches.FirstOrDefault(b => b.Node == breach.NodeId) is { } weighed
+            ? $"{breach.Reason}; weighed: {FindingText.Render(weighed.Check.Finding)}"
+            : breach.Reason;
+
     private static (string Reason, Verdict? Verdict)? Danger(RolloutStatus status, WaveSpec spec, WaveObservation? seen)
     {
         var gates = spec.Gates;
-        var breaches = status.Signals.Where(s => s.Kind == SignalKind.Breach).ToList();
+        var breaches = status.Signals.Where(s => s.Kind == SignalKind.Breach && Stands(s, seen)).ToList();
         if (breaches.Count > 0)
         {
-            return (More(breaches[0].Reason, breaches.Count - 1, "breached"), null);
+            return (More(Weighed(breaches[0], seen), breaches.Count - 1, "breached"), null);
         }
         var crashed = status.Signals.Where(s => s.Kind == SignalKind.Crash).ToList();
         if (crashed.Count > gates.MaxCrashes)

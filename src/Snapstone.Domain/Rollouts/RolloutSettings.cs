@@ -77,6 +77,11 @@ public sealed record WaveObservation
     [Id(4)] public Verdict? Verdict { get; init; }
     /// <summary>Some of the targeted nodes that do not run the package yet (at most <see cref="MaxNamed"/>), so a stuck wave can name them.</summary>
     [Id(5)] public IReadOnlyList<string> Unconverged { get; init; } = new List<string>();
+    /// <summary>
+    /// The rollout's breach signals weighed at this look against the control at the same moments
+    /// (<see cref="HealthPolicy.WeighBreaches"/>): only a confirmed one rolls back on its own.
+    /// </summary>
+    [Id(6)] public IReadOnlyList<WeighedBreach> Breaches { get; init; } = [];
 
     /// <summary>How many unconverged nodes an observation (and each PoP's part of it) names.</summary>
     public const int MaxNamed = 5;

@@ -103,6 +103,8 @@ public static class TimelineTypes
     public const string Paused = "paused";
     public const string Resumed = "resumed";
     public const string NodeSignal = "node-signal";
+    /// <summary>A node's breach that a look weighed against the control and left to the verdict (an ambient disturbance, or not beyond chance).</summary>
+    public const string BreachSetAside = "breach-set-aside";
     public const string RollbackStarted = "rollback-started";
     public const string RollbackAssigned = "rollback-assigned";
     public const string RolledBack = "rolled-back";
@@ -245,6 +247,26 @@ public sealed record RolloutStatus
             return this;
         }
         return (this with { Signals = [.. Signals, signal] }).Append(now, TimelineTypes.NodeSignal, signal.Reason);
+    }
+
+    /// <summary>
+    /// The breach signals a look weighed and found not to act on their own (<see cref="BreachCheck.Acts"/> false) leave
+    /// <see cref="Signals"/>, each with a timeline entry giving the weighing: the wave's verdict, which compares the whole
+    /// cohort with the control, decides on them from now on. The same; this, when none of them is among the signals.
+    /// </summary>
+    internal RolloutStatus BreachesSetAside(IReadOnlyList<WeighedBreach> weighed, DateTimeOffset now)
+    {
+        var status = this;
+        foreach (var breach in weighed)
+        {
+            if (breach.Check.Acts || !status.Signals.Any(s => s.Kind == SignalKind.Breach && s.NodeId == breach.Node))
+            {
+                continue;
+            }
+            status = (status with { Signals = [.. status.Signals.Where(s => !(s.Kind == SignalKind.Breach && s.NodeId == breach.Node))] })
+                .Append(now, TimelineTypes.BreachSetAside, $"breach set aside: {FindingText.Render(breach.Check.Finding)}");
+        }
+        return status;
     }
 
     internal RolloutStatus AwaitingApproval(int wave, RolloutSpec spec, DateTimeOffset now) =>

@@ -668,6 +668,7 @@ public sealed partial class RolloutGrain : Grain, IRolloutRunnerGrain, IRemindab
             Rejected = counts.Sum(c => c.Rejected),
             Verdict = verdict,
             Unconverged = FirstNamed(counts.Select(c => c.Unconverged)),
+            Breaches = HealthPolicy.WeighBreaches(Status.Signals, cohort, control, gates),
         };
     }
 

@@ -27,6 +27,13 @@ public class RolloutPolicyTests
     private static readonly Verdict UnhealthyVerdict = new(VerdictResult.Unhealthy, ["cohort error rate 3.10% (310/10000) > ceiling 1.00%"], 0, 10);
     private static readonly Verdict InconclusiveVerdict = new(VerdictResult.Inconclusive, ["cohort served 150 requests < 200 needed for a verdict"]);
 
+    private static Run BreachAt60() => new Run().Open(0).At(30).Expect<Wait>(Obs(0, 10, 9)).At(60)
+        .Do(s => s.WithSignal(new NodeSignal("n-2", SignalKind.Breach,
+            "node n-2 error rate 28.00% (280/1000) > 3× its limit 1.00% (ceiling 1.00%, own baseline 0.20%)"), T0.AddSeconds(60)));
+
+    private static WeighedBreach Weighed(string node, BreachStanding standing, double control) =>
+        new(node, new BreachCheck(standing, new Finding.BreachWeighed(node, standing, 280, 1000, null, control, standing == BreachStanding.Confirmed ? 0.0001 : 0.4, 0.001)));
+
     private static WaveObservation Obs(int wave, int targeted, int applied, int rejected = 0, Verdict? verdict = null) =>
         new() { Wave = wave, Targeted = targeted, Applied = applied, Rejected = rejected, Verdict = verdict };
 
@@ -155,6 +162,10 @@ public class RolloutPolicyTests
         ["mid-bake, breach signal"] = () => (new Run().Open(0).At(30).Expect<Wait>(Obs(0, 10, 9)).At(60)
             .Do(s => s.WithSignal(new NodeSignal("n-2", SignalKind.Breach,
                 "node n-2 error rate 28.00% (280/1000) > 3× its limit 1.00% (ceiling 1.00%, own baseline 0.20%)"), T0.AddSeconds(60))), null),
+        ["mid-bake, breach weighed confirmed"] = () => (BreachAt60(), Obs(0, 10, 9) with { Breaches = [Weighed("n-2", BreachStanding.Confirmed, control: 0.001)] }),
+        ["mid-bake, breach weighed ambient"] = () => (BreachAt60(), Obs(0, 10, 9) with { Breaches = [Weighed("n-2", BreachStanding.Ambient, control: 0.2)] }),
+        ["mid-bake, breach weighed unconfirmed"] = () => (BreachAt60(), Obs(0, 10, 9) with { Breaches = [Weighed("n-2", BreachStanding.Unconfirmed, control: 0.01)] }),
+        ["mid-bake, breach of a node the look has no sample of"] = () => (BreachAt60(), Obs(0, 10, 9)),
         ["bake over, first inconclusive"] = () => (new Run().Open(0).At(30).Expect<Wait>(Obs(0, 10, 9)).At(90), Obs(0, 10, 10, verdict: InconclusiveVerdict)),
         ["inconclusive within grace"] = () => (new Run().Open(0).At(30).Expect<Wait>(Obs(0, 10, 9)).At(90)
             .Expect<Wait>(Obs(0, 10, 10, verdict: InconclusiveVerdict)).At(150), Obs(0, 10, 10, verdict: InconclusiveVerdict)),
@@ -218,7 +229,12 @@ public class RolloutPolicyTests
     [InlineData("bake over, unhealthy", "Rollback(through 0): wave 'canary' unhealthy: cohort error rate 3.10% (310/10000) > ceiling 1.00%", RolloutState.RollingBack, true)]
     [InlineData("mid-bake, unhealthy observation", "Rollback(through 0): wave 'canary' unhealthy: cohort error rate 3.10% (310/10000) > ceiling 1.00%", RolloutState.RollingBack, true)]
     [InlineData("mid-bake, crash signal", "Rollback(through 0): 1 node(s) crashed > max 0: node n-1 crashed 1 time(s) on the package", RolloutState.RollingBack, true)]
-    [InlineData("mid-bake, breach signal", "Rollback(through 0): node n-2 error rate 28.00% (280/1000) > 3× its limit 1.00% (ceiling 1.00%, own baseline 0.20%)", RolloutState.RollingBack, true)]
+    [InlineData("mid-bake, breach signal", "Observe(0)", RolloutState.Running, false)]
+    [InlineData("mid-bake, breach weighed confirmed", "Rollback(through 0): node n-2 error rate 28.00% (280/1000) > 3× its limit 1.00% (ceiling 1.00%, own baseline 0.20%); " +
+        "weighed: node n-2 error rate 28.00% (280/1000) is significantly worse than the control (0.10%) at the same time (p = 0, needs < 0.001)", RolloutState.RollingBack, true)]
+    [InlineData("mid-bake, breach weighed ambient", "Wait(10:01:15)", RolloutState.Running, true)]
+    [InlineData("mid-bake, breach weighed unconfirmed", "Wait(10:01:15)", RolloutState.Running, true)]
+    [InlineData("mid-bake, breach of a node the look has no sample of", "Rollback(through 0): node n-2 error rate 28.00% (280/1000) > 3× its limit 1.00% (ceiling 1.00%, own baseline 0.20%)", RolloutState.RollingBack, true)]
     [InlineData("bake over, first inconclusive", "Wait(10:01:35)", RolloutState.Running, true)]
     [InlineData("inconclusive within grace", "Wait(10:02:35)", RolloutState.Running, false)]
     [InlineData("inconclusive past grace", "Pause: wave 'canary' inconclusive for 2 min (grace 2 min): cohort served 150 requests < 200 needed for a verdict", RolloutState.Paused, true)]
@@ -244,6 +260,24 @@ public class RolloutPolicyTests
         Assert.Equal(state, decision.Status.State);
         Assert.Equal(changed, decision.Changed);
         Assert.Equal(changed, !ReferenceEquals(before, decision.Status));
+    }
+
+    [Fact]
+    public void A_breach_the_look_weighs_as_ambient_leaves_the_signals_with_its_weighing_on_the_timeline_and_asks_for_no_more_looks()
+    {
+        var (run, observation) = Stages["mid-bake, breach weighed ambient"]();
+
+        var decision = run.Decide(observation);
+
+        Assert.DoesNotContain(decision.Status.Signals, s => s.Kind == SignalKind.Breach);
+        var last = decision.Status.Timeline[^1];
+        Assert.Equal(TimelineTypes.BreachSetAside, last.Type);
+        Assert.Equal("breach set aside: node n-2 error rate 28.00% (280/1000), but the control (20.00%) at the same time say the trouble is around it, " +
+                     "not on it: left to the verdict", last.Message);
+        // Looked at 60 s; at 62 s nothing is left to weigh, so no look before the next one the bake asks for.
+        Assert.IsType<Wait>(RolloutPolicy.Decide(run.Spec, decision.Status, run.Conditions, null, T0.AddSeconds(62), Settings, lookedAt: T0.AddSeconds(60)));
+        // The breach itself, still standing, would have been looked at again.
+        Assert.IsType<Observe>(RolloutPolicy.Decide(run.Spec, run.Status, run.Conditions, null, T0.AddSeconds(62), Settings, lookedAt: T0.AddSeconds(60)));
     }
 
     [Fact]
@@ -299,7 +333,8 @@ public class RolloutPolicyTests
         var added = decision.Status.Timeline.Count - before;
         var isTransition = decision.Status.State != run.Status.State || decision.Status.CurrentWave != run.Status.CurrentWave ||
             decision.Status.Waves.Select(w => w.State).SequenceEqual(run.Status.Waves.Select(w => w.State)) is false ||
-            decision.Status.InconclusiveSince != run.Status.InconclusiveSince;
+            decision.Status.InconclusiveSince != run.Status.InconclusiveSince ||
+            decision.Status.Signals.Count < run.Status.Signals.Count; // a breach set aside by a look, with the weighing
         Assert.Equal(isTransition ? 1 : 0, added);
     }
 
