@@ -23,8 +23,8 @@ namespace Snapstone.Grains.Nodes;
 /// (one in-memory call) and reads the row only for a node it knows, so a fresh fleet enrols without a storage read per
 /// node. A node its PoP does not know is taken as fresh, and its row checked by its first write, which is an insert:
 /// one that fails finds a stored row (a node its PoP forgot, or one whose report names another PoP), which is read then
-/// and stands (<see cref="Adopt"/>). Every other call (view, long-poll, operator enrolment, drift, reminders) waits for
-/// the row to be read or that insert to succeed first; what a PoP fans out (assignments, rollbacks, observations) is
+/// and stands (<see cref="Adopt"/>). Every other call (view, long-poll, operator enrolment, reminders) waits for the
+/// row to be read or that insert to succeed first, but a drift scan's question (see <see cref="DriftFacts"/>); what a PoP fans out (assignments, rollbacks, observations) is
 /// held in memory and taken again from the PoP's ledger by an activation that adopts a stored row.
 /// <para>
 /// When the insert is written behind (every <see cref="EnrolmentWrites"/> slot taken), a report that claims a new
@@ -410,9 +410,15 @@ public sealed class NodeHealthGrain : Grain, INodeFanOutGrain, IRemindable
         }
     }
 
+    /// <summary>
+    /// Not waiting for a row not read: a PoP's drift scan asks every member at once, and right after a fleet enrols that
+    /// would be a storage read per node again, each holding up the node's reports. A node taken as fresh has no drift
+    /// older than its activation; the stored marks of one its PoP forgot are taken when its row is found, and the next
+    /// scan sees them.
+    /// </summary>
     public async Task<NodeDriftFacts?> DriftFacts()
     {
-        await Resolved();
+        await Loaded(null);
         var facts = _node.DriftFacts(await Catalog(null), time.GetUtcNow());
         Act(_node.Drain());
         return facts;
