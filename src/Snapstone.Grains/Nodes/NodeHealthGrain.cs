@@ -14,18 +14,19 @@ namespace Snapstone.Grains.Nodes;
 /// One edge node, thin: it loads the node's state, asks the <see cref="Node"/> what each report, assignment and
 /// rollback means, writes what must survive a restart, and performs the side effects: PoP membership, signals to
 /// rollouts, logs and counters. Durable: identity (written before the first report is answered, or behind while the
-/// silo enrolls many nodes at once: <see cref="EnrolmentWrites"/>), what the node runs and its drift marks (written
-/// behind). In memory: assignments, which the PoP's order ledger holds durably
-/// and gives back when the grain activates, and the health window.
+/// silo enrols many nodes at once: <see cref="EnrolmentWrites"/>), what the node runs and its drift marks (written
+/// behind). In memory: assignments, which the PoP's order ledger holds durably and gives back when the grain
+/// activates, and the health window.
 /// </summary>
 /// <remarks>
 /// The row is loaded by the first call, not by Orleans before it: a report first asks its PoP whether it knows the node
 /// (one in-memory call) and reads the row only for a node it knows, so a fresh fleet enrols without a storage read per
 /// node. A node its PoP does not know is taken as fresh, and its row checked by its first write, which is an insert:
 /// one that fails finds a stored row (a node its PoP forgot, or one whose report names another PoP), which is read then
-/// and stands (<see cref="Adopt"/>). Every other call (view, long-poll, operator enrolment, reminders) waits for the
-/// row to be read or that insert to succeed first, but a drift scan's question (see <see cref="DriftFacts"/>); what a PoP fans out (assignments, rollbacks, observations) is
-/// held in memory and taken again from the PoP's ledger by an activation that adopts a stored row.
+/// and stands (<see cref="Adopt"/>). Views, long-polls, operator enrolments and reminders wait for the row to be read
+/// or that insert to succeed; a drift scan's question does not (<see cref="DriftFacts"/>), and what a PoP fans out
+/// (assignments, rollbacks, observations) is held in memory and taken again from the PoP's ledger by an activation
+/// that adopts a stored row.
 /// <para>
 /// When the insert is written behind (every <see cref="EnrolmentWrites"/> slot taken), a report that claims a new
 /// identity for a node whose own PoP does not hold it (forgotten, or another PoP named) is answered once from that
