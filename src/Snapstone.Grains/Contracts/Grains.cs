@@ -178,6 +178,13 @@ public interface IPopFanOutGrain : IPopGrain
     /// <summary>What the PoP's order ledger says <paramref name="node"/> was told, per unit; read by a node grain as it activates.</summary>
     [Alias("OrdersFor")]
     Task<IReadOnlyList<NodeOrder>> OrdersFor(string node);
+
+    /// <summary>
+    /// Whether <paramref name="node"/> is a member (from memory, no storage): asked by a node grain activated by a report
+    /// naming this PoP, which reads its own row only for a node the PoP knows.
+    /// </summary>
+    [Alias("Knows")]
+    Task<bool> Knows(string node);
 }
 
 /// <summary>The one way onto the audit chain: a change's intent, appended at most once.</summary>

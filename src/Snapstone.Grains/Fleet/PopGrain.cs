@@ -364,6 +364,8 @@ public sealed class PopGrain : Grain, IPopFanOutGrain
         new(order.Rollout, order.Unit, order.Package, order.Plan.Waves[Math.Clamp(firstWave, 0, order.Plan.Waves.Count - 1)].Gates, order.Previous);
 
     /// <summary>What the ledger says <paramref name="node"/> was told, per unit: the assignments an activating node takes back.</summary>
+    public Task<bool> Knows(string node) => Task.FromResult(state.State.Members.ContainsKey(node));
+
     public Task<IReadOnlyList<NodeOrder>> OrdersFor(string node)
     {
         if (!state.State.Members.TryGetValue(node, out var identity))

@@ -1,5 +1,7 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Orleans.Storage;
 using Snapstone.Domain.Drift;
 using Snapstone.Domain.Nodes;
 using Snapstone.Grains.Drift;
@@ -11,15 +13,46 @@ namespace Snapstone.Grains.Nodes;
 /// <summary>
 /// One edge node, thin: it loads the node's state, asks the <see cref="Node"/> what each report, assignment and
 /// rollback means, writes what must survive a restart, and performs the side effects: PoP membership, signals to
-/// rollouts, logs and counters. Durable: identity (written before the first report is answered), what the node
-/// runs and its drift marks (written behind). In memory: assignments, which the PoP's order ledger holds durably
-/// and gives back when the grain activates, and the health window.
+/// rollouts, logs and counters. Durable: identity (written before the first report is answered, or behind while the
+/// silo enrols many nodes at once: <see cref="EnrolmentWrites"/>), what the node runs and its drift marks (written
+/// behind). In memory: assignments, which the PoP's order ledger holds durably and gives back when the grain
+/// activates, and the health window.
 /// </summary>
+/// <remarks>
+/// The row is loaded by the first call, not by Orleans before it: a report first asks its PoP whether it knows the node
+/// (one in-memory call) and reads the row only for a node it knows, so a fresh fleet enrols without a storage read per
+/// node. A node its PoP does not know is taken as fresh, and its row checked by its first write, which is an insert:
+/// one that fails finds a stored row (a node its PoP forgot, or one whose report names another PoP), which is read then
+/// and stands (<see cref="Adopt"/>). Views, long-polls, operator enrolments and reminders wait for the row to be read
+/// or that insert to succeed; a drift scan's question does not (<see cref="DriftFacts"/>), and what a PoP fans out
+/// (assignments, rollbacks, observations) is held in memory and taken again from the PoP's ledger by an activation
+/// that adopts a stored row.
+/// <para>
+/// When the insert is written behind (every <see cref="EnrolmentWrites"/> slot taken), a report that claims a new
+/// identity for a node whose own PoP does not hold it (forgotten, or another PoP named) is answered once from that
+/// identity before the stored row is found; the insert, or the first call that needs the row, finds it, takes the node
+/// out of the PoP that report named, and refuses its later reports. With a slot free, the insert is written before the
+/// answer and such a report is refused at once, as it always was.
+/// </para>
+/// </remarks>
 public sealed class NodeHealthGrain : Grain, INodeFanOutGrain, IRemindable
 {
     private static readonly TimeSpan DesiredPollInterval = TimeSpan.FromMilliseconds(200);
 
-    private readonly IPersistentState<NodeState> state;
+    /// <summary>The name of the node's row in the grains table (what <c>[PersistentState("node")]</c> stored it under).</summary>
+    private const string StateName = "node";
+
+    private readonly IGrainStorage storage;
+    /// <summary>The node's row as this activation holds it (replaced whole by <see cref="Adopt"/>).</summary>
+    private GrainState<NodeState> _row = new(new NodeState());
+    /// <summary>The first call's load of the row (<see cref="Loaded"/>).</summary>
+    private Task? _load;
+    /// <summary>
+    /// Not read: the node's PoP did not know it when a report activated the grain. The next write is an insert (no
+    /// etag), which fails when a row is stored; <see cref="Resolve"/> reads it then.
+    /// </summary>
+    private bool _unread;
+    private Task? _resolve;
     private readonly TimeProvider time;
     private readonly ILocalSiloDetails silo;
     private readonly ILogger<NodeHealthGrain> logger;
@@ -43,7 +76,7 @@ public sealed class NodeHealthGrain : Grain, INodeFanOutGrain, IRemindable
     private CancellationTokenSource? _deactivating;
 
     public NodeHealthGrain(
-        [PersistentState("node", StorageNames.Grains)] IPersistentState<NodeState> state,
+        [FromKeyedServices(StorageNames.Grains)] IGrainStorage storage,
         TimeProvider time,
         ILocalSiloDetails silo,
         ILogger<NodeHealthGrain> logger,
@@ -56,29 +89,166 @@ public sealed class NodeHealthGrain : Grain, INodeFanOutGrain, IRemindable
         this.nodeOptions = nodeOptions;
         this.snapshot = snapshot;
         this.catalogOptions = catalogOptions;
-        this.state = state;
+        this.storage = storage;
         this.time = time;
         this.silo = silo;
         this.logger = logger;
         this.driftOptions = driftOptions;
-        _writer = new StateWriter(state.WriteStateAsync, logger, () => $"node {Id}", () => this.DeactivateOnIdle());
-        _outbox = new Audit.AuditOutbox(this, grains, () => state.State.Outbox ??= [], time, logger);
+        _writer = new StateWriter(WriteRow, logger, () => $"node {Id}", () => this.DeactivateOnIdle());
+        _outbox = new Audit.AuditOutbox(this, grains, () => _row.State!.Outbox ??= [], time, logger);
     }
 
     private string Id => this.GetPrimaryKeyString();
 
-    /// <summary>Takes back what the PoP's ledger says this node was told; the PoP is reentrant, so a wave fanning out to this node cannot deadlock with it.</summary>
-    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    private NodeState State => _row.State!;
+
+    /// <summary>
+    /// The row loaded, once per activation: read, unless <paramref name="pop"/> (the PoP a report names) does not know
+    /// the node, which is then taken as fresh and not read (<see cref="_unread"/>). Enough for a report and for what a
+    /// PoP fans out (held in memory, and taken again from the PoP's ledger if a stored row turns up).
+    /// </summary>
+    private Task Loaded(string? pop) => _load ??= Load(pop);
+
+    /// <summary>The row loaded and, if it was not read, checked against storage: what every answer about the node's stored state waits on.</summary>
+    private async Task Resolved()
     {
-        _node = new Node(Id, state.State, driftOptions.Value.Settings(), time.GetUtcNow());
-        if (state.State.Outbox is { Count: > 0 })
+        await Loaded(null);
+        while (_unread)
+        {
+            if (_writer.Busy)
+            {
+                // The enrolment's insert is under way: it either stores the row or finds the stored one.
+                await _writer.FlushAsync();
+                continue;
+            }
+            await (_resolve ??= Resolve());
+        }
+    }
+
+    /// <summary>Reads the row (unless the PoP does not know the node) and takes back what the PoP's ledger says this node was told; the PoP is reentrant, so a wave fanning out to this node cannot deadlock with it.</summary>
+    private async Task Load(string? pop)
+    {
+        try
+        {
+            if (pop is not null && !await GrainFactory.GetGrain<IPopFanOutGrain>(pop).Knows(Id))
+            {
+                _unread = true;
+                NodeTelemetry.RowLoaded("unread");
+            }
+            else
+            {
+                await storage.ReadStateAsync(StateName, this.GetGrainId(), _row);
+                _row.State ??= new NodeState();
+                NodeTelemetry.RowLoaded("read");
+            }
+        }
+        catch
+        {
+            // The next call tries again (as a failed read would have failed the activation).
+            _load = null;
+            throw;
+        }
+        _node = new Node(Id, State, driftOptions.Value.Settings(), time.GetUtcNow());
+        if (State.Outbox is { Count: > 0 })
         {
             _outbox.ResumeIfPending();
         }
-        if (state.State.Identity is { } identity)
+        if (State.Identity is { } identity)
         {
             await TakeOrders(identity.Pop, joined: false);
         }
+    }
+
+    /// <summary>
+    /// Reads the row of a node taken as fresh. Nothing stored: the activation's state is the node's. A stored row stands
+    /// (<see cref="Adopt"/>).
+    /// </summary>
+    private async Task Resolve()
+    {
+        try
+        {
+            var stored = new GrainState<NodeState>(new NodeState());
+            await storage.ReadStateAsync(StateName, this.GetGrainId(), stored);
+            NodeTelemetry.RowLoaded("checked");
+            _unread = false;
+            if (stored.RecordExists && stored.State is { } found)
+            {
+                await Adopt(stored, found);
+            }
+        }
+        finally
+        {
+            _resolve = null;
+        }
+    }
+
+    /// <summary>
+    /// A stored row turned up for a node taken as fresh: its PoP had forgotten it, or the report that activated the
+    /// grain named another PoP. The stored row stands (identity is fixed at enrolment): the activation starts over from
+    /// it, keeping only what the node reported running since. Enrolled meanwhile with the stored identity, the node
+    /// rejoined its PoP, and takes its orders as a late joiner; enrolled with another, it leaves the PoP that report
+    /// named, and its reports are refused as any report changing the identity is.
+    /// </summary>
+    private async Task Adopt(GrainState<NodeState> stored, NodeState found)
+    {
+        var claimed = State.Identity;
+        foreach (var (unit, applied) in State.Applied)
+        {
+            found.Applied[unit] = applied;
+        }
+        stored.State = found;
+        _row = stored;
+        _node = new Node(Id, found, driftOptions.Value.Settings(), time.GetUtcNow());
+        _enrolmentUnwritten = false;
+        _appliedUnwritten = State.Applied.Count > 0;
+        if (found.Outbox is { Count: > 0 })
+        {
+            _outbox.ResumeIfPending();
+        }
+        if (found.Identity is not { } identity)
+        {
+            return;
+        }
+        if (claimed is null || claimed.SameAs(identity))
+        {
+            logger.LogInformation("Node {Node} has a stored row its PoP {Pop} had forgotten; it rejoins with it", Id, identity.Pop);
+            await TakeOrders(identity.Pop, joined: claimed is not null);
+            return;
+        }
+        NodeTelemetry.IdentityRefused(Enrolment.ChangedFields(identity, new NodeReport { Node = Id, Pop = claimed.Pop, Region = claimed.Region, Tier = claimed.Tier, Labels = claimed.Labels }));
+        logger.LogWarning("Node {Node} is enrolled in PoP {Pop} ({Region}, tier {Tier}, labels {Labels}); a report had enrolled it in PoP {Claimed} ({ClaimedRegion}, tier {ClaimedTier}, labels {ClaimedLabels}) before its row was read: that enrolment is undone",
+            Id, identity.Pop, identity.Region, identity.Tier, Enrolment.Render(identity.Labels),
+            claimed.Pop, claimed.Region, claimed.Tier, Enrolment.Render(claimed.Labels));
+        await GrainFactory.GetGrain<IPopGrain>(claimed.Pop).Unregister(Id);
+        // Its own PoP is told again by its next report with the enrolled identity.
+        _popToldAt = null;
+        await TakeOrders(identity.Pop, joined: false);
+    }
+
+    /// <summary>
+    /// The writer's write. A row not read is inserted; when that finds a stored row, the row is read and adopted
+    /// (<see cref="Resolve"/>), and what comes of it written over it.
+    /// </summary>
+    private async Task WriteRow()
+    {
+        if (_unread && _resolve is { } resolving)
+        {
+            await resolving;
+        }
+        if (_unread)
+        {
+            try
+            {
+                await storage.WriteStateAsync(StateName, this.GetGrainId(), _row);
+                _unread = false;
+                return;
+            }
+            catch (InconsistentStateException)
+            {
+                await (_resolve ??= Resolve());
+            }
+        }
+        await storage.WriteStateAsync(StateName, this.GetGrainId(), _row);
     }
 
     /// <summary>Takes what the PoP's ledger says this node was told; <paramref name="joined"/>: as it joins the PoP, after those waves went out.</summary>
@@ -101,6 +271,10 @@ public sealed class NodeHealthGrain : Grain, INodeFanOutGrain, IRemindable
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
+        if (_load is not { IsCompletedSuccessfully: true })
+        {
+            return;
+        }
         if (_deactivating is { } deactivating)
         {
             await deactivating.CancelAsync();
@@ -128,16 +302,18 @@ public sealed class NodeHealthGrain : Grain, INodeFanOutGrain, IRemindable
         {
             throw SnapstoneException.Invalid(unknown);
         }
-        if (state.State.Identity is null)
+        await Loaded(report.Pop);
+        if (State.Identity is null)
         {
             await Enrol(report.Identity, agent, writeThrough: false);
             NodeTelemetry.Enrolled("report");
             logger.LogInformation("Node {Node} enrolled in PoP {Pop} ({Region}, tier {Tier}) by its first report",
-                Id, report.Pop, state.State.Identity!.Region, state.State.Identity.Tier);
+                Id, report.Pop, report.Identity.Region, report.Identity.Tier);
         }
-        else if (_node.IdentityRefusal(report) is { } refusal)
+        // Asked after an enrolment too: its insert may have found the node's stored row, whose identity stands.
+        if (_node.IdentityRefusal(report) is { } refusal)
         {
-            NodeTelemetry.IdentityRefused(Enrolment.ChangedFields(state.State.Identity, report));
+            NodeTelemetry.IdentityRefused(Enrolment.ChangedFields(State.Identity!, report));
             if (refusal != _lastRefusal)
             {
                 // Once per activation and claim: a misconfigured agent repeats it every report.
@@ -146,43 +322,47 @@ public sealed class NodeHealthGrain : Grain, INodeFanOutGrain, IRemindable
             }
             throw SnapstoneException.Conflict(refusal);
         }
-        else if (_popToldAt is not { } told || time.GetUtcNow() - told >= PopRoster.TouchEvery(nodeOptions.Value.ForgetAfter))
+        if (_popToldAt is not { } told || time.GetUtcNow() - told >= PopRoster.TouchEvery(nodeOptions.Value.ForgetAfter))
         {
-            await Touch(state.State.Identity, agent);
+            await Touch(State.Identity!, agent);
         }
         var desired = _node.Report(report, catalog, time.GetUtcNow());
         Act(_node.Drain());
         return desired;
     }
 
-    /// <summary>In memory only: the PoP wrote the order to its ledger before fanning it out.</summary>
-    public Task Assign(NodeAssignment assignment)
+    /// <summary>In memory only: the PoP wrote the order to its ledger before fanning it out (and gives it back to an activation that adopts a stored row).</summary>
+    public async Task Assign(NodeAssignment assignment)
     {
+        await Loaded(null);
         var now = time.GetUtcNow();
         _node.Take(assignment.Unit, AssignmentOf(assignment, now), now);
         Act(_node.Drain());
-        return Task.CompletedTask;
     }
 
     private static Assignment AssignmentOf(NodeAssignment assignment, DateTimeOffset now) =>
         new(assignment.Package, assignment.Rollout, now, assignment.Gates, assignment.Previous);
 
-    public Task<bool> ReturnTo(string rollout, string unit, DesiredPackage? previous, DesiredPackage from)
+    public async Task<bool> ReturnTo(string rollout, string unit, DesiredPackage? previous, DesiredPackage from)
     {
+        await Loaded(null);
         var ran = _node.ReturnTo(rollout, unit, previous, from, time.GetUtcNow());
         Act(_node.Drain());
-        return Task.FromResult(ran);
+        return ran;
     }
 
-    public Task<NodeObservation> Observe(string unit, DesiredPackage package)
+    /// <summary>From memory: the node's health since this activation, whatever its row holds.</summary>
+    public async Task<NodeObservation> Observe(string unit, DesiredPackage package)
     {
+        await Loaded(null);
         var (sample, on, rejected) = _node.Evidence(unit, package, time.GetUtcNow());
-        return Task.FromResult(new NodeObservation(sample, on, rejected));
+        return new NodeObservation(sample, on, rejected);
     }
 
     public async Task<NodeView?> GetView()
     {
-        if (state.State.Identity is null)
+        await Resolved();
+        if (State.Identity is null)
         {
             return null;
         }
@@ -190,10 +370,10 @@ public sealed class NodeHealthGrain : Grain, INodeFanOutGrain, IRemindable
         return new NodeView
         {
             Node = Id,
-            Identity = state.State.Identity,
+            Identity = State.Identity,
             Desired = desired.Units,
-            Applied = state.State.Applied.ToDictionary(a => a.Key, a => a.Value.Package),
-            FirstSeenAt = state.State.FirstSeenAt,
+            Applied = State.Applied.ToDictionary(a => a.Key, a => a.Value.Package),
+            FirstSeenAt = State.FirstSeenAt,
             LastReportAt = _node.LastReportAt,
             LastMetrics = _node.LastMetrics,
             ReportsReceived = _node.Reports,
@@ -202,7 +382,8 @@ public sealed class NodeHealthGrain : Grain, INodeFanOutGrain, IRemindable
 
     public async Task<DesiredState?> WaitForDesired(long stamp, TimeSpan wait)
     {
-        if (state.State.Identity is null)
+        await Resolved();
+        if (State.Identity is null)
         {
             return null;
         }
@@ -221,11 +402,24 @@ public sealed class NodeHealthGrain : Grain, INodeFanOutGrain, IRemindable
         }
     }
 
-    public Task ReceiveReminder(string reminderName, TickStatus status) =>
-        reminderName == Audit.AuditOutbox.ReminderName ? _outbox.ReceiveReminderAsync() : Task.CompletedTask;
+    public async Task ReceiveReminder(string reminderName, TickStatus status)
+    {
+        if (reminderName == Audit.AuditOutbox.ReminderName)
+        {
+            await Resolved();
+            await _outbox.ReceiveReminderAsync();
+        }
+    }
 
+    /// <summary>
+    /// Not waiting for a row not read: a PoP's drift scan asks every member at once, and right after a fleet enrols that
+    /// would be a storage read per node again, each holding up the node's reports. A node taken as fresh has no drift
+    /// older than its activation; the stored marks of one its PoP forgot are taken when its row is found, and the next
+    /// scan sees them.
+    /// </summary>
     public async Task<NodeDriftFacts?> DriftFacts()
     {
+        await Loaded(null);
         var facts = _node.DriftFacts(await Catalog(null), time.GetUtcNow());
         Act(_node.Drain());
         return facts;
@@ -233,7 +427,8 @@ public sealed class NodeHealthGrain : Grain, INodeFanOutGrain, IRemindable
 
     public async Task<NodeView> Enrol(NodeIdentity identity, string actor)
     {
-        var previous = state.State.Identity;
+        await Resolved();
+        var previous = State.Identity;
         // The enrolment and its audit entry are stored together (the identity's write carries the intent).
         await _outbox.ArmAsync();
         var intent = _outbox.Add(actor, "node.enrol", $"node/{Id}",
@@ -267,12 +462,13 @@ public sealed class NodeHealthGrain : Grain, INodeFanOutGrain, IRemindable
     /// rather than one write per node on the way to each answer.
     /// </summary>
     /// <remarks>
-    /// Until the row is written, a restarted node's grain knows nothing of it: its next report enrols it again from the
-    /// report's identity, which the PoP holds already (one membership check, no write).
+    /// Until the row is written, a restarted node's grain knows nothing of it: its next report (its PoP knows it, so the
+    /// grain reads and finds no row) enrols it again from the report's identity, which the PoP holds already (one
+    /// membership check, no write). For a node that was not read the enrolment's write is an insert (see the class).
     /// </remarks>
     private async Task Enrol(NodeIdentity identity, AgentToken? agent, bool writeThrough)
     {
-        var previous = state.State.Identity;
+        var previous = State.Identity;
         await GrainFactory.GetGrain<IPopGrain>(identity.Pop).Register(Id, identity, agent);
         _popToldAt = time.GetUtcNow();
         if (previous is not null && previous.Pop != identity.Pop)
@@ -283,7 +479,7 @@ public sealed class NodeHealthGrain : Grain, INodeFanOutGrain, IRemindable
         Act(_node.Drain());
         await TakeOrders(identity.Pop, joined: true);
         _appliedUnwritten = false;
-        if (writeThrough || state.State.JoinedLate is not null)
+        if (writeThrough || State.JoinedLate is not null)
         {
             _enrolmentUnwritten = false;
             await _writer.WriteAsync();

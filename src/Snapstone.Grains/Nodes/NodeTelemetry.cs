@@ -13,6 +13,11 @@ internal static class NodeTelemetry
     private static readonly Counter<long> EnrolledCounter = Meter.CreateCounter<long>("snapstone.nodes.enrolled",
         description: "nodes enrolled, by how: report (its first) or operator (PUT /v1/nodes/{node})");
 
+    private static readonly Counter<long> RowsLoadedCounter = Meter.CreateCounter<long>("snapstone.nodes.rows.loaded",
+        description: "node grains' rows loaded, by how: read (a node its PoP knows, or a call other than a report), unread (a report's node its PoP does not know: taken as fresh), checked (read later: its insert found a stored row, or a call needed it)");
+
+    public static void RowLoaded(string how) => RowsLoadedCounter.Add(1, new KeyValuePair<string, object?>("how", how));
+
     public static void IdentityRefused(string fields) =>
         RefusedCounter.Add(1, new KeyValuePair<string, object?>("reason", "identity"), new KeyValuePair<string, object?>("fields", fields));
 
