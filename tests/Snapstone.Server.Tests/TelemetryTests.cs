@@ -190,6 +190,8 @@ public sealed partial class TelemetryTests
     [InlineData("snapstone.time_to_safe", "snapstone_time_to_safe_seconds_bucket")]
     [InlineData("snapstone.wave.duration", "snapstone_wave_duration_seconds_count")]
     [InlineData("snapstone.nodes.enrolled", "snapstone_nodes_enrolled")]
+    [InlineData("snapstone.nodes.enrolments", "snapstone_nodes_enrolments_total")]
+    [InlineData("snapstone.nodes.reports.refused", "snapstone_nodes_reports_refused_total")]
     [InlineData("snapstone.drift.share", "snapstone_drift_share_sum")]
     public void An_instrument_is_exported_under_its_prometheus_name(string instrument, string name) =>
         Assert.Contains(name, PrometheusNames(Instruments.Single(i => i.Name == instrument)));
@@ -207,6 +209,8 @@ public sealed partial class TelemetryTests
             (Type.GetType("Snapstone.Grains.Drift.DriftMetrics, Snapstone.Grains") ?? throw new InvalidOperationException("no DriftMetrics")).TypeHandle);
         System.Runtime.CompilerServices.RuntimeHelpers.RunClassConstructor(
             (Type.GetType("Snapstone.Grains.Fleet.PopTelemetry, Snapstone.Grains") ?? throw new InvalidOperationException("no PopTelemetry")).TypeHandle);
+        System.Runtime.CompilerServices.RuntimeHelpers.RunClassConstructor(
+            (Type.GetType("Snapstone.Grains.Nodes.NodeTelemetry, Snapstone.Grains") ?? throw new InvalidOperationException("no NodeTelemetry")).TypeHandle);
         var found = new List<Instrument>();
         using var listener = new MeterListener
         {

@@ -43,13 +43,16 @@ internal static class CohortChecks
     /// <summary>
     /// The error ceiling, minding what the control did at the same time: slots where the control was over the ceiling
     /// too are judged apart (<see cref="Finding.Ambient"/>): an upstream incident that raises errors on every node is
-    /// not the change's fault unless the cohort is significantly worse than the control meanwhile.
+    /// not the change's fault unless the cohort is significantly worse than <see cref="Gates.MaxErrorRateRatio"/> × the
+    /// control meanwhile — the same tolerance the ratio check grants, since a cohort of a few canaries is never exactly
+    /// the control's population (a flaky host among them, another proxy mix) and an upstream incident magnifies that.
     /// </summary>
     /// <example>
-    /// Ceiling 1%. Slots 0–49: cohort and control at 0.1%; slots 50–59: both at 20% (the upstream blip). The cohort is
-    /// not significantly worse than the control in slots 50–59, so they are left out of the ceiling check, which passes
-    /// on slots 0–49, and the verdict waits while the blip goes on. Had the cohort been at 30% against the control's 20%
-    /// in those slots, the breach would be the change's: fail.
+    /// Ceiling 1%, ratio 2. Slots 0–49: cohort and control at 0.1%; slots 50–59: both at 20% (the upstream blip). The
+    /// cohort is not significantly worse than 2 × 20% in slots 50–59, so they are left out of the ceiling check, which
+    /// passes on slots 0–49, and the verdict waits while the blip goes on; once it clears, the slots after it are judged
+    /// on the ceiling again, so a change that adds errors of its own is caught then. Had the cohort been at 60% against
+    /// the control's 20% in those slots, the breach would be the change's: fail at once.
     /// </example>
     private static IEnumerable<Check> ErrorCeiling(string who, Traffic traffic, Traffic? control, Gates gates)
     {
@@ -71,8 +74,8 @@ internal static class CohortChecks
         {
             var k = theirs.Buckets.GetValueOrDefault(b.Key);
             return (b.Key, b.Value.Errors, b.Value.Requests, k.Errors, k.Requests);
-        }), 1.0, Level.For(during, gates.Thresholds.Significance));
-        yield return Ambient(who, Health.Ceiling.ErrorRate, limit, during, during.Total.Rate, theirs.Total.Rate, control, clean, worse, gates);
+        }), gates.MaxErrorRateRatio, Level.For(during, gates.Thresholds.Significance));
+        yield return Ambient(who, Health.Ceiling.ErrorRate, limit, during, during.Total.Rate, theirs.Total.Rate, control, clean, worse, gates, gates.MaxErrorRateRatio);
     }
 
     /// <summary>The optional p99 ceiling (<see cref="Gates.MaxP99LatencyMs"/>), minding the control the same way as <see cref="ErrorCeiling"/>.</summary>
@@ -105,7 +108,7 @@ internal static class CohortChecks
     }
 
     private static Check Ambient(string who, Ceiling ceiling, double max, Traffic during, double ours, double theirs, Traffic control, Traffic clean,
-        Evidence worse, Gates gates)
+        Evidence worse, Gates gates, double ratio = 1)
     {
         var slots = during.Buckets.Keys.Where(k => k != Traffic.Untimed).ToList();
         var ongoing = control.Buckets.Count > 0 && during.Buckets.ContainsKey(control.Buckets.Keys.Max());
@@ -116,7 +119,7 @@ internal static class CohortChecks
         var finding = new Finding.Ambient(outcome, who, ceiling, max, ours, theirs, during.Buckets.Count,
             slots.Count > 0 && ticks > 0 ? SlotSeries.At(slots[0], ticks) : null,
             slots.Count > 0 && ticks > 0 ? SlotSeries.At(slots[^1] + 1, ticks) : null,
-            ongoing, worse.P, gates.Thresholds.Significance, DecidedAt(worse, during));
+            ongoing, worse.P, gates.Thresholds.Significance, DecidedAt(worse, during), ratio);
         return new Check(ceiling == Health.Ceiling.ErrorRate ? CheckKind.Errors : CheckKind.Latency, outcome, finding);
     }
 

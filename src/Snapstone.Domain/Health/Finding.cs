@@ -222,7 +222,8 @@ public abstract record Finding
         [property: Id(9)] bool Ongoing,
         [property: Id(10)] double P,
         [property: Id(11)] double Significance,
-        [property: Id(12)] DateTimeOffset? DecidedAt = null) : Finding;
+        [property: Id(12)] DateTimeOffset? DecidedAt = null,
+        [property: Id(13)] double Ratio = 1) : Finding;
 
     /// <summary>
     /// A metric gate's check: the query <see cref="Query"/> of gate <see cref="Gate"/>, the cohort's and control's means

@@ -116,14 +116,15 @@ public static class FindingText
             : ("p99", Ms(a.Cohort), Ms(a.Control), $"ceiling {Ms(a.Max)}");
         var when = a.From is { } from && a.To is { } to ? $" in {a.Slots} time slot(s) ({Clock(from)}–{Clock(to)} UTC)" : "";
         var p = a.P.ToString("0.###", CultureInfo.InvariantCulture);
+        var than = a.Ratio == 1 ? "the control" : $"{Number(a.Ratio)}× the control";
         return a.Outcome switch
         {
             CheckOutcome.Fail =>
                 $"{a.Subject} {what} {cohort} > {max} while the control was over it too ({control}){when}, " +
-                $"and the {a.Subject} is significantly worse than the control (p = {p}, needs < {Number(a.Significance)})",
+                $"and the {a.Subject} is significantly worse than {than} (p = {p}, needs < {Number(a.Significance)})",
             _ =>
                 $"ambient disturbance: {a.Subject} {what} {cohort} and control {control} both over the {max}{when}, " +
-                $"the {a.Subject} no worse than the control (p = {p}): " +
+                $"the {a.Subject} no worse than {than} (p = {p}): " +
                 (a.Outcome == CheckOutcome.Pass ? "those slots are left out of the ceiling check"
                     : a.Ongoing ? "waiting for it to clear" : "waiting for enough traffic after it"),
         };

@@ -2,15 +2,15 @@ using System.Diagnostics.Metrics;
 
 namespace Snapstone.Grains.Nodes;
 
-/// <summary>Counters of what agents tried and were refused, and of the fleet's membership changes (meter <c>Snapstone.Nodes</c>).</summary>
+/// <summary>Counters of what agents tried and were refused, and of the fleet's membership changes (the Snapstone meter, exported at /metrics).</summary>
 internal static class NodeTelemetry
 {
-    private static readonly Meter Meter = new("Snapstone.Nodes");
+    private static Meter Meter => Telemetry.SnapstoneMetrics.Meter;
     private static readonly Counter<long> RefusedCounter = Meter.CreateCounter<long>("snapstone.nodes.reports.refused",
         description: "node reports refused for who sent them or what they claimed, by reason: identity (a change of pop, region, tier or labels), binding, pop-limit, token-limit, fleet-pop-limit");
     private static readonly Counter<long> ForgottenCounter = Meter.CreateCounter<long>("snapstone.nodes.forgotten",
         description: "nodes that left their PoP after staying silent for Snapstone:Nodes:ForgetSilentSeconds, by PoP");
-    private static readonly Counter<long> EnrolledCounter = Meter.CreateCounter<long>("snapstone.nodes.enrolled",
+    private static readonly Counter<long> EnrolledCounter = Meter.CreateCounter<long>("snapstone.nodes.enrolments",
         description: "nodes enrolled, by how: report (its first) or operator (PUT /v1/nodes/{node})");
 
     private static readonly Counter<long> RowsLoadedCounter = Meter.CreateCounter<long>("snapstone.nodes.rows.loaded",
