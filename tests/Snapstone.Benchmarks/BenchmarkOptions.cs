@@ -32,7 +32,7 @@ public sealed record BenchmarkOptions
                                    replay: only the incident replays, each on a server and fleet of its own
                                    prometheus: time to safe judged from pushed reports and from Prometheus (1 s
                                    scrape), --bad-rollouts trials each, two fleets of --nodes on one server
-          --replays a,b,c,d,e      with --only replay: which replays (docs/performance.md, "Incident replays")
+          --replays a,b,c,d,e,f,g  with --only replay: which replays (docs/performance.md, "Incident replays")
           --replay-bake 10         with --only replay: seconds each wave of the replay plan bakes
           --replay-gap 0           with --only replay: seconds the fleet reports between one change settling and the next
           --telemetry on           off: the server collects no metrics (Snapstone:Telemetry:Enabled=false), to measure their cost
