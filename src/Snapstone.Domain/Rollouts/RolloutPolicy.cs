@@ -48,7 +48,7 @@ public static class RolloutPolicy
             : status.BreachesSetAside(look.Breaches, now);
         var decision = DecideNow(spec, weighed, conditions, observation, now, settings, lookedAt);
         if (decision is RolloutDecision.Wait { Until: var until } wait && lookedAt is { } looked && observation is null &&
-            weighed.Signals.Any(s => s.Kind == SignalKind.Breach) && !weighed.IsTerminal)
+            HasBreaches(weighed) && !weighed.IsTerminal)
         {
             // A breach that came in just after a look is weighed at the next one, a second after it at the latest.
             decision = wait with { Until = Earlier(until ?? looked + BreachLookSpacing, looked + BreachLookSpacing) };
@@ -82,7 +82,7 @@ public static class RolloutPolicy
         var seen = observation?.Wave == k ? observation : null;
 
         // A node's breach is weighed against the control at the same moments before it may act on its own: look now.
-        if (seen is null && status.TouchedThrough >= 0 && status.Signals.Any(s => s.Kind == SignalKind.Breach) &&
+        if (seen is null && status.TouchedThrough >= 0 && HasBreaches(status) &&
             (lookedAt is not { } looked || now - looked >= BreachLookSpacing))
         {
             return new RolloutDecision.Observe(k) { Status = status };
@@ -238,7 +238,6 @@ public static class RolloutPolicy
         return Same(status, new RolloutDecision.Wait(Earlier(now + settings.PollInterval, deadline)) { Status = status.RollbackProgress(targeted, seen.Applied, now) });
     }
 
-    /// <summary>Why the rollout must roll back now, if it must: node signals, rejections or an Unhealthy verdict.</summary>
     /// <summary>How soon after a look a breach signal makes the rollout look again to weigh it: at most once a second.</summary>
     public static readonly TimeSpan BreachLookSpacing = TimeSpan.FromSeconds(1);
 
@@ -248,21 +247,19 @@ public static class RolloutPolicy
     /// Ambient (the control as bad: an upstream disturbance) and unconfirmed breaches are left to the verdict; without
     /// a look yet it waits for one (at most <see cref="BreachLookSpacing"/>).
     /// </summary>
-    private static bool Stands(NodeSignal breach, WaveObservation? seen)
-    {
-        if (seen is null)
-        {
-            return false;
-        }
-        var weighed = seen.Breaches.FirstOrDefault(b => b.Node == breach.NodeId);
-        return weighed is null || weighed.Check.Acts;
-    }
+    private static bool Stands(NodeSignal breach, WaveObservation? seen) =>
+        seen is not null && (WeighingOf(breach, seen) is not { } weighed || weighed.Check.Acts);
 
     private static string Weighed(NodeSignal breach, WaveObservation? seen) =>
-        seen?.Breaches.FirstOrDefault(b => b.Node == breach.NodeId) is { } weighed
-            ? $"{breach.Reason}; weighed: {FindingText.Render(weighed.Check.Finding)}"
-            : breach.Reason;
+        WeighingOf(breach, seen) is { } weighed ? $"{breach.Reason}; weighed: {FindingText.Render(weighed.Check.Finding)}" : breach.Reason;
 
+    /// <summary>How <paramref name="seen"/> weighed <paramref name="breach"/>; null without a look, or when the look had no sample of its node.</summary>
+    private static WeighedBreach? WeighingOf(NodeSignal breach, WaveObservation? seen) =>
+        seen?.Breaches.FirstOrDefault(b => b.Node == breach.NodeId);
+
+    private static bool HasBreaches(RolloutStatus status) => status.Signals.Any(s => s.Kind == SignalKind.Breach);
+
+    /// <summary>Why the rollout must roll back now, if it must: node signals, rejections or an Unhealthy verdict.</summary>
     private static (string Reason, Verdict? Verdict)? Danger(RolloutStatus status, WaveSpec spec, WaveObservation? seen)
     {
         var gates = spec.Gates;

@@ -259,12 +259,16 @@ public sealed record RolloutStatus
         var status = this;
         foreach (var breach in weighed)
         {
-            if (breach.Check.Acts || !status.Signals.Any(s => s.Kind == SignalKind.Breach && s.NodeId == breach.Node))
+            if (breach.Check.Acts)
             {
                 continue;
             }
-            status = (status with { Signals = [.. status.Signals.Where(s => !(s.Kind == SignalKind.Breach && s.NodeId == breach.Node))] })
-                .Append(now, TimelineTypes.BreachSetAside, $"breach set aside: {FindingText.Render(breach.Check.Finding)}");
+            NodeSignal[] kept = [.. status.Signals.Where(s => !(s.Kind == SignalKind.Breach && s.NodeId == breach.Node))];
+            if (kept.Length < status.Signals.Count)
+            {
+                status = (status with { Signals = kept })
+                    .Append(now, TimelineTypes.BreachSetAside, $"breach set aside: {FindingText.Render(breach.Check.Finding)}");
+            }
         }
         return status;
     }

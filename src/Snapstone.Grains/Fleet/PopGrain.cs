@@ -363,9 +363,9 @@ public sealed class PopGrain : Grain, IPopFanOutGrain
     private static NodeAssignment AssignmentOf(WaveOrder order, int firstWave) =>
         new(order.Rollout, order.Unit, order.Package, order.Plan.Waves[Math.Clamp(firstWave, 0, order.Plan.Waves.Count - 1)].Gates, order.Previous);
 
-    /// <summary>What the ledger says <paramref name="node"/> was told, per unit: the assignments an activating node takes back.</summary>
     public Task<bool> Knows(string node) => Task.FromResult(state.State.Members.ContainsKey(node));
 
+    /// <summary>What the ledger says <paramref name="node"/> was told, per unit: the assignments an activating node takes back.</summary>
     public Task<IReadOnlyList<NodeOrder>> OrdersFor(string node)
     {
         if (!state.State.Members.TryGetValue(node, out var identity))
@@ -404,8 +404,9 @@ public sealed class PopGrain : Grain, IPopFanOutGrain
     {
         var (cohort, control) = Split(order);
         var seen = await Task.WhenAll(cohort.Select(c => GrainFactory.ByKey<INodeFanOutGrain>(c.Node).Observe(order.Unit, order.Package)));
+        var sampled = order.ControlSamples is > 0 and var asked ? Math.Min(asked, MaxControlSamples) : MaxControlSamples;
         var controls = order.Previous is { } previous
-            ? await Task.WhenAll(control.Take(order.ControlSamples is > 0 and var n ? Math.Min(n, MaxControlSamples) : MaxControlSamples).Select(c => GrainFactory.ByKey<INodeFanOutGrain>(c.Node).Observe(order.Unit, previous)))
+            ? await Task.WhenAll(control.Take(sampled).Select(c => GrainFactory.ByKey<INodeFanOutGrain>(c.Node).Observe(order.Unit, previous)))
             : [];
         PopTelemetry.Observed("wave", cohort.Count, seen.Length + controls.Length);
         return new WaveEvidence
