@@ -220,7 +220,7 @@ public static class BenchmarkRun
             : "";
         // The project runs with invariant globalization, so plain interpolation formats invariantly.
         return new ResultRow("c", "ingest / raw grain calls (best second / best second)", $"{100 * judged:0.0}%",
-            $"target ≥ 25%: {(judged >= 0.25 ? "met" : "not met")}. Mean / mean: {100 * mean:0.0}%; per busy core-second: {100 * perCore:0.0}% " +
+            $"target ≥ 36% (the share measured at 10,000 nodes, to keep): {(judged >= 0.36 ? "met" : "not met")}. Mean / mean: {100 * mean:0.0}%; per busy core-second: {100 * perCore:0.0}% " +
             $"({ResultRow.Number((ingest.Value ?? 0) / (ingest.Cores ?? double.NaN))} reports per server core-second, " +
             $"{ResultRow.Number((raw.Value ?? 0) / (raw.Cores ?? double.NaN))} calls per core-second).{starved} " +
             $"Against the baseline with references held (no type lookup per call, as the server's report path): best {100 * Share(ingest.Best, rawHeld.Best):0.0}%, " +

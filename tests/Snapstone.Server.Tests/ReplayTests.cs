@@ -103,7 +103,7 @@ public sealed class ReplayTests(ITestOutputHelper output)
     /// bakes. A canary's breach signal is weighed against the control at the same moments before it may act: the good
     /// change waits the disturbance out and completes; the bad one is still rolled back from the canary wave.
     /// </summary>
-    [Fact(Skip = "open: the last wave has no control, so a disturbance still in its nodes' windows fails it against their baselines (docs/failure-modes.md, Incident replays)")]
+    [Fact(Skip = "open: the last wave has no control, and the disturbance is still on while it bakes, so it is judged against its nodes' baselines from before it (docs/failure-modes.md, Incident replays)")]
     public async Task An_upstream_disturbance_on_every_node_during_the_canary_bake_holds_a_good_change_and_does_not_hide_a_bad_one()
     {
         var result = await PlayAsync("f");

@@ -25,7 +25,9 @@ internal static class CohortChecks
         }
         if (ceiling)
         {
-            checks.AddRange(ErrorCeiling(who, traffic, reference?.Control, gates));
+            checks.AddRange(reference is { Control: null, Figures.Kind: ReferenceKind.Baseline } baseline && baseline.Rate > gates.MaxErrorRate
+                ? ErrorCeilingOverBaseline(who, traffic, baseline, gates)
+                : ErrorCeiling(who, traffic, reference?.Control, gates));
             checks.AddRange(LatencyCeiling(who, traffic, reference?.Control, gates));
         }
         if (reference is null)
@@ -76,6 +78,53 @@ internal static class CohortChecks
             return (b.Key, b.Value.Errors, b.Value.Requests, k.Errors, k.Requests);
         }), gates.MaxErrorRateRatio, Level.For(during, gates.Thresholds.Significance));
         yield return Ambient(who, Health.Ceiling.ErrorRate, limit, during, during.Total.Rate, theirs.Total.Rate, control, clean, worse, gates, gates.MaxErrorRateRatio);
+    }
+
+    /// <summary>
+    /// The error ceiling where there is no control at the same time (the last wave) and the cohort's own baselines were
+    /// over the ceiling already before the change: the nodes were failing before they took it (an upstream incident that
+    /// began before this wave was assigned), so a breach of the ceiling is not the change's unless the cohort is
+    /// significantly worse than <see cref="Gates.MaxErrorRateRatio"/> × its baseline. The slots up to the last one over
+    /// the ceiling are judged so (<see cref="Finding.Ambient"/>, against the baseline); the wave waits while the latest
+    /// slot is still over it, and once it is not, the ceiling is judged on the slots after it.
+    /// </summary>
+    /// <example>
+    /// Ceiling 1%, ratio 2, baselines 4.4% (an upstream blip in the windows when the wave was assigned). Slots 0–3: the
+    /// cohort at 8%, 5%, 3%, 1.5% (the blip fading); slots 4–9: 0.1%. While slot 3 is the latest, the blip is ongoing and
+    /// the verdict is Inconclusive; 5.2% is not significantly worse than 2 × 4.4%, so nothing fails. From slot 4 on the
+    /// ceiling is judged on slots 4 onward, and once they hold enough requests at 0.1% the wave passes. A cohort at 20%
+    /// throughout is significantly worse than 8.8%: Unhealthy at once.
+    /// </example>
+    private static IEnumerable<Check> ErrorCeilingOverBaseline(string who, Traffic traffic, Reference baseline, Gates gates)
+    {
+        var limit = gates.MaxErrorRate;
+        var over = traffic.Buckets.Where(b => b.Key != Traffic.Untimed && b.Value.Requests > 0 && b.Value.Rate > limit).Select(b => (long?)b.Key).LastOrDefault();
+        if (over is not { } last || traffic.Total.Rate <= limit)
+        {
+            yield return Ceiling(who, traffic, gates);
+            yield break;
+        }
+        var during = traffic.Where(slot => slot <= last);
+        var clean = traffic.Where(slot => slot > last);
+        if (clean.Requests > 0)
+        {
+            yield return Ceiling(who, clean, gates);
+        }
+        var ratio = gates.MaxErrorRateRatio;
+        var allowed = ratio * baseline.Rate;
+        var worse = Sequential.AgainstLimit(during.Buckets.Select(b => (b.Key, b.Value.Errors, allowed * b.Value.Requests)),
+            Level.For(during, gates.Thresholds.Significance));
+        var ongoing = last == traffic.Buckets.Keys.Max();
+        var outcome = worse.Crossed ? CheckOutcome.Fail
+            : ongoing || clean.Requests < gates.Thresholds.MinCohortRequests ? CheckOutcome.Unsure
+            : CheckOutcome.Pass;
+        var slots = during.Buckets.Keys.Where(k => k != Traffic.Untimed).ToList();
+        var ticks = during.SlotTicks ?? 0;
+        yield return new Check(CheckKind.Errors, outcome, new Finding.Ambient(outcome, who, Health.Ceiling.ErrorRate, limit, during.Total.Rate,
+            baseline.Rate, during.Buckets.Count,
+            slots.Count > 0 && ticks > 0 ? SlotSeries.At(slots[0], ticks) : null,
+            slots.Count > 0 && ticks > 0 ? SlotSeries.At(slots[^1] + 1, ticks) : null,
+            ongoing, worse.P, gates.Thresholds.Significance, DecidedAt(worse, during), ratio, AgainstBaseline: true));
     }
 
     /// <summary>The optional p99 ceiling (<see cref="Gates.MaxP99LatencyMs"/>), minding the control the same way as <see cref="ErrorCeiling"/>.</summary>

@@ -116,7 +116,18 @@ public static class FindingText
             : ("p99", Ms(a.Cohort), Ms(a.Control), $"ceiling {Ms(a.Max)}");
         var when = a.From is { } from && a.To is { } to ? $" in {a.Slots} time slot(s) ({Clock(from)}–{Clock(to)} UTC)" : "";
         var p = a.P.ToString("0.###", CultureInfo.InvariantCulture);
-        var than = a.Ratio == 1 ? "the control" : $"{Number(a.Ratio)}× the control";
+        var reference = a.AgainstBaseline ? "its own baseline" : "the control";
+        var than = a.Ratio == 1 ? reference : $"{Number(a.Ratio)}× {reference}";
+        if (a.AgainstBaseline)
+        {
+            return a.Outcome == CheckOutcome.Fail
+                ? $"{a.Subject} {what} {cohort} > {max}, which its own baseline ({control}) was over too before the change{when}, " +
+                  $"and the {a.Subject} is significantly worse than {than} (p = {p}, needs < {Number(a.Significance)})"
+                : $"ambient disturbance: {a.Subject} {what} {cohort} over the {max}{when}, as its own baseline {control} was before the change " +
+                  $"(no control at the same time), the {a.Subject} no worse than {than} (p = {p}): " +
+                  (a.Outcome == CheckOutcome.Pass ? "those slots are left out of the ceiling check"
+                      : a.Ongoing ? "waiting for it to clear" : "waiting for enough traffic after it");
+        }
         return a.Outcome switch
         {
             CheckOutcome.Fail =>

@@ -111,6 +111,32 @@ public class AmbientTests
         Assert.Contains("no control traffic at the same time (≥ 200 requests): compared with the cohort's own baselines from before the change", verdict.Reasons);
     }
 
+    public static TheoryData<string, List<Slot>, VerdictResult, CheckOutcome?> OverBaselineCases => new()
+    {
+        { "a blip that began before the wave, still going: the wave waits", [.. Repeat(5, 1000, 80), .. Repeat(5, 1000, 50)], VerdictResult.Inconclusive, CheckOutcome.Unsure },
+        { "the blip fades and enough clean traffic follows: judged on the slots after it, healthy",
+            [.. Repeat(3, 1000, 80), .. Repeat(3, 1000, 30), .. Repeat(10, 1000, 1)], VerdictResult.Healthy, CheckOutcome.Pass },
+        { "the blip fades but too little traffic follows it yet: the wave waits", [.. Repeat(5, 1000, 80), .. Repeat(1, 10, 0)], VerdictResult.Inconclusive, CheckOutcome.Unsure },
+        { "a regression on top: significantly worse than twice the baseline", [.. Repeat(10, 1000, 200)], VerdictResult.Unhealthy, CheckOutcome.Fail },
+    };
+
+    [Theory]
+    [MemberData(nameof(OverBaselineCases))]
+    public void Without_a_control_a_ceiling_the_baselines_were_over_already_waits_unless_the_cohort_is_worse_than_them(string because, List<Slot> slots,
+        VerdictResult result, CheckOutcome? ambient)
+    {
+        // The last wave, assigned while an upstream incident was in every node's window: baselines at 4.4%, over the 1% ceiling.
+        var cohort = Enumerable.Range(0, 10).Select(i => Node($"c-{i}", 0, slots, baseline: 0.044, baselineP99: 40)).ToList();
+
+        var verdict = HealthPolicy.Judge(cohort, [], Gates, 10);
+
+        Assert.True(result == verdict.Result, $"{because}: got {verdict.Result}: {string.Join(" | ", verdict.Reasons)}");
+        var found = verdict.Findings.OfType<Finding.Ambient>().Single();
+        Assert.Equal((ambient, true, 0.044), (found.Outcome, found.AgainstBaseline, Math.Round(found.Control, 6)));
+        Assert.Contains(ambient == CheckOutcome.Fail ? "which its own baseline (4.40%) was over too before the change" : "as its own baseline 4.40% was before the change (no control at the same time)",
+            FindingText.Render(found), StringComparison.Ordinal);
+    }
+
     public static TheoryData<string, List<Slot>, List<Slot>, BreachStanding> BreachCases => new()
     {
         { "28% while its PoP and the control are at 0.1%", [.. Repeat(5, 200, 56)], [.. Repeat(5, 1000, 1)], BreachStanding.Confirmed },
