@@ -5,11 +5,70 @@ namespace Snapstone.Domain.Health;
 /// <summary>The wave's verdict put together from the hard limits, the cohort's checks, its outliers and its segments.</summary>
 internal static class CohortVerdict
 {
-    public static Judgement Judge(WaveEvidence evidence, Gates gates) =>
-        Judge(evidence.Cohort, evidence.Control, gates, evidence.Targeted, evidence.Unit, evidence.Metrics, evidence.History);
+    public static Judgement Judge(WaveEvidence evidence, Gates gates)
+    {
+        var started = evidence.WaveStarted is { } at && !evidence.Control.Any(s => IsLive(s) && s.Requests > 0) ? at : (DateTimeOffset?)null;
+        return Judge(evidence.Cohort, evidence.Control, gates, evidence.Targeted, evidence.Unit, evidence.Metrics, evidence.History, started);
+    }
+
+    /// <summary>
+    /// A cohort node's sample from the first slot it spent wholly on the package (<see cref="Since"/> its apply of
+    /// <paramref name="unit"/>), and from <paramref name="waveStarted"/> when given: the slot it applied in mixes the
+    /// package with the one before, and holds a part of that slot the control's figure covers and the node's does not.
+    /// </summary>
+    /// <example>
+    /// An upstream disturbance starts at 10:00:00.6, as a canary applies the change; its first slot, 10:00:00–10:00:00.94,
+    /// holds only its reports from 10:00:00.6 on (all disturbed: 25% errors), while the control's same slot holds reports
+    /// from 10:00:00 (3%). Compared, the canary looks 8× worse than the control at the same time, and a good change is
+    /// rolled back for the disturbance; from its next slot both sides are disturbed alike.
+    /// </example>
+    internal static NodeSample OnItsOwn(NodeSample sample, string? unit, DateTimeOffset? waveStarted)
+    {
+        DateTimeOffset? applied = null;
+        foreach (var apply in sample.Applies)
+        {
+            if (apply.Unit == unit && (applied is null || apply.At > applied))
+            {
+                applied = apply.At;
+            }
+        }
+        var from = applied is { } a && waveStarted is { } w ? (a > w ? a : w) : applied ?? waveStarted;
+        return from is { } start ? Since(sample, start) : sample;
+    }
+
+    /// <summary>
+    /// <paramref name="sample"/> with only the slots that start at or after <paramref name="start"/>: what a wave without
+    /// a control judges (<see cref="WaveEvidence.WaveStarted"/>). A sample without a series stays as it is.
+    /// </summary>
+    /// <example>
+    /// Slots of 1 s from 10:00:00, requests [100, 100, 100, 100], errors [20, 20, 0, 0] (an upstream blip while an earlier
+    /// wave baked), the last wave started at 10:00:01.5: kept are the slots from 10:00:02, requests [100, 100], errors [0, 0].
+    /// </example>
+    internal static NodeSample Since(NodeSample sample, DateTimeOffset start)
+    {
+        if (sample.Series is not { Count: > 0, SlotTicks: > 0 } series)
+        {
+            return sample;
+        }
+        var first = (start.UtcTicks + series.SlotTicks - 1) / series.SlotTicks;
+        var skip = (int)Math.Clamp(first - series.FirstSlot, 0, series.Count);
+        if (skip == 0)
+        {
+            return sample;
+        }
+        long[] requests = series.Requests[skip..], errors = series.Errors.Length > skip ? series.Errors[skip..] : [];
+        double[] p99 = series.P99.Length > skip ? series.P99[skip..] : [];
+        return sample with
+        {
+            Requests = requests.Sum(),
+            Errors = errors.Sum(),
+            P99LatencyMs = p99.Length == 0 ? 0 : p99.Max(),
+            Series = series with { FirstSlot = series.FirstSlot + skip, Requests = requests, Errors = errors, P99 = p99 },
+        };
+    }
 
     public static Judgement Judge(IReadOnlyList<NodeSample> cohort, IReadOnlyList<NodeSample> control, Gates gates, int targeted, string? unit,
-        IReadOnlyList<MetricReading>? metrics = null, PooledHistory? history = null)
+        IReadOnlyList<MetricReading>? metrics = null, PooledHistory? history = null, DateTimeOffset? waveStarted = null)
     {
         if (targeted <= 0)
         {
@@ -27,6 +86,9 @@ internal static class CohortVerdict
             live = LeaveOutOthers(live, Side.Cohort, unit, limit, t, notes);
             liveControl = LeaveOutOthers(liveControl, Side.Control, unit, limit, t, notes);
         }
+        // Attribution above reads each node's whole series (a regression may predate this unit's apply); what is judged
+        // is each node's time on the package alone.
+        live = [.. live.Select(s => OnItsOwn(s, unit, waveStarted))];
         var judged = NodeWeights.Cap(OutlierRules.SetAsideUnchangedFlaky(live, gates, Side.Cohort, notes), Side.Cohort, t, notes);
         var controlJudged = NodeWeights.Cap(OutlierRules.SetAsideUnchangedFlaky(liveControl, gates, Side.Control, notes), Side.Control, t, notes);
         var (ours, theirs) = (Traffic.Of(judged), Traffic.Of(controlJudged));

@@ -135,8 +135,10 @@ public static class HealthPolicy
     /// Each breach among <paramref name="signals"/> weighed (<see cref="Weigh"/>) on the node's sample in
     /// <paramref name="cohort"/> against <paramref name="control"/>, at one look. A breach whose node has no sample in the
     /// look is left out: nothing weighs it, so it stands as the node raised it. Crashes and rejections are never weighed.
+    /// The PoP side of <see cref="Weigh"/> is the control nodes of the node's PoP (<see cref="NodeSample.Pop"/>): its
+    /// neighbours not on the package, so a PoP whose own upstream fails holds the breach even while the rest of the
+    /// control is clean.
     /// </summary>
-    /// <remarks>Samples do not carry their node's PoP, so the PoP side of <see cref="Weigh"/> is empty here: the control is what it is weighed against.</remarks>
     public static IReadOnlyList<WeighedBreach> WeighBreaches(IReadOnlyList<NodeSignal> signals, IReadOnlyList<NodeSample> cohort, IReadOnlyList<NodeSample> control, Gates gates)
     {
         List<WeighedBreach>? weighed = null;
@@ -146,7 +148,8 @@ public static class HealthPolicy
             {
                 continue;
             }
-            (weighed ??= []).Add(new WeighedBreach(signal.NodeId, Weigh(signal, node, [], control, gates)));
+            IReadOnlyList<NodeSample> peers = node.Pop is { } pop ? [.. control.Where(s => s.Pop == pop && s.NodeId != node.NodeId)] : [];
+            (weighed ??= []).Add(new WeighedBreach(signal.NodeId, Weigh(signal, node, peers, control, gates)));
         }
         return weighed ?? [];
     }

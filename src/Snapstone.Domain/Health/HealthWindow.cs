@@ -286,10 +286,10 @@ public sealed class HealthWindow
     /// <see cref="NodeSample.Series"/>, plus the baseline. A node that does not run the package
     /// (<paramref name="reported"/> false) carries no traffic at all: whatever it served, or crashed on, was another
     /// package's doing, and must not count against this one. <paramref name="applies"/> says when the node applied each
-    /// unit's package, for <see cref="Attribution"/>.
+    /// unit's package, for <see cref="Attribution"/>; <paramref name="pop"/> is the node's PoP.
     /// </summary>
     public NodeSample Sample(string nodeId, DateTimeOffset now, DateTimeOffset? since, bool reported, bool rejected,
-        IReadOnlyDictionary<string, string> labels, DateTimeOffset? from = null, IReadOnlyList<UnitApply>? applies = null)
+        IReadOnlyDictionary<string, string> labels, DateTimeOffset? from = null, IReadOnlyList<UnitApply>? applies = null, string? pop = null)
     {
         var start = since is { } s && from is { } f ? (s > f ? s : f) : since ?? from;
         var totals = reported ? Totals(now, start) : HealthTotals.Empty;
@@ -307,6 +307,7 @@ public sealed class HealthWindow
             BaselineP99LatencyMs = BaselineP99LatencyMs,
             Series = reported ? Series(now, start) : null,
             Applies = applies ?? [],
+            Pop = pop,
         };
     }
 

@@ -43,6 +43,12 @@ public sealed record NodeSample
     /// </summary>
     [Id(12)] public IReadOnlyList<string> CrashedOn { get; init; } = [];
 
+    /// <summary>
+    /// The node's PoP, so a breach can be weighed against the control nodes of the same PoP at the same moments
+    /// (<see cref="HealthPolicy.WeighBreaches"/>); null when unknown.
+    /// </summary>
+    [Id(13)] public string? Pop { get; init; }
+
     /// <summary>Errors over requests; 0 when the node served nothing (which never makes it healthy, see <see cref="HealthPolicy"/>).</summary>
     public double ErrorRate => Requests > 0 ? (double)Errors / Requests : 0;
 }

@@ -38,6 +38,11 @@ public sealed record WaveEvidence
     [Id(6)] public PooledHistory? History { get; init; }
     /// <summary>When the samples were gathered.</summary>
     [Id(7)] public DateTimeOffset? At { get; init; }
+    /// <summary>
+    /// When the wave started: a wave without a control is judged on its cohort's slots from then on (the earlier waves'
+    /// nodes' older slots were judged by those waves, against a control at the same time). Null: every slot.
+    /// </summary>
+    [Id(8)] public DateTimeOffset? WaveStarted { get; init; }
 }
 
 /// <summary>

@@ -337,10 +337,10 @@ public sealed class Node
         var labels = State.Identity?.Labels ?? NoLabels;
         if (asCohort && JoinedLate(unit, package))
         {
-            return new NodeEvidence(_window.Sample(Id, now, now, reported: false, rejected: false, labels), on, false);
+            return new NodeEvidence(_window.Sample(Id, now, now, reported: false, rejected: false, labels, pop: State.Identity?.Pop), on, false);
         }
         var since = on ? applied!.Since : now;
-        var sample = _window.Sample(Id, now, since, on, rejected, labels, applies: on ? Applies() : null);
+        var sample = _window.Sample(Id, now, since, on, rejected, labels, applies: on ? Applies() : null, pop: State.Identity?.Pop);
         if (sample.Crashes > 0)
         {
             sample = sample with { Crashes = CrashesOf(unit, since, now) };

@@ -655,6 +655,7 @@ public sealed partial class RolloutGrain : Grain, IRolloutRunnerGrain, IRemindab
             Metrics = Readings(wave, gates, cohort, control),
             History = _look?.Wave == wave ? _look.Carry : null,
             At = time.GetUtcNow(),
+            WaveStarted = Status.Waves.Count > wave ? Status.Waves[wave].StartedAt : null,
         };
         var judgement = HealthPolicy.Look(evidence, gates);
         _look = new Look(wave, evidence.At.Value, judgement.Carry);

@@ -137,6 +137,75 @@ public class AmbientTests
             FindingText.Render(found), StringComparison.Ordinal);
     }
 
+    public static TheoryData<string, int, long, long> SinceCases => new()
+    {
+        { "the wave started in slot 2 exactly: slots 2 onward", 2, 2, 200 },
+        { "the wave started after slot 0 began: slot 0 holds earlier traffic and is left out", 1, 1, 300 },
+        { "the wave started before the series: everything", -3, 0, 400 },
+        { "the wave started after the series: nothing", 9, 4, 0 },
+    };
+
+    [Theory]
+    [MemberData(nameof(SinceCases))]
+    public void A_wave_without_a_control_keeps_only_its_own_slots(string because, int startSlot, long firstKept, long requests)
+    {
+        _ = because;
+        var sample = Node("n-1", 0, [new Slot(100, 20), new Slot(100, 20), new Slot(100, 0), new Slot(100, 0)]);
+        // A start just after the slot's beginning keeps the next one on; exactly at it keeps it.
+        var start = startSlot == 1 ? At(0).AddTicks(1) : At(startSlot);
+
+        var kept = CohortVerdict.Since(sample, start);
+
+        Assert.Equal(requests, kept.Requests);
+        Assert.Equal(Math.Min(Origin + firstKept, Origin + 4), kept.Series!.FirstSlot);
+        Assert.Equal(requests == 0 ? 0 : sample.Series!.Errors.Skip((int)firstKept).Sum(), kept.Errors);
+    }
+
+    [Fact]
+    public void The_last_wave_is_judged_on_its_own_time_not_on_the_disturbance_the_earlier_waves_rode_out()
+    {
+        // The canaries took the change before an upstream blip (slots 0–3 at 20%) and baked through it against a control;
+        // the last wave started at slot 5, after it. Its cohort: the canaries and the rest, no control left.
+        var canaries = Enumerable.Range(0, 9).Select(i => Node($"c-{i}", 0, [.. Repeat(4, 1000, 200), .. Repeat(8, 1000, 1)], baseline: 0.001)).ToList();
+        var rest = Enumerable.Range(0, 71).Select(i => Node($"r-{i}", 5, [.. Repeat(7, 1000, 1)], baseline: 0.001)).ToList();
+        var evidence = new WaveEvidence { Unit = "flags", Wave = 2, Targeted = 80, Cohort = [.. canaries, .. rest] };
+
+        var before = HealthPolicy.Judge(evidence, Gates);
+        var since = HealthPolicy.Judge(evidence with { WaveStarted = At(5) }, Gates);
+
+        AssertResult(VerdictResult.Unhealthy, before);
+        AssertResult(VerdictResult.Healthy, since);
+    }
+
+    [Fact]
+    public void A_canary_is_not_compared_with_the_control_over_the_slot_it_applied_in()
+    {
+        // A disturbance (20%) starts as the canaries apply, 0.6 of the way into slot 10: their first slot on the package
+        // holds only disturbed reports, 25% errors, while the control's slot 10 is mostly from before it (3%). From slot
+        // 11 on both sides are disturbed alike.
+        var applied = At(10).AddTicks(SlotTicks * 6 / 10);
+        WaveEvidence Look(int slots, bool knowsApply) => new()
+        {
+            Unit = "flags",
+            Wave = 0,
+            Targeted = 9,
+            Cohort = [.. Enumerable.Range(0, 9).Select(i => Node($"c-{i}", 10, [new Slot(15, 4), .. Repeat(slots - 1, 40, 8)]) with
+            {
+                Applies = knowsApply ? [new UnitApply("flags", 2, applied)] : [],
+            })],
+            Control = Many("k", 71, 10, [new Slot(40, 1), .. Repeat(slots - 1, 40, 8)]),
+        };
+
+        var mixed = HealthPolicy.Judge(Look(1, knowsApply: false), Gates);
+        var first = HealthPolicy.Judge(Look(1, knowsApply: true), Gates);
+        var later = HealthPolicy.Judge(Look(4, knowsApply: true), Gates);
+
+        AssertResult(VerdictResult.Unhealthy, mixed);
+        Assert.NotEqual(VerdictResult.Unhealthy, first.Result);
+        AssertResult(VerdictResult.Inconclusive, later);
+        Assert.Equal(At(11), later.Findings.OfType<Finding.Ambient>().Single().From);
+    }
+
     public static TheoryData<string, List<Slot>, List<Slot>, BreachStanding> BreachCases => new()
     {
         { "28% while its PoP and the control are at 0.1%", [.. Repeat(5, 200, 56)], [.. Repeat(5, 1000, 1)], BreachStanding.Confirmed },
@@ -156,6 +225,24 @@ public class AmbientTests
 
         Assert.True(standing == check.Standing, $"{because}: {FindingText.Render(check.Finding)}");
         Assert.Equal(standing == BreachStanding.Confirmed, check.Acts);
+    }
+
+    [Theory]
+    [InlineData("ams", BreachStanding.Ambient)]
+    [InlineData("sin", BreachStanding.Confirmed)]
+    public void A_rollout_weighs_a_breach_against_the_control_nodes_of_the_breaching_nodes_pop(string pop, BreachStanding standing)
+    {
+        // The node's PoP, ams, has an upstream of its own failing 20% of requests (three control nodes there); the control
+        // as a whole is under the ceiling (0.68%).
+        var sample = Node("n-1", 0, Repeat(5, 200, 40)) with { Pop = pop };
+        var signal = HealthPolicy.Breach(sample, Gates)!;
+        var control = Many("k", 20, 0, Repeat(5, 1000, 1)).Select(k => k with { Pop = "fra" })
+            .Concat(Many("a", 3, 0, Repeat(5, 200, 40)).Select(a => a with { Pop = "ams" }))
+            .ToList();
+
+        var weighed = HealthPolicy.WeighBreaches([signal], [sample], control, Gates).Single();
+
+        Assert.True(standing == weighed.Check.Standing, FindingText.Render(weighed.Check.Finding));
     }
 
     [Fact]
