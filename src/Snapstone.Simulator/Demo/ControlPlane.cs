@@ -58,6 +58,18 @@ public sealed class ControlPlane(HttpClient http, string? token)
         return await ReadAsync(request, response, ControlPlaneJson.Default.RolloutView, cancellationToken);
     }
 
+    /// <summary>
+    /// The rollout's recorded evidence judged again with every wave's gates replaced by <paramref name="gates"/>
+    /// (<c>POST /v1/rollouts/{id}/judge</c>; the <c>read</c> scope).
+    /// </summary>
+    public async Task<JudgementView> JudgeAsync(string id, JsonObject gates, CancellationToken cancellationToken)
+    {
+        using var request = Request(HttpMethod.Post, $"/v1/rollouts/{Uri.EscapeDataString(id)}/judge",
+            new JsonObject { ["gates"] = gates.DeepClone() }, ControlPlaneJson.Default.JsonObject);
+        using var response = await SendAsync(request, cancellationToken);
+        return await ReadAsync(request, response, ControlPlaneJson.Default.JudgementView, cancellationToken);
+    }
+
     /// <summary>What the server knows about the fleet: the nodes that have reported, by region and tier.</summary>
     public async Task<FleetView> GetFleetAsync(CancellationToken cancellationToken)
     {

@@ -4,7 +4,8 @@ using System.Text.Json.Serialization;
 
 namespace Snapstone.Simulator.Demo;
 
-// The CI side of docs/API.md ("Units", "Plans", "Packages", "Rollouts", and GET /v1/fleet), only as far as the demo needs it.
+// The CI side of docs/API.md ("Units", "Plans", "Packages", "Rollouts", re-judging, and GET /v1/fleet), only as far as the
+// demo and the replays need it.
 // Unit and plan definitions are sent as JSON objects so the demo can say exactly what it defines.
 
 /// <summary>Body of <c>POST /v1/units/{unit}/packages</c>.</summary>
@@ -61,6 +62,14 @@ public sealed record RollbackView(string? Reason, int Targeted, int Confirmed, D
 
 public sealed record TimelineEntry(DateTimeOffset At, string Type, string? Message);
 
+/// <summary>
+/// What <c>POST /v1/rollouts/{id}/judge</c> answers: per wave, the verdict the given gates give the recorded evidence
+/// (null where the replay did not get there), what the rollout would have done with it, and the verdict it recorded.
+/// </summary>
+public sealed record JudgementView(string Rollout, IReadOnlyList<WaveJudgementView> Waves);
+
+public sealed record WaveJudgementView(int Wave, string Name, VerdictView? Verdict, string? Action, DateTimeOffset? HaltAt, VerdictView? Recorded);
+
 /// <summary>What <c>GET /v1/fleet</c> says: how many nodes have registered, per region and per tier.</summary>
 public sealed record FleetView(int Nodes, IReadOnlyDictionary<string, int>? ByRegion, IReadOnlyDictionary<string, int>? ByTier);
 
@@ -75,5 +84,6 @@ public sealed record Problem(string? Title, string? Detail, int? Status);
 [JsonSerializable(typeof(RolloutView))]
 [JsonSerializable(typeof(ReasonBody))]
 [JsonSerializable(typeof(FleetView))]
+[JsonSerializable(typeof(JudgementView))]
 [JsonSerializable(typeof(Problem))]
 public sealed partial class ControlPlaneJson : JsonSerializerContext;

@@ -15,7 +15,7 @@ public sealed record ReplayOutcome
 
     public long Version { get; init; }
 
-    /// <summary>When the replay's upstream disturbance started on the fleet during this change (its first wave baking); null: none did.</summary>
+    /// <summary>When the replay's upstream disturbance started on the fleet during this change (as its rollout started); null: none did.</summary>
     public DateTimeOffset? DisturbedAt { get; init; }
 
     /// <summary>The server's risk of the package, e.g. <c>high 70</c>; null when it said none.</summary>
@@ -64,6 +64,9 @@ public sealed record ReplayOutcome
     /// <summary>Waves a second person approved.</summary>
     public int Approvals { get; init; }
 
+    /// <summary>Its recorded evidence judged again under each of <see cref="ReplayBacktest.Sets"/>; empty when it had no rollout.</summary>
+    public IReadOnlyList<ReplayBacktestRow> Backtest { get; init; } = [];
+
     /// <summary>From the first bad report to the rollback confirmed by every node.</summary>
     public TimeSpan? TimeToSafe => FirstBadReportAt is { } from && SafeAt is { } to ? to - from : null;
 
@@ -93,7 +96,8 @@ public sealed record ReplayResult(
     /// Every broken promise, one line each; empty when the replay passed. A bad change must be refused by validation
     /// or rolled back from wave 0, no more nodes may ever have run it than wave 0 targeted, every node sent back must
     /// have confirmed, and it must be safe within <paramref name="safeWithinIntervals"/> report intervals of its first
-    /// report. A good change must complete, reach every consumer and never be paused, rolled back or aborted.
+    /// report. A good change must complete, reach every consumer and never be paused, rolled back or aborted. Either
+    /// way, its recorded evidence judged again under the gates it ran with must give every verdict it recorded.
     /// </summary>
     public IReadOnlyList<string> Problems(double safeWithinIntervals)
     {
@@ -101,6 +105,10 @@ public sealed record ReplayResult(
         foreach (var o in Outcomes)
         {
             var what = $"change {o.Index} ({(o.Unit is { } unit ? unit + " " : "")}v{o.Version}, {(o.Change.Bad ? "bad" : "good")})";
+            if (o.Backtest.FirstOrDefault(b => b.Set == ReplayBacktest.AsRun) is { Differences: { Count: > 0 } differences })
+            {
+                problems.Add($"{what}: its evidence judged again under the gates it ran with does not give what it recorded ({string.Join("; ", differences)})");
+            }
             var ended = o.TimedOut ? $"was still {o.State} when the replay gave up" : $"ended {o.State}";
             if (!o.Change.Bad)
             {
@@ -191,7 +199,7 @@ public sealed record ReplayResult(
             }
             if (o.DisturbedAt is not null)
             {
-                text.Append("; upstream disturbance in its first wave's bake");
+                text.Append("; upstream disturbance from its start");
             }
             if (o.Inconclusive > 0 || o.Approvals > 0)
             {
@@ -200,6 +208,10 @@ public sealed record ReplayResult(
             if (o.Halt is { } halt)
             {
                 text.Append("; halted: ").Append(halt);
+            }
+            if (o.Backtest.Count > 0)
+            {
+                text.Append("; judged again: ").Append(string.Join(", ", o.Backtest.Select(b => $"{b.Set} {b.Summary}")));
             }
         }
         return text.ToString();

@@ -76,8 +76,13 @@ public sealed class ReplayRunner(Fleet fleet, ControlPlane controlPlane, TimePro
                     break;
                 }
             }
+            var backtested = new List<ReplayOutcome>(outcomes.Count);
+            foreach (var outcome in outcomes)
+            {
+                backtested.Add(await BacktestAsync(scenario, outcome, cancellationToken));
+            }
             var result = new ReplayResult(scenario.Id, scenario.Name, fleet.Nodes.Count, consumers.Count,
-                consumers.Count(n => n.Profile.IsCanary), fleet.Options.ReportInterval, outcomes);
+                consumers.Count(n => n.Profile.IsCanary), fleet.Options.ReportInterval, backtested);
             return result;
         }
         finally
@@ -116,7 +121,7 @@ public sealed class ReplayRunner(Fleet fleet, ControlPlane controlPlane, TimePro
 
     /// <summary>
     /// Plays one change: publishes it, rolls it out and watches it settle, starting the scenario's upstream disturbance
-    /// when its first wave starts baking, and, given <paramref name="overlapLkg"/>, the overlapping change of the other
+    /// when its rollout starts, and, given <paramref name="overlapLkg"/>, the overlapping change of the other
     /// unit when it bakes <see cref="ReplayOverlap.DuringWave"/>. Answers the change's outcome, then the overlap's.
     /// </summary>
     private async Task<IReadOnlyList<ReplayOutcome>> PlayAsync(ReplayScenario scenario, IReadOnlyList<SimulatedNode> consumers, int index,
@@ -128,17 +133,19 @@ public sealed class ReplayRunner(Fleet fleet, ControlPlane controlPlane, TimePro
             Say($"change {index}: v{package.Version} refused by validation");
             return [Refused(index, change, scenario.Unit, package.Version, risk)];
         }
+        // From the moment the rollout exists, so that the disturbance lies over the canary wave's apply and bake alike:
+        // a bad change caught while its canaries apply must have been caught through it too.
         DateTimeOffset? disturbedAt = null;
+        if (scenario.Disturbance is { } disturbance)
+        {
+            disturbedAt = fleet.Disturb(disturbance).Start;
+            Say(string.Create(CultureInfo.InvariantCulture,
+                $"change {index}: rollout started; upstream disturbance on every node ({disturbance.ErrorShare:P0} of requests fail for {disturbance.Length.TotalSeconds:0.#} s)"));
+        }
         Task<(PackageView Package, string? Risk, RolloutView? Started)>? overlapStart = null;
         var overlap = overlapLkg is null ? null : scenario.Overlap;
         var (rollout, approvals, timedOut) = await SettleAsync(started, scenario.Unit, package.Version, consumers, ChangeTimeout, seen =>
         {
-            if (scenario.Disturbance is { } disturbance && disturbedAt is null && seen.Waves is [{ State: "baking" }, ..])
-            {
-                disturbedAt = fleet.Disturb(disturbance).Start;
-                Say(string.Create(CultureInfo.InvariantCulture,
-                    $"change {index}: wave 0 bakes; upstream disturbance on every node ({disturbance.ErrorShare:P0} of requests fail for {disturbance.Length.TotalSeconds:0.#} s)"));
-            }
             if (overlap is not null && overlapStart is null && seen.CurrentWave == overlap.DuringWave
                 && seen.Waves?.ElementAtOrDefault(overlap.DuringWave)?.State == "baking")
             {
@@ -168,6 +175,27 @@ public sealed class ReplayRunner(Fleet fleet, ControlPlane controlPlane, TimePro
             outcomes.Add(Outcome(index + 1, overlap.Change, overlap.Unit, otherPackage, otherRisk, other, otherApprovals, otherTimedOut, overlapLkg!.Value));
         }
         return outcomes;
+    }
+
+    /// <summary>
+    /// The change's recorded evidence judged again under each of <see cref="ReplayBacktest.Sets"/> on top of the replay
+    /// plan's gates. A rollout the server moved to another plan (a high-risk change) is left as it is: the replay plan's
+    /// gates are not the ones it ran with.
+    /// </summary>
+    private async Task<ReplayOutcome> BacktestAsync(ReplayScenario scenario, ReplayOutcome outcome, CancellationToken cancellationToken)
+    {
+        if (outcome is not { Rollout: { } rollout, Refused: false } || outcome.Plan != ReplayScenario.PlanName)
+        {
+            return outcome;
+        }
+        var rows = new List<ReplayBacktestRow>();
+        foreach (var (name, overrides) in ReplayBacktest.Sets)
+        {
+            var judgement = await controlPlane.JudgeAsync(rollout, ReplayBacktest.Gates(scenario.Plan, overrides), cancellationToken);
+            rows.Add(ReplayBacktestRow.Of(name, judgement));
+        }
+        Say($"change {outcome.Index} judged again: {string.Join(", ", rows.Select(r => $"{r.Set} {r.Summary}"))}");
+        return outcome with { Backtest = rows };
     }
 
     /// <summary>Publishes a change and starts its rollout on the replay plan; no rollout when validation refused it.</summary>

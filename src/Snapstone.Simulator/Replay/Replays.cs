@@ -31,7 +31,7 @@ public sealed record ReplayScale
     /// <summary>Good packages rolled out on the noisy fleet (e).</summary>
     public int NoisyChanges { get; init; } = 3;
 
-    /// <summary>How long the upstream disturbance (f) lasts, from its change's canary wave starting to bake.</summary>
+    /// <summary>How long the upstream disturbance (f) lasts, from its change's rollout starting.</summary>
     public double DisturbanceSeconds { get; init; } = 30;
 
     /// <summary>Share of every node's requests the upstream disturbance (f) fails.</summary>
@@ -95,7 +95,7 @@ public static class Replays
             Id = "f",
             Name = "upstream-disturbance",
             Models = $"an upstream dependency fails {scale.DisturbanceErrorShare:P0} of the requests of every node, on the new flags or not, for " +
-                     $"{scale.DisturbanceSeconds:0.#} s from the moment each change's canary wave starts baking: the good flags must get through it, " +
+                     $"{scale.DisturbanceSeconds:0.#} s from the moment each change's rollout starts (over its canary wave's apply and bake): the good flags must get through it, " +
                      "the killswitch (28% more errors on the fl1 nodes) must still die in the canary wave",
             Disturbance = new Disturbance(scale.DisturbanceErrorShare, TimeSpan.FromSeconds(scale.DisturbanceSeconds)),
         },
