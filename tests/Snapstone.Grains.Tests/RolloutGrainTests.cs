@@ -21,9 +21,11 @@ public sealed class RolloutGrainTests(ClusterFixture fixture)
     [Fact]
     public async Task A_wave_bakes_until_fake_time_passes_its_bake_then_the_next_opens_and_state_survives_deactivation()
     {
+        // Consumed only by nodes with its label: other tests' canaries, on the same cluster, stay out of its waves.
         var unitName = TestStorage.Unique("unit");
+        var labels = new Dictionary<string, string> { ["bakes"] = unitName };
         var unit = fixture.Client.GetGrain<IUnitRolloutsGrain>(unitName);
-        await unit.Define(new UnitDefinition { Owner = "edge" }, "ci");
+        await unit.Define(new UnitDefinition { Owner = "edge", Targets = new UnitTargets(labels) }, "ci");
         var v1 = await unit.CreatePackage(new PackageDraft { Content = Encoding.UTF8.GetBytes("one") }, "ci");
         var v2 = await unit.CreatePackage(new PackageDraft { Content = Encoding.UTF8.GetBytes("two") }, "ci");
         var pop = TestStorage.Unique("pop");
@@ -37,7 +39,7 @@ public sealed class RolloutGrainTests(ClusterFixture fixture)
                 var desired = (await grain.GetView())?.Desired.GetValueOrDefault(unitName) ?? new DesiredPackage(1, v1.Record.Sha256);
                 await grain.Report(new NodeReport
                 {
-                    Node = id, Pop = pop, Tier = tier,
+                    Node = id, Pop = pop, Tier = tier, Labels = labels,
                     Applied = new Dictionary<string, AppliedPackage> { [unitName] = new() { Version = desired.Version, Sha256 = desired.Sha256 } },
                     Metrics = new NodeMetrics { Requests = 1000, Errors = 1, P99LatencyMs = 20 },
                 });
