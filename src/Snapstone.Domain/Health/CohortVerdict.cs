@@ -5,15 +5,12 @@ namespace Snapstone.Domain.Health;
 /// <summary>The wave's verdict put together from the hard limits, the cohort's checks, its outliers and its segments.</summary>
 internal static class CohortVerdict
 {
-    public static Judgement Judge(WaveEvidence evidence, Gates gates)
-    {
-        var started = evidence.WaveStarted is { } at && !evidence.Control.Any(s => IsLive(s) && s.Requests > 0) ? at : (DateTimeOffset?)null;
-        return Judge(evidence.Cohort, evidence.Control, gates, evidence.Targeted, evidence.Unit, evidence.Metrics, evidence.History, started);
-    }
+    public static Judgement Judge(WaveEvidence evidence, Gates gates) =>
+        Judge(evidence.Cohort, evidence.Control, gates, evidence.Targeted, evidence.Unit, evidence.Metrics, evidence.History, evidence.WaveStarted);
 
     /// <summary>
     /// A cohort node's sample from the first slot it spent wholly on the package (<see cref="Since"/> its apply of
-    /// <paramref name="unit"/>), and from <paramref name="waveStarted"/> when given: the slot it applied in mixes the
+    /// <paramref name="unit"/>), and from <paramref name="waveStarted"/> when given (a wave without a control): the slot it applied in mixes the
     /// package with the one before, and holds a part of that slot the control's figure covers and the node's does not.
     /// </summary>
     /// <example>
@@ -86,9 +83,11 @@ internal static class CohortVerdict
             live = LeaveOutOthers(live, Side.Cohort, unit, limit, t, notes);
             liveControl = LeaveOutOthers(liveControl, Side.Control, unit, limit, t, notes);
         }
-        // Attribution above reads each node's whole series (a regression may predate this unit's apply); what is judged
-        // is each node's time on the package alone.
-        live = [.. live.Select(s => OnItsOwn(s, unit, waveStarted))];
+        // Attribution above reads each node's series from the slot it applied in (a regression may have begun there,
+        // before this unit's apply); what is judged is each node's time on the package alone, and without a control,
+        // only the time since the wave started.
+        var since = control.Any(s => IsLive(s) && s.Requests > 0) ? null : waveStarted;
+        live = [.. live.Select(s => OnItsOwn(s, unit, since))];
         var judged = NodeWeights.Cap(OutlierRules.SetAsideUnchangedFlaky(live, gates, Side.Cohort, notes), Side.Cohort, t, notes);
         var controlJudged = NodeWeights.Cap(OutlierRules.SetAsideUnchangedFlaky(liveControl, gates, Side.Control, notes), Side.Control, t, notes);
         var (ours, theirs) = (Traffic.Of(judged), Traffic.Of(controlJudged));

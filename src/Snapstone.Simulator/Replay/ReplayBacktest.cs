@@ -35,12 +35,15 @@ public sealed record ReplayBacktestRow(string Set, IReadOnlyList<string> Waves, 
         }
     }
 
-    /// <summary>The waves whose verdict judged again differs from the one the rollout recorded, as "wave: recorded → again".</summary>
+    /// <summary>
+    /// The waves whose verdict judged again differs from the one the rollout recorded, as
+    /// "ten-percent: recorded healthy, judged again inconclusive".
+    /// </summary>
     public IReadOnlyList<string> Differences =>
     [
-        .. Waves.Select((name, i) => (name, Recorded[i], Results[i]))
-            .Where(w => w.Item2 is not null && w.Item3 is not null && w.Item2 != w.Item3)
-            .Select(w => $"{w.name}: recorded {w.Item2}, judged again {w.Item3}"),
+        .. Waves.Select((name, i) => (Name: name, Recorded: Recorded[i], Again: Results[i]))
+            .Where(w => w.Recorded is not null && w.Again is not null && w.Recorded != w.Again)
+            .Select(w => $"{w.Name}: recorded {w.Recorded}, judged again {w.Again}"),
     ];
 
     public static ReplayBacktestRow Of(string set, JudgementView judgement) => new(set,
