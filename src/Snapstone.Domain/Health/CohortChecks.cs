@@ -15,8 +15,12 @@ internal sealed record Check(CheckKind Kind, CheckOutcome Outcome, Finding Findi
 /// </summary>
 internal static class CohortChecks
 {
-    /// <summary>The error and latency checks of <paramref name="traffic"/>; <paramref name="ceiling"/> false leaves out the absolute ceiling.</summary>
-    public static List<Check> Evaluate(string who, Traffic traffic, Reference? reference, Gates gates, bool ceiling = true)
+    /// <summary>
+    /// The error and latency checks of <paramref name="traffic"/>, summed from <paramref name="nodes"/> (when given, a
+    /// ceiling judged after an ambient disturbance waits until enough of them have reported since it); <paramref name="ceiling"/>
+    /// false leaves out the absolute ceiling.
+    /// </summary>
+    public static List<Check> Evaluate(string who, Traffic traffic, Reference? reference, Gates gates, bool ceiling = true, IReadOnlyList<NodeSample>? nodes = null)
     {
         var checks = new List<Check>();
         if (traffic.Requests <= 0)
@@ -26,9 +30,9 @@ internal static class CohortChecks
         if (ceiling)
         {
             checks.AddRange(reference is { Control: null, Figures.Kind: ReferenceKind.Baseline } baseline && baseline.Rate > gates.MaxErrorRate
-                ? ErrorCeilingOverBaseline(who, traffic, baseline, gates)
-                : ErrorCeiling(who, traffic, reference?.Control, gates));
-            checks.AddRange(LatencyCeiling(who, traffic, reference?.Control, gates));
+                ? ErrorCeilingOverBaseline(who, traffic, baseline, gates, nodes)
+                : ErrorCeiling(who, traffic, reference?.Control, gates, nodes));
+            checks.AddRange(LatencyCeiling(who, traffic, reference?.Control, gates, nodes));
         }
         if (reference is null)
         {
@@ -55,8 +59,11 @@ internal static class CohortChecks
     /// passes on slots 0–49, and the verdict waits while the blip goes on; once it clears, the slots after it are judged
     /// on the ceiling again, so a change that adds errors of its own is caught then. Had the cohort been at 60% against
     /// the control's 20% in those slots, the breach would be the change's: fail at once.
+    /// The slots after it are the cohort's only once enough of its nodes have reported in them (<see cref="Coverage"/>):
+    /// the first report after the blip may come from the two fl2 canaries at 0.4%, while the fl1 canaries that fail
+    /// 28% of their requests on the change have not reported since.
     /// </example>
-    private static IEnumerable<Check> ErrorCeiling(string who, Traffic traffic, Traffic? control, Gates gates)
+    private static IEnumerable<Check> ErrorCeiling(string who, Traffic traffic, Traffic? control, Gates gates, IReadOnlyList<NodeSample>? nodes)
     {
         var limit = gates.MaxErrorRate;
         var disturbed = control is null ? [] : control.Buckets.Where(b => b.Value.Requests > 0 && b.Value.Rate > limit).Select(b => b.Key).ToHashSet();
@@ -77,7 +84,9 @@ internal static class CohortChecks
             var k = theirs.Buckets.GetValueOrDefault(b.Key);
             return (b.Key, b.Value.Errors, b.Value.Requests, k.Errors, k.Requests);
         }), gates.MaxErrorRateRatio, Level.For(during, gates.Thresholds.Significance));
-        yield return Ambient(who, Health.Ceiling.ErrorRate, limit, during, during.Total.Rate, theirs.Total.Rate, control, clean, worse, gates, gates.MaxErrorRateRatio);
+        var last = disturbed.Max();
+        yield return Ambient(who, Health.Ceiling.ErrorRate, limit, during, during.Total.Rate, theirs.Total.Rate, control, clean, worse, gates,
+            Coverage(nodes, slot => slot > last, gates), gates.MaxErrorRateRatio);
     }
 
     /// <summary>
@@ -95,7 +104,7 @@ internal static class CohortChecks
     /// ceiling is judged on slots 4 onward, and once they hold enough requests at 0.1% the wave passes. A cohort at 20%
     /// throughout is significantly worse than 8.8%: Unhealthy at once.
     /// </example>
-    private static IEnumerable<Check> ErrorCeilingOverBaseline(string who, Traffic traffic, Reference baseline, Gates gates)
+    private static IEnumerable<Check> ErrorCeilingOverBaseline(string who, Traffic traffic, Reference baseline, Gates gates, IReadOnlyList<NodeSample>? nodes)
     {
         var limit = gates.MaxErrorRate;
         var over = traffic.Buckets.Where(b => b.Key != Traffic.Untimed && b.Value.Requests > 0 && b.Value.Rate > limit).Select(b => (long?)b.Key).LastOrDefault();
@@ -115,8 +124,9 @@ internal static class CohortChecks
         var worse = Sequential.AgainstLimit(during.Buckets.Select(b => (b.Key, b.Value.Errors, allowed * b.Value.Requests)),
             Level.For(during, gates.Thresholds.Significance));
         var ongoing = last == traffic.Buckets.Keys.Max();
+        var (heard, needed) = Coverage(nodes, slot => slot > last, gates);
         var outcome = worse.Crossed ? CheckOutcome.Fail
-            : ongoing || clean.Requests < gates.Thresholds.MinCohortRequests ? CheckOutcome.Unsure
+            : ongoing || clean.Requests < gates.Thresholds.MinCohortRequests || heard < needed ? CheckOutcome.Unsure
             : CheckOutcome.Pass;
         var slots = during.Buckets.Keys.Where(k => k != Traffic.Untimed).ToList();
         var ticks = during.SlotTicks ?? 0;
@@ -124,11 +134,11 @@ internal static class CohortChecks
             baseline.Rate, during.Buckets.Count,
             slots.Count > 0 && ticks > 0 ? SlotSeries.At(slots[0], ticks) : null,
             slots.Count > 0 && ticks > 0 ? SlotSeries.At(slots[^1] + 1, ticks) : null,
-            ongoing, worse.P, gates.Thresholds.Significance, DecidedAt(worse, during), ratio, AgainstBaseline: true));
+            ongoing, worse.P, gates.Thresholds.Significance, DecidedAt(worse, during), ratio, AgainstBaseline: true, heard, needed));
     }
 
     /// <summary>The optional p99 ceiling (<see cref="Gates.MaxP99LatencyMs"/>), minding the control the same way as <see cref="ErrorCeiling"/>.</summary>
-    private static IEnumerable<Check> LatencyCeiling(string who, Traffic traffic, Traffic? control, Gates gates)
+    private static IEnumerable<Check> LatencyCeiling(string who, Traffic traffic, Traffic? control, Gates gates, IReadOnlyList<NodeSample>? nodes)
     {
         if (gates.MaxP99LatencyMs is not { } max || traffic.P99 is null)
         {
@@ -153,23 +163,62 @@ internal static class CohortChecks
             .Where(b => b.Ours is > 0 && b.Theirs is > 0)
             .Select(b => (b.Key, Math.Log(Math.Max(b.Ours!.Value, floor) / Math.Max(b.Theirs!.Value, floor)))), gates.Thresholds.LatencyNoise,
             Level.For(during, gates.Thresholds.Significance));
-        yield return Ambient(who, Health.Ceiling.P99Latency, max, during, duringP99, theirs.P99 ?? 0, control, clean, worse, gates);
+        var last = disturbed.Max();
+        yield return Ambient(who, Health.Ceiling.P99Latency, max, during, duringP99, theirs.P99 ?? 0, control, clean, worse, gates,
+            Coverage(nodes, slot => slot > last, gates));
     }
 
     private static Check Ambient(string who, Ceiling ceiling, double max, Traffic during, double ours, double theirs, Traffic control, Traffic clean,
-        Evidence worse, Gates gates, double ratio = 1)
+        Evidence worse, Gates gates, (int Heard, int Needed) coverage, double ratio = 1)
     {
         var slots = during.Buckets.Keys.Where(k => k != Traffic.Untimed).ToList();
         var ongoing = control.Buckets.Count > 0 && during.Buckets.ContainsKey(control.Buckets.Keys.Max());
         var outcome = worse.Crossed ? CheckOutcome.Fail
-            : ongoing || clean.Requests < gates.Thresholds.MinCohortRequests ? CheckOutcome.Unsure
+            : ongoing || clean.Requests < gates.Thresholds.MinCohortRequests || coverage.Heard < coverage.Needed ? CheckOutcome.Unsure
             : CheckOutcome.Pass;
         var ticks = during.SlotTicks ?? 0;
         var finding = new Finding.Ambient(outcome, who, ceiling, max, ours, theirs, during.Buckets.Count,
             slots.Count > 0 && ticks > 0 ? SlotSeries.At(slots[0], ticks) : null,
             slots.Count > 0 && ticks > 0 ? SlotSeries.At(slots[^1] + 1, ticks) : null,
-            ongoing, worse.P, gates.Thresholds.Significance, DecidedAt(worse, during), ratio);
+            ongoing, worse.P, gates.Thresholds.Significance, DecidedAt(worse, during), ratio, Heard: coverage.Heard, Needed: coverage.Needed);
         return new Check(ceiling == Health.Ceiling.ErrorRate ? CheckKind.Errors : CheckKind.Latency, outcome, finding);
+    }
+
+    /// <summary>
+    /// How many of the <paramref name="nodes"/> that served anything in their window served some of it in the slots
+    /// <paramref name="after"/> keeps (those after the disturbance's last), and how many must have
+    /// (<see cref="Gates.MinReportingFraction"/> of them) before those slots stand for the cohort. A node without a series
+    /// cannot say when it served and counts as heard; without nodes there is nothing to count.
+    /// </summary>
+    private static (int Heard, int Needed) Coverage(IReadOnlyList<NodeSample>? nodes, Func<long, bool> after, Gates gates)
+    {
+        if (nodes is null)
+        {
+            return (0, 0);
+        }
+        int serving = 0, heard = 0;
+        foreach (var node in nodes)
+        {
+            if (node.Requests <= 0)
+            {
+                continue;
+            }
+            serving++;
+            if (node.Series is not { Count: > 0 } series || series.SlotTicks <= 0)
+            {
+                heard++;
+                continue;
+            }
+            for (var i = 0; i < series.Count; i++)
+            {
+                if (series.Requests[i] > 0 && after(series.FirstSlot + i))
+                {
+                    heard++;
+                    break;
+                }
+            }
+        }
+        return (heard, HealthPolicy.RequiredReporting(serving, gates.MinReportingFraction));
     }
 
     private static Check LatencyCeilingCheck(string who, Traffic traffic, double max, Gates gates)

@@ -206,7 +206,9 @@ public abstract record Finding
     /// <see cref="Control"/>: their error rates or p99s then). <see cref="P"/> says whether the cohort was worse than the
     /// control meanwhile. Fail: it was, beyond chance, so the breach is the change's. Otherwise the breach is not held
     /// against the change: Unsure (the wave waits) while the disturbance goes on (<see cref="Ongoing"/>) or too little
-    /// traffic came after it; Pass once it is over, the ceiling judged on the other slots. <see cref="AgainstBaseline"/>:
+    /// traffic came after it, or it came from too few of the cohort's nodes (<see cref="Heard"/> of the <see cref="Needed"/>
+    /// that must have reported since: the nodes that report first are not the cohort); Pass once it is over, the ceiling
+    /// judged on the other slots. <see cref="AgainstBaseline"/>:
     /// there was no control at the same time, and <see cref="Control"/> is the cohort's own baseline from before the
     /// change, itself over the ceiling (the trouble began before the wave).
     /// </summary>
@@ -226,7 +228,9 @@ public abstract record Finding
         [property: Id(11)] double Significance,
         [property: Id(12)] DateTimeOffset? DecidedAt = null,
         [property: Id(13)] double Ratio = 1,
-        [property: Id(14)] bool AgainstBaseline = false) : Finding;
+        [property: Id(14)] bool AgainstBaseline = false,
+        [property: Id(15)] int Heard = 0,
+        [property: Id(16)] int Needed = 0) : Finding;
 
     /// <summary>
     /// A metric gate's check: the query <see cref="Query"/> of gate <see cref="Gate"/>, the cohort's and control's means

@@ -79,6 +79,12 @@ public static class FindingText
         return e.Outcome switch
         {
             CheckOutcome.Pass => $"{observed} within {limit}",
+            // The always-valid evidence crossed at one slot while the whole window's figure is within the limit: the
+            // figure alone would read as a contradiction, so the text says when the evidence was decided.
+            CheckOutcome.Fail when e.Requests > 0 && e.Errors / e.Requests <= e.Limit =>
+                $"{observed} over the window is within {limit}, but was significantly over it" +
+                (e.DecidedAt is { } at ? $" by {Clock(at)} UTC" : "") +
+                $" (p = {e.P.ToString("0.###", CultureInfo.InvariantCulture)}, needs < {Number(e.Significance)})",
             CheckOutcome.Fail => $"{observed} > {limit}",
             _ => $"{observed} > {limit}, but that could be chance on {Count(e.Requests)} requests " +
                  $"(p = {e.P.ToString("0.###", CultureInfo.InvariantCulture)}, needs < {Number(e.Significance)})",
@@ -94,11 +100,17 @@ public static class FindingText
 
     private static string Latency(Finding.Latency l)
     {
-        var line = $"{l.Subject} p99 {Ms(l.P99)} {(l.Outcome == CheckOutcome.Pass ? "within" : ">")} {Number(l.Ratio)}× {l.ReferenceName} p99 {Ms(l.ReferenceP99)} " +
+        var within = l.Outcome == CheckOutcome.Pass || l.Observed <= l.Ratio;
+        var line = $"{l.Subject} p99 {Ms(l.P99)} {(within ? "within" : ">")} {Number(l.Ratio)}× {l.ReferenceName} p99 {Ms(l.ReferenceP99)} " +
                    $"(ratio {l.Observed.ToString("0.00", CultureInfo.InvariantCulture)})";
-        return l.Outcome != CheckOutcome.Unsure
-            ? line
-            : $"{line}, but that could be noise over {l.Slots} time slot(s) (p = {l.P.ToString("0.###", CultureInfo.InvariantCulture)}, needs < {Number(l.Significance)})";
+        return l.Outcome switch
+        {
+            CheckOutcome.Fail when within =>
+                $"{line} over the window, but was significantly over it" + (l.DecidedAt is { } at ? $" by {Clock(at)} UTC" : "") +
+                $" (p = {l.P.ToString("0.###", CultureInfo.InvariantCulture)}, needs < {Number(l.Significance)})",
+            CheckOutcome.Pass or CheckOutcome.Fail => line,
+            _ => $"{line}, but that could be noise over {l.Slots} time slot(s) (p = {l.P.ToString("0.###", CultureInfo.InvariantCulture)}, needs < {Number(l.Significance)})",
+        };
     }
 
     private static string LatencyCeiling(Finding.LatencyCeiling l)
@@ -125,8 +137,7 @@ public static class FindingText
                   $"and the {a.Subject} is significantly worse than {than} (p = {p}, needs < {Number(a.Significance)})"
                 : $"ambient disturbance: {a.Subject} {what} {cohort} over the {max}{when}, as its own baseline {control} was before the change " +
                   $"(no control at the same time), the {a.Subject} no worse than {than} (p = {p}): " +
-                  (a.Outcome == CheckOutcome.Pass ? "those slots are left out of the ceiling check"
-                      : a.Ongoing ? "waiting for it to clear" : "waiting for enough traffic after it");
+                  AmbientWait(a);
         }
         return a.Outcome switch
         {
@@ -136,10 +147,15 @@ public static class FindingText
             _ =>
                 $"ambient disturbance: {a.Subject} {what} {cohort} and control {control} both over the {max}{when}, " +
                 $"the {a.Subject} no worse than {than} (p = {p}): " +
-                (a.Outcome == CheckOutcome.Pass ? "those slots are left out of the ceiling check"
-                    : a.Ongoing ? "waiting for it to clear" : "waiting for enough traffic after it"),
+                AmbientWait(a),
         };
     }
+
+    private static string AmbientWait(Finding.Ambient a) =>
+        a.Outcome == CheckOutcome.Pass ? "those slots are left out of the ceiling check"
+        : a.Ongoing ? "waiting for it to clear"
+        : a.Heard < a.Needed ? $"waiting for reports after it from {a.Needed - a.Heard} more node(s) ({a.Heard} of the {a.Needed} needed so far)"
+        : "waiting for enough traffic after it";
 
     private static string BreachWeighed(Finding.BreachWeighed w)
     {

@@ -60,6 +60,30 @@ public class AmbientTests
     }
 
     [Fact]
+    public void The_slots_after_a_disturbance_stand_for_the_cohort_only_once_enough_of_its_nodes_have_reported_in_them()
+    {
+        // The killswitch under an upstream blip that began with its rollout: 4 fl1 canaries fail 28% more on top of the
+        // blip's 20%, 6 fl2 canaries do not; 42% against the control's 20% is within 2×. The blip clears at slot 10, and
+        // the fl2 canaries report first: their clean slot alone (0.1%) would pass the ceiling.
+        var fl1 = new Dictionary<string, string> { ["proxy"] = "fl1" };
+        var fl2 = new Dictionary<string, string> { ["proxy"] = "fl2" };
+        List<NodeSample> Cohort(bool fl1Reported) =>
+        [
+            .. Many("fl1", 4, 0, [.. Repeat(10, 1000, 424), .. (fl1Reported ? Repeat(1, 1000, 280) : [])], fl1),
+            .. Many("fl2", 6, 0, [.. Repeat(10, 1000, 200), .. Repeat(1, 1000, 1)], fl2),
+        ];
+        var control = Many("k", 20, 0, [.. Repeat(10, 1000, 200), .. Repeat(1, 1000, 1)]);
+
+        var early = HealthPolicy.Judge(Cohort(fl1Reported: false), control, Gates, 10);
+        AssertResult(VerdictResult.Inconclusive, early);
+        var ambient = early.Findings.OfType<Finding.Ambient>().Single();
+        Assert.Equal((CheckOutcome.Unsure, false, 6, 9), (ambient.Outcome, ambient.Ongoing, ambient.Heard, ambient.Needed));
+        Assert.EndsWith("waiting for reports after it from 3 more node(s) (6 of the 9 needed so far)", FindingText.Render(ambient), StringComparison.Ordinal);
+
+        AssertResult(VerdictResult.Unhealthy, HealthPolicy.Judge(Cohort(fl1Reported: true), control, Gates, 10));
+    }
+
+    [Fact]
     public void A_cohort_worse_than_a_disturbed_control_but_within_the_ratio_waits_for_the_disturbance_to_clear()
     {
         // 35% against the control's 20% during the disturbance: worse, but within the 2× the plan tolerates against the

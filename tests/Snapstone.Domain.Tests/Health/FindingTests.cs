@@ -46,6 +46,11 @@ public class FindingTests
         { new Finding.ErrorRate(CheckOutcome.Fail, "cohort", 2999.7, 20_000, 0.01, null, null, 0, 0.001),
             "cohort error rate 15.00% (2999.7/20000) > ceiling 1.00%" },
         { new Finding.Latency(CheckOutcome.Fail, "cohort", 70, 1.5, "control", 40, 1.75), "cohort p99 70.0 ms > 1.5× control p99 40.0 ms (ratio 1.75)" },
+        // Decided at one slot while the whole window's figure is within the limit: the line says when, not "0.79% > 1.00%".
+        { new Finding.ErrorRate(CheckOutcome.Fail, "cohort", 377, 47_880, 0.01, null, null, 0.0004, 0.001, DecidedAt: new DateTimeOffset(2026, 1, 1, 10, 0, 5, 625, TimeSpan.Zero)),
+            "cohort error rate 0.79% (377/47880) over the window is within ceiling 1.00%, but was significantly over it by 10:00:05.6 UTC (p = 0, needs < 0.001)" },
+        { new Finding.Latency(CheckOutcome.Fail, "cohort", 55, 1.5, "control", 40, 1.37, 0.0002, 0.001, 12),
+            "cohort p99 55.0 ms within 1.5× control p99 40.0 ms (ratio 1.37) over the window, but was significantly over it (p = 0, needs < 0.001)" },
         { new Finding.FlakyTooMany(Side.Control, 6, 10), "6 of 10 control nodes were above the ceiling before the change too: too many to set aside, all are judged" },
         { new Finding.NodeBreach("n-1", 100, 1000, 3, 0.018, 0.01, 0.009),
             "node n-1 error rate 10.00% (100/1000) > 3× its limit 1.80% (ceiling 1.00%, own baseline 0.90%)" },
