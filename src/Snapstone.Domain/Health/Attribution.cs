@@ -25,18 +25,24 @@ public static class Attribution
     /// last one where a CUSUM statistic for "twice the limit" was back at zero before its peak, or null when the node
     /// has no series or its errors never climbed over the limit.
     /// </summary>
-    public static DateTimeOffset? Onset(NodeSample node, double limit)
+    public static DateTimeOffset? Onset(NodeSample node, double limit) =>
+        Episode(node, limit) is { } episode ? node.Series!.StartOf(episode.Start) : null;
+
+    /// <summary>
+    /// The slots of the node's regression against <paramref name="limit"/>: from <see cref="Onset"/> to the slot where
+    /// the CUSUM statistic peaked (indexes into the node's series), or null as for <see cref="Onset"/>.
+    /// </summary>
+    private static (int Start, int Peak)? Episode(NodeSample node, double limit)
     {
         if (node.Series is not { Count: > 0 } series || series.SlotTicks <= 0)
         {
             return null;
         }
         double cusum = 0, peak = 0;
-        int start = 0, peakStart = -1;
+        int start = 0, peakStart = -1, peakAt = -1;
         for (var i = 0; i < series.Count; i++)
         {
-            var requests = Math.Max(0, series.Requests[i]);
-            var errors = Math.Clamp(i < series.Errors.Length ? series.Errors[i] : 0, 0, requests);
+            var (errors, requests) = At(series, i);
             cusum = Math.Max(0, cusum + errors * Math.Log(2) - limit * requests);
             if (cusum == 0)
             {
@@ -46,9 +52,16 @@ public static class Attribution
             {
                 peak = cusum;
                 peakStart = start;
+                peakAt = i;
             }
         }
-        return peakStart < 0 ? null : series.StartOf(peakStart);
+        return peakStart < 0 ? null : (peakStart, peakAt);
+    }
+
+    private static (long Errors, long Requests) At(SlotSeries series, int i)
+    {
+        var requests = Math.Max(0, series.Requests[i]);
+        return (Math.Clamp(i < series.Errors.Length ? series.Errors[i] : 0, 0, requests), requests);
     }
 
     /// <summary>
@@ -82,12 +95,45 @@ public static class Attribution
         {
             return named;
         }
-        if (node.Applies.Count == 0 || node.Series is null || !Regressing(node, limit, t) || Onset(node, limit) is not { } onset)
+        if (node.Applies.Count == 0 || node.Series is not { } series || Episode(node, limit) is not { } episode || !Regressing(series, episode, limit, t))
         {
             return null;
         }
-        var suspects = Suspects(node.Applies, onset, node.Series.SlotTicks);
+        var suspects = Suspects(node.Applies, series.StartOf(Began(node.Applies, series, episode, limit, t)), series.SlotTicks);
         return suspects.Count > 0 && suspects.All(a => a.Unit != unit) ? suspects[^1] : null;
+    }
+
+    /// <summary>
+    /// When the node's regression began, as the changes it applied tell: its <see cref="Onset"/>, or the apply of a later
+    /// change within the regression when what the node served from the onset up to that apply is not significantly over
+    /// <paramref name="limit"/> on its own. Null as for <see cref="Onset"/>.
+    /// </summary>
+    /// <example>
+    /// Limit 0.2%, 500 requests a slot. A node at 0.1% served 2 errors in slot 20 (chance: the statistic rose from zero
+    /// there), applied the killswitch early in slot 21 and failed 28% of its requests from then on. The onset is slot 20,
+    /// before the killswitch, and would blame the change applied before it; but slot 20 alone (2 of 500) is no regression,
+    /// so the regression began with the killswitch's apply, in slot 21.
+    /// </example>
+    public static DateTimeOffset? Began(NodeSample node, double limit, GateThresholds t) =>
+        node.Series is { } series && Episode(node, limit) is { } episode ? series.StartOf(Began(node.Applies, series, episode, limit, t)) : null;
+
+    private static int Began(IReadOnlyList<UnitApply> applies, SlotSeries series, (int Start, int Peak) episode, double limit, GateThresholds t)
+    {
+        var start = episode.Start;
+        foreach (var apply in applies.OrderBy(a => a.At))
+        {
+            var slot = (int)Math.Clamp(apply.At.UtcTicks / series.SlotTicks - series.FirstSlot, int.MinValue, int.MaxValue);
+            if (slot <= start || slot > episode.Peak)
+            {
+                continue;
+            }
+            if (Regressing(series, (start, slot - 1), limit, t))
+            {
+                break;
+            }
+            start = slot;
+        }
+        return start;
     }
 
     /// <summary>
@@ -97,16 +143,27 @@ public static class Attribution
     public static IReadOnlyList<string> Blame(NodeSample node, Gates gates)
     {
         var limit = Math.Max(gates.MaxErrorRate, gates.MaxErrorRateRatio * (node.BaselineErrorRate ?? 0));
-        if (node.Applies.Count == 0 || node.Series is null || Onset(node, limit) is not { } onset)
+        if (node.Applies.Count == 0 || node.Series is null || Began(node, limit, gates.Thresholds) is not { } onset)
         {
             return [];
         }
         return [.. Suspects(node.Applies, onset, node.Series.SlotTicks).Select(a => a.Unit)];
     }
 
-    private static bool Regressing(NodeSample node, double limit, GateThresholds t)
+    /// <summary>
+    /// The node's errors from the regression's onset to its peak are significantly over <paramref name="limit"/>: judged
+    /// over the episode, not the whole window, so a change rolled back within seconds of its apply is still found to
+    /// own the errors it caused on a node whose window is mostly clean.
+    /// </summary>
+    private static bool Regressing(SlotSeries series, (int Start, int Peak) episode, double limit, GateThresholds t)
     {
-        var (errors, requests) = Statistics.Counts(node);
+        long errors = 0, requests = 0;
+        for (var i = episode.Start; i <= episode.Peak; i++)
+        {
+            var (e, r) = At(series, i);
+            errors += e;
+            requests += r;
+        }
         return Statistics.ErrorOutcome(errors, requests, limit, t) == CheckOutcome.Fail;
     }
 }

@@ -235,7 +235,7 @@ internal static class CohortVerdict
             if (++left <= FindingText.MaxNamedNodes)
             {
                 var (errors, requests) = Statistics.Counts(node);
-                notes.Add(new Finding.AttributedElsewhere(side, node.NodeId, other.Unit, other.Version, other.At, Attribution.Onset(node, limit) ?? other.At, errors, requests));
+                notes.Add(new Finding.AttributedElsewhere(side, node.NodeId, other.Unit, other.Version, other.At, Attribution.Began(node, limit, t) ?? other.At, errors, requests));
             }
         }
         if (left > FindingText.MaxNamedNodes)

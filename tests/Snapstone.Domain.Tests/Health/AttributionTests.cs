@@ -111,6 +111,46 @@ public class AttributionTests
         Assert.Equal(VerdictResult.Unhealthy, HealthPolicy.Judge(cohort, [.. control, .. broken], Gates, 10, unit: "flags").Result);
     }
 
+    /// <summary>
+    /// A canary of a good flags change (applied at slot 0) takes a bad killswitch early in slot 21, fails 28% of its
+    /// requests for <paramref name="badSlots"/> slots and is sent back; the rest of its window is clean at 0.1%.
+    /// </summary>
+    private static NodeSample ShortEpisode(int badSlots, long strayErrorsBefore = 0) =>
+        Node("canary", 0, [.. Repeat(20, 500, 0), new Slot(500, strayErrorsBefore), .. Repeat(badSlots, 500, 140), .. Repeat(20, 500, 0)]) with
+        {
+            Applies = [new("flags", 12, At(0)), new("killswitch", 3, At(21).AddMilliseconds(100)), new("killswitch", 2, At(21 + badSlots).AddMilliseconds(100))],
+        };
+
+    public static TheoryData<string, NodeSample, string?> ElsewhereCases => new()
+    {
+        { "28% for three slots after the killswitch: the killswitch's", ShortEpisode(3), "killswitch" },
+        { "two stray errors in the slot before the killswitch raised the statistic there: still the killswitch's", ShortEpisode(3, strayErrorsBefore: 2), "killswitch" },
+        { "rolled back after one slot, the window mostly clean: the episode, not the window, is judged", ShortEpisode(1, strayErrorsBefore: 2), "killswitch" },
+        { "no regression at all", ShortEpisode(0, strayErrorsBefore: 1), null },
+    };
+
+    [Theory]
+    [MemberData(nameof(ElsewhereCases))]
+    public void A_regression_that_began_with_another_units_apply_is_that_changes(string because, NodeSample node, string? unit)
+    {
+        Assert.True(unit == Attribution.Elsewhere(node, "flags", 0.002, Gates.Thresholds)?.Unit, because);
+        Assert.Null(Attribution.Elsewhere(node, "killswitch", 0.002, Gates.Thresholds));
+    }
+
+    [Fact]
+    public void Errors_already_significant_before_the_later_apply_stay_with_the_change_before_it()
+    {
+        // The node failed 5% from slot 15, on flags alone, and took the killswitch at slot 21: the regression is flags'.
+        var node = Node("n", 0, [.. Repeat(15, 500, 0), .. Repeat(6, 500, 25), .. Repeat(5, 500, 140)]) with
+        {
+            Applies = [new("flags", 12, At(0)), new("killswitch", 3, At(21).AddMilliseconds(100))],
+        };
+
+        Assert.Equal(At(15), Attribution.Began(node, 0.002, Gates.Thresholds));
+        Assert.Null(Attribution.Elsewhere(node, "flags", 0.002, Gates.Thresholds));
+        Assert.Equal("flags", Attribution.Elsewhere(node, "killswitch", 0.002, Gates.Thresholds)?.Unit);
+    }
+
     [Fact]
     public void A_node_signals_its_breach_to_the_change_it_is_attributed_to()
     {
