@@ -100,19 +100,20 @@ public sealed class HealthWindow
     /// Slot 0.9375 s. A crash report at 10:00:00.10 (on v3), the node's first report on v4 at 10:00:00.60: Split at
     /// 10:00:00.60 moves the crash to the slot before, so totals since 10:00:00.60 hold only v4's report.
     /// </example>
-    public void Split(DateTimeOffset at)
+    /// <returns>Whether anything moved.</returns>
+    public bool Split(DateTimeOffset at)
     {
         var index = at.UtcTicks / _slotTicks;
         if (Find(index) is not (>= 0 and var found))
         {
-            return;
+            return false;
         }
         var slot = _slots[found];
         Remove(found);
         var position = Place(index - 1);
         if (position < 0)
         {
-            return; // the slot before is out of the window: what moved there would never be judged
+            return false; // the slot before is out of the window: what moved there would never be judged
         }
         ref var before = ref _slots[position];
         before.Requests += slot.Requests;
@@ -120,6 +121,7 @@ public sealed class HealthWindow
         before.P99LatencyMs = Math.Max(before.P99LatencyMs, slot.P99LatencyMs);
         before.Crashes += slot.Crashes;
         before.Reports += slot.Reports;
+        return true;
     }
 
     /// <summary>Where slot <paramref name="index"/> is, or the complement of where it would go (<see cref="Array.BinarySearch(Array, object)"/>).</summary>

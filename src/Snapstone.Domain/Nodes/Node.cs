@@ -149,7 +149,7 @@ public sealed class Node
                     _appliedChanged = true;
                     _applies = null;
                     // What the node served so far in this slot belongs to the package it left.
-                    _window.Split(now);
+                    SplitAt(now);
                 }
             }
         }
@@ -163,7 +163,7 @@ public sealed class Node
             }
             _appliedChanged = true;
             _applies = null;
-            _window.Split(now);
+            SplitAt(now);
         }
         TrackDrift(catalog, report.IntervalSeconds, now);
         Checkpoint(now);
@@ -386,6 +386,33 @@ public sealed class Node
 
     /// <summary><see cref="Applies"/> as last built; null once what the node runs has changed.</summary>
     private IReadOnlyList<UnitApply>? _applies;
+
+    /// <summary>
+    /// The node changed package at <paramref name="now"/>: what its slot summed so far moves to the slot before
+    /// (<see cref="HealthWindow.Split"/>), and so does every apply made earlier in that slot, which that traffic followed.
+    /// </summary>
+    /// <example>
+    /// Slots of 0.9375 s from 10:00:00. The killswitch applied at 10:00:00.10, 28% errors reported at 10:00:00.35, the node
+    /// sent back at 10:00:00.60: the split moves the errors to the slot 09:59:59.06–10:00:00, before the killswitch's
+    /// apply at 10:00:00.10, where attribution would find the change applied before it to blame. Moved with them, the
+    /// killswitch's apply is taken as at 09:59:59.06, and the errors follow it.
+    /// </example>
+    private void SplitAt(DateTimeOffset now)
+    {
+        if (!_window.Split(now) || _applied is null)
+        {
+            return;
+        }
+        var ticks = _window.SlotTicks;
+        var slot = now.UtcTicks / ticks;
+        for (var i = 0; i < _applied.Count; i++)
+        {
+            if (_applied[i].At < now && _applied[i].At.UtcTicks / ticks == slot)
+            {
+                _applied[i] = _applied[i] with { At = SlotSeries.At(slot - 1, ticks) };
+            }
+        }
+    }
 
     /// <summary>Applies of packages within the health window, newest last, in memory only; null until the node first changes package.</summary>
     private List<UnitApply>? _applied;

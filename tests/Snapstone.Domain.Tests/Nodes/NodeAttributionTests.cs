@@ -2,6 +2,7 @@ using Snapstone.Domain.Drift;
 using Snapstone.Domain.Health;
 using Snapstone.Domain.Nodes;
 using Snapstone.Domain.Plans;
+using Snapstone.Domain.Tests.Health;
 using Snapstone.Domain.Units;
 
 namespace Snapstone.Domain.Tests.Nodes;
@@ -14,7 +15,9 @@ namespace Snapstone.Domain.Tests.Nodes;
 /// Steps, separated by <c>;</c>: <c>apply flags</c> / <c>apply bot</c> / <c>apply both</c> (the node reports running v2 of
 /// those units, 200 clean requests), <c>crash</c> (a report with one crash and every request failing, naming no unit),
 /// <c>crash bot</c> (the same, with <c>applied.bot.crashes = 1</c>), <c>errors</c> (half the requests fail), <c>wait S</c>,
-/// <c>leave bot</c> (the node reports running v1 of bot again, 200 clean requests).
+/// <c>leave bot</c> (the node reports running v1 of bot again, 200 clean requests); <c>fast</c> (reports 100 ms apart from
+/// then on, not 1 s), <c>align</c> (the next report 10 ms into a slot of the health window), <c>burst</c> (one report
+/// of 1,000 requests, half failing), <c>clean</c> (five reports of 1,000 requests, none failing).
 /// </remarks>
 public class NodeAttributionTests
 {
@@ -55,15 +58,26 @@ public class NodeAttributionTests
                         }
                         break;
                     case ["wait", var s]: Now += TimeSpan.FromSeconds(double.Parse(s)); break;
+                    case ["fast"]: _spacing = TimeSpan.FromMilliseconds(100); break;
+                    case ["align"]: Now = new DateTimeOffset((Now.UtcTicks / Timed.SlotTicks + 1) * Timed.SlotTicks, TimeSpan.Zero).AddMilliseconds(10) - _spacing; break;
+                    case ["burst"]: Report(new NodeMetrics { Requests = 1000, Errors = 500, P99LatencyMs = 20 }); break;
+                    case ["clean"]:
+                        for (var i = 0; i < 5; i++)
+                        {
+                            Report(new NodeMetrics { Requests = 1000, P99LatencyMs = 20 });
+                        }
+                        break;
                     case ["leave", var unit]: _on.Remove(unit); Report(new NodeMetrics { Requests = 200, P99LatencyMs = 20 }); break;
                     default: throw new ArgumentException($"unknown step '{step}'");
                 }
             }
         }
 
+        private TimeSpan _spacing = TimeSpan.FromSeconds(1);
+
         private void Report(NodeMetrics metrics, string? crashedOn = null)
         {
-            Now += TimeSpan.FromSeconds(1);
+            Now += _spacing;
             Node.Report(new NodeReport
             {
                 Node = Node.Id, Pop = "ams01", Region = "eu-west", Tier = "canary",
@@ -103,6 +117,10 @@ public class NodeAttributionTests
         {
             "and stays the second's once the node left the second change: the first is not blamed for the errors still in its window",
             "apply flags; wait 5; apply bot; wait 5; errors; leave bot; wait 1; leave bot", "rb Breach"
+        },
+        {
+            "and when the node took the second change and left it within one slot of its window, whose traffic moves to the slot before",
+            "apply flags; wait 5; fast; align; apply bot; burst; leave bot; clean; clean", "rb Breach"
         },
     };
 
