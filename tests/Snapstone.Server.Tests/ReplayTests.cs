@@ -103,7 +103,7 @@ public sealed class ReplayTests(ITestOutputHelper output)
     /// bakes. A canary's breach signal is weighed against the control at the same moments before it may act: the good
     /// change waits the disturbance out and completes; the bad one is still rolled back from the canary wave.
     /// </summary>
-    [Fact(Skip = "open: the disturbance can hide the killswitch from its canary wave (ambient within 2×, too few clean fl1 slots after it); it was caught in wave 1 in CI (docs/failure-modes.md, Incident replays)")]
+    [Fact]
     public async Task An_upstream_disturbance_on_every_node_during_the_canary_bake_holds_a_good_change_and_does_not_hide_a_bad_one()
     {
         var result = await PlayAsync("f");
@@ -120,7 +120,7 @@ public sealed class ReplayTests(ITestOutputHelper output)
         Assert.InRange(bad.EverApplied, 1, bad.FirstWaveTargeted);
     }
 
-    [Fact(Skip = "open: the good change's next wave can still fail on the bad change's errors left on shared nodes (0.25% against 2× 0.10%) (docs/failure-modes.md, Incident replays)")]
+    [Fact]
     public async Task A_bad_change_of_one_unit_entering_its_canary_wave_on_nodes_a_good_change_of_another_unit_is_baking_on_takes_the_blame_alone()
     {
         var scenario = Replays.Named("g", ReplayScale.Ci);
