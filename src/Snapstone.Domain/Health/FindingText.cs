@@ -166,6 +166,7 @@ public static class FindingText
         return (w.Standing, around) switch
         {
             (BreachStanding.Confirmed, "") => $"{node}: no same-time PoP or control traffic to weigh it against, so its own limit decides",
+            (_, "") => $"{node}: the control has not reported at the node's moments yet, so it cannot be weighed now: left to the verdict",
             (BreachStanding.Confirmed, _) => $"{node} is significantly worse than {around} at the same time (p = {p}, needs < {Number(w.Significance)})",
             (BreachStanding.Ambient, _) => $"{node}, but {around} at the same time say the trouble is around it, not on it: left to the verdict",
             _ => $"{node} is worse than {around} at the same time, but that could be chance (p = {p}, needs < {Number(w.Significance)}): left to the verdict",

@@ -40,7 +40,7 @@ internal static class NodeBreach
     /// the control, over the node's own moments. Confirmed only when the node is significantly worse (at
     /// <see cref="GateThresholds.BreachSignificance"/>) than ratio × each of them that has traffic; ambient when one of
     /// them was itself over the node's limit then. A crash or a rejection, and a breach with nothing to weigh it against,
-    /// stand as they are.
+    /// stand as they are; a breach whose moments the control has not reported in yet is left to the verdict.
     /// </summary>
     public static BreachCheck Weigh(NodeSignal signal, NodeSample node, IReadOnlyList<NodeSample> popPeers, IReadOnlyList<NodeSample> control, Gates gates)
     {
@@ -58,8 +58,11 @@ internal static class NodeBreach
             .ToArray();
         if (around.All(a => a is null))
         {
-            return new BreachCheck(BreachStanding.Confirmed,
-                new Finding.BreachWeighed(node.NodeId, BreachStanding.Confirmed, errors, requests, null, null, 0, t.BreachSignificance));
+            // A control that served enough, only not at the node's moments yet (the node's report opened a slot the
+            // others have not reported in), cannot say the trouble is not around the node: the verdict, which compares
+            // the same moments as they fill in, decides. Only without a control to speak of does the node's limit.
+            var unweighed = Traffic.Of(control.Where(Live)).Requests >= t.MinControlRequests ? BreachStanding.Unconfirmed : BreachStanding.Confirmed;
+            return new BreachCheck(unweighed, new Finding.BreachWeighed(node.NodeId, unweighed, errors, requests, null, null, 0, t.BreachSignificance));
         }
         var standing = BreachStanding.Confirmed;
         double p = 0;

@@ -251,6 +251,24 @@ public class AmbientTests
         Assert.Equal(standing == BreachStanding.Confirmed, check.Acts);
     }
 
+    [Fact]
+    public void A_breach_in_a_slot_the_control_has_not_reported_in_yet_is_left_to_the_verdict_and_acts_alone_only_without_a_control()
+    {
+        // The canary's first report on the package opens slot 5, 20% errors under an upstream disturbance; the control's
+        // reports so far reach slot 4.
+        var sample = Node("n-1", 5, [new Slot(124, 24)]);
+        var signal = HealthPolicy.Breach(sample, Gates)!;
+        var control = Many("k", 20, 0, Repeat(5, 1000, 200));
+
+        var early = HealthPolicy.Weigh(signal, sample, [], control, Gates);
+        Assert.Equal((BreachStanding.Unconfirmed, false), (early.Standing, early.Acts));
+        Assert.Equal("node n-1 error rate 19.35% (24/124): the control has not reported at the node's moments yet, so it cannot be weighed now: left to the verdict",
+            FindingText.Render(early.Finding));
+
+        var alone = HealthPolicy.Weigh(signal, sample, [], [], Gates);
+        Assert.Equal((BreachStanding.Confirmed, true), (alone.Standing, alone.Acts));
+    }
+
     [Theory]
     [InlineData("ams", BreachStanding.Ambient)]
     [InlineData("sin", BreachStanding.Confirmed)]
