@@ -106,6 +106,64 @@ public sealed class NodeAssignmentTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task A_wave_look_takes_what_the_cohort_pushed_as_it_reported_and_calls_only_the_nodes_that_have_not()
+    {
+        var s = await UnitWithTwoPackages();
+        var canaries = Enumerable.Range(1, 3).Select(i => $"{s.Pop}-c{i}").ToList();
+        var edge = $"{s.Pop}-e1";
+        foreach (var node in canaries)
+        {
+            await Report(s, node, "canary", s.V1);
+        }
+        await Report(s, edge, "edge", s.V1);
+        var pop = fixture.Client.GetGrain<IPopFanOutGrain>(s.Pop);
+        await pop.AssignWave(s.Order(0));
+        foreach (var node in canaries)
+        {
+            await Report(s, node, "canary", s.V2);
+        }
+
+        // The first look calls every cohort node and the control node it samples; each then pushes its observation with
+        // each report.
+        var first = await pop.ObserveWave(s.Order(0));
+        Assert.Equal((3, 3, 1, 4), (first.Cohort, first.Applied, first.ControlSamples.Count, first.Called));
+
+        await Report(s, canaries[0], "canary", s.V2, crashed: true);
+        await Report(s, canaries[1], "canary", s.V2);
+        await Report(s, edge, "edge", s.V1);
+        var second = await pop.ObserveWave(s.Order(0));
+        Assert.Equal((3, 1, 0), (second.Applied, second.ControlSamples.Count, second.Called));
+        Assert.Equal(1, second.CohortSamples.Single(x => x.NodeId == canaries[0]).Crashes);
+        Assert.Equal(200, second.ControlSamples.Single().Requests);
+
+        // A node activation pushes nothing until a look asks it again: the PoP drops what the earlier one pushed.
+        await Deactivate(fixture.Client.GetGrain<INodeHealthGrain>(canaries[2]));
+        await Report(s, canaries[2], "canary", s.V2);
+        var third = await pop.ObserveWave(s.Order(0));
+        Assert.Equal((3, 1), (third.Applied, third.Called));
+        Assert.Equal(0, (await pop.ObserveWave(s.Order(0))).Called);
+    }
+
+    [Fact]
+    public async Task A_node_stops_pushing_once_its_pop_no_longer_watches_the_package()
+    {
+        var s = await UnitWithTwoPackages();
+        var node = $"{s.Pop}-c1";
+        await Report(s, node, "canary", s.V1);
+        var pop = fixture.Client.GetGrain<IPopFanOutGrain>(s.Pop);
+        await pop.AssignWave(s.Order(0));
+        await Report(s, node, "canary", s.V2);
+        await pop.ObserveWave(s.Order(0));
+
+        // A PoP activation that watches nothing (its predecessor's watch went with it) tells the node to stop.
+        await Deactivate(pop);
+        var sample = (await fixture.Client.GetGrain<INodeFanOutGrain>(node).Observe(s.Unit, s.V2)).Sample;
+        var stopped = await pop.Observed(node, [new PushedObservation(s.Unit, s.V2, new NodeObservation(sample, true, false), DateTimeOffset.UtcNow)]);
+        Assert.Equal([s.Unit], stopped);
+        Assert.Equal([s.Unit], await pop.Observed("not-a-member", [new PushedObservation(s.Unit, s.V2, new NodeObservation(sample, true, false), DateTimeOffset.UtcNow)]));
+    }
+
+    [Fact]
     public async Task A_node_that_joins_its_pop_mid_rollout_takes_the_wave_its_hash_puts_it_in()
     {
         var s = await UnitWithTwoPackages();

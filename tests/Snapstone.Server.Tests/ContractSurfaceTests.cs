@@ -43,7 +43,7 @@ public sealed class ContractSurfaceTests
     private static readonly string[] Internal =
     [
         "AssignWave", "ObserveWave", "RollBack", "ObserveRollback", "ReturnAll", "ObserveReturn", "OrdersFor",
-        "Assign", "ReturnTo", "Observe", "DriftFacts",
+        "Assign", "ReturnTo", "Observe", "Watch", "Observed", "DriftFacts",
         "ReserveRollout", "PrepareRollback", "LaunchEmergency", "RolloutChanged", "Quarantine",
         "Upsert", "Subscribe", "Append", "Signal", "StopForBreakGlass", "Wake",
         "Put", "Nudge", "Track", "Done", "OpenActions", "Open", "Update", "Publish", "Deliver",
@@ -54,7 +54,7 @@ public sealed class ContractSurfaceTests
     private static readonly string[] InternalTypes =
     [
         "WaveOrder", "WaveAssignment", "WaveEvidence", "RollbackSent", "RollbackConfirmations", "UnitReturn", "NodeAssignment",
-        "NodeOrder", "NodeObservation", "RolloutTicket", "BreakGlassReturn", "WebhookEvent", "DeliveryStatus", "RolloutAlarm",
+        "NodeOrder", "NodeObservation", "PushedObservation", "RolloutTicket", "BreakGlassReturn", "WebhookEvent", "DeliveryStatus", "RolloutAlarm",
     ];
 
     private static IEnumerable<Type> GrainInterfaces() =>

@@ -142,6 +142,13 @@ public interface INodeFanOutGrain : INodeHealthGrain
     [Alias("Observe")]
     Task<NodeObservation> Observe(string unit, DesiredPackage package);
 
+    /// <summary>
+    /// As <see cref="Observe"/>, for a wave's look at its cohort or sampled control: from its next report on, the node also pushes the same observation
+    /// to its PoP with each report (<see cref="IPopFanOutGrain.Observed"/>) until the PoP says it no longer watches it.
+    /// </summary>
+    [Alias("Watch")]
+    Task<NodeObservation> Watch(string unit, DesiredPackage package);
+
     /// <summary>Every unit the node should run or says it runs, against its desired package; null for an unknown node.</summary>
     [Alias("DriftFacts")]
     Task<Domain.Drift.NodeDriftFacts?> DriftFacts();
@@ -185,6 +192,14 @@ public interface IPopFanOutGrain : IPopGrain
     /// </summary>
     [Alias("Knows")]
     Task<bool> Knows(string node);
+
+    /// <summary>
+    /// A member's observations as of its latest report, of packages a wave tick asked it to watch
+    /// (<see cref="INodeFanOutGrain.Watch"/>); answers the units of those the PoP no longer watches, which the node
+    /// stops pushing.
+    /// </summary>
+    [Alias("Observed")]
+    Task<IReadOnlyList<string>> Observed(string node, IReadOnlyList<PushedObservation> observations);
 }
 
 /// <summary>The one way onto the audit chain: a change's intent, appended at most once.</summary>

@@ -49,6 +49,11 @@ public sealed record WaveEvidence
     [Id(4)] public IReadOnlyList<NodeSample> ControlSamples { get; init; } = [];
     /// <summary>Some cohort nodes that do not run the package (at most <see cref="WaveObservation.MaxNamed"/>), by id.</summary>
     [Id(5)] public IReadOnlyList<string> Unconverged { get; init; } = [];
+    /// <summary>
+    /// The nodes (cohort and sampled control) the PoP called for this look; the rest gave their observation as they
+    /// last reported (<see cref="PushedObservation"/>).
+    /// </summary>
+    [Id(6)] public int Called { get; init; }
 }
 
 /// <summary>One PoP's part of sending nodes back: how many it told to return, and how many of them were running the package taken back.</summary>
@@ -111,6 +116,18 @@ public sealed record NodeObservation(
     /// <summary>The node reports running exactly the package it was asked about.</summary>
     [property: Id(1)] bool On,
     [property: Id(2)] bool Rejected);
+
+/// <summary>
+/// A node's observation of one unit's package as of one of its reports, pushed to its PoP while the PoP watches that
+/// package (<see cref="IPopFanOutGrain.Observed"/>), so a rollout's tick reads it from the PoP's memory.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("snapstone.PushedObservation")]
+public sealed record PushedObservation(
+    [property: Id(0)] string Unit,
+    [property: Id(1)] DesiredPackage Package,
+    [property: Id(2)] NodeObservation Observation,
+    /// <summary>When the node made it (its report's time): a PoP keeps the latest.</summary>
+    [property: Id(3)] DateTimeOffset At);
 
 /// <summary>What the unit grant a new rollout: the package, the one to return to, and who consumes the unit.</summary>
 [GenerateSerializer, Immutable, Alias("snapstone.RolloutTicket")]

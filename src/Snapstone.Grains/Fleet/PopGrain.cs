@@ -90,6 +90,32 @@ public sealed class PopGrain : Grain, IPopFanOutGrain
 
     private const int MaxCachedSplits = 32;
 
+    /// <summary>
+    /// (unit, package) → the latest observation of it each member pushed with its reports (or gave when called), while
+    /// some rollout's wave ticks look at it: the cohort's of the new package, the sampled control's of the previous one.
+    /// A tick takes a member's from here when it is at most <see cref="MaxObservationAge"/> old, and calls only the
+    /// others, which then push too. Nodes report every few seconds and rollouts tick every second, so a tick over a wave
+    /// of the whole fleet costs the reports that came in since the last, not a call per node. Memory only; at most
+    /// <see cref="MaxCachedSplits"/> packages.
+    /// </summary>
+    private readonly Dictionary<(string Unit, DesiredPackage Package), Watched> _watched = [];
+
+    /// <summary>A package the PoP watches for a rollout's ticks, and its members' latest observations of it.</summary>
+    private sealed class Watched
+    {
+        public DateTimeOffset LookedAt;
+        public readonly Dictionary<string, (NodeObservation Observation, DateTimeOffset At)> Nodes = new(StringComparer.Ordinal);
+    }
+
+    /// <summary>
+    /// How old a member's observation may be for a tick to take it. A node's observation changes only with its reports,
+    /// so an older one is that of a node that has gone quiet: it is called, which says whether it is still there.
+    /// </summary>
+    internal static readonly TimeSpan MaxObservationAge = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long after a rollout's last tick the PoP still takes its members' pushes; then it tells them to stop.</summary>
+    internal static readonly TimeSpan WatchFor = TimeSpan.FromSeconds(30);
+
     private sealed record CachedSplit(long Membership, List<(string Node, int FirstWave)> Cohort, List<(string Node, int FirstWave)> Control);
 
     public PopGrain(
@@ -289,6 +315,7 @@ public sealed class PopGrain : Grain, IPopFanOutGrain
             return;
         }
         _sweptAt = now;
+        DropStaleWatches(now);
         var agents = _roster.Forget(now, ForgetAfter, out var forgotten);
         if (forgotten == 0)
         {
@@ -368,6 +395,12 @@ public sealed class PopGrain : Grain, IPopFanOutGrain
     /// <summary>What the ledger says <paramref name="node"/> was told, per unit: the assignments an activating node takes back.</summary>
     public Task<IReadOnlyList<NodeOrder>> OrdersFor(string node)
     {
+        // A node activation taking its orders back pushes nothing yet: what an earlier activation pushed is dropped, so
+        // the next tick calls this one (and it pushes from then on).
+        foreach (var watched in _watched.Values)
+        {
+            watched.Nodes.Remove(node);
+        }
         if (!state.State.Members.TryGetValue(node, out var identity))
         {
             return Task.FromResult<IReadOnlyList<NodeOrder>>([]);
@@ -403,12 +436,12 @@ public sealed class PopGrain : Grain, IPopFanOutGrain
     public async Task<WaveEvidence> ObserveWave(WaveOrder order)
     {
         var (cohort, control) = Split(order);
-        var seen = await Task.WhenAll(cohort.Select(c => GrainFactory.ByKey<INodeFanOutGrain>(c.Node).Observe(order.Unit, order.Package)));
+        var (seen, called) = await ObserveWatched(order.Unit, order.Package, cohort);
         var sampled = order.ControlSamples is > 0 and var asked ? Math.Min(asked, MaxControlSamples) : MaxControlSamples;
-        var controls = order.Previous is { } previous
-            ? await Task.WhenAll(control.Take(sampled).Select(c => GrainFactory.ByKey<INodeFanOutGrain>(c.Node).Observe(order.Unit, previous)))
-            : [];
-        PopTelemetry.Observed("wave", cohort.Count, seen.Length + controls.Length);
+        var (controls, controlsCalled) = order.Previous is { } previous
+            ? await ObserveWatched(order.Unit, previous, control.Take(sampled).ToList())
+            : ([], 0);
+        PopTelemetry.Observed("wave", cohort.Count, called + controlsCalled);
         return new WaveEvidence
         {
             Cohort = cohort.Count,
@@ -417,7 +450,106 @@ public sealed class PopGrain : Grain, IPopFanOutGrain
             CohortSamples = [.. seen.Select(o => o.Sample)],
             ControlSamples = [.. controls.Where(o => o.On).Select(o => o.Sample)],
             Unconverged = Unconverged(cohort, seen),
+            Called = called + controlsCalled,
         };
+    }
+
+    /// <summary>
+    /// The nodes' observations of <paramref name="package"/> (the cohort's of the order's package, the sampled control's
+    /// of the previous one): each node's pushed one when it is recent enough (<see cref="_watched"/>), the others called,
+    /// which makes them push from their next report on. Returns how many were called.
+    /// </summary>
+    private async Task<(NodeObservation[] Seen, int Called)> ObserveWatched(string unit, DesiredPackage package, List<(string Node, int FirstWave)> nodes)
+    {
+        var now = time.GetUtcNow();
+        var watched = WatchedFor(unit, package, now);
+        var seen = new NodeObservation[nodes.Count];
+        var calls = new List<(int Index, Task<NodeObservation> Call)>();
+        for (var i = 0; i < nodes.Count; i++)
+        {
+            if (watched.Nodes.TryGetValue(nodes[i].Node, out var pushed) && now - pushed.At <= MaxObservationAge)
+            {
+                seen[i] = pushed.Observation;
+            }
+            else
+            {
+                calls.Add((i, GrainFactory.ByKey<INodeFanOutGrain>(nodes[i].Node).Watch(unit, package)));
+            }
+        }
+        if (calls.Count > 0)
+        {
+            await Task.WhenAll(calls.Select(c => c.Call));
+            foreach (var (index, call) in calls)
+            {
+                seen[index] = call.Result;
+                Keep(watched, nodes[index].Node, call.Result, now);
+            }
+        }
+        return (seen, calls.Count);
+    }
+
+    /// <summary>The package's watch, looked at now; watches no tick has looked at for <see cref="WatchFor"/> are dropped.</summary>
+    private Watched WatchedFor(string unit, DesiredPackage package, DateTimeOffset now)
+    {
+        DropStaleWatches(now);
+        if (!_watched.TryGetValue((unit, package), out var watched))
+        {
+            if (_watched.Count >= MaxCachedSplits)
+            {
+                _watched.Clear();
+            }
+            _watched[(unit, package)] = watched = new Watched();
+        }
+        watched.LookedAt = now;
+        return watched;
+    }
+
+    /// <summary>
+    /// Drops the watches no tick has looked at for <see cref="WatchFor"/>, and their observations: a wave of the whole
+    /// fleet leaves one per member, which must not outlive the rollout. Asked by every look, every push to a stale
+    /// watch and the PoP's sweep.
+    /// </summary>
+    private void DropStaleWatches(DateTimeOffset now)
+    {
+        if (_watched.Count == 0)
+        {
+            return;
+        }
+        foreach (var stale in _watched.Where(w => now - w.Value.LookedAt > WatchFor).Select(w => w.Key).ToList())
+        {
+            _watched.Remove(stale);
+        }
+    }
+
+    private static void Keep(Watched watched, string node, NodeObservation observation, DateTimeOffset at)
+    {
+        if (!watched.Nodes.TryGetValue(node, out var held) || held.At <= at)
+        {
+            watched.Nodes[node] = (observation, at);
+        }
+    }
+
+    public Task<IReadOnlyList<string>> Observed(string node, IReadOnlyList<PushedObservation> observations)
+    {
+        var now = time.GetUtcNow();
+        List<string>? unwatched = null;
+        foreach (var pushed in observations)
+        {
+            if (state.State.Members.ContainsKey(node) && _watched.TryGetValue((pushed.Unit, pushed.Package), out var watched) &&
+                now - watched.LookedAt <= WatchFor)
+            {
+                Keep(watched, node, pushed.Observation, pushed.At);
+            }
+            else
+            {
+                (unwatched ??= []).Add(pushed.Unit);
+            }
+        }
+        if (unwatched is not null)
+        {
+            DropStaleWatches(now);
+        }
+        return Task.FromResult<IReadOnlyList<string>>(unwatched ?? []);
     }
 
     public async Task<RollbackSent> RollBack(WaveOrder order)

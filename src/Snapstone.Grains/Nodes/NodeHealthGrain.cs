@@ -74,6 +74,17 @@ public sealed class NodeHealthGrain : Grain, INodeFanOutGrain, IRemindable
     private bool _enrolmentUnwritten;
     /// <summary>Cancels a wait for an enrolment write's slot when the activation ends (its deactivation writes instead).</summary>
     private CancellationTokenSource? _deactivating;
+    /// <summary>
+    /// Unit → the package whose observation the node pushes to its PoP with each report (<see cref="Watch"/>), so a
+    /// wave's tick reads it from the PoP's memory rather than calling the node; null while none is watched (most nodes).
+    /// Memory only: a new activation pushes nothing until a tick asks it again, and its PoP forgets what it had pushed
+    /// as the activation takes its orders back (<see cref="IPopFanOutGrain.OrdersFor"/>).
+    /// </summary>
+    private Dictionary<string, DesiredPackage>? _watched;
+    private const int MaxWatched = 16;
+
+    /// <summary>How long a report waits on its push to the PoP: a PoP that cannot take it in that time gets the next one.</summary>
+    private static readonly TimeSpan PushWait = TimeSpan.FromMilliseconds(500);
 
     public NodeHealthGrain(
         [FromKeyedServices(StorageNames.Grains)] IGrainStorage storage,
@@ -328,7 +339,43 @@ public sealed class NodeHealthGrain : Grain, INodeFanOutGrain, IRemindable
         }
         var desired = _node.Report(report, catalog, time.GetUtcNow());
         Act(_node.Drain());
+        if (_watched is not null)
+        {
+            await Push(State.Identity!.Pop);
+        }
         return desired;
+    }
+
+    /// <summary>
+    /// This report's observation of every watched package, to the PoP; the units it no longer watches are dropped.
+    /// Awaited, so that a rollout's tick after the report's answer sees what it said; a PoP that fails or is slow costs
+    /// the push, never the report (the PoP calls the node itself once what it holds is old).
+    /// </summary>
+    private async Task Push(string pop)
+    {
+        var now = time.GetUtcNow();
+        var pushed = new List<PushedObservation>(_watched!.Count);
+        foreach (var (unit, package) in _watched)
+        {
+            var (sample, on, rejected) = _node.Evidence(unit, package, now);
+            pushed.Add(new PushedObservation(unit, package, new NodeObservation(sample, on, rejected), now));
+        }
+        try
+        {
+            var unwatched = await GrainFactory.GetGrain<IPopFanOutGrain>(pop).Observed(Id, pushed).WaitAsync(PushWait);
+            foreach (var unit in unwatched)
+            {
+                _watched?.Remove(unit);
+            }
+            if (_watched is { Count: 0 })
+            {
+                _watched = null;
+            }
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            logger.LogDebug("Node {Node}: observation not pushed to PoP {Pop} ({Error})", Id, pop, e.Message);
+        }
     }
 
     /// <summary>In memory only: the PoP wrote the order to its ledger before fanning it out (and gives it back to an activation that adopts a stored row).</summary>
@@ -357,6 +404,17 @@ public sealed class NodeHealthGrain : Grain, INodeFanOutGrain, IRemindable
         await Loaded(null);
         var (sample, on, rejected) = _node.Evidence(unit, package, time.GetUtcNow());
         return new NodeObservation(sample, on, rejected);
+    }
+
+    public async Task<NodeObservation> Watch(string unit, DesiredPackage package)
+    {
+        var observation = await Observe(unit, package);
+        _watched ??= new Dictionary<string, DesiredPackage>(StringComparer.Ordinal);
+        if (_watched.Count < MaxWatched || _watched.ContainsKey(unit))
+        {
+            _watched[unit] = package;
+        }
+        return observation;
     }
 
     public async Task<NodeView?> GetView()
