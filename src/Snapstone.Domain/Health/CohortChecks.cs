@@ -16,11 +16,11 @@ internal sealed record Check(CheckKind Kind, CheckOutcome Outcome, Finding Findi
 internal static class CohortChecks
 {
     /// <summary>
-    /// The error and latency checks of <paramref name="traffic"/>, summed from <paramref name="nodes"/> (when given, a
-    /// ceiling judged after an ambient disturbance waits until enough of them have reported since it); <paramref name="ceiling"/>
+    /// The error and latency checks of <paramref name="traffic"/>, summed from <paramref name="nodes"/> (a ceiling judged
+    /// after an ambient disturbance waits until enough of them have reported since it); <paramref name="ceiling"/>
     /// false leaves out the absolute ceiling.
     /// </summary>
-    public static List<Check> Evaluate(string who, Traffic traffic, Reference? reference, Gates gates, bool ceiling = true, IReadOnlyList<NodeSample>? nodes = null)
+    public static List<Check> Evaluate(string who, Traffic traffic, Reference? reference, Gates gates, IReadOnlyList<NodeSample> nodes, bool ceiling = true)
     {
         var checks = new List<Check>();
         if (traffic.Requests <= 0)
@@ -63,7 +63,7 @@ internal static class CohortChecks
     /// the first report after the blip may come from the two fl2 canaries at 0.4%, while the fl1 canaries that fail
     /// 28% of their requests on the change have not reported since.
     /// </example>
-    private static IEnumerable<Check> ErrorCeiling(string who, Traffic traffic, Traffic? control, Gates gates, IReadOnlyList<NodeSample>? nodes)
+    private static IEnumerable<Check> ErrorCeiling(string who, Traffic traffic, Traffic? control, Gates gates, IReadOnlyList<NodeSample> nodes)
     {
         var limit = gates.MaxErrorRate;
         var disturbed = control is null ? [] : control.Buckets.Where(b => b.Value.Requests > 0 && b.Value.Rate > limit).Select(b => b.Key).ToHashSet();
@@ -86,7 +86,7 @@ internal static class CohortChecks
         }), gates.MaxErrorRateRatio, Level.For(during, gates.Thresholds.Significance));
         var last = disturbed.Max();
         yield return Ambient(who, Health.Ceiling.ErrorRate, limit, during, during.Total.Rate, theirs.Total.Rate, control, clean, worse, gates,
-            Coverage(nodes, slot => slot > last, gates), gates.MaxErrorRateRatio);
+            Coverage(nodes, last, gates), gates.MaxErrorRateRatio);
     }
 
     /// <summary>
@@ -104,7 +104,7 @@ internal static class CohortChecks
     /// ceiling is judged on slots 4 onward, and once they hold enough requests at 0.1% the wave passes. A cohort at 20%
     /// throughout is significantly worse than 8.8%: Unhealthy at once.
     /// </example>
-    private static IEnumerable<Check> ErrorCeilingOverBaseline(string who, Traffic traffic, Reference baseline, Gates gates, IReadOnlyList<NodeSample>? nodes)
+    private static IEnumerable<Check> ErrorCeilingOverBaseline(string who, Traffic traffic, Reference baseline, Gates gates, IReadOnlyList<NodeSample> nodes)
     {
         var limit = gates.MaxErrorRate;
         var over = traffic.Buckets.Where(b => b.Key != Traffic.Untimed && b.Value.Requests > 0 && b.Value.Rate > limit).Select(b => (long?)b.Key).LastOrDefault();
@@ -124,7 +124,7 @@ internal static class CohortChecks
         var worse = Sequential.AgainstLimit(during.Buckets.Select(b => (b.Key, b.Value.Errors, allowed * b.Value.Requests)),
             Level.For(during, gates.Thresholds.Significance));
         var ongoing = last == traffic.Buckets.Keys.Max();
-        var (heard, needed) = Coverage(nodes, slot => slot > last, gates);
+        var (heard, needed) = Coverage(nodes, last, gates);
         var outcome = worse.Crossed ? CheckOutcome.Fail
             : ongoing || clean.Requests < gates.Thresholds.MinCohortRequests || heard < needed ? CheckOutcome.Unsure
             : CheckOutcome.Pass;
@@ -138,7 +138,7 @@ internal static class CohortChecks
     }
 
     /// <summary>The optional p99 ceiling (<see cref="Gates.MaxP99LatencyMs"/>), minding the control the same way as <see cref="ErrorCeiling"/>.</summary>
-    private static IEnumerable<Check> LatencyCeiling(string who, Traffic traffic, Traffic? control, Gates gates, IReadOnlyList<NodeSample>? nodes)
+    private static IEnumerable<Check> LatencyCeiling(string who, Traffic traffic, Traffic? control, Gates gates, IReadOnlyList<NodeSample> nodes)
     {
         if (gates.MaxP99LatencyMs is not { } max || traffic.P99 is null)
         {
@@ -165,7 +165,7 @@ internal static class CohortChecks
             Level.For(during, gates.Thresholds.Significance));
         var last = disturbed.Max();
         yield return Ambient(who, Health.Ceiling.P99Latency, max, during, duringP99, theirs.P99 ?? 0, control, clean, worse, gates,
-            Coverage(nodes, slot => slot > last, gates));
+            Coverage(nodes, last, gates));
     }
 
     private static Check Ambient(string who, Ceiling ceiling, double max, Traffic during, double ours, double theirs, Traffic control, Traffic clean,
@@ -185,17 +185,13 @@ internal static class CohortChecks
     }
 
     /// <summary>
-    /// How many of the <paramref name="nodes"/> that served anything in their window served some of it in the slots
-    /// <paramref name="after"/> keeps (those after the disturbance's last), and how many must have
-    /// (<see cref="Gates.MinReportingFraction"/> of them) before those slots stand for the cohort. A node without a series
-    /// cannot say when it served and counts as heard; without nodes there is nothing to count.
+    /// How many of the <paramref name="nodes"/> that served anything in their window served some of it after slot
+    /// <paramref name="last"/> (the disturbance's last), and how many must have (<see cref="Gates.MinReportingFraction"/>
+    /// of them) before those slots stand for the cohort. A node without a series cannot say when it served and counts
+    /// as heard.
     /// </summary>
-    private static (int Heard, int Needed) Coverage(IReadOnlyList<NodeSample>? nodes, Func<long, bool> after, Gates gates)
+    private static (int Heard, int Needed) Coverage(IReadOnlyList<NodeSample> nodes, long last, Gates gates)
     {
-        if (nodes is null)
-        {
-            return (0, 0);
-        }
         int serving = 0, heard = 0;
         foreach (var node in nodes)
         {
@@ -211,7 +207,7 @@ internal static class CohortChecks
             }
             for (var i = 0; i < series.Count; i++)
             {
-                if (series.Requests[i] > 0 && after(series.FirstSlot + i))
+                if (series.Requests[i] > 0 && series.FirstSlot + i > last)
                 {
                     heard++;
                     break;

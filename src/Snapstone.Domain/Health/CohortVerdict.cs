@@ -97,7 +97,7 @@ internal static class CohortVerdict
         var controlTraffic = Extend(theirs, Side.Control);
         var cohortTraffic = Extend(ours, Side.Cohort);
         var reference = Reference.Of(controlTraffic, cohortTraffic, judged, "control", t);
-        var checks = CohortChecks.Evaluate("cohort", cohortTraffic, reference, gates, nodes: judged);
+        var checks = CohortChecks.Evaluate("cohort", cohortTraffic, reference, gates, judged);
 
         if (hard.Count == 0 && checks.Any(c => c.Outcome == CheckOutcome.Fail) &&
             OutlierRules.TrySetAside(judged, controlTraffic, reference, checks, gates, rest => Extend(rest, Side.Cohort)) is { } outlier)

@@ -52,7 +52,8 @@ internal static class NodeBreach
         }
         var ours = Traffic.Of([node]);
         var limit = Math.Max(gates.MaxErrorRate, gates.MaxErrorRateRatio * (node.BaselineErrorRate ?? 0));
-        var around = new[] { Traffic.Of(popPeers.Where(Live)), Traffic.Of(control.Where(Live)) }
+        var liveControl = Traffic.Of(control.Where(Live));
+        var around = new[] { Traffic.Of(popPeers.Where(Live)), liveControl }
             .Select(theirs => theirs.Where(ours))
             .Select(theirs => theirs.Requests >= t.MinControlRequests ? theirs : null)
             .ToArray();
@@ -61,7 +62,7 @@ internal static class NodeBreach
             // A control that served enough, only not at the node's moments yet (the node's report opened a slot the
             // others have not reported in), cannot say the trouble is not around the node: the verdict, which compares
             // the same moments as they fill in, decides. Only without a control to speak of does the node's limit.
-            var unweighed = Traffic.Of(control.Where(Live)).Requests >= t.MinControlRequests ? BreachStanding.Unconfirmed : BreachStanding.Confirmed;
+            var unweighed = liveControl.Requests >= t.MinControlRequests ? BreachStanding.Unconfirmed : BreachStanding.Confirmed;
             return new BreachCheck(unweighed, new Finding.BreachWeighed(node.NodeId, unweighed, errors, requests, null, null, 0, t.BreachSignificance));
         }
         var standing = BreachStanding.Confirmed;

@@ -81,7 +81,7 @@ internal static class OutlierRules
         var rest = judged.Where(s => !ReferenceEquals(s, node)).ToList();
         var restTraffic = extend(Traffic.Of(rest));
         var restReference = Reference.Of(controlTraffic, restTraffic, rest, "control", gates.Thresholds);
-        var restChecks = CohortChecks.Evaluate("cohort", restTraffic, restReference, gates, nodes: rest);
+        var restChecks = CohortChecks.Evaluate("cohort", restTraffic, restReference, gates, rest);
         if (restChecks.Any(c => c.Outcome == CheckOutcome.Fail))
         {
             return null;

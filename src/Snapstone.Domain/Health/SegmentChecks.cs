@@ -71,7 +71,7 @@ internal static class SegmentChecks
             var reference = Reference.Of(ControlTraffic, traffic, nodes, $"control {Name}", Gates.Thresholds) is { Figures.Kind: ReferenceKind.Control } own
                 ? own
                 : Reference.Of(Traffic.Empty, traffic, nodes, $"segment {Name} baseline", Gates.Thresholds) ?? FleetReference?.For(traffic);
-            return [.. CohortChecks.Evaluate($"segment {Name}: cohort", traffic, reference, Gates, ceiling: reference is null, nodes: nodes)
+            return [.. CohortChecks.Evaluate($"segment {Name}: cohort", traffic, reference, Gates, nodes, ceiling: reference is null)
                 .Where(c => c.Outcome == CheckOutcome.Fail).Select(c => c.Finding)];
         }
 

@@ -532,10 +532,11 @@ public sealed class PopGrain : Grain, IPopFanOutGrain
     public Task<IReadOnlyList<string>> Observed(string node, IReadOnlyList<PushedObservation> observations)
     {
         var now = time.GetUtcNow();
+        var member = state.State.Members.ContainsKey(node);
         List<string>? unwatched = null;
         foreach (var pushed in observations)
         {
-            if (state.State.Members.ContainsKey(node) && _watched.TryGetValue((pushed.Unit, pushed.Package), out var watched) &&
+            if (member && _watched.TryGetValue((pushed.Unit, pushed.Package), out var watched) &&
                 now - watched.LookedAt <= WatchFor)
             {
                 Keep(watched, node, pushed.Observation, pushed.At);
