@@ -94,41 +94,92 @@ public sealed class CatalogSnapshot
     internal void Take(Catalog catalog, DateTimeOffset at) => _copy = new Copy(catalog, at);
 }
 
-[Reentrant, PreferLocalPlacement]
-public sealed class CatalogCacheGrain(IOptions<CatalogOptions> options, TimeProvider time, CatalogSnapshot snapshot) : Grain, ICatalogCacheGrain
+/// <summary>
+/// A silo's copy of the catalog, and when to fetch it again from the catalog grain: once <c>refreshEvery</c> has passed
+/// since the last fetch, or when a report names a unit the copy lacks (at most once per <see cref="MissingUnitRefresh"/>:
+/// an agent that keeps reporting a unit nobody defined must not make every report of its call the one catalog grain).
+/// At most one fetch is in flight: every caller that finds the copy stale while a fetch runs waits for that one.
+/// </summary>
+public sealed class CatalogCopy(Func<Task<Catalog>> fetch, TimeProvider time, TimeSpan refreshEvery)
 {
-    private Catalog _catalog = Catalog.Empty;
-    private DateTimeOffset _fetchedAt = DateTimeOffset.MinValue;
+    public static readonly TimeSpan MissingUnitRefresh = TimeSpan.FromSeconds(1);
 
-    public override Task OnActivateAsync(CancellationToken cancellationToken) => Refresh();
+    private DateTimeOffset _fetchedAt = DateTimeOffset.MinValue;
+    private DateTimeOffset _askedForMissingAt = DateTimeOffset.MinValue;
+    private Task? _fetching;
+
+    public Catalog Catalog { get; private set; } = Catalog.Empty;
+
+    public DateTimeOffset FetchedAt => _fetchedAt;
 
     public async Task<Catalog> Get(IReadOnlyCollection<string>? mustKnow)
     {
-        var stale = time.GetUtcNow() - _fetchedAt > TimeSpan.FromSeconds(options.Value.RefreshSeconds);
-        var missing = mustKnow is not null && mustKnow.Any(u => !_catalog.Units.ContainsKey(u));
+        var now = time.GetUtcNow();
+        var stale = now - _fetchedAt > refreshEvery;
+        var missing = mustKnow is not null && mustKnow.Any(u => !Catalog.Units.ContainsKey(u)) && now - _askedForMissingAt >= MissingUnitRefresh;
+        if (missing)
+        {
+            _askedForMissingAt = now;
+        }
         if (stale || missing)
         {
             await Refresh();
         }
-        return _catalog;
+        return Catalog;
+    }
+
+    /// <summary>Fetches the catalog, or joins the fetch already under way.</summary>
+    public Task Refresh() => _fetching is { IsCompleted: false } running ? running : _fetching = FetchOnce();
+
+    /// <summary>A newer catalog (a push, or a fetch): an older version than the copy's never replaces it.</summary>
+    public void Take(Catalog catalog)
+    {
+        if (catalog.Version >= Catalog.Version)
+        {
+            Catalog = catalog;
+        }
+        _fetchedAt = time.GetUtcNow();
+    }
+
+    private async Task FetchOnce() => Take(await fetch());
+}
+
+/// <summary>
+/// The silo's cache of the catalog (keyed by silo address): the catalog grain pushes every change to it, and it fetches
+/// the catalog again on a timer at half the refresh period, so the silo-wide <see cref="CatalogSnapshot"/> that reports
+/// read never goes stale while the silo runs and no report waits on the catalog grain.
+/// </summary>
+[Reentrant, PreferLocalPlacement]
+public sealed class CatalogCacheGrain(IOptions<CatalogOptions> options, TimeProvider time, CatalogSnapshot snapshot) : Grain, ICatalogCacheGrain
+{
+    private CatalogCopy _copy = null!;
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        var every = TimeSpan.FromSeconds(options.Value.RefreshSeconds);
+        _copy = new CatalogCopy(
+            () => GrainFactory.GetGrain<ICatalogWriterGrain>(ICatalogGrain.Key).Subscribe(this.GetPrimaryKeyString()), time, every);
+        await Refreshed();
+        this.RegisterGrainTimer(Refreshed, new GrainTimerCreationOptions(every / 2, every / 2) { Interleave = true, KeepAlive = true });
+    }
+
+    public async Task<Catalog> Get(IReadOnlyCollection<string>? mustKnow)
+    {
+        var catalog = await _copy.Get(mustKnow);
+        snapshot.Take(catalog, _copy.FetchedAt);
+        return catalog;
     }
 
     public Task Update(Catalog catalog)
     {
-        Take(catalog);
+        _copy.Take(catalog);
+        snapshot.Take(_copy.Catalog, _copy.FetchedAt);
         return Task.CompletedTask;
     }
 
-    private async Task Refresh() =>
-        Take(await GrainFactory.GetGrain<ICatalogWriterGrain>(ICatalogGrain.Key).Subscribe(this.GetPrimaryKeyString()));
-
-    private void Take(Catalog catalog)
+    private async Task Refreshed()
     {
-        if (catalog.Version >= _catalog.Version)
-        {
-            _catalog = catalog;
-        }
-        _fetchedAt = time.GetUtcNow();
-        snapshot.Take(_catalog, _fetchedAt);
+        await _copy.Refresh();
+        snapshot.Take(_copy.Catalog, _copy.FetchedAt);
     }
 }
