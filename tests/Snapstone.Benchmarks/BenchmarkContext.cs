@@ -6,10 +6,14 @@ using Snapstone.Simulator.Demo;
 namespace Snapstone.Benchmarks;
 
 /// <summary>What every measurement against the server shares: the server, one fleet, and the probes on its traffic.</summary>
-public sealed class BenchmarkContext(BenchmarkOptions options, ServerLauncher server, Fleet fleet, BatchTimer batches, ControlPlane controlPlane, TextWriter log)
+public sealed class BenchmarkContext(BenchmarkOptions options, ServerCluster cluster, Fleet fleet, BatchTimer batches, ControlPlane controlPlane, TextWriter log)
 {
     public BenchmarkOptions Options { get; } = options;
-    public ServerLauncher Server { get; } = server;
+    /// <summary>Every silo measured; one unless <c>--silos</c> asked for more.</summary>
+    public ServerCluster Cluster { get; } = cluster;
+
+    /// <summary>The silo the control plane talks to (the only one unless <c>--silos</c> asked for more).</summary>
+    public ServerLauncher Server => Cluster.First;
 
     /// <summary>The simulated nodes; the same ones throughout the run, so later measurements find them registered.</summary>
     public Fleet Fleet { get; } = fleet;
@@ -32,6 +36,6 @@ public sealed class BenchmarkContext(BenchmarkOptions options, ServerLauncher se
     /// <summary>Progress lines; the results table goes to standard output.</summary>
     public TextWriter Log { get; } = log;
 
-    /// <summary>The server's memory once it was ready and before any node reported.</summary>
-    public MemorySnapshot? IdleMemory { get; set; }
+    /// <summary>Each silo's memory once it was ready and before any node reported, in <see cref="ServerCluster.Silos"/>' order.</summary>
+    public IReadOnlyList<MemorySnapshot>? IdleMemory { get; set; }
 }

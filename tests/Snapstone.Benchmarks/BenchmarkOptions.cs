@@ -14,6 +14,9 @@ public sealed record BenchmarkOptions
           --nodes 10000            simulated nodes reporting to the server (and grain keys of the raw baseline); a list
                                    (10000,100000) runs the whole benchmark once per size, each on a fresh server, and
                                    prints the sizes' results side by side
+          --silos 1                silos serving the fleet: 1 is the server with its own embedded storage; more start one
+                                   Azurite and that many servers on it in one cluster (Azure Table clustering), the fleet
+                                   spread over their gateways; a list (1,2,3) runs each count, as --nodes does
           --pops 0                 PoPs the nodes are spread over (one report batch per PoP and chunk);
                                    0: one per 500 nodes, at least 20 (a PoP holds at most 1,000 by default)
           --interval 1             seconds between a node's reports while the fleet reports at its real cadence
@@ -41,6 +44,10 @@ public sealed record BenchmarkOptions
     public int Nodes { get; init; } = 10_000;
     /// <summary>Every fleet size asked for (<c>--nodes 10000,100000</c>); <see cref="Nodes"/> is the one being run.</summary>
     public IReadOnlyList<int> Sizes { get; init; } = [10_000];
+    /// <summary>Silos in the cluster being run (<c>--silos</c>); 1: the server alone with its embedded storage.</summary>
+    public int Silos { get; init; } = 1;
+    /// <summary>Every silo count asked for (<c>--silos 1,2,3</c>); each size runs with each.</summary>
+    public IReadOnlyList<int> SiloCounts { get; init; } = [1];
     public int Pops { get; init; } = 20;
     /// <summary>How often each node reports at the real cadence (paced reporting and the rollouts).</summary>
     public TimeSpan ReportInterval { get; init; } = TimeSpan.FromSeconds(1);
@@ -85,11 +92,13 @@ public sealed record BenchmarkOptions
             }
             return value;
         }
-        var sizes = values.Remove("nodes", out var nodesText) ? ParseSizes(nodesText) : [10_000];
+        var sizes = values.Remove("nodes", out var nodesText) ? ParseList("nodes", nodesText, 1, int.MaxValue) : [10_000];
+        var siloCounts = values.Remove("silos", out var silosText) ? ParseList("silos", silosText, 1, MaxSilos) : [1];
         var options = new BenchmarkOptions
         {
             Nodes = sizes[0],
             Sizes = sizes,
+            SiloCounts = siloCounts,
             PopsAsked = Number("pops", 0, 0),
             ReportInterval = TimeSpan.FromSeconds(Number("interval", 1, 1)),
             IngestDuration = TimeSpan.FromSeconds(Number("seconds", 30, 1)),
@@ -129,8 +138,24 @@ public sealed record BenchmarkOptions
         {
             throw new ArgumentException($"--pops ({options.PopsAsked}) must not exceed --nodes ({sizes.Min()})");
         }
-        return options.Sized(sizes[0]);
+        if (options.Only is BenchmarkPart.Replay or BenchmarkPart.Prometheus && siloCounts is not [1])
+        {
+            throw new ArgumentException("--silos applies to the fleet measurements; --only replay and --only prometheus run on one server");
+        }
+        return options.Sized(sizes[0]) with { Silos = siloCounts[0] };
     }
+
+    /// <summary>The most silos <c>--silos</c> takes: each is a server process on this host.</summary>
+    public const int MaxSilos = 8;
+
+    /// <summary>Every (size, silos) run asked for, sizes outermost, each with its options.</summary>
+    public IEnumerable<BenchmarkOptions> Runs() =>
+        from size in Sizes
+        from silos in SiloCounts
+        select Sized(size) with { Silos = silos };
+
+    /// <summary>"100,000 nodes", or "100,000 nodes, 3 silos" when silos were asked for.</summary>
+    public string Label => SiloCounts is [1] ? $"{Nodes:N0} nodes" : $"{Nodes:N0} nodes, {Silos} silo{(Silos == 1 ? "" : "s")}";
 
     /// <summary>These options for a fleet of <paramref name="nodes"/>; PoPs left at 0 become one per 500 nodes, at least 20.</summary>
     public BenchmarkOptions Sized(int nodes) => this with
@@ -142,18 +167,19 @@ public sealed record BenchmarkOptions
     /// <summary>What <c>--pops</c> said (0: derived from the fleet size).</summary>
     private int PopsAsked { get; init; }
 
-    private static int[] ParseSizes(string text)
+    private static int[] ParseList(string name, string text, int min, int max)
     {
-        var sizes = new List<int>();
+        var values = new List<int>();
         foreach (var part in text.Split(',', StringSplitOptions.TrimEntries))
         {
-            if (!int.TryParse(part, NumberStyles.Integer, CultureInfo.InvariantCulture, out var size) || size < 1)
+            if (!int.TryParse(part, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) || value < min || value > max)
             {
-                throw new ArgumentException($"--nodes must be a whole number of at least 1, or a comma-separated list of them (got '{text}')");
+                var range = max == int.MaxValue ? $"at least {min}" : $"from {min} to {max}";
+                throw new ArgumentException($"--{name} must be a whole number {range}, or a comma-separated list of them (got '{text}')");
             }
-            sizes.Add(size);
+            values.Add(value);
         }
-        return [.. sizes];
+        return [.. values];
     }
 
     /// <summary>

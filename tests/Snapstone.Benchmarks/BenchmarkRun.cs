@@ -62,17 +62,17 @@ public static class BenchmarkRun
                 Console.Write(PrometheusTimeToSafe.Table(judged));
                 return 0;
             }
-            var bySize = new List<(int Nodes, List<ResultRow> Rows)>();
-            foreach (var size in options.Sizes)
+            var bySize = new List<(string Label, List<ResultRow> Rows)>();
+            foreach (var run in options.Runs())
             {
-                bySize.Add((size, await RunAsync(options.Sized(size), Console.Error, cancel.Token)));
+                bySize.Add((run.Label, await RunAsync(run, Console.Error, cancel.Token)));
             }
             Console.WriteLine();
             Console.WriteLine(Machine());
-            foreach (var (size, rows) in bySize)
+            foreach (var (label, rows) in bySize)
             {
                 Console.WriteLine();
-                Console.WriteLine($"{size:N0} nodes:");
+                Console.WriteLine($"{label}:");
                 Console.WriteLine();
                 Console.Write(ResultRow.Table(rows));
             }
@@ -98,7 +98,8 @@ public static class BenchmarkRun
     public static async Task<List<ResultRow>> RunAsync(BenchmarkOptions options, TextWriter log, CancellationToken cancellationToken)
     {
         log.WriteLine(Machine());
-        log.WriteLine($"fleet: {options.Nodes:N0} nodes in {options.Pops:N0} PoPs, reporting every {options.ReportInterval.TotalSeconds:0} s at the real cadence");
+        log.WriteLine($"fleet: {options.Nodes:N0} nodes in {options.Pops:N0} PoPs, reporting every {options.ReportInterval.TotalSeconds:0} s at the real cadence" +
+                      (options.Silos > 1 ? $", spread over the gateways of {options.Silos} silos" : ""));
         var rows = new List<ResultRow>();
         void Add(ResultRow row)
         {
@@ -120,17 +121,15 @@ public static class BenchmarkRun
             Add(rawHeld);
         }
 
-        await using var server = await ServerLauncher.StartAsync(new ServerLaunchOptions
+        await using var cluster = await ServerCluster.StartAsync(options.Silos, new Dictionary<string, string>
         {
             // Per-node registration lines would only measure the console; warnings still reach the log.
-            Settings = new Dictionary<string, string>
-            {
-                ["Logging:LogLevel:Default"] = "Warning",
-                ["Snapstone:Telemetry:Enabled"] = options.Telemetry ? "true" : "false",
-                // The fleet enrols with one agent token; the default of 10,000 nodes per token would refuse the rest.
-                ["Snapstone:Nodes:MaxPerToken"] = Math.Max(10_000, options.Nodes).ToString(CultureInfo.InvariantCulture),
-            },
+            ["Logging:LogLevel:Default"] = "Warning",
+            ["Snapstone:Telemetry:Enabled"] = options.Telemetry ? "true" : "false",
+            // The fleet enrols with one agent token; the default of 10,000 nodes per token would refuse the rest.
+            ["Snapstone:Nodes:MaxPerToken"] = Math.Max(10_000, options.Nodes).ToString(CultureInfo.InvariantCulture),
         }, log, cancellationToken);
+        var server = cluster.First;
         var batches = new BatchTimer(options.ReportHandler());
         using var http = new HttpClient(batches) { BaseAddress = server.BaseAddress, Timeout = Timeout.InfiniteTimeSpan };
         using var control = new HttpClient { BaseAddress = server.BaseAddress, Timeout = TimeSpan.FromSeconds(60) };
@@ -139,21 +138,26 @@ public static class BenchmarkRun
             new FleetShape { Nodes = options.Nodes, Pops = options.Pops, Seed = 1 },
             Enumerable.Range(0, options.BadRollouts).ToDictionary(
                 RolloutExperiment.Unit, _ => (Simulator.Consumers.IConsumer)new Simulator.Consumers.FeatureFileConsumer(Simulator.Consumers.FailureMode.FailClosed)),
-            server.AgentToken), http, TimeProvider.System);
-        var context = new BenchmarkContext(options, server, fleet, batches, new ControlPlane(control, server.AdminToken), log)
+            server.AgentToken) with { Gateways = cluster.Gateways }, http, TimeProvider.System);
+        var context = new BenchmarkContext(options, cluster, fleet, batches, new ControlPlane(control, server.AdminToken), log)
         {
             Approver = new ControlPlane(control, server.ApproverToken),
             Control = control,
         };
 
         await Task.Delay(TimeSpan.FromSeconds(3), cancellationToken); // let start-up work settle before the idle reading
-        context.IdleMemory = await ServerMemory.TakeAsync(server.ProcessId, log, cancellationToken);
-        log.WriteLine($"idle server: {context.IdleMemory}");
+        var idle = new List<MemorySnapshot>();
+        foreach (var pid in cluster.ProcessIds)
+        {
+            idle.Add(await ServerMemory.TakeAsync(pid, log, cancellationToken));
+        }
+        context.IdleMemory = idle;
+        log.WriteLine($"idle server: {string.Join("; ", idle)}");
 
         IMeasurement[] measurements = options.RolloutsOnly
             ? [new FleetRegistration(), new WaveAssignmentTime(), new TimeToSafe(), new BlastRadius(), new TickCost()]
             : options.Only == BenchmarkPart.Ingest
-            ? [new FleetRegistration(), new PacedReporting(), new MemoryPerNode(), new ReportIngestRate()]
+            ? [new FleetRegistration(), new PacedReporting(), new MemoryPerNode(), new ReportIngestRate(), new GrainCallRates()]
             :
             [
                 new FleetRegistration(),
@@ -164,6 +168,8 @@ public static class BenchmarkRun
                 new TimeToSafe(),
                 new BlastRadius(),
                 new TickCost(),
+                // Last: reading the dashboard turns its call tracing on, which costs every later call.
+                new GrainCallRates(),
             ];
         var measured = new Dictionary<Type, ResultRow>();
         foreach (var measurement in measurements)
@@ -188,7 +194,7 @@ public static class BenchmarkRun
             return
             [
                 ingest, raw!, ratio, rawHeld!, rawWithDashboard!, measured[typeof(PacedReporting)],
-                measured[typeof(MemoryPerNode)], measured[typeof(FleetRegistration)],
+                measured[typeof(MemoryPerNode)], measured[typeof(GrainCallRates)], measured[typeof(FleetRegistration)],
             ];
         }
         // Reading order: (a), (b), (c) with its baseline and ratio, (d), (e), then how the fleet got there.
@@ -197,7 +203,7 @@ public static class BenchmarkRun
             measured[typeof(WaveAssignmentTime)], measured[typeof(TimeToSafe)],
             ingest, raw!, ratio, rawHeld!, rawWithDashboard!, measured[typeof(PacedReporting)],
             measured[typeof(MemoryPerNode)], measured[typeof(BlastRadius)], measured[typeof(TickCost)],
-            measured[typeof(FleetRegistration)],
+            measured[typeof(GrainCallRates)], measured[typeof(FleetRegistration)],
         ];
     }
 

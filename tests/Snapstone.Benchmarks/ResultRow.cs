@@ -27,11 +27,11 @@ public sealed record ResultRow(
         return table.ToString();
     }
 
-    /// <summary>Each size's headline results in a column of its own, row by row (every size runs the same measurements in the same order).</summary>
-    public static string SideBySide(IReadOnlyList<(int Nodes, List<ResultRow> Rows)> sizes)
+    /// <summary>Each run's (size's, silo count's) headline results in a column of its own, row by row (every size runs the same measurements in the same order).</summary>
+    public static string SideBySide(IReadOnlyList<(string Label, List<ResultRow> Rows)> sizes)
     {
         var table = new StringBuilder();
-        table.AppendLine($"| | measurement | {string.Join(" | ", sizes.Select(s => $"{s.Nodes:N0} nodes"))} |");
+        table.AppendLine($"| | measurement | {string.Join(" | ", sizes.Select(s => s.Label))} |");
         table.AppendLine($"| --- | --- |{string.Concat(sizes.Select(_ => " --- |"))}");
         var first = sizes[0].Rows;
         for (var i = 0; i < first.Count; i++)

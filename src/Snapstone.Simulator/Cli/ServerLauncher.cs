@@ -82,9 +82,9 @@ public sealed class ServerLauncher : IAsyncDisposable
         }
 
         var workDirectory = Directory.CreateTempSubdirectory("snapstone-run-").FullName;
-        var adminToken = NewToken();
-        var agentToken = NewToken();
-        var approverToken = NewToken();
+        var adminToken = options.Tokens?.Admin ?? NewToken();
+        var agentToken = options.Tokens?.Agent ?? NewToken();
+        var approverToken = options.Tokens?.Approver ?? NewToken();
         var http = FreePort();
         var start = StartInfo(assembly, workDirectory, http, adminToken, agentToken, options.Settings, approverToken);
         var log = new StreamWriter(Path.Combine(workDirectory, "server.log"), append: false, Encoding.UTF8) { AutoFlush = true };
@@ -358,7 +358,7 @@ public sealed class ServerLauncher : IAsyncDisposable
         }
     }
 
-    private static string NewToken() => "snp_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(20));
+    internal static string NewToken() => "snp_" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(20));
 
     private static readonly HashSet<int> GivenPorts = [];
 
@@ -400,6 +400,18 @@ public sealed record ServerLaunchOptions
 
     /// <summary>More configuration for the server, e.g. <c>Logging:LogLevel:Default</c> → <c>Warning</c>.</summary>
     public IReadOnlyDictionary<string, string> Settings { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>
+    /// The <c>demo</c>, <c>fleet</c> and <c>approver</c> tokens' values; null: new ones for this server. Silos of one
+    /// cluster need the same tokens, since a client may reach any of them (<see cref="LaunchTokens.New"/>).
+    /// </summary>
+    public LaunchTokens? Tokens { get; init; }
+}
+
+/// <summary>The values of the three tokens a launched server knows: <c>demo</c> (admin), <c>fleet</c> (agent) and <c>approver</c>.</summary>
+public sealed record LaunchTokens(string Admin, string Agent, string Approver)
+{
+    public static LaunchTokens New() => new(ServerLauncher.NewToken(), ServerLauncher.NewToken(), ServerLauncher.NewToken());
 }
 
 public sealed class ServerLaunchException(string message) : Exception(message);

@@ -1,3 +1,5 @@
+using Snapstone.Benchmarks.Probes;
+
 namespace Snapstone.Benchmarks.Measurements;
 
 /// <summary>
@@ -6,7 +8,8 @@ namespace Snapstone.Benchmarks.Measurements;
 /// (<see cref="BenchmarkContext.IdleMemory"/>), divided by the node count. Both readings first make the
 /// server run a full collection, so the GC heap figure is live data: node grains, their PoP membership,
 /// the grain directory and catalog entries. The resident-set figure adds what the process keeps around
-/// that data (free heap space, buffers) and is the one to plan machines by.
+/// that data (free heap space, buffers) and is the one to plan machines by. With several silos each is read
+/// on its own and the growth is their sum: a node's grain lives on one silo, its directory entry on another.
 /// </summary>
 public sealed class MemoryPerNode : IMeasurement
 {
@@ -15,14 +18,22 @@ public sealed class MemoryPerNode : IMeasurement
         var idle = context.IdleMemory ?? throw new InvalidOperationException("the idle server's memory was not read before the fleet reported");
         var nodes = context.Fleet.Nodes.Count;
         context.Log.WriteLine("memory: collecting the server's heap and reading its resident set …");
-        var loaded = await Probes.ServerMemory.TakeAsync(context.Server.ProcessId, context.Log, cancellationToken);
-        var rssPerNode = (double)(loaded.ResidentBytes - idle.ResidentBytes) / nodes;
-        double? heapPerNode = loaded.HeapBytes is { } after && idle.HeapBytes is { } before ? (double)(after - before) / nodes : null;
+        var loaded = new List<MemorySnapshot>();
+        foreach (var pid in context.Cluster.ProcessIds)
+        {
+            loaded.Add(await ServerMemory.TakeAsync(pid, context.Log, cancellationToken));
+        }
+        var (idleTotal, loadedTotal) = (MemorySnapshot.Sum(idle), MemorySnapshot.Sum(loaded));
+        var rssPerNode = (double)(loadedTotal.ResidentBytes - idleTotal.ResidentBytes) / nodes;
+        double? heapPerNode = loadedTotal.HeapBytes is { } after && idleTotal.HeapBytes is { } before ? (double)(after - before) / nodes : null;
         var result = heapPerNode is { } heap
             ? $"{ResultRow.Number(heap)} B/node GC heap, {ResultRow.Number(rssPerNode)} B/node RSS"
             : $"{ResultRow.Number(rssPerNode)} B/node RSS";
+        var silos = loaded.Count > 1
+            ? "; per silo (idle → loaded): " + string.Join("; ", loaded.Select((l, i) => $"silo {i + 1}: {idle[i]} → {l}"))
+            : "";
         return new ResultRow("d", $"server memory per registered, reporting node ({nodes:N0} nodes)", result,
-            $"idle: {idle}; with {nodes:N0} nodes: {loaded}; each reading after a forced full GC",
+            $"idle: {idleTotal}; with {nodes:N0} nodes: {loadedTotal}; each reading after a forced full GC{silos}",
             heapPerNode ?? rssPerNode);
     }
 }

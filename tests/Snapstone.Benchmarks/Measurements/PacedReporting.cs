@@ -19,7 +19,7 @@ public sealed class PacedReporting : IMeasurement
         context.Log.WriteLine($"paced reporting: {nodes:N0} nodes every {interval.TotalSeconds:0} s for {duration.TotalSeconds:0} s …");
         context.Batches.Take();
         var rounds = new List<double>();
-        var cpu = CpuShare.Start(context.Server.ProcessId);
+        var cpu = CpuShare.Start(context.Cluster.ProcessIds);
         var watch = Stopwatch.StartNew();
         while (watch.Elapsed < duration)
         {

@@ -14,6 +14,9 @@ using Snapstone.Simulator.Shape;
 
 namespace Snapstone.Benchmarks.Measurements;
 
+// Snapstone.RolloutView (the server's own) would win over the using above: this is the wire view the client reads.
+using RolloutView = Snapstone.Simulator.Demo.RolloutView;
+
 /// <summary>
 /// Time to safe for a bad canary judged two ways in one run, on one server: from the metrics agents push in their reports,
 /// and from Prometheus alone (Debian's <c>prometheus</c>, scraping the simulator's exposition every second). Two fleets of

@@ -20,7 +20,7 @@ public sealed class ReportIngestRate : IMeasurement
         context.Batches.Take();
         var refusedBefore = fleet.Counters.ReportsRefused;
         var rounds = new List<double>();
-        var cpu = CpuShare.Start(context.Server.ProcessId);
+        var cpu = CpuShare.Start(context.Cluster.ProcessIds);
         var watch = Stopwatch.StartNew();
         while (watch.Elapsed < options.IngestDuration)
         {

@@ -5,6 +5,9 @@ using Snapstone.Simulator.Demo;
 
 namespace Snapstone.Benchmarks.Measurements;
 
+// Snapstone.RolloutView (the server's own) would win over the using above: this is the wire view the client reads.
+using RolloutView = Snapstone.Simulator.Demo.RolloutView;
+
 /// <summary>
 /// The rollouts that (a), (b) and (e) read, run once on the registered fleet while it reports once a second.
 /// Each round uses a unit of its own (<c>bench-features-k</c>, a fail-closed feature file every node loads):
@@ -113,13 +116,13 @@ public sealed class RolloutExperiment
                 log.WriteLine($"  round {round}: baseline v{baseline.Version} on {fleet.NodesOn(unit, baseline.Version).Count:N0} nodes after {waited.Elapsed.TotalSeconds:0.0} s");
 
                 var good = await control.CreatePackageAsync(unit, new NewPackage(DemoScenario.FeatureFile(GoodFeatures), $"good features, round {round}", "benchmark"), cancellationToken);
-                var before = await Probes.ObserveCost.ReadAsync(context.Control, context.Server.AdminToken, cancellationToken);
+                var before = await Probes.ObserveCost.ReadAsync(context.Control, context.Cluster.Gateways, context.Server.AdminToken, cancellationToken);
                 var assignment = await AssignAsync(context, experiment, unit, good.Version, round, cancellationToken);
                 if (assignment is null)
                 {
                     continue;
                 }
-                var after = await Probes.ObserveCost.ReadAsync(context.Control, context.Server.AdminToken, cancellationToken);
+                var after = await Probes.ObserveCost.ReadAsync(context.Control, context.Cluster.Gateways, context.Server.AdminToken, cancellationToken);
                 experiment.Observations.Add(("a one-wave rollout of the whole fleet", assignment.Targeted, after.Since(before)));
                 experiment.Assignments.Add(assignment);
                 log.WriteLine($"  round {round}: wave of {assignment.Targeted:N0} assigned {assignment.Assigned.TotalMilliseconds:0} ms after sending the POST, " +
@@ -136,10 +139,10 @@ public sealed class RolloutExperiment
                     experiment.Notes.Add($"round {round}: validation refused the bad file");
                     continue;
                 }
-                before = await Probes.ObserveCost.ReadAsync(context.Control, context.Server.AdminToken, cancellationToken);
+                before = await Probes.ObserveCost.ReadAsync(context.Control, context.Cluster.Gateways, context.Server.AdminToken, cancellationToken);
                 var outcome = await BadAsync(context, experiment, unit, good.Version, bad.Version, round, cancellationToken);
                 experiment.BadRollouts.Add(outcome);
-                after = await Probes.ObserveCost.ReadAsync(context.Control, context.Server.AdminToken, cancellationToken);
+                after = await Probes.ObserveCost.ReadAsync(context.Control, context.Cluster.Gateways, context.Server.AdminToken, cancellationToken);
                 experiment.Observations.Add(("a bad canary, rolled back", outcome.FirstWaveTargeted, after.Since(before)));
                 log.WriteLine($"  round {round}: bad rollout {outcome.State}; first bad report → safe {Seconds(outcome.TimeToSafe)} " +
                               $"(fleet side {Seconds(outcome.FleetTimeToSafe)}); {outcome.EverApplied} nodes ran it, first wave {outcome.FirstWaveTargeted}");

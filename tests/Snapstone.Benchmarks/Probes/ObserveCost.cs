@@ -12,17 +12,26 @@ public sealed record ObserveCost(IReadOnlyDictionary<string, (double Observation
 {
     public static readonly ObserveCost None = new(new Dictionary<string, (double, double, double)>());
 
-    public static async Task<ObserveCost> ReadAsync(HttpClient http, string token, CancellationToken cancellationToken)
+    /// <summary>The counters of every silo in <paramref name="silos"/>, added up: each silo counts what its own PoP activations did.</summary>
+    public static async Task<ObserveCost> ReadAsync(HttpClient http, IReadOnlyList<Uri> silos, string token, CancellationToken cancellationToken)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Get, "/metrics");
-        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        using var response = await http.SendAsync(request, cancellationToken);
-        if (!response.IsSuccessStatusCode)
-        {
-            return None;
-        }
-        var text = await response.Content.ReadAsStringAsync(cancellationToken);
         var byKind = new Dictionary<string, (double Observations, double Covered, double Calls)>(StringComparer.Ordinal);
+        foreach (var silo in silos)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(silo, "/metrics"));
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+            using var response = await http.SendAsync(request, cancellationToken);
+            if (!response.IsSuccessStatusCode)
+            {
+                return None;
+            }
+            Add(byKind, await response.Content.ReadAsStringAsync(cancellationToken));
+        }
+        return new ObserveCost(byKind);
+    }
+
+    private static void Add(Dictionary<string, (double Observations, double Covered, double Calls)> byKind, string text)
+    {
         foreach (var line in text.Split('\n'))
         {
             if (!line.StartsWith("snapstone_pop_", StringComparison.Ordinal))
@@ -42,7 +51,6 @@ public sealed record ObserveCost(IReadOnlyDictionary<string, (double Observation
                 : line.StartsWith("snapstone_pop_observe_calls", StringComparison.Ordinal) ? known with { Calls = known.Calls + value }
                 : known;
         }
-        return new ObserveCost(byKind);
     }
 
     /// <summary>This reading minus an earlier one.</summary>

@@ -83,6 +83,11 @@ public static class ServerMemory
 /// <summary>A process's resident set and, when it could be read, its heap after a full collection, in bytes.</summary>
 public sealed record MemorySnapshot(long ResidentBytes, long? HeapBytes)
 {
+    /// <summary>Several processes' readings together (a cluster's silos); the heap only when every one could be read.</summary>
+    public static MemorySnapshot Sum(IReadOnlyList<MemorySnapshot> snapshots) => new(
+        snapshots.Sum(s => s.ResidentBytes),
+        snapshots.All(s => s.HeapBytes is not null) ? snapshots.Sum(s => s.HeapBytes!.Value) : null);
+
     public override string ToString() =>
         $"RSS {ResidentBytes / 1048576.0:0.0} MiB, GC heap {(HeapBytes is { } heap ? $"{heap / 1048576.0:0.0} MiB" : "unknown")}";
 }
