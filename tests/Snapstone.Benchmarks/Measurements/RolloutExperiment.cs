@@ -83,16 +83,20 @@ public sealed class RolloutExperiment
                     break;
                 }
                 var unit = Unit(round);
-                await control.PutUnitAsync(unit, new JsonObject
+                await RetriedAsync(context, experiment, $"PUT /v1/units/{unit}", round, async () =>
                 {
-                    ["owner"] = "benchmark",
-                    ["description"] = "feature file every node loads",
-                    ["kind"] = "file",
-                    ["riskTier"] = "standard",
-                    ["failureMode"] = "fail-closed",
-                    ["plan"] = OnePlan,
-                    ["validators"] = new JsonObject { ["maxBytes"] = 1_048_576, ["format"] = "json" },
-                }, cancellationToken);
+                    await control.PutUnitAsync(unit, new JsonObject
+                    {
+                        ["owner"] = "benchmark",
+                        ["description"] = "feature file every node loads",
+                        ["kind"] = "file",
+                        ["riskTier"] = "standard",
+                        ["failureMode"] = "fail-closed",
+                        ["plan"] = OnePlan,
+                        ["validators"] = new JsonObject { ["maxBytes"] = 1_048_576, ["format"] = "json" },
+                    }, cancellationToken);
+                    return true;
+                });
 
                 // A unit's first package goes through the waves like every change; the measured rollouts are the changes after it.
                 var baseline = await control.CreatePackageAsync(unit, new NewPackage(DemoScenario.FeatureFile(GoodFeatures, phase: 1), $"baseline, round {round}", "benchmark"), cancellationToken);
@@ -243,20 +247,29 @@ public sealed class RolloutExperiment
     /// Starts a rollout, sending the same request again (same idempotency key) when the server answers 503
     /// ("the cluster did not answer in time; retry"), at most five times; each such answer is noted.
     /// </summary>
-    private static async Task<RolloutView> StartAsync(
-        BenchmarkContext context, RolloutExperiment experiment, NewRollout request, string key, int round, CancellationToken cancellationToken)
+    private static Task<RolloutView> StartAsync(
+        BenchmarkContext context, RolloutExperiment experiment, NewRollout request, string key, int round, CancellationToken cancellationToken) =>
+        RetriedAsync(context, experiment, $"POST /v1/rollouts (v{request.Version})", round,
+            () => context.ControlPlane.StartRolloutAsync(request, key, cancellationToken));
+
+    /// <summary>
+    /// An idempotent request (a PUT, or a POST with an idempotency key) sent again when the server answers 503, as its
+    /// answer asks and a CI pipeline does, at most five times, 2 s apart; each such answer is noted.
+    /// </summary>
+    private static async Task<T> RetriedAsync<T>(BenchmarkContext context, RolloutExperiment experiment, string what, int round, Func<Task<T>> send)
     {
         for (var attempt = 1; ; attempt++)
         {
             var watch = Stopwatch.StartNew();
             try
             {
-                return await context.ControlPlane.StartRolloutAsync(request, key, cancellationToken);
+                return await send();
             }
             catch (ControlPlaneException e) when (e.Status == System.Net.HttpStatusCode.ServiceUnavailable && attempt < 5)
             {
-                experiment.Notes.Add($"round {round}: POST /v1/rollouts (v{request.Version}) answered 503 after {watch.Elapsed.TotalSeconds:0.0} s, sent again");
+                experiment.Notes.Add($"round {round}: {what} answered 503 after {watch.Elapsed.TotalSeconds:0.0} s, sent again");
                 context.Log.WriteLine($"  round {round}: {e.Message} after {watch.Elapsed.TotalSeconds:0.0} s; sending it again");
+                await Task.Delay(TimeSpan.FromSeconds(2));
             }
         }
     }
