@@ -62,7 +62,15 @@ public sealed class DriftGrain(
         // The scan's time is taken before the nodes are asked: every fact is at least this fresh.
         var now = time.GetUtcNow();
         var members = await GrainFactory.GetGrain<IPopGrain>(Pop).Members();
-        var facts = (await Task.WhenAll(members.Select(Facts))).OfType<NodeDriftFacts>().ToList();
+        var asked = await Task.WhenAll(members.Select(Facts));
+        var facts = asked.Select(a => a.Facts).OfType<NodeDriftFacts>().ToList();
+        if (asked.FirstOrDefault(a => a.Error is not null) is { Error: { } first } failed)
+        {
+            // One line a scan, not one a node: a scan asks every member at once, and on an overloaded cluster a warning
+            // with a stack trace for each of hundreds of timed-out calls every scan adds to the load that timed them out.
+            logger.LogWarning(first, "Drift scan of PoP {Pop} could not ask {Failed} of {Members} node(s), e.g. {Node}; they are left out of this scan",
+                Pop, asked.Count(a => a.Error is not null), members.Count, failed.Node);
+        }
         var unknown = await LearnIssued(facts);
         var settings = options.Value.Settings();
         bool Issued(string unit, AppliedPackage applied) =>
@@ -85,16 +93,15 @@ public sealed class DriftGrain(
     public Task ReceiveReminder(string reminderName, TickStatus status) => Cadence.Remind();
 
     /// <summary>One node's facts; a node that cannot answer is left out of this scan rather than blinding the whole PoP.</summary>
-    private async Task<NodeDriftFacts?> Facts(string node)
+    private async Task<(string Node, NodeDriftFacts? Facts, Exception? Error)> Facts(string node)
     {
         try
         {
-            return await GrainFactory.ByKey<INodeFanOutGrain>(node).DriftFacts();
+            return (node, await GrainFactory.ByKey<INodeFanOutGrain>(node).DriftFacts(), null);
         }
         catch (Exception e)
         {
-            logger.LogWarning(e, "Drift scan of PoP {Pop} could not ask node {Node}", Pop, node);
-            return null;
+            return (node, null, e);
         }
     }
 
