@@ -88,7 +88,8 @@ public static class BenchmarkRun
             Console.Error.WriteLine("interrupted");
             return 130;
         }
-        catch (Exception e) when (e is ServerLaunchException or ControlPlaneException or HttpRequestException or TimeoutException)
+        catch (Exception e) when (e is ServerLaunchException or ControlPlaneException or HttpRequestException or TimeoutException ||
+                                  (e is TaskCanceledException && !cancel.IsCancellationRequested)) // an HttpClient's timeout
         {
             Console.Error.WriteLine($"error: {e.Message}");
             return 1;

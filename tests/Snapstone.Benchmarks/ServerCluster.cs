@@ -62,6 +62,10 @@ public sealed class ServerCluster : IAsyncDisposable
                 ["Snapstone:Cluster:Membership:NumMissedProbesLimit"] = "5",
             };
             var tokens = LaunchTokens.New();
+            // Each silo's collector gets its share of the host's cores, as a pod's CPU limit gives it: server GC would
+            // otherwise run a heap and a collector thread per core in every silo, N silos' worth on the same cores.
+            var heaps = Math.Max(1, Environment.ProcessorCount / silos).ToString(CultureInfo.InvariantCulture);
+            log.WriteLine($"each silo's GC: {heaps} heap(s) (DOTNET_GCHeapCount), {Environment.ProcessorCount} cores over {silos} silos");
             for (var i = 0; i < silos; i++)
             {
                 log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"silo {i + 1} of {silos}:"));
@@ -69,6 +73,7 @@ public sealed class ServerCluster : IAsyncDisposable
                 {
                     Settings = clustered,
                     Tokens = tokens,
+                    Environment = new Dictionary<string, string> { ["DOTNET_GCHeapCount"] = heaps },
                     Build = i == 0,
                 }, log, cancellationToken));
             }

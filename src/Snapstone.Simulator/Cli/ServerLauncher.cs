@@ -87,6 +87,10 @@ public sealed class ServerLauncher : IAsyncDisposable
         var approverToken = options.Tokens?.Approver ?? NewToken();
         var http = FreePort();
         var start = StartInfo(assembly, workDirectory, http, adminToken, agentToken, options.Settings, approverToken);
+        foreach (var (name, value) in options.Environment)
+        {
+            start.Environment[name] = value;
+        }
         var log = new StreamWriter(Path.Combine(workDirectory, "server.log"), append: false, Encoding.UTF8) { AutoFlush = true };
         var process = new Process { StartInfo = start };
         process.OutputDataReceived += (_, e) => Append(log, e.Data);
@@ -406,6 +410,9 @@ public sealed record ServerLaunchOptions
     /// cluster need the same tokens, since a client may reach any of them (<see cref="LaunchTokens.New"/>).
     /// </summary>
     public LaunchTokens? Tokens { get; init; }
+
+    /// <summary>Environment variables for the server process besides ours, e.g. <c>DOTNET_GCHeapCount</c>.</summary>
+    public IReadOnlyDictionary<string, string> Environment { get; init; } = new Dictionary<string, string>();
 }
 
 /// <summary>The values of the three tokens a launched server knows: <c>demo</c> (admin), <c>fleet</c> (agent) and <c>approver</c>.</summary>
