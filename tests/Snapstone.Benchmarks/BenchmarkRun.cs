@@ -147,13 +147,8 @@ public static class BenchmarkRun
         };
 
         await Task.Delay(TimeSpan.FromSeconds(3), cancellationToken); // let start-up work settle before the idle reading
-        var idle = new List<MemorySnapshot>();
-        foreach (var pid in cluster.ProcessIds)
-        {
-            idle.Add(await ServerMemory.TakeAsync(pid, log, cancellationToken));
-        }
-        context.IdleMemory = idle;
-        log.WriteLine($"idle server: {string.Join("; ", idle)}");
+        context.IdleMemory = await ServerMemory.TakeAsync(cluster.ProcessIds, log, cancellationToken);
+        log.WriteLine($"idle server: {string.Join("; ", context.IdleMemory)}");
 
         IMeasurement[] measurements = options.RolloutsOnly
             ? [new FleetRegistration(), new WaveAssignmentTime(), new TimeToSafe(), new BlastRadius(), new TickCost()]

@@ -104,18 +104,17 @@ public sealed class CatalogCopy(Func<Task<Catalog>> fetch, TimeProvider time, Ti
 {
     public static readonly TimeSpan MissingUnitRefresh = TimeSpan.FromSeconds(1);
 
-    private DateTimeOffset _fetchedAt = DateTimeOffset.MinValue;
     private DateTimeOffset _askedForMissingAt = DateTimeOffset.MinValue;
     private Task? _fetching;
 
     public Catalog Catalog { get; private set; } = Catalog.Empty;
 
-    public DateTimeOffset FetchedAt => _fetchedAt;
+    public DateTimeOffset FetchedAt { get; private set; } = DateTimeOffset.MinValue;
 
     public async Task<Catalog> Get(IReadOnlyCollection<string>? mustKnow)
     {
         var now = time.GetUtcNow();
-        var stale = now - _fetchedAt > refreshEvery;
+        var stale = now - FetchedAt > refreshEvery;
         var missing = mustKnow is not null && mustKnow.Any(u => !Catalog.Units.ContainsKey(u)) && now - _askedForMissingAt >= MissingUnitRefresh;
         if (missing)
         {
@@ -138,7 +137,7 @@ public sealed class CatalogCopy(Func<Task<Catalog>> fetch, TimeProvider time, Ti
         {
             Catalog = catalog;
         }
-        _fetchedAt = time.GetUtcNow();
+        FetchedAt = time.GetUtcNow();
     }
 
     private async Task FetchOnce() => Take(await fetch());
@@ -147,7 +146,8 @@ public sealed class CatalogCopy(Func<Task<Catalog>> fetch, TimeProvider time, Ti
 /// <summary>
 /// The silo's cache of the catalog (keyed by silo address): the catalog grain pushes every change to it, and it fetches
 /// the catalog again on a timer at half the refresh period, so the silo-wide <see cref="CatalogSnapshot"/> that reports
-/// read never goes stale while the silo runs and no report waits on the catalog grain.
+/// read stays fresh while the catalog grain answers; reports call this grain only when the snapshot is stale or lacks a
+/// unit they name.
 /// </summary>
 [Reentrant, PreferLocalPlacement]
 public sealed class CatalogCacheGrain(IOptions<CatalogOptions> options, TimeProvider time, CatalogSnapshot snapshot) : Grain, ICatalogCacheGrain
@@ -165,21 +165,27 @@ public sealed class CatalogCacheGrain(IOptions<CatalogOptions> options, TimeProv
 
     public async Task<Catalog> Get(IReadOnlyCollection<string>? mustKnow)
     {
-        var catalog = await _copy.Get(mustKnow);
-        snapshot.Take(catalog, _copy.FetchedAt);
-        return catalog;
+        await _copy.Get(mustKnow);
+        return Published();
     }
 
     public Task Update(Catalog catalog)
     {
         _copy.Take(catalog);
-        snapshot.Take(_copy.Catalog, _copy.FetchedAt);
+        Published();
         return Task.CompletedTask;
     }
 
     private async Task Refreshed()
     {
         await _copy.Refresh();
+        Published();
+    }
+
+    /// <summary>Hands the copy to the silo's snapshot, which reports read without a call.</summary>
+    private Catalog Published()
+    {
         snapshot.Take(_copy.Catalog, _copy.FetchedAt);
+        return _copy.Catalog;
     }
 }

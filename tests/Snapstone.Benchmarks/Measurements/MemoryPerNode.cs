@@ -18,11 +18,7 @@ public sealed class MemoryPerNode : IMeasurement
         var idle = context.IdleMemory ?? throw new InvalidOperationException("the idle server's memory was not read before the fleet reported");
         var nodes = context.Fleet.Nodes.Count;
         context.Log.WriteLine("memory: collecting the server's heap and reading its resident set …");
-        var loaded = new List<MemorySnapshot>();
-        foreach (var pid in context.Cluster.ProcessIds)
-        {
-            loaded.Add(await ServerMemory.TakeAsync(pid, context.Log, cancellationToken));
-        }
+        var loaded = await ServerMemory.TakeAsync(context.Cluster.ProcessIds, context.Log, cancellationToken);
         var (idleTotal, loadedTotal) = (MemorySnapshot.Sum(idle), MemorySnapshot.Sum(loaded));
         var rssPerNode = (double)(loadedTotal.ResidentBytes - idleTotal.ResidentBytes) / nodes;
         double? heapPerNode = loadedTotal.HeapBytes is { } after && idleTotal.HeapBytes is { } before ? (double)(after - before) / nodes : null;

@@ -30,6 +30,17 @@ public static class ServerMemory
         return new MemorySnapshot(ResidentBytes(pid), heap);
     }
 
+    /// <summary>Each process's reading in turn (a cluster's silos), in the order given.</summary>
+    public static async Task<IReadOnlyList<MemorySnapshot>> TakeAsync(IReadOnlyList<int> pids, TextWriter log, CancellationToken cancellationToken)
+    {
+        var snapshots = new List<MemorySnapshot>();
+        foreach (var pid in pids)
+        {
+            snapshots.Add(await TakeAsync(pid, log, cancellationToken));
+        }
+        return snapshots;
+    }
+
     /// <summary>VmRSS of the process, in bytes.</summary>
     public static long ResidentBytes(int pid)
     {
