@@ -89,7 +89,7 @@ public interface ICatalogGrain : IGrainWithStringKey
 {
     public const string Key = "catalog";
 
-    [Alias("Get"), Orleans.Concurrency.ReadOnly]
+    [Alias("Get"), Orleans.Concurrency.AlwaysInterleave]
     Task<Catalog> Get();
 }
 

@@ -1,7 +1,10 @@
 using Microsoft.Extensions.Time.Testing;
+using Orleans.TestingHost;
 using Snapstone.Domain.Nodes;
 using Snapstone.Domain.Units;
 using Snapstone.Grains.Units;
+using Snapstone.Server.Hosting;
+using Snapstone.Testing;
 
 namespace Snapstone.Grains.Tests;
 
@@ -118,5 +121,79 @@ public sealed class CatalogCopyTests
 
         Assert.Equal(5, copy.Catalog.Version);
         Assert.Contains("b", copy.Catalog.Units.Keys);
+    }
+
+    [Theory]
+    [InlineData(4, true)]   // younger than the refresh period
+    [InlineData(12, true)]  // the refreshes have not come back (the catalog grain stalled): the report uses the copy
+    [InlineData(30, true)]  // exactly StaleSeconds
+    [InlineData(31, false)] // older: the report waits for the refresh
+    public void A_report_uses_the_silos_copy_until_it_is_StaleSeconds_old(int secondsLater, bool used)
+    {
+        var snapshot = new CatalogSnapshot();
+        snapshot.Take(Of(1, "a"), _time.GetUtcNow());
+        _time.Advance(TimeSpan.FromSeconds(secondsLater));
+
+        var copy = snapshot.Fresh(_time.GetUtcNow(), new CatalogOptions { RefreshSeconds = 5, StaleSeconds = 30 }.ReportsWaitAfter, ["a"]);
+
+        Assert.Equal(used, copy is not null);
+    }
+
+    [Fact]
+    public void A_report_naming_a_unit_the_copy_lacks_asks_however_young_the_copy_is()
+    {
+        var snapshot = new CatalogSnapshot();
+        snapshot.Take(Of(1, "a"), _time.GetUtcNow());
+
+        Assert.Null(snapshot.Fresh(_time.GetUtcNow(), new CatalogOptions().ReportsWaitAfter, ["a", "new"]));
+    }
+
+    [Fact]
+    public void StaleSeconds_below_the_refresh_period_is_taken_as_the_period()
+    {
+        Assert.Equal(TimeSpan.FromSeconds(20), new CatalogOptions { RefreshSeconds = 20, StaleSeconds = 3 }.ReportsWaitAfter);
+    }
+}
+
+/// <summary>
+/// The catalog grain answers reads while an upsert waits for its storage write: a silo's refresh, and through it every
+/// report on the silo, never waits on starved storage. What it answers is what is stored.
+/// </summary>
+public sealed class CatalogStallTests
+{
+    private static readonly TimeSpan Prompt = TimeSpan.FromSeconds(10);
+
+    private static CatalogEntry Entry(string unit) => new(unit, new UnitTargets(new Dictionary<string, string> { ["app"] = unit }), null);
+
+    [Fact]
+    public async Task While_an_upsert_waits_for_hung_storage_the_catalog_answers_the_stored_catalog_and_the_change_once_it_is_stored()
+    {
+        await using var storage = await PausableStorage.StartAsync();
+        var builder = new InProcessTestClusterBuilder(1);
+        builder.Options.ServiceId = TestStorage.Unique("catalog-stall");
+        builder.ConfigureSilo((_, silo) => silo.AddSnapstoneStorage(storage.ConnectionString, new StorageOptions()));
+        await using var cluster = builder.Build();
+        await cluster.DeployAsync();
+        var catalog = cluster.Client.GetGrain<ICatalogWriterGrain>(ICatalogGrain.Key);
+        await catalog.Upsert(Entry("stored"));
+        var stored = await catalog.Get();
+
+        await storage.Pause();
+        var upsert = catalog.Upsert(Entry("hung"));
+        var read = await catalog.Get().WaitAsync(Prompt);
+        var subscribed = await catalog.Subscribe("silo-cache").WaitAsync(Prompt);
+        var pending = !upsert.IsCompleted;
+        await storage.Resume();
+        await upsert;
+
+        Assert.True(pending, "the upsert finished while storage was hung");
+        Assert.All([read, subscribed], answer =>
+        {
+            Assert.Equal(stored.Version, answer.Version);
+            Assert.Equal(new[] { "stored" }, answer.Units.Keys);
+        });
+        var after = await catalog.Get();
+        Assert.Equal(stored.Version + 1, after.Version);
+        Assert.Contains("hung", after.Units.Keys);
     }
 }

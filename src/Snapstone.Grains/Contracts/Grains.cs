@@ -104,14 +104,15 @@ public interface ICatalogWriterGrain : ICatalogGrain
     Task Upsert(CatalogEntry entry);
 
     /// <summary>Registers a silo's cache for pushed updates and answers the current catalog.</summary>
-    [Alias("Subscribe")]
+    [Alias("Subscribe"), Orleans.Concurrency.AlwaysInterleave]
     Task<Catalog> Subscribe(string cache);
 }
 
 /// <summary>
 /// A per-silo copy of the catalog (keyed by the silo's address, placed on it) so node reports never all call
 /// one grain. The catalog pushes every change to each cache before the change is acknowledged, so a unit or
-/// LKG is visible to every node's next report; a periodic refresh repairs a cache that missed a push.
+/// LKG is visible to every node's next report; a periodic refresh repairs a cache that missed a push. Reports go
+/// on using a copy whose refresh has not come back for up to <c>Snapstone:Catalog:StaleSeconds</c>.
 /// </summary>
 [Alias("snapstone.ICatalogCacheGrain")]
 public interface ICatalogCacheGrain : IGrainWithStringKey

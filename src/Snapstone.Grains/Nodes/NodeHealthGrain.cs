@@ -617,9 +617,13 @@ public sealed class NodeHealthGrain : Grain, INodeFanOutGrain, IRemindable
         _popToldAt = time.GetUtcNow();
     }
 
-    /// <summary>The silo's copy of the catalog; the cache grain is asked only when the copy is old or lacks a unit the report names.</summary>
+    /// <summary>
+    /// The silo's copy of the catalog; the cache grain is asked only when the copy lacks a unit the report names, or
+    /// when its refreshes have not come back for <see cref="CatalogOptions.StaleSeconds"/> (until then the cache's
+    /// timer is refreshing it and every change was pushed to it before it was acknowledged, so a report does not wait).
+    /// </summary>
     private ValueTask<Catalog> Catalog(IEnumerable<string>? mustKnow) =>
-        snapshot.Fresh(time.GetUtcNow(), TimeSpan.FromSeconds(catalogOptions.Value.RefreshSeconds), mustKnow) is { } fresh
+        snapshot.Fresh(time.GetUtcNow(), catalogOptions.Value.ReportsWaitAfter, mustKnow) is { } fresh
             ? ValueTask.FromResult(fresh)
             : new ValueTask<Catalog>(GrainFactory.GetGrain<ICatalogCacheGrain>(silo.SiloAddress.ToParsableString()).Get(mustKnow?.ToArray()));
 

@@ -18,7 +18,18 @@ public sealed class CatalogGrain(
 {
     private static readonly TimeSpan PushTimeout = TimeSpan.FromSeconds(5);
     private readonly HashSet<string> _caches = [];
-    private Catalog? _snapshot;
+
+    /// <summary>
+    /// The catalog as last stored. <see cref="Get"/> and <see cref="Subscribe"/> interleave with an upsert's storage
+    /// write and answer this: a silo's refresh never waits on storage, and nobody reads a change before it is stored.
+    /// </summary>
+    private Catalog _stored = Catalog.Empty;
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        _stored = Stored();
+        return Task.CompletedTask;
+    }
 
     public async Task Upsert(CatalogEntry entry)
     {
@@ -29,18 +40,19 @@ public sealed class CatalogGrain(
         state.State.Units[entry.Unit] = entry;
         state.State.Version++;
         await state.WriteStateAsync();
-        _snapshot = null;
-        await Push(await Get());
+        _stored = Stored();
+        await Push(_stored);
     }
 
-    public Task<Catalog> Get() =>
-        Task.FromResult(_snapshot ??= new Catalog(new Dictionary<string, CatalogEntry>(state.State.Units), state.State.Version));
+    public Task<Catalog> Get() => Task.FromResult(_stored);
 
     public Task<Catalog> Subscribe(string cache)
     {
         _caches.Add(cache);
-        return Get();
+        return Task.FromResult(_stored);
     }
+
+    private Catalog Stored() => new(new Dictionary<string, CatalogEntry>(state.State.Units), state.State.Version);
 
     /// <summary>Every silo's cache gets the change before the writer is answered; a cache that fails is dropped until it subscribes again.</summary>
     private async Task Push(Catalog catalog)
@@ -73,6 +85,15 @@ public sealed class CatalogOptions
 {
     /// <summary>Backstop: how long a silo's cache trusts its copy when no push arrived (pushes normally keep it current).</summary>
     public int RefreshSeconds { get; set; } = 5;
+
+    /// <summary>
+    /// How old a silo's copy reports go on using while its refreshes do not come back (the catalog grain's silo
+    /// overloaded, a partition); an older copy makes a report wait for the refresh. At least <see cref="RefreshSeconds"/>.
+    /// </summary>
+    public int StaleSeconds { get; set; } = 30;
+
+    /// <summary>The age past which a report waits for the catalog.</summary>
+    public TimeSpan ReportsWaitAfter => TimeSpan.FromSeconds(Math.Max(StaleSeconds, RefreshSeconds));
 }
 
 /// <summary>
@@ -85,7 +106,7 @@ public sealed class CatalogSnapshot
 
     private volatile Copy? _copy;
 
-    /// <summary>The copy when it is younger than <paramref name="maxAge"/> and knows every unit in <paramref name="mustKnow"/>.</summary>
+    /// <summary>The copy when it is no older than <paramref name="maxAge"/> and knows every unit in <paramref name="mustKnow"/>.</summary>
     public Catalog? Fresh(DateTimeOffset now, TimeSpan maxAge, IEnumerable<string>? mustKnow) =>
         _copy is { } copy && now - copy.TakenAt <= maxAge && (mustKnow is null || mustKnow.All(copy.Catalog.Units.ContainsKey))
             ? copy.Catalog
