@@ -41,7 +41,7 @@ public sealed class StorageProbe(StorageAccount account, IPackageStore packages,
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var health = options.Value.Health;
-        var table = account.Table(options.Value.Storage.GrainTable);
+        var table = account.ControlTables().GetTableClient(options.Value.Storage.GrainTable);
         using var period = new PeriodicTimer(TimeSpan.FromSeconds(health.StorageCheckSeconds), time);
         do
         {

@@ -24,11 +24,11 @@ public static class ServerHosting
             {
                 throw new InvalidOperationException("set Snapstone:Storage:ConnectionString or Snapstone:Storage:ServiceUri, not both");
             }
-            return (StorageAccount.FromConnectionString(storage.ConnectionString), null);
+            return (StorageAccount.FromConnectionString(storage.ConnectionString, maxConnections: storage.MaxConnections), null);
         }
         if (storage.ServiceUri is { } blobs)
         {
-            var account = StorageAccount.FromServiceUri(blobs, storage.TableServiceUri, new Azure.Identity.DefaultAzureCredential());
+            var account = StorageAccount.FromServiceUri(blobs, storage.TableServiceUri, new Azure.Identity.DefaultAzureCredential(), storage.MaxConnections);
             logger.LogInformation("Storage: {Account}", account.Describe());
             return (account, null);
         }
@@ -43,7 +43,7 @@ public static class ServerHosting
             builder.Configuration["Snapstone:Auth:Tokens:0:Scopes:0"] = Scopes.Admin;
             logger.LogWarning("No tokens configured: using the local admin token in {TokenFile} (embedded storage only)", tokenFile);
         }
-        return (StorageAccount.FromConnectionString(azurite.ConnectionString, $"the embedded Azurite, data in {azurite.DataDirectory}"), azurite);
+        return (StorageAccount.FromConnectionString(azurite.ConnectionString, $"the embedded Azurite, data in {azurite.DataDirectory}", storage.MaxConnections), azurite);
     }
 
     public static WebApplicationBuilder AddSnapstoneServer(this WebApplicationBuilder builder, StorageAccount storage)

@@ -46,6 +46,14 @@ public sealed class StorageOptions
     public string EvidenceContainer { get; set; } = "snapstone-evidence";
     /// <summary>Azure Storage for the audit table when it should not share the grain state's account; empty: <see cref="ConnectionString"/>.</summary>
     public string? AuditConnectionString { get; set; }
+
+    public const int DefaultMaxConnections = 64;
+
+    /// <summary>
+    /// HTTP connections a silo opens to each storage endpoint for its data; requests beyond them wait for a free one.
+    /// Membership and the storage probe have a pool of their own (<see cref="StorageAccount.ControlConnections"/>).
+    /// </summary>
+    public int MaxConnections { get; set; } = DefaultMaxConnections;
 }
 
 public enum ClusteringMode { Localhost, AzureTable }

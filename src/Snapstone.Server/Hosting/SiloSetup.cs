@@ -91,7 +91,7 @@ public static class SiloSetup
         var endpoints = ClusterEndpoints.Resolve(cluster);
         if (cluster.Clustering == ClusteringMode.AzureTable)
         {
-            silo.UseAzureStorageClustering(o => o.TableServiceClient = account.Tables());
+            silo.UseAzureStorageClustering(o => o.TableServiceClient = account.ControlTables());
             silo.Configure<EndpointOptions>(o =>
             {
                 o.SiloPort = cluster.SiloPort;
