@@ -31,7 +31,7 @@ public sealed class NodeRowTests(ClusterFixture fixture)
         var (node, pop) = (TestStorage.Unique("node"), TestStorage.Unique("pop"));
         var grain = fixture.Client.GetGrain<INodeHealthGrain>(node);
 
-        using (await HoldEnrolmentWrites())
+        using (await HoldNodeRowWrites())
         {
             await grain.Report(Report(node, pop, "canary"));
             Assert.Null(await Stored(grain));
@@ -51,7 +51,7 @@ public sealed class NodeRowTests(ClusterFixture fixture)
         await Eventually.Until(() => Stored(grain), s => s is not null, $"node {node}'s row to be stored");
         await Restart(grain);
 
-        using (await HoldEnrolmentWrites())
+        using (await HoldNodeRowWrites())
         {
             var moved = await Assert.ThrowsAsync<SnapstoneException>(() => grain.Report(Report(node, pop, "edge")));
             Assert.Equal(Domain.ProblemKind.Conflict, moved.Kind);
@@ -95,7 +95,7 @@ public sealed class NodeRowTests(ClusterFixture fixture)
         await Restart(grain);
         await fixture.Client.GetGrain<IPopGrain>(pop).Unregister(node);
 
-        using (await HoldEnrolmentWrites())
+        using (await HoldNodeRowWrites())
         {
             // Every slot taken: the row is not read, nor written, before the answer.
             await grain.Report(Report(node, other, "edge"));
@@ -120,7 +120,7 @@ public sealed class NodeRowTests(ClusterFixture fixture)
         var (node, pop) = (TestStorage.Unique("node"), TestStorage.Unique("pop"));
         var grain = fixture.Client.GetGrain<INodeHealthGrain>(node);
         var enrolledAt = fixture.Time.GetUtcNow();
-        using (await HoldEnrolmentWrites())
+        using (await HoldNodeRowWrites())
         {
             await grain.Report(Report(node, pop, "canary"));
         }
@@ -133,6 +133,41 @@ public sealed class NodeRowTests(ClusterFixture fixture)
         await grain.Report(Report(node, pop, "canary"));
         Assert.Equal(enrolledAt, (await grain.GetView())!.FirstSeenAt);
         Assert.Equal(1, (await fixture.Client.GetGrain<IPopGrain>(pop).Summary()).Nodes);
+    }
+
+    [Fact]
+    public async Task A_nodes_write_behind_waits_for_a_free_row_write_slot_and_is_written_once_one_frees()
+    {
+        var (unit, _, v2, labels) = await fixture.UnitWithTwoPackages("row-test");
+        var pop = TestStorage.Unique("pop");
+        var node = $"{pop}-n1";
+        var grain = fixture.Client.GetGrain<INodeHealthGrain>(node);
+        var wrong = new NodeReport
+        {
+            Node = node, Pop = pop, Tier = "edge", Labels = labels,
+            Applied = new Dictionary<string, AppliedPackage> { [unit] = new() { Version = 2, Sha256 = v2.Sha256 } },
+            Metrics = new NodeMetrics { Requests = 100, Errors = 1, P99LatencyMs = 30 },
+        };
+        await grain.Report(wrong);
+        var enrolled = (await Eventually.Until(() => Stored(grain), s => s is not null, $"node {node}'s row to be stored"))!;
+        Assert.Null(Snapstone.Domain.Drift.DriftRules.Durable(enrolled.Drift.Marks.GetValueOrDefault(unit), fixture.Time.GetUtcNow(), TimeSpan.FromSeconds(2), new Snapstone.Domain.Drift.DriftSettings()));
+
+        using (await HoldNodeRowWrites())
+        {
+            // Past the grace the node's drift mark must survive a restart: a write behind, which waits for a slot.
+            fixture.Time.Advance(TimeSpan.FromSeconds(3));
+            await grain.Report(wrong);
+            var watch = System.Diagnostics.Stopwatch.StartNew();
+            while (watch.Elapsed < TimeSpan.FromSeconds(2))
+            {
+                Assert.Equal(enrolled.Drift.LastReportAt, (await Stored(grain))!.Drift.LastReportAt);
+                await Task.Delay(100);
+            }
+        }
+
+        var written = await Eventually.Until(() => Stored(grain), s => s!.Drift.LastReportAt != enrolled.Drift.LastReportAt, $"node {node}'s drift mark to be written behind");
+        Assert.Equal(fixture.Time.GetUtcNow(), written!.Drift.LastReportAt);
+        Assert.True(written.Drift.Marks.ContainsKey(unit));
     }
 
     private async Task Restart(INodeHealthGrain grain)
@@ -151,13 +186,13 @@ public sealed class NodeRowTests(ClusterFixture fixture)
     }
 
     /// <summary>Every enrolment-write slot of the process, so that enrolments by report are written behind until disposed (or the slots' lease ends).</summary>
-    private static async Task<IDisposable> HoldEnrolmentWrites()
+    private static async Task<IDisposable> HoldNodeRowWrites()
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         var slots = new List<IDisposable>();
-        for (var i = 0; i < EnrolmentWrites.Slots; i++)
+        for (var i = 0; i < NodeRowWrites.Slots; i++)
         {
-            slots.Add(await EnrolmentWrites.Take(timeout.Token));
+            slots.Add(await NodeRowWrites.Take(timeout.Token));
         }
         return new Held(slots);
     }

@@ -14,8 +14,8 @@ namespace Snapstone.Grains.Nodes;
 /// One edge node, thin: it loads the node's state, asks the <see cref="Node"/> what each report, assignment and
 /// rollback means, writes what must survive a restart, and performs the side effects: PoP membership, signals to
 /// rollouts, logs and counters. Durable: identity (written before the first report is answered, or behind while the
-/// silo enrols many nodes at once: <see cref="EnrolmentWrites"/>), what the node runs and its drift marks (written
-/// behind). In memory: assignments, which the PoP's order ledger holds durably and gives back when the grain
+/// silo enrols many nodes at once), what the node runs and its drift marks (written behind); the writes behind wait for
+/// one of the silo's <see cref="NodeRowWrites"/> slots. In memory: assignments, which the PoP's order ledger holds durably and gives back when the grain
 /// activates, and the health window.
 /// </summary>
 /// <remarks>
@@ -28,7 +28,7 @@ namespace Snapstone.Grains.Nodes;
 /// (assignments, rollbacks, observations) is held in memory and taken again from the PoP's ledger by an activation
 /// that adopts a stored row.
 /// <para>
-/// When the insert is written behind (every <see cref="EnrolmentWrites"/> slot taken), a report that claims a new
+/// When the insert is written behind (every <see cref="NodeRowWrites"/> slot taken), a report that claims a new
 /// identity for a node whose own PoP does not hold it (forgotten, or another PoP named) is answered once from that
 /// identity before the stored row is found; the insert, or the first call that needs the row, finds it, takes the node
 /// out of the PoP that report named, and refuses its later reports. With a slot free, the insert is written before the
@@ -70,8 +70,13 @@ public sealed class NodeHealthGrain : Grain, INodeFanOutGrain, IRemindable
     private string? _lastRefusal;
     /// <summary>When this activation last told the node's PoP it is alive (<see cref="PopRoster.TouchEvery"/>).</summary>
     private DateTimeOffset? _popToldAt;
-    /// <summary>Enrolled by a report, and the node's own row not yet written (<see cref="EnrolmentWrites"/>).</summary>
-    private bool _enrolmentUnwritten;
+    /// <summary>
+    /// The row changed (an enrolment by a report, drift marks, a deferred assignment) and waits for one of the silo's
+    /// <see cref="NodeRowWrites"/> slots to be written behind; any write of the node before then carries it.
+    /// </summary>
+    private bool _rowUnwritten;
+    /// <summary>The write behind waiting for its slot or under way, if any.</summary>
+    private Task? _writingBehind;
     /// <summary>Cancels a wait for an enrolment write's slot when the activation ends (its deactivation writes instead).</summary>
     private CancellationTokenSource? _deactivating;
     /// <summary>
@@ -210,7 +215,7 @@ public sealed class NodeHealthGrain : Grain, INodeFanOutGrain, IRemindable
         stored.State = found;
         _row = stored;
         _node = new Node(Id, found, driftOptions.Value.Settings(), time.GetUtcNow());
-        _enrolmentUnwritten = false;
+        _rowUnwritten = false;
         _appliedUnwritten = State.Applied.Count > 0;
         if (found.Outbox is { Count: > 0 })
         {
@@ -242,6 +247,8 @@ public sealed class NodeHealthGrain : Grain, INodeFanOutGrain, IRemindable
     /// </summary>
     private async Task WriteRow()
     {
+        // This write carries every change so far; one that fails leaves the writer behind, and deactivation writes it.
+        _rowUnwritten = false;
         if (_unread && _resolve is { } resolving)
         {
             await resolving;
@@ -291,12 +298,11 @@ public sealed class NodeHealthGrain : Grain, INodeFanOutGrain, IRemindable
             await deactivating.CancelAsync();
         }
         await _writer.FlushAsync();
-        if (_writer.Behind || _appliedUnwritten || _enrolmentUnwritten)
+        if (_writer.Behind || _appliedUnwritten || _rowUnwritten)
         {
             try
             {
                 _appliedUnwritten = false;
-                _enrolmentUnwritten = false;
                 await _writer.WriteAsync();
             }
             catch (Exception e) when (e is not OperationCanceledException)
@@ -515,7 +521,7 @@ public sealed class NodeHealthGrain : Grain, INodeFanOutGrain, IRemindable
     /// the PoP group-commits for every node joining at once, is stored before this returns. The node's own row (its
     /// identity and first sighting) is written through when <paramref name="writeThrough"/> (an operator's enrolment,
     /// whose audit entry it carries), when the node joined a wave late (that mark must survive a restart), or when one
-    /// of the silo's <see cref="EnrolmentWrites"/> slots is free; only when every slot is taken (a fleet enrolling at
+    /// of the silo's <see cref="NodeRowWrites"/> slots is free; only when every slot is taken (a fleet enrolling at
     /// once) is it written behind, a few nodes of the silo at a time, so that a fresh fleet costs its PoPs' writes
     /// rather than one write per node on the way to each answer.
     /// </summary>
@@ -539,52 +545,57 @@ public sealed class NodeHealthGrain : Grain, INodeFanOutGrain, IRemindable
         _appliedUnwritten = false;
         if (writeThrough || State.JoinedLate is not null)
         {
-            _enrolmentUnwritten = false;
             await _writer.WriteAsync();
         }
-        else if (EnrolmentWrites.TryTake() is { } slot)
+        else if (NodeRowWrites.TryTake() is { } slot)
         {
-            // The silo is not busy enrolling: written through, so the answer still means the node's own row is stored.
+            // The silo is not busy writing rows: written through, so the answer still means the node's own row is stored.
             using (slot)
             {
-                _enrolmentUnwritten = false;
                 await _writer.WriteAsync();
             }
         }
         else
         {
-            _enrolmentUnwritten = true;
-            WriteEnrolmentBehind().Ignore();
+            WriteRowBehind();
         }
     }
 
-    /// <summary>The node's enrolment, written when one of the silo's <see cref="EnrolmentWrites"/> slots is free; any write of the node before then carries it.</summary>
-    private async Task WriteEnrolmentBehind()
+    /// <summary>The row written when one of the silo's <see cref="NodeRowWrites"/> slots is free; any write of the node before then carries it.</summary>
+    private void WriteRowBehind()
+    {
+        _rowUnwritten = true;
+        if (_writingBehind is not { IsCompleted: false })
+        {
+            _writingBehind = WriteRowWhenFree();
+        }
+    }
+
+    private async Task WriteRowWhenFree()
     {
         IDisposable slot;
         try
         {
-            slot = await EnrolmentWrites.Take((_deactivating ??= new CancellationTokenSource()).Token);
+            slot = await NodeRowWrites.Take((_deactivating ??= new CancellationTokenSource()).Token);
         }
         catch (OperationCanceledException)
         {
-            return;
+            return; // deactivating: OnDeactivateAsync writes it
         }
         using var held = slot;
-        if (!_enrolmentUnwritten)
+        if (!_rowUnwritten)
         {
-            return;
+            return; // another write carried it
         }
-        _enrolmentUnwritten = false;
         try
         {
             await _writer.WriteAsync();
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            // Written at deactivation, or re-enrolled from its next report after a restart.
-            _enrolmentUnwritten = true;
-            logger.LogWarning(e, "Node {Node}'s enrolment could not be written yet; its next write carries it", Id);
+            // Written at deactivation (the writer is behind), or rebuilt from the node's next report after a restart.
+            _rowUnwritten = true;
+            logger.LogWarning("Node {Node}'s row could not be written yet; its next write carries it: {Error}", Id, e.GetBaseException().Message);
         }
     }
 
@@ -638,8 +649,7 @@ public sealed class NodeHealthGrain : Grain, INodeFanOutGrain, IRemindable
         if (changes.WriteBehind)
         {
             _appliedUnwritten = false;
-            _enrolmentUnwritten = false;
-            _writer.WriteBehind();
+            WriteRowBehind();
         }
         if (changes.AssignmentsChanged)
         {
