@@ -33,7 +33,11 @@ public interface IUnitGrain : IGrainWithStringKey
     [Alias("ValidatePackage")]
     Task<PackageView> ValidatePackage(PackageDraft draft, string actor);
 
-    [Alias("GetPackage")]
+    /// <summary>
+    /// A package's record (immutable once stored) and its state now. Interleaves with the unit's other calls: every
+    /// PoP's drift scan looks its nodes' packages up here, and those reads must not queue a rollout's start behind them.
+    /// </summary>
+    [Alias("GetPackage"), Orleans.Concurrency.AlwaysInterleave]
     Task<PackageView?> GetPackage(long version);
 
     /// <summary>Packages from newest to oldest, starting below <paramref name="before"/> (null: from the newest).</summary>

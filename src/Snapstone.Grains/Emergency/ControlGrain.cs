@@ -34,6 +34,12 @@ public sealed class ControlGrain : Grain, IControlWriterGrain, IRemindable
     private readonly StateWriter _writer;
     private readonly AuditOutbox _outbox;
     private IGrainTimer? _expiry;
+    /// <summary>
+    /// Whether the expiry reminder may be registered: looked up once an activation has no expiring freeze, then known,
+    /// so the once-a-second expiry check does not read the reminder table (and hold up every rollout's freeze check
+    /// while storage is slow).
+    /// </summary>
+    private bool _reminderMaybeSet = true;
 
     public ControlGrain([PersistentState("control", StorageNames.Grains)] IPersistentState<ControlState> state, IGrainFactory grains, TimeProvider time,
         ILogger<ControlGrain> logger)
@@ -93,6 +99,7 @@ public sealed class ControlGrain : Grain, IControlWriterGrain, IRemindable
             await _outbox.ArmAsync();
             if (expiring)
             {
+                _reminderMaybeSet = true;
                 await this.RegisterOrUpdateReminder(ExpiryReminder, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
             }
         }
@@ -164,9 +171,13 @@ public sealed class ControlGrain : Grain, IControlWriterGrain, IRemindable
         var expired = state.State.Freezes.Where(f => !f.ActiveAt(now)).ToList();
         if (expired.Count == 0)
         {
-            if (state.State.Freezes.All(f => f.Until is null) && await this.GetReminder(ExpiryReminder) is { } reminder)
+            if (_reminderMaybeSet && state.State.Freezes.All(f => f.Until is null))
             {
-                await this.UnregisterReminder(reminder);
+                if (await this.GetReminder(ExpiryReminder) is { } reminder)
+                {
+                    await this.UnregisterReminder(reminder);
+                }
+                _reminderMaybeSet = false;
             }
             return;
         }
