@@ -358,7 +358,7 @@ public sealed class UnitGrain : Grain, IUnitRolloutsGrain, IRemindable
         return started;
     }
 
-    /// <summary>Starts the recorded launch, if any (idempotent: the rollout answers the same spec with itself).</summary>
+    /// <summary>Starts the recorded launch, if any, unless its rollout is stored already.</summary>
     private async Task FinishStart()
     {
         if (state.State.Starting is not { } launch)
@@ -367,8 +367,14 @@ public sealed class UnitGrain : Grain, IUnitRolloutsGrain, IRemindable
         }
         try
         {
-            await StartReentrant(launch);
-            logger.LogInformation("Unit {Unit}: finished starting rollout {Rollout} recorded before a restart", Name, launch.Spec.Id);
+            // A rollout that is stored has started (its Start timed out for the caller, or a restart came after it): asking
+            // it to start again would wait behind its ticks, and a tick that ends it waits for this grain (RolloutChanged).
+            if (await GrainFactory.GetGrain<IRolloutGrain>(launch.Spec.Id).Get() is not { } started ||
+                started.Spec.Unit != Name || started.Spec.Version != launch.Spec.Version)
+            {
+                await StartReentrant(launch);
+                logger.LogInformation("Unit {Unit}: finished starting rollout {Rollout} recorded before a restart", Name, launch.Spec.Id);
+            }
         }
         catch (SnapstoneException e)
         {
