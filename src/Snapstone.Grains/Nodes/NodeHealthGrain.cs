@@ -571,31 +571,39 @@ public sealed class NodeHealthGrain : Grain, INodeFanOutGrain, IRemindable
         }
     }
 
+    /// <summary>
+    /// Takes a slot and writes, again for a change made while that write was under way (the write cleared the mark
+    /// before it started); after a failure it stops, and the node's next write or its deactivation carries the change.
+    /// </summary>
     private async Task WriteRowWhenFree()
     {
-        IDisposable slot;
-        try
+        while (_rowUnwritten)
         {
-            slot = await NodeRowWrites.Take((_deactivating ??= new CancellationTokenSource()).Token);
-        }
-        catch (OperationCanceledException)
-        {
-            return; // deactivating: OnDeactivateAsync writes it
-        }
-        using var held = slot;
-        if (!_rowUnwritten)
-        {
-            return; // another write carried it
-        }
-        try
-        {
-            await _writer.WriteAsync();
-        }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            // Written at deactivation (the writer is behind), or rebuilt from the node's next report after a restart.
-            _rowUnwritten = true;
-            logger.LogWarning("Node {Node}'s row could not be written yet; its next write carries it: {Error}", Id, e.GetBaseException().Message);
+            IDisposable slot;
+            try
+            {
+                slot = await NodeRowWrites.Take((_deactivating ??= new CancellationTokenSource()).Token);
+            }
+            catch (OperationCanceledException)
+            {
+                return; // deactivating: OnDeactivateAsync writes it
+            }
+            using var held = slot;
+            if (!_rowUnwritten)
+            {
+                return; // another write carried it
+            }
+            try
+            {
+                await _writer.WriteAsync();
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // Written at deactivation (the writer is behind), or rebuilt from the node's next report after a restart.
+                _rowUnwritten = true;
+                logger.LogWarning("Node {Node}'s row could not be written yet; its next write carries it: {Error}", Id, e.GetBaseException().Message);
+                return;
+            }
         }
     }
 

@@ -49,7 +49,7 @@ public sealed class CatalogGrain(
     public Task<Catalog> Subscribe(string cache)
     {
         _caches.Add(cache);
-        return Task.FromResult(_stored);
+        return Get();
     }
 
     private Catalog Stored() => new(new Dictionary<string, CatalogEntry>(state.State.Units), state.State.Version);

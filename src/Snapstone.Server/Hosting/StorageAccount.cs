@@ -100,7 +100,7 @@ public sealed class StorageAccount
     public TableClient Table(string name, TableClientOptions? options = null) => Tables(options).GetTableClient(name);
 
     /// <summary>Tables on the control pool: cluster membership and the storage probe.</summary>
-    public TableServiceClient ControlTables(TableClientOptions? options = null) => TablesOn(_control, options);
+    public TableServiceClient ControlTables() => TablesOn(_control, null);
 
     public BlobServiceClient Blobs()
     {
