@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Snapstone.Domain;
@@ -187,11 +188,13 @@ public sealed partial class RolloutGrain : Grain, IRolloutRunnerGrain, IRemindab
         Status = RolloutStatus.Start(spec, time.GetUtcNow());
         // A rollout exists once it is stored: nothing is told to any node before.
         await _writer.WriteAsync();
-        // The reminder is a backstop (the start-up sweep wakes unfinished rollouts too): register it alongside the first wave.
+        // The reminder is a backstop (the start-up sweep wakes unfinished rollouts too).
         var reminder = this.RegisterOrUpdateReminder(ReminderName, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
         await Publish(null);
+        // The first tick (its first wave's fan-out) runs on a turn of its own, right after this one: neither the
+        // caller nor a node's signal waits for a fan-out across the fleet.
         EnsureTicking();
-        await RunTicks();
+        _timer!.Change(TimeSpan.Zero, TickPeriod);
         await reminder;
         return View();
     }
@@ -481,11 +484,16 @@ public sealed partial class RolloutGrain : Grain, IRolloutRunnerGrain, IRemindab
                 return false;
 
             case RolloutDecision.Assign assign:
+                var opening = Stopwatch.GetTimestamp();
                 if (!await Stored(from, decision.Status))
                 {
                     return true;
                 }
+                var telling = Stopwatch.GetTimestamp();
                 var assigned = await FanOut(assign.Wave, (pop, order) => pop.AssignWave(order));
+                logger.LogInformation("Rollout {Rollout} of {Unit}: wave {Wave} told {Cohort} node(s) through {Pops} PoP(s) in {FanOutMs:0} ms (its opening stored in {StoredMs:0} ms)",
+                    Id, Spec.Unit, assign.Wave, assigned.Sum(c => c.Cohort), assigned.Length, Stopwatch.GetElapsedTime(telling).TotalMilliseconds,
+                    Stopwatch.GetElapsedTime(opening, telling).TotalMilliseconds);
                 if (!ReferenceEquals(Status, decision.Status))
                 {
                     return true;
