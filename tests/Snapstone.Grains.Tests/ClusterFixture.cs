@@ -86,8 +86,6 @@ public static class RolloutStarts
             Id = id, Unit = unit, Version = to.Version, Sha256 = to.Sha256, PreviousVersion = from.Version, PreviousSha256 = from.Sha256,
             Plan = plan, PlanName = "two-waves", CreatedBy = "ci",
         }, ticket.Targets);
-        // Start answers once the rollout is stored and assigns its first wave on its next turn: Wake waits behind that turn.
-        await rollout.Wake();
         return rollout;
     }
 }

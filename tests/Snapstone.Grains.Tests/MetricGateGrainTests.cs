@@ -62,8 +62,6 @@ public sealed class MetricGateGrainTests(ClusterFixture fixture)
             Id = id, Unit = unitName, Version = 2, Sha256 = v2.Record.Sha256, PreviousVersion = 1, PreviousSha256 = v1.Record.Sha256,
             Plan = plan, PlanName = "metric-gated", CreatedBy = "ci",
         }, ticket.Targets);
-        // Start answers once the rollout is stored; its first wave is assigned on the rollout's next turn, which Wake waits behind.
-        await rollout.Wake();
         await ReportAll();
         await rollout.Wake();
         var baking = (await rollout.Get())!.Status;

@@ -55,8 +55,6 @@ public sealed class RolloutGrainTests(ClusterFixture fixture)
             Id = id, Unit = unitName, Version = 2, Sha256 = v2.Record.Sha256, PreviousVersion = 1, PreviousSha256 = v1.Record.Sha256,
             Plan = TwoWaves, PlanName = "two-waves", CreatedBy = "ci",
         }, ticket.Targets);
-        // Start answers once the rollout is stored; its first wave is assigned on the rollout's next turn, which Wake waits behind.
-        await rollout.Wake();
 
         await ReportAll();
         await rollout.Wake();

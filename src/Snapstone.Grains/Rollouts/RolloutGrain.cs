@@ -188,13 +188,12 @@ public sealed partial class RolloutGrain : Grain, IRolloutRunnerGrain, IRemindab
         Status = RolloutStatus.Start(spec, time.GetUtcNow());
         // A rollout exists once it is stored: nothing is told to any node before.
         await _writer.WriteAsync();
-        // The reminder is a backstop (the start-up sweep wakes unfinished rollouts too).
+        // The reminder is a backstop (the start-up sweep wakes unfinished rollouts too): register it alongside the first wave.
         var reminder = this.RegisterOrUpdateReminder(ReminderName, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
         await Publish(null);
-        // The first tick (its first wave's fan-out) runs on a turn of its own, right after this one: neither the
-        // caller nor a node's signal waits for a fan-out across the fleet.
+        // The caller's answer says what the first step did: the canaries told, or the rollout awaiting its approval.
         EnsureTicking();
-        _timer!.Change(TimeSpan.Zero, TickPeriod);
+        await RunTicks();
         await reminder;
         return View();
     }
