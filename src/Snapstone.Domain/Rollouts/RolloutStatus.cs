@@ -201,16 +201,20 @@ public sealed record RolloutStatus
 
     /// <summary>
     /// The grain told every node of <paramref name="wave"/> to run the package; <paramref name="targeted"/> is the
-    /// cohort's size (nodes with FirstWave &lt;= wave). Unchanged unless that wave is applying and not yet assigned.
+    /// cohort's size (nodes with FirstWave &lt;= wave). Unchanged unless that wave is applying, or failed while its
+    /// nodes were being told (a rollback or break-glass stop that came first: the count still says how many were
+    /// told), and not yet assigned, in a rollout that has not ended.
     /// </summary>
     public RolloutStatus WaveAssigned(int wave, int targeted, DateTimeOffset now)
     {
-        if (wave < 0 || wave >= Waves.Count || Waves[wave] is not { State: WaveState.Applying, AssignedAt: null } status)
+        if (IsTerminal || wave < 0 || wave >= Waves.Count ||
+            Waves[wave] is not { State: WaveState.Applying or WaveState.Failed, AssignedAt: null, StartedAt: not null } status)
         {
             return this;
         }
+        var stopped = status.State == WaveState.Failed ? " (the wave was stopped while they were being told)" : "";
         return WithWave(wave, status with { AssignedAt = now, Targeted = Math.Max(0, targeted) })
-            .Append(now, TimelineTypes.WaveAssigned, $"wave '{status.Name}': {Math.Max(0, targeted)} node(s) in the cohort told to run the package");
+            .Append(now, TimelineTypes.WaveAssigned, $"wave '{status.Name}': {Math.Max(0, targeted)} node(s) in the cohort told to run the package{stopped}");
     }
 
     /// <summary>

@@ -493,11 +493,20 @@ public sealed partial class RolloutGrain : Grain, IRolloutRunnerGrain, IRemindab
                 logger.LogInformation("Rollout {Rollout} of {Unit}: wave {Wave} told {Cohort} node(s) through {Pops} PoP(s) in {FanOutMs:0} ms (its opening stored in {StoredMs:0} ms)",
                     Id, Spec.Unit, assign.Wave, assigned.Sum(c => c.Cohort), assigned.Length, Stopwatch.GetElapsedTime(telling).TotalMilliseconds,
                     Stopwatch.GetElapsedTime(opening, telling).TotalMilliseconds);
+                var recorded = Status.WaveAssigned(assign.Wave, assigned.Sum(c => c.Cohort), time.GetUtcNow());
                 if (!ReferenceEquals(Status, decision.Status))
                 {
+                    // Something changed it while the nodes were told (a signal, a rollback): the count stands all the
+                    // same, so the wave is not fanned out again and a wave stopped meanwhile says how many it reached.
+                    if (!ReferenceEquals(recorded, Status))
+                    {
+                        var changed = Status;
+                        Status = recorded;
+                        _writer.WriteBehind();
+                        await Publish(changed);
+                    }
                     return true;
                 }
-                var recorded = Status.WaveAssigned(assign.Wave, assigned.Sum(c => c.Cohort), time.GetUtcNow());
                 await Stored(Status, recorded);
                 // Nodes learn at their next report: looking before the next tick would find nothing applied.
                 return false;

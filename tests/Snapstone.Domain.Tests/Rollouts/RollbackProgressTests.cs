@@ -36,6 +36,37 @@ public class RollbackProgressTests
         Assert.EndsWith($"{Math.Clamp(ran, 0, 100)} of them were running the rolled-back package", run.Status.Timeline[^1].Message);
     }
 
+    /// <summary>The wave opened (its fan-out under way) and a crash rolled it back before the fan-out's count came back.</summary>
+    private static Run StoppedWhileTelling() =>
+        new Run().Expect<RolloutDecision.Assign>().At(1).Do(s => s.WithSignal(Crash, T0.AddSeconds(1))).Expect<RolloutDecision.Rollback>();
+
+    public static TheoryData<string, Func<RolloutStatus>, int, bool> FanOutCounts => new()
+    {
+        // status when the fan-out's count comes back → wave 0's targeted after, whether the count was recorded
+        { "applying, not yet assigned", () => new Run().Expect<RolloutDecision.Assign>().Status, 100, true },
+        { "failed by a rollback while its nodes were told", () => StoppedWhileTelling().Status, 100, true },
+        { "already assigned", () => new Run().Open(0, targeted: 40).Status, 40, false },
+        { "rolled back and finished", () => StoppedWhileTelling().Status.RollbackFinished(0, 0, T0.AddSeconds(3)), 0, false },
+    };
+
+    [Theory]
+    [MemberData(nameof(FanOutCounts))]
+    public void A_waves_fan_out_count_is_recorded_once_even_when_the_wave_was_stopped_while_its_nodes_were_told(
+        string _, Func<RolloutStatus> status, int targeted, bool recorded)
+    {
+        var before = status();
+        var after = before.WaveAssigned(0, 100, T0.AddSeconds(2));
+
+        Assert.Equal(targeted, after.Waves[0].Targeted);
+        Assert.Equal(recorded, !ReferenceEquals(before, after));
+        if (recorded)
+        {
+            Assert.Equal(before.Waves[0].State, after.Waves[0].State);
+            Assert.Equal(TimelineTypes.WaveAssigned, after.Timeline[^1].Type);
+            Assert.Same(after, after.WaveAssigned(0, 90, T0.AddSeconds(3)));
+        }
+    }
+
     [Fact]
     public void A_rollback_already_assigned_is_not_counted_again()
     {
