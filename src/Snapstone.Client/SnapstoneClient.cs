@@ -130,7 +130,7 @@ public sealed partial class SnapstoneClient(IGrainFactory grains, TimeProvider t
             ? Task.FromException<DesiredState>(SnapstoneException.Invalid(error))
             : agent?.Refusal(report.Node!, report.Pop!) is { } unbound
                 ? Task.FromException<DesiredState>(new SnapstoneException(Domain.ProblemKind.Forbidden, unbound))
-                : grains.ByKey<INodeHealthGrain>(report.Node!).Report(report, agent);
+                : PopContext.Call(report.Pop!, () => grains.ByKey<INodeHealthGrain>(report.Node!).Report(report, agent));
 
     /// <summary>
     /// Ingests many reports at once; each slot holds the desired state or the reason that report was refused. Every

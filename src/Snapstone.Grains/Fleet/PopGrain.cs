@@ -56,8 +56,8 @@ public sealed record PopOrder([property: Id(0)] WaveOrder? Order, [property: Id(
 /// joins counts against its token's limit (<see cref="IAgentGrain"/>) and a new PoP against the fleet's; a member
 /// silent for <see cref="NodeOptions.ForgetSilentSeconds"/> is forgotten, checked at most once a touch interval.
 /// </remarks>
-[Reentrant]
-public sealed class PopGrain : Grain, IPopFanOutGrain
+[Reentrant, PopKeyPlacement]
+public sealed class PopGrain : Grain, IPopFanOutGrain, IIncomingGrainCallFilter
 {
     private readonly IPersistentState<PopState> state;
     private readonly IPersistentState<PopMembers> members;
@@ -344,6 +344,13 @@ public sealed class PopGrain : Grain, IPopFanOutGrain
 
     /// <summary>Control nodes sampled per PoP at most, and for an order that does not say: bounded however large the PoP.</summary>
     internal const int MaxControlSamples = Domain.Health.ControlBudget.MaxPerPop;
+
+    /// <summary>Every call this PoP makes names it, so that a node grain it activates is placed on this silo (<see cref="WithPopPlacement"/>).</summary>
+    public Task Invoke(IIncomingGrainCallContext context)
+    {
+        RequestContext.Set(PopContext.Key, this.GetPrimaryKeyString());
+        return context.Invoke();
+    }
 
     public async Task<WaveAssignment> AssignWave(WaveOrder order)
     {

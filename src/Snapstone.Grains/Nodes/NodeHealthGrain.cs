@@ -35,6 +35,7 @@ namespace Snapstone.Grains.Nodes;
 /// answer and such a report is refused at once, as it always was.
 /// </para>
 /// </remarks>
+[Fleet.WithPopPlacement]
 public sealed class NodeHealthGrain : Grain, INodeFanOutGrain, IRemindable
 {
     private static readonly TimeSpan DesiredPollInterval = TimeSpan.FromMilliseconds(200);

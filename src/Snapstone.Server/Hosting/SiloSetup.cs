@@ -38,6 +38,9 @@ public static class SiloSetup
     {
         // Packages and the audit log are kept per service id, as grain state is.
         static string Service(IServiceProvider sp) => sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<ClusterOptions>>().Value.ServiceId;
+        // A PoP's grain and its nodes' grains on one silo: a wave's fan-out from a PoP to its nodes stays on it.
+        services.AddPlacementDirector<Snapstone.Grains.Fleet.PopKeyPlacement, Snapstone.Grains.Fleet.PopPlacementDirector>();
+        services.AddPlacementDirector<Snapstone.Grains.Fleet.WithPopPlacement, Snapstone.Grains.Fleet.PopPlacementDirector>();
         services.AddSingleton(account);
         services.AddSingleton<IPackageStore>(sp => new BlobPackageStore(account.Container(storage.PackageContainer), Service(sp)));
         // The audit log may live in its own storage account (Snapstone:Storage:AuditConnectionString); it is asked with short
